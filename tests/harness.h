@@ -1,0 +1,82 @@
+/* Harness for tests that drive real daemons.
+ *
+ * Daemons are child processes on 127.0.0.1 ephemeral ports with their data
+ * in a temp folder. Every child gets PR_SET_PDEATHSIG(SIGKILL), so a test
+ * that fails or crashes never leaves a daemon behind, and every folder
+ * made by harness_tmpdir is removed when the test process exits.
+ *
+ * Binaries are found in $CASK_BIN (set by `make check`). Not thread-safe
+ * except harness_http, which may be called from many threads at once. */
+#ifndef CASK_HARNESS_H
+#define CASK_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct harness_proc {
+	pid_t pid;
+	int port;
+	char bin[64];
+	char *argv[48];	 /* owned copies, for restart */
+	char log[512];	 /* stdout+stderr of the child */
+};
+
+/* Makes a fresh temp folder, removed at exit. Aborts the test on error. */
+const char *harness_tmpdir(const char *tag);
+
+/* Removes a folder tree. */
+void harness_rmtree(const char *path);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int harness_free_port(void);
+
+/* Starts $CASK_BIN/<bin> with the NULL-terminated args (argv[0] is added)
+ * and `port` recorded for the helpers below. Output goes to `log`. Waits
+ * until GET /_/health answers 200 (up to 20 s). Returns 0 or -errno. */
+int harness_start(struct harness_proc *p, const char *bin, int port,
+		  const char *const args[], const char *log);
+
+/* Restarts a stopped process with its original arguments. */
+int harness_restart(struct harness_proc *p);
+
+/* Polls GET http://127.0.0.1:port/_/health until 200. 0 or -ETIMEDOUT. */
+int harness_wait_health(int port, int timeout_ms);
+
+/* Sends sig; for SIGKILL/SIGTERM also reaps and returns the wait status
+ * (-ETIMEDOUT after 30 s for SIGTERM, then it is killed). */
+int harness_signal(struct harness_proc *p, int sig);
+
+/* SIGTERM then reap; no-op when not running. */
+void harness_stop(struct harness_proc *p);
+
+struct harness_resp {
+	long code;
+	char *body; /* NUL-terminated, owned */
+	size_t len;
+	char *headers; /* raw header block, owned */
+};
+
+/* One HTTP request (redirects not followed). `body` may be NULL for no
+ * body; with len given it is sent with Content-Length. `extra` is an
+ * optional NULL-terminated list of "Header: value" lines. Returns 0 or
+ * -EIO when no HTTP answer came. */
+int harness_http(const char *method, const char *url, const void *body,
+		 size_t len, const char *const *extra, struct harness_resp *r);
+
+/* Copies the value of header `name` (case-insensitive) into out.
+ * Returns 0 or -ENOENT. */
+int harness_header(const struct harness_resp *r, const char *name, char *out,
+		   size_t cap);
+
+void harness_resp_free(struct harness_resp *r);
+
+/* Sends raw bytes on a fresh TCP connection and reads the answer until
+ * the peer closes or `timeout_ms` passes; returns the status code parsed
+ * from the first line, or -EIO. For malformed-request tests. */
+int harness_raw(int port, const void *req, size_t len, int timeout_ms,
+		char *answer, size_t cap);
+
+/* Fills buf with deterministic pseudo-random bytes from seed. */
+void harness_fill(void *buf, size_t len, unsigned long long seed);
+
+#endif

@@ -1,0 +1,594 @@
+/* cask-volume driven through HTTP as a real child process. */
+#include <check.h>
+#include <errno.h>
+#include <glob.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/md5.h"
+#include "tests/harness.h"
+
+struct vol {
+	struct harness_proc p;
+	const char *dir;
+};
+
+static void vol_start(struct vol *v, const char *const extra[])
+{
+	v->dir = harness_tmpdir("vol");
+	char data[600], log[600], port[16];
+	snprintf(data, sizeof(data), "%s/data", v->dir);
+	snprintf(log, sizeof(log), "%s/volume.log", v->dir);
+	int p = harness_free_port();
+	snprintf(port, sizeof(port), "%d", p);
+	const char *args[32] = {"-port", port, "-bind", "127.0.0.1", "-dir",
+				data};
+	int n = 6;
+	for (int i = 0; extra && extra[i] && n < 30; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	ck_assert_int_eq(harness_start(&v->p, "cask-volume", p, args, log), 0);
+}
+
+static char *url_of(const struct vol *v, const char *path)
+{
+	static __thread char url[4096];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", v->p.port, path);
+	return url;
+}
+
+static long req(const struct vol *v, const char *method, const char *path,
+		const void *body, size_t len, struct harness_resp *out)
+{
+	struct harness_resp r;
+	if (harness_http(method, url_of(v, path), body, len, NULL, &r))
+		return -1;
+	long code = r.code;
+	if (out)
+		*out = r;
+	else
+		harness_resp_free(&r);
+	return code;
+}
+
+static void assert_value(const struct vol *v, const char *key,
+			 const void *want, size_t len)
+{
+	struct harness_resp r;
+	ck_assert_int_eq(req(v, "GET", key, NULL, 0, &r), 200);
+	ck_assert_uint_eq(r.len, len);
+	ck_assert(memcmp(r.body, want, len) == 0);
+	uint8_t md5[MD5_LEN];
+	char hex[33], got[64];
+	md5_buf(want, len, md5);
+	md5_hex(md5, hex);
+	ck_assert_int_eq(harness_header(&r, "Content-Md5", got, sizeof(got)),
+			 0);
+	ck_assert_str_eq(got, hex);
+	harness_resp_free(&r);
+}
+
+START_TEST(put_get_head_delete)
+{
+	struct vol v;
+	vol_start(&v, NULL);
+	struct harness_resp r;
+	ck_assert_int_eq(req(&v, "PUT", "/wehave", "bigswag", 7, &r), 201);
+	char md5[64];
+	ck_assert_int_eq(harness_header(&r, "Content-Md5", md5, sizeof(md5)),
+			 0);
+	ck_assert_str_eq(md5, "df86f5729538f57b0c5312f673abefe4");
+	harness_resp_free(&r);
+	assert_value(&v, "/wehave", "bigswag", 7);
+
+	ck_assert_int_eq(req(&v, "HEAD", "/wehave", NULL, 0, &r), 200);
+	char cl[32], etag[64];
+	ck_assert_int_eq(harness_header(&r, "Content-Length", cl, sizeof(cl)),
+			 0);
+	ck_assert_str_eq(cl, "7");
+	ck_assert_int_eq(harness_header(&r, "ETag", etag, sizeof(etag)), 0);
+	ck_assert_str_eq(etag, "\"df86f5729538f57b0c5312f673abefe4\"");
+	ck_assert_uint_eq(r.len, 0);
+	harness_resp_free(&r);
+
+	/* Overwrite is allowed on a volume: the master decides policy. */
+	ck_assert_int_eq(req(&v, "PUT", "/wehave", "smallswag", 9, NULL), 201);
+	assert_value(&v, "/wehave", "smallswag", 9);
+
+	/* Percent-encoded keys address the decoded key. */
+	ck_assert_int_eq(req(&v, "PUT", "/a%20b", "x", 1, NULL), 201);
+	assert_value(&v, "/a b", "x", 1);
+	assert_value(&v, "/a%20b", "x", 1);
+
+	ck_assert_int_eq(req(&v, "DELETE", "/wehave", NULL, 0, NULL), 204);
+	ck_assert_int_eq(req(&v, "GET", "/wehave", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(&v, "HEAD", "/wehave", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(&v, "DELETE", "/wehave", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(&v, "GET", "/never", NULL, 0, NULL), 404);
+	harness_stop(&v.p);
+}
+END_TEST
+
+static void check_range(struct vol *v, const char *range, long code,
+			const char *body, const char *content_range)
+{
+	char hdr[128];
+	snprintf(hdr, sizeof(hdr), "Range: %s", range);
+	const char *extra[] = {hdr, NULL};
+	struct harness_resp r;
+	ck_assert_int_eq(
+		harness_http("GET", url_of(v, "/digits"), NULL, 0, extra, &r),
+		0);
+	ck_assert_msg(r.code == code, "%s: got %ld want %ld", range, r.code,
+		      code);
+	if (body) {
+		ck_assert_uint_eq(r.len, strlen(body));
+		ck_assert(memcmp(r.body, body, r.len) == 0);
+	}
+	if (content_range) {
+		char cr[64];
+		ck_assert_int_eq(
+			harness_header(&r, "Content-Range", cr, sizeof(cr)), 0);
+		ck_assert_str_eq(cr, content_range);
+	}
+	harness_resp_free(&r);
+}
+
+START_TEST(ranges)
+{
+	struct vol v;
+	vol_start(&v, NULL);
+	ck_assert_int_eq(req(&v, "PUT", "/digits", "0123456789", 10, NULL),
+			 201);
+	check_range(&v, "bytes=0-0", 206, "0", "bytes 0-0/10");
+	check_range(&v, "bytes=2-5", 206, "2345", "bytes 2-5/10");
+	check_range(&v, "bytes=7-", 206, "789", "bytes 7-9/10");
+	check_range(&v, "bytes=-3", 206, "789", "bytes 7-9/10");
+	check_range(&v, "bytes=-30", 206, "0123456789", "bytes 0-9/10");
+	check_range(&v, "bytes=5-100", 206, "56789", "bytes 5-9/10");
+	check_range(&v, "bytes=10-20", 416, NULL, "bytes */10");
+	check_range(&v, "bytes=-0", 416, NULL, "bytes */10");
+	/* Multiple or malformed ranges are ignored: the whole value. */
+	check_range(&v, "bytes=0-1,3-4", 200, "0123456789", NULL);
+	check_range(&v, "bytes=x-y", 200, "0123456789", NULL);
+	check_range(&v, "items=0-1", 200, "0123456789", NULL);
+	harness_stop(&v.p);
+}
+END_TEST
+
+START_TEST(sizes_one_byte_to_64mib)
+{
+	static const size_t sizes[] = {1,	  2,	     100,
+				       4096,	  65536,     1 << 20,
+				       3 << 20,	  64 << 20};
+	struct vol v;
+	const char *extra[] = {"-segment-size", "16M", NULL};
+	vol_start(&v, extra);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/size/%zu", sizes[i]);
+		char *val = malloc(sizes[i]);
+		harness_fill(val, sizes[i], i + 1);
+		ck_assert_int_eq(req(&v, "PUT", key, val, sizes[i], NULL), 201);
+		assert_value(&v, key, val, sizes[i]);
+		free(val);
+	}
+	/* Zero-length values are a volume's business too. */
+	ck_assert_int_eq(req(&v, "PUT", "/empty", "", 0, NULL), 201);
+	assert_value(&v, "/empty", "", 0);
+	/* Everything survives a clean restart. */
+	harness_stop(&v.p);
+	ck_assert_int_eq(harness_restart(&v.p), 0);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/size/%zu", sizes[i]);
+		char *val = malloc(sizes[i]);
+		harness_fill(val, sizes[i], i + 1);
+		assert_value(&v, key, val, sizes[i]);
+		free(val);
+	}
+	harness_stop(&v.p);
+}
+END_TEST
+
+struct worker {
+	struct vol *v;
+	int id;
+	int rounds;
+	int failures;
+};
+
+static void *concurrent_worker(void *arg)
+{
+	struct worker *w = arg;
+	char key[64], val[4096], got[4096];
+	for (int i = 0; i < w->rounds; i++) {
+		snprintf(key, sizeof(key), "/c/%d/%d", w->id, i);
+		harness_fill(val, sizeof(val), (unsigned)(w->id * 1000 + i));
+		struct harness_resp r;
+		if (req(w->v, "PUT", key, val, sizeof(val), NULL) != 201)
+			w->failures++;
+		if (req(w->v, "GET", key, NULL, 0, &r) != 200) {
+			w->failures++;
+			continue;
+		}
+		memcpy(got, r.body, r.len < sizeof(got) ? r.len : sizeof(got));
+		if (r.len != sizeof(val) || memcmp(got, val, sizeof(val)))
+			w->failures++;
+		harness_resp_free(&r);
+		if (i % 2 && req(w->v, "DELETE", key, NULL, 0, NULL) != 204)
+			w->failures++;
+	}
+	return NULL;
+}
+
+START_TEST(sixty_four_concurrent_clients)
+{
+	struct vol v;
+	vol_start(&v, NULL);
+	enum { N = 64 };
+	pthread_t t[N];
+	struct worker w[N];
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct worker){&v, i, 20, 0};
+		pthread_create(&t[i], NULL, concurrent_worker, &w[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(w[i].failures, 0);
+	}
+	/* Group commit: fewer syncs than writes under concurrency. */
+	struct harness_resp r;
+	ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
+	unsigned long long keys, syncs, writes;
+	ck_assert_ptr_nonnull(strstr(r.body, "\"keys\":"));
+	sscanf(strstr(r.body, "\"keys\":"), "\"keys\":%llu", &keys);
+	sscanf(strstr(r.body, "\"syncs\":"), "\"syncs\":%llu", &syncs);
+	sscanf(strstr(r.body, "\"synced_writes\":"), "\"synced_writes\":%llu",
+	       &writes);
+	ck_assert_uint_eq(keys, N * 10);
+	ck_assert_uint_ge(writes, N * 30);
+	ck_assert_uint_lt(syncs, writes);
+	harness_resp_free(&r);
+	harness_stop(&v.p);
+}
+END_TEST
+
+/* Writers that record which keys were acknowledged, for crash tests. */
+struct storm {
+	struct vol *v;
+	int id;
+	atomic_int *acked_total;
+	int acked[4096];
+	int nacked;
+};
+
+static size_t storm_size(int id, int i)
+{
+	return (size_t)((id * 7919 + i * 104729) % 70000) + 1;
+}
+
+static void *storm_worker(void *arg)
+{
+	struct storm *s = arg;
+	for (int i = 0; i < 4096; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "/storm/%d/%d", s->id, i);
+		size_t len = storm_size(s->id, i);
+		char *val = malloc(len);
+		harness_fill(val, len, (unsigned)(s->id << 16 | i));
+		long code = req(s->v, "PUT", key, val, len, NULL);
+		free(val);
+		if (code != 201)
+			break; /* the volume is gone */
+		s->acked[s->nacked++] = i;
+		atomic_fetch_add(s->acked_total, 1);
+	}
+	return NULL;
+}
+
+START_TEST(kill9_during_write_storm)
+{
+	struct vol v;
+	const char *extra[] = {"-segment-size", "2M", NULL};
+	vol_start(&v, extra);
+	enum { N = 16 };
+	atomic_int total = 0;
+	pthread_t t[N];
+	static struct storm s[N];
+	for (int i = 0; i < N; i++) {
+		s[i] = (struct storm){.v = &v, .id = i, .acked_total = &total};
+		pthread_create(&t[i], NULL, storm_worker, &s[i]);
+	}
+	/* Let enough writes land to span several segments, then crash. */
+	while (atomic_load(&total) < 600) {
+		struct timespec d = {0, 1000000};
+		nanosleep(&d, NULL);
+	}
+	harness_signal(&v.p, SIGKILL);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(harness_restart(&v.p), 0);
+	int checked = 0;
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < s[i].nacked; j++) {
+			char key[64];
+			int k = s[i].acked[j];
+			snprintf(key, sizeof(key), "/storm/%d/%d", i, k);
+			size_t len = storm_size(i, k);
+			char *val = malloc(len);
+			harness_fill(val, len, (unsigned)(i << 16 | k));
+			assert_value(&v, key, val, len);
+			free(val);
+			checked++;
+		}
+	ck_assert_int_ge(checked, 600);
+	/* The store still takes writes after recovery. */
+	ck_assert_int_eq(req(&v, "PUT", "/after", "crash", 5, NULL), 201);
+	assert_value(&v, "/after", "crash", 5);
+	harness_stop(&v.p);
+}
+END_TEST
+
+START_TEST(keys_listing_and_status)
+{
+	struct vol v;
+	vol_start(&v, NULL);
+	ck_assert_int_eq(req(&v, "PUT", "/list/a", "1", 1, NULL), 201);
+	ck_assert_int_eq(req(&v, "PUT", "/list/b", "22", 2, NULL), 201);
+	ck_assert_int_eq(req(&v, "PUT", "/other", "333", 3, NULL), 201);
+	ck_assert_int_eq(req(&v, "PUT", "/list/q\"uote", "4", 1, NULL), 201);
+	ck_assert_int_eq(req(&v, "DELETE", "/list/b", NULL, 0, NULL), 204);
+	struct harness_resp r;
+	ck_assert_int_eq(req(&v, "GET", "/_/keys", NULL, 0, &r), 200);
+	ck_assert_ptr_nonnull(strstr(
+		r.body, "{\"key\":\"/list/a\",\"size\":1,\"md5\":"
+			"\"c4ca4238a0b923820dcc509a6f75849b\"}\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "{\"key\":\"/other\",\"size\":3"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"/list/q\\\"uote\""));
+	ck_assert_ptr_null(strstr(r.body, "/list/b"));
+	harness_resp_free(&r);
+
+	ck_assert_int_eq(req(&v, "GET", "/_/keys?prefix=/list/", NULL, 0, &r),
+			 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "/list/a"));
+	ck_assert_ptr_null(strstr(r.body, "/other"));
+	harness_resp_free(&r);
+
+	ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"keys\":3,"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"corrupt_records\":0,"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"disk_free\":"));
+	harness_resp_free(&r);
+
+	ck_assert_int_eq(req(&v, "GET", "/_/metrics", NULL, 0, &r), 200);
+	ck_assert_ptr_nonnull(strstr(
+		r.body,
+		"cask_volume_http_requests_total{method=\"PUT\",code=\"201\"} "
+		"4\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "cask_volume_fsyncs_total "));
+	ck_assert_ptr_nonnull(strstr(r.body, "cask_volume_synced_writes_total"));
+	ck_assert_ptr_nonnull(
+		strstr(r.body, "cask_volume_http_request_seconds_bucket{"));
+	harness_resp_free(&r);
+
+	ck_assert_int_eq(req(&v, "POST", "/_/scrub", NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, "{\"bad_records\":0}\n");
+	harness_resp_free(&r);
+	harness_stop(&v.p);
+}
+END_TEST
+
+static int raw(struct vol *v, const char *request, char *answer, size_t cap)
+{
+	return harness_raw(v->p.port, request, strlen(request), 5000, answer,
+			   cap);
+}
+
+START_TEST(bad_input_changes_nothing)
+{
+	struct vol v;
+	const char *extra[] = {"-max-value", "1K", NULL};
+	vol_start(&v, extra);
+	static char answer[65536];
+	ck_assert_int_eq(req(&v, "PUT", "/keep", "safe", 4, NULL), 201);
+
+	/* No Content-Length (chunked upload) → 411. */
+	ck_assert_int_eq(raw(&v,
+			     "PUT /chunked HTTP/1.1\r\nHost: x\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n"
+			     "4\r\nabcd\r\n0\r\n\r\n",
+			     answer, sizeof(answer)),
+			 411);
+	ck_assert_ptr_nonnull(strstr(answer, "Content-Length"));
+	ck_assert_int_eq(raw(&v, "PUT /nolen HTTP/1.0\r\n\r\n", answer,
+			     sizeof(answer)),
+			 411);
+	/* Over -max-value → 413 before the body is read. */
+	char *big = malloc(2048);
+	memset(big, 'b', 2048);
+	ck_assert_int_eq(req(&v, "PUT", "/big", big, 2048, NULL), 413);
+	free(big);
+	/* Keys: too long, reserved, bad escapes, NUL, dot segments. */
+	char longkey[700] = "/";
+	memset(longkey + 1, 'k', 600);
+	ck_assert_int_eq(req(&v, "PUT", longkey, "x", 1, NULL), 414);
+	ck_assert_int_eq(req(&v, "GET", longkey, NULL, 0, NULL), 414);
+	ck_assert_int_eq(req(&v, "PUT", "/_/mine", "x", 1, NULL), 400);
+	ck_assert_int_eq(req(&v, "PUT", "/bad%zzescape", "x", 1, NULL), 400);
+	ck_assert_int_eq(req(&v, "PUT", "/trailing%4", "x", 1, NULL), 400);
+	ck_assert_int_eq(req(&v, "PUT", "/nul%00byte", "x", 1, NULL), 400);
+	ck_assert_int_eq(req(&v, "PUT", "/a/../keep", "x", 1, NULL), 400);
+	ck_assert_int_eq(req(&v, "DELETE", "/a/./keep", NULL, 0, NULL), 400);
+	ck_assert_int_eq(raw(&v, "GET /a/../keep HTTP/1.1\r\nHost: x\r\n\r\n",
+			     answer, sizeof(answer)),
+			 400);
+	/* Unknown methods → 405 with Allow. */
+	ck_assert_int_eq(req(&v, "BREW", "/keep", NULL, 0, NULL), 405);
+	ck_assert_int_eq(req(&v, "POST", "/keep", "x", 1, NULL), 405);
+	/* Malformed request line and huge headers → 4xx from the parser. */
+	int code = raw(&v, "GARBAGE\r\n\r\n", answer, sizeof(answer));
+	ck_assert_msg(code >= 400 && code < 500, "garbage got %d", code);
+	char *huge = malloc(200000);
+	int n = snprintf(huge, 200000, "GET /keep HTTP/1.1\r\nHost: x\r\nX: ");
+	memset(huge + n, 'h', 150000);
+	strcpy(huge + n + 150000, "\r\n\r\n");
+	code = raw(&v, huge, answer, sizeof(answer));
+	ck_assert_msg(code >= 400 && code < 500, "huge header got %d", code);
+	free(huge);
+	/* Malformed Content-Length → 400. */
+	ck_assert_int_eq(raw(&v,
+			     "PUT /neg HTTP/1.1\r\nHost: x\r\n"
+			     "Content-Length: -5\r\n\r\n",
+			     answer, sizeof(answer)) /
+				 100,
+			 4);
+
+	/* Nothing above changed anything. */
+	struct harness_resp r;
+	ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"keys\":1,"));
+	harness_resp_free(&r);
+	assert_value(&v, "/keep", "safe", 4);
+	ck_assert_int_eq(req(&v, "GET", "/chunked", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(&v, "GET", "/big", NULL, 0, NULL), 404);
+	harness_stop(&v.p);
+}
+END_TEST
+
+START_TEST(client_disconnect_mid_upload)
+{
+	struct vol v;
+	vol_start(&v, NULL);
+	ck_assert_int_eq(req(&v, "PUT", "/before", "b", 1, NULL), 201);
+	static char answer[4096];
+	/* A body shorter than its Content-Length, then the client leaves. */
+	char request[8192];
+	int n = snprintf(request, sizeof(request),
+			 "PUT /torn HTTP/1.1\r\nHost: x\r\n"
+			 "Content-Length: 100000\r\n\r\n");
+	memset(request + n, 't', 4000);
+	request[n + 4000] = '\0';
+	ck_assert_int_lt(raw(&v, request, answer, sizeof(answer)), 0);
+	/* The abort is processed when MHD sees the close; poll for it. */
+	for (int i = 0; i < 500; i++) {
+		struct harness_resp r;
+		ck_assert_int_eq(req(&v, "GET", "/_/metrics", NULL, 0, &r),
+				 200);
+		int seen = strstr(r.body, "method=\"PUT\",code=\"0\"") != NULL;
+		harness_resp_free(&r);
+		if (seen)
+			break;
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+	ck_assert_int_eq(req(&v, "GET", "/torn", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(&v, "PUT", "/after", "a", 1, NULL), 201);
+	assert_value(&v, "/before", "b", 1);
+	assert_value(&v, "/after", "a", 1);
+	/* After a crash the torn record stays invisible and the segment
+	 * stays readable. */
+	harness_signal(&v.p, SIGKILL);
+	ck_assert_int_eq(harness_restart(&v.p), 0);
+	ck_assert_int_eq(req(&v, "GET", "/torn", NULL, 0, NULL), 404);
+	assert_value(&v, "/before", "b", 1);
+	assert_value(&v, "/after", "a", 1);
+	harness_stop(&v.p);
+}
+END_TEST
+
+START_TEST(merge_while_serving)
+{
+	struct vol v;
+	const char *extra[] = {"-segment-size", "64K", "-merge-interval", "50",
+			       NULL};
+	vol_start(&v, extra);
+	char val[1024];
+	/* Overwrite a small key set many times: most segments go dead. */
+	for (int round = 0; round < 20; round++)
+		for (int k = 0; k < 16; k++) {
+			char key[32];
+			snprintf(key, sizeof(key), "/m/%d", k);
+			harness_fill(val, sizeof(val),
+				     (unsigned)(round * 100 + k));
+			ck_assert_int_eq(
+				req(&v, "PUT", key, val, sizeof(val), NULL),
+				201);
+		}
+	unsigned long long merges = 0;
+	for (int i = 0; i < 1000 && merges == 0; i++) {
+		struct harness_resp r;
+		ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
+		sscanf(strstr(r.body, "\"merges\":"), "\"merges\":%llu",
+		       &merges);
+		harness_resp_free(&r);
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+	ck_assert_uint_gt(merges, 0);
+	for (int k = 0; k < 16; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/m/%d", k);
+		harness_fill(val, sizeof(val), (unsigned)(19 * 100 + k));
+		assert_value(&v, key, val, sizeof(val));
+	}
+	harness_stop(&v.p);
+	ck_assert_int_eq(harness_restart(&v.p), 0);
+	for (int k = 0; k < 16; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/m/%d", k);
+		harness_fill(val, sizeof(val), (unsigned)(19 * 100 + k));
+		assert_value(&v, key, val, sizeof(val));
+	}
+	harness_stop(&v.p);
+}
+END_TEST
+
+START_TEST(sigterm_is_clean)
+{
+	struct vol v;
+	vol_start(&v, NULL);
+	ck_assert_int_eq(req(&v, "PUT", "/k", "v", 1, NULL), 201);
+	int st = harness_signal(&v.p, SIGTERM);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	/* A clean shutdown leaves hint files for a fast restart. */
+	char pattern[700];
+	snprintf(pattern, sizeof(pattern), "%s/data/*.hint", v.dir);
+	glob_t g;
+	ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+	ck_assert_uint_ge(g.gl_pathc, 1);
+	globfree(&g);
+	ck_assert_int_eq(harness_restart(&v.p), 0);
+	assert_value(&v, "/k", "v", 1);
+	harness_stop(&v.p);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("volume");
+	TCase *tc = tcase_create("daemon");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, put_get_head_delete);
+	tcase_add_test(tc, ranges);
+	tcase_add_test(tc, sizes_one_byte_to_64mib);
+	tcase_add_test(tc, sixty_four_concurrent_clients);
+	tcase_add_test(tc, kill9_during_write_storm);
+	tcase_add_test(tc, keys_listing_and_status);
+	tcase_add_test(tc, bad_input_changes_nothing);
+	tcase_add_test(tc, client_disconnect_mid_upload);
+	tcase_add_test(tc, merge_while_serving);
+	tcase_add_test(tc, sigterm_is_clean);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,157 @@
+/* Bitcask: one append-only store of key → value per data directory.
+ *
+ * Layout: segment files NNNNNNNN.data (8 decimal digits, ids ascending in
+ * write order) and, beside some of them, NNNNNNNN.hint. A record is a
+ * fixed header (see record.h), the key, then the value. The header carries
+ * its own CRC32C, so recovery can tell a torn header from a torn value and
+ * skip a bad record without losing what follows it.
+ *
+ * Writes are streamed: bc_write_begin reserves the record's space in the
+ * active segment under a short lock (rolling to a new segment at
+ * segment_size; a value bigger than that gets a segment of its own),
+ * bc_write_append pwrite()s body bytes at their place outside any lock, and
+ * bc_write_commit seals the header and waits for the fsync that covers it
+ * (group commit under BC_SYNC_BATCH) before the key becomes visible. So
+ * concurrent large uploads progress in parallel, and small writes are not
+ * stuck behind them.
+ *
+ * Ordering: for one key, the record reserved last wins, at run time and on
+ * recovery alike (records compare by (segment id, offset); merge rewrites
+ * a segment under its own id, so that order survives compaction).
+ *
+ * Threads: every function may be called from any thread concurrently,
+ * except bc_open/bc_close. A struct bc_write belongs to one thread.
+ *
+ * Errors: functions return 0 or a negative errno:
+ *   -ENOENT  key absent           -ENOSPC  no room on disk (or max_disk)
+ *   -EFBIG   value over limits    -EIO     read/write/sync failed
+ *   -ENOMEM  allocation failed    -EINVAL  bad argument (e.g. key length)
+ */
+#ifndef CASK_BITCASK_H
+#define CASK_BITCASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/md5.h"
+
+#define BC_KEY_MAX 511
+
+enum bc_sync {
+	BC_SYNC_ALWAYS, /* one fdatasync per write, serially */
+	BC_SYNC_BATCH,	/* group commit: one fdatasync covers every write
+			 * that arrived while the previous one ran */
+	BC_SYNC_NONE,	/* never wait for the disk (acknowledged writes
+			 * can be lost on power failure) */
+};
+
+struct bc_options {
+	const char *dir;	 /* created if missing */
+	uint64_t segment_size;	 /* roll threshold, e.g. 1 GiB */
+	enum bc_sync sync;
+	double merge_threshold;	 /* merge a sealed segment whose dead
+				  * fraction is at least this (0.5) */
+	uint64_t merge_interval_ms; /* how often the merge thread looks;
+				     * 0 disables background merging */
+};
+
+struct bc;
+
+/* Opens (creating if needed) and recovers the store: hint files first,
+ * then a scan of every segment newer than its hint. A torn tail is
+ * truncated; a corrupt record in the middle is skipped, counted in
+ * bc_stats.corrupt_records and logged, and every record after it loads.
+ * Starts the sync and merge threads. */
+int bc_open(const struct bc_options *opt, struct bc **out);
+
+/* Clean shutdown: waits for in-flight writes to finish or abort, syncs,
+ * writes hint files for every segment that lacks one, frees everything.
+ * Callers must have stopped issuing new operations. */
+void bc_close(struct bc *bc);
+
+struct bc_write;
+
+/* Reserves a record for `key` with a value of exactly `size` bytes.
+ * Disk space is allocated now (fallocate), so a full disk answers
+ * -ENOSPC before the client sends the body. */
+int bc_write_begin(struct bc *bc, const char *key, size_t klen,
+		   uint64_t size, struct bc_write **out);
+
+/* Writes the next `len` body bytes (pwrite at their place). Returns
+ * -EFBIG if that would exceed the reserved size, -EIO/-ENOSPC on write
+ * failure (the write must then be aborted). */
+int bc_write_append(struct bc_write *w, const void *data, size_t len);
+
+/* Seals the record: requires exactly `size` bytes appended (-EINVAL
+ * otherwise, and the write is aborted), writes the final header, waits for
+ * the covering sync, then publishes the key. Frees `w` in every case.
+ * On success `md5` (if not NULL) receives the value's digest. */
+int bc_write_commit(struct bc_write *w, uint8_t md5[MD5_LEN]);
+
+/* Abandons the record: it is marked dead on disk (recovery skips it, merge
+ * reclaims it) and the key keeps its previous value. Frees `w`. */
+void bc_write_abort(struct bc_write *w);
+
+/* Convenience for small values and tests: begin + append + commit. */
+int bc_put(struct bc *bc, const char *key, size_t klen, const void *val,
+	   uint64_t size, uint8_t md5[MD5_LEN]);
+
+/* Writes a tombstone, waits for its sync, removes the key. -ENOENT when
+ * the key is absent (nothing is written). */
+int bc_delete(struct bc *bc, const char *key, size_t klen);
+
+struct bc_entry {
+	uint32_t segment;
+	uint64_t value_offset; /* file offset of the first value byte */
+	uint64_t size;
+	uint8_t md5[MD5_LEN];
+};
+
+/* Looks up `key`. With fd != NULL also returns a dup()ed descriptor of the
+ * segment that holds the value, owned by the caller (libmicrohttpd closes
+ * it when the response ends), so a segment removed by merge stays readable
+ * until the last response that reads it is done. */
+int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
+	   int *fd);
+
+/* Streams live keys in chunks without holding the whole key set in
+ * memory. A cursor starts zeroed. Each call fills `cb` with the keys of
+ * the next part of the keydir (those starting with prefix, if plen > 0)
+ * and returns 1 while more may follow, 0 when the walk is done, or a
+ * negative errno. Keys present for the whole walk are reported exactly
+ * once; keys written or deleted during it may or may not be. */
+struct bc_cursor {
+	uint32_t shard;
+};
+typedef void (*bc_key_fn)(void *arg, const char *key, size_t klen,
+			  uint64_t size, const uint8_t md5[MD5_LEN]);
+int bc_keys_next(struct bc *bc, struct bc_cursor *cur, const char *prefix,
+		 size_t plen, bc_key_fn cb, void *arg);
+
+/* Re-reads every live record and checks its CRC and md5. Returns the
+ * number of bad records found (each logged) or a negative errno. */
+long bc_scrub(struct bc *bc);
+
+/* Merges every sealed segment whose dead fraction is at least the
+ * threshold, now, on the calling thread. Returns segments merged. */
+int bc_merge(struct bc *bc);
+
+struct bc_stats {
+	uint64_t keys;
+	uint64_t live_bytes; /* record bytes of live keys */
+	uint64_t dead_bytes; /* overwritten, deleted, aborted, tombstones */
+	uint32_t segments;
+	uint64_t corrupt_records; /* skipped during recovery */
+	uint64_t truncated_bytes; /* torn tails cut during recovery */
+	uint64_t syncs;		  /* fdatasync calls for writes */
+	uint64_t synced_writes;	  /* writes covered by those syncs */
+	uint64_t merges;	  /* segments merged */
+	uint64_t scrub_errors;
+	uint64_t disk_free; /* bytes free on the data filesystem */
+	uint64_t keydir_bytes; /* memory held by the keydir */
+};
+
+void bc_stats(struct bc *bc, struct bc_stats *st);
+
+#endif

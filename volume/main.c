@@ -1,0 +1,116 @@
+/* cask-volume: one Bitcask store served over HTTP. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/flags.h"
+#include "common/log.h"
+#include "volume/bitcask.h"
+#include "volume/server.h"
+
+static int parse_sync(const char *s, enum bc_sync *out)
+{
+	if (strcmp(s, "always") == 0)
+		*out = BC_SYNC_ALWAYS;
+	else if (strcmp(s, "batch") == 0)
+		*out = BC_SYNC_BATCH;
+	else if (strcmp(s, "none") == 0)
+		*out = BC_SYNC_NONE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	long port, merge_pct, merge_interval, max_conns;
+	uint64_t segment_size, max_value;
+	const char *dir, *sync_name, *bind, *level;
+	const struct flag flags[] = {
+		{"port", FLAG_INT, &port, "3001", "TCP port to listen on"},
+		{"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
+		{"dir", FLAG_STR, &dir, NULL, "data directory (required)"},
+		{"sync", FLAG_STR, &sync_name, "batch",
+		 "durability: always, batch (group commit) or none"},
+		{"segment-size", FLAG_SIZE, &segment_size, "1G",
+		 "roll segment files at this size"},
+		{"max-value", FLAG_SIZE, &max_value, "1G",
+		 "largest value accepted (413 above)"},
+		{"merge-threshold", FLAG_INT, &merge_pct, "50",
+		 "merge a segment once this percentage of it is dead"},
+		{"merge-interval", FLAG_INT, &merge_interval, "10000",
+		 "milliseconds between merge checks (0: never merge)"},
+		{"max-connections", FLAG_INT, &max_conns, "1024",
+		 "concurrent connections (one thread each)"},
+		{"log-level", FLAG_STR, &level, "info",
+		 "debug, info, warn or error"},
+		{0},
+	};
+	int rc = flags_parse(flags, argc, argv,
+			     "Stores blobs in Bitcask segment files and serves "
+			     "them over HTTP.");
+	if (rc)
+		return rc > 0 ? 0 : 2;
+
+	enum bc_sync sync;
+	int lvl = log_parse_level(level);
+	if (!*dir || parse_sync(sync_name, &sync) || lvl < 0 || port < 0 ||
+	    port > 65535 || merge_pct < 1 || merge_pct > 100 ||
+	    merge_interval < 0 || max_conns < 1 || segment_size < 4096) {
+		fprintf(stderr, "%s: -dir is required; -sync is always|batch|"
+				"none; -merge-threshold is 1..100; "
+				"-segment-size at least 4K (try -help)\n",
+			argv[0]);
+		return 2;
+	}
+	log_set_level((enum log_level)lvl);
+
+	/* Signals are taken synchronously by the main thread; every other
+	 * thread inherits the block. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct bc_options bo = {
+		.dir = dir,
+		.segment_size = segment_size,
+		.sync = sync,
+		.merge_threshold = (double)merge_pct / 100.0,
+		.merge_interval_ms = (uint64_t)merge_interval,
+	};
+	struct bc *bc;
+	rc = bc_open(&bo, &bc);
+	if (rc) {
+		log_error("cannot open %s: %s", dir, strerror(-rc));
+		return 1;
+	}
+	struct srv_options so = {
+		.bind = bind,
+		.port = (int)port,
+		.max_value = max_value,
+		.max_connections = (unsigned)max_conns,
+	};
+	struct srv *srv;
+	rc = srv_start(&so, bc, &srv);
+	if (rc) {
+		log_error("cannot listen on %s:%ld: %s", bind, port,
+			  strerror(-rc));
+		bc_close(bc);
+		return 1;
+	}
+	log_info("cask-volume serving %s on %s:%ld", dir, bind, port);
+
+	int sig;
+	sigwait(&sigs, &sig);
+	log_info("signal %d: finishing requests in flight", sig);
+	srv_stop(srv, 30000);
+	bc_close(bc);
+	log_info("stopped cleanly");
+	return 0;
+}

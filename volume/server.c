@@ -1,0 +1,608 @@
+#include "volume/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/httpd.h"
+#include "common/key.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+struct srv {
+	struct MHD_Daemon *d;
+	struct bc *bc;
+	uint64_t max_value;
+	atomic_int inflight;
+	atomic_uint_fast64_t bytes_in;
+	atomic_uint_fast64_t bytes_out;
+};
+
+/* Per-request state, from the first access-handler call to completion. */
+struct req {
+	enum metrics_method method;
+	unsigned code;
+	unsigned long long start_usec;
+	bool system; /* a /_/ endpoint */
+	struct bc_write *w;
+	uint64_t expected;
+	uint64_t received;
+	int err; /* first engine error while receiving the body */
+	char key[KEY_MAX + 1];
+	size_t klen;
+};
+
+static enum MHD_Result reply_text(struct req *r, struct MHD_Connection *c,
+				  unsigned code, const char *why)
+{
+	r->code = code;
+	return http_reply_text(c, code, "%s", why);
+}
+
+static enum MHD_Result reply_empty(struct req *r, struct MHD_Connection *c,
+				   unsigned code)
+{
+	r->code = code;
+	return http_reply_empty(c, code);
+}
+
+static enum MHD_Result reply_engine_error(struct req *r,
+					  struct MHD_Connection *c, int err,
+					  const char *what)
+{
+	if (err == -ENOSPC)
+		return reply_text(r, c, MHD_HTTP_INSUFFICIENT_STORAGE,
+				  "no space left on this volume");
+	if (err == -EFBIG)
+		return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
+				  "value too large for this volume");
+	log_error("%s %.*s: %s", what, (int)r->klen, r->key, strerror(-err));
+	return reply_text(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			  "storage error on this volume");
+}
+
+static void add_md5_headers(struct MHD_Response *resp,
+			    const uint8_t md5[MD5_LEN])
+{
+	char hex[2 * MD5_LEN + 1], etag[2 * MD5_LEN + 3];
+	md5_hex(md5, hex);
+	snprintf(etag, sizeof(etag), "\"%s\"", hex);
+	MHD_add_response_header(resp, "Content-Md5", hex);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+}
+
+/* Parses a single "bytes=a-b" range against `size`. Returns 1 with
+ * [*from, *to] set, 0 when the header should be ignored (absent, not
+ * bytes, several ranges), -1 when unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *from,
+		       uint64_t *to)
+{
+	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 0;
+	const char *p = h + 6;
+	char *end;
+	if (*p == '-') {
+		if (p[1] < '0' || p[1] > '9')
+			return 0;
+		errno = 0;
+		uint64_t n = strtoull(p + 1, &end, 10);
+		if (errno || *end || n == 0)
+			return n == 0 && !errno && !*end ? -1 : 0;
+		if (size == 0)
+			return -1;
+		*from = n >= size ? 0 : size - n;
+		*to = size - 1;
+		return 1;
+	}
+	if (*p < '0' || *p > '9')
+		return 0;
+	errno = 0;
+	uint64_t a = strtoull(p, &end, 10);
+	if (errno || *end != '-')
+		return 0;
+	p = end + 1;
+	uint64_t b = UINT64_MAX;
+	if (*p) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		b = strtoull(p, &end, 10);
+		if (errno || *end)
+			return 0;
+		if (b < a)
+			return 0;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 1;
+}
+
+static enum MHD_Result handle_get(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct bc_entry e;
+	int fd = -1;
+	int rc = bc_get(s->bc, r->key, r->klen, &e, &fd);
+	if (rc == -ENOENT)
+		return reply_text(r, c, MHD_HTTP_NOT_FOUND, "no such key");
+	if (rc)
+		return reply_engine_error(r, c, rc, "get");
+
+	uint64_t from = 0, to = e.size ? e.size - 1 : 0, len = e.size;
+	unsigned code = MHD_HTTP_OK;
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							MHD_HTTP_HEADER_RANGE);
+	int pr = parse_range(range, e.size, &from, &to);
+	if (pr < 0) {
+		close(fd);
+		char cr[64];
+		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, e.size);
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			0, "", MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
+					cr);
+		r->code = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+		enum MHD_Result ret = MHD_queue_response(c, r->code, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+	if (pr > 0) {
+		code = MHD_HTTP_PARTIAL_CONTENT;
+		len = to - from + 1;
+	}
+	/* The fd is ours (a dup); MHD closes it when the response ends. */
+	struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(
+		len, fd, e.value_offset + from);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	add_md5_headers(resp, e.md5);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/octet-stream");
+	if (code == MHD_HTTP_PARTIAL_CONTENT) {
+		char cr[96];
+		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+			 from, to, e.size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
+					cr);
+	}
+	if (r->method == METRICS_GET)
+		atomic_fetch_add(&s->bytes_out, len);
+	r->code = code;
+	enum MHD_Result ret = MHD_queue_response(c, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* First call of a PUT: validate the headers and reserve the record, so a
+ * bad request or a full disk is answered before the body is sent. */
+static enum MHD_Result begin_put(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (!cl)
+		return reply_text(r, c, MHD_HTTP_LENGTH_REQUIRED,
+				  "PUT needs a Content-Length");
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(cl, &end, 10);
+	if (*cl < '0' || *cl > '9' || errno || *end)
+		return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
+				  "malformed Content-Length");
+	if (n > s->max_value)
+		return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
+				  "value larger than -max-value");
+	r->expected = n;
+	int rc = bc_write_begin(s->bc, r->key, r->klen, n, &r->w);
+	if (rc)
+		return reply_engine_error(r, c, rc, "reserve");
+	return MHD_YES;
+}
+
+static enum MHD_Result finish_put(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	if (r->err)
+		return reply_engine_error(r, c, r->err, "write");
+	struct bc_write *w = r->w;
+	r->w = NULL;
+	uint8_t md5[MD5_LEN];
+	int rc = bc_write_commit(w, md5);
+	if (rc)
+		return reply_engine_error(r, c, rc, "commit");
+	char hex[2 * MD5_LEN + 1];
+	md5_hex(md5, hex);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Md5", hex);
+	r->code = MHD_HTTP_CREATED;
+	enum MHD_Result ret = MHD_queue_response(c, r->code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result receive_put(struct srv *s, struct req *r,
+				   const char *data, size_t *size)
+{
+	size_t n = *size;
+	*size = 0;
+	atomic_fetch_add(&s->bytes_in, n);
+	if (r->err)
+		return MHD_YES;
+	/* MHD enforces Content-Length, but a bug there must not let a body
+	 * overrun its reservation. */
+	if (n > r->expected - r->received)
+		r->err = -EFBIG;
+	else
+		r->err = bc_write_append(r->w, data, n);
+	r->received += n;
+	if (r->err) {
+		bc_write_abort(r->w);
+		r->w = NULL;
+	}
+	return MHD_YES;
+}
+
+/* /_/keys: NDJSON produced one keydir shard at a time, as the client
+ * reads, so memory stays bounded whatever the key count. */
+struct keys_stream {
+	struct bc *bc;
+	struct bc_cursor cur;
+	struct buf out;
+	size_t sent;
+	bool done;
+	char prefix[KEY_MAX + 1];
+	size_t plen;
+};
+
+static void keys_line(void *arg, const char *key, size_t klen, uint64_t size,
+		      const uint8_t md5[MD5_LEN])
+{
+	struct keys_stream *ks = arg;
+	char hex[2 * MD5_LEN + 1];
+	md5_hex(md5, hex);
+	buf_append(&ks->out, "{\"key\":", 7);
+	buf_json_string(&ks->out, key, klen);
+	buf_printf(&ks->out, ",\"size\":%" PRIu64 ",\"md5\":\"%s\"}\n", size,
+		   hex);
+}
+
+static ssize_t keys_read(void *cls, uint64_t pos, char *dst, size_t max)
+{
+	struct keys_stream *ks = cls;
+	(void)pos;
+	while (ks->sent == ks->out.len) {
+		if (ks->done)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		ks->out.len = 0;
+		ks->sent = 0;
+		int rc = bc_keys_next(ks->bc, &ks->cur, ks->prefix, ks->plen,
+				      keys_line, ks);
+		if (rc < 0 || buf_failed(&ks->out)) {
+			log_error("/_/keys: walk failed: %s",
+				  strerror(rc < 0 ? -rc : ENOMEM));
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		ks->done = rc == 0;
+	}
+	size_t n = ks->out.len - ks->sent;
+	if (n > max)
+		n = max;
+	memcpy(dst, ks->out.data + ks->sent, n);
+	ks->sent += n;
+	return (ssize_t)n;
+}
+
+static void keys_free(void *cls)
+{
+	struct keys_stream *ks = cls;
+	buf_free(&ks->out);
+	free(ks);
+}
+
+static enum MHD_Result handle_keys(struct srv *s, struct req *r,
+				   struct MHD_Connection *c)
+{
+	struct keys_stream *ks = calloc(1, sizeof(*ks));
+	if (!ks)
+		return MHD_NO;
+	ks->bc = s->bc;
+	long n = http_query_arg(c, "prefix", ks->prefix, sizeof(ks->prefix));
+	if (n == -ENOENT)
+		n = 0;
+	if (n < 0) {
+		free(ks);
+		return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
+				  "malformed prefix");
+	}
+	ks->plen = (size_t)n;
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, 64 * 1024, keys_read, ks, keys_free);
+	if (!resp) {
+		keys_free(ks);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/x-ndjson");
+	r->code = MHD_HTTP_OK;
+	enum MHD_Result ret = MHD_queue_response(c, r->code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result handle_status(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct bc_stats st;
+	bc_stats(s->bc, &st);
+	struct buf b = {0};
+	buf_printf(&b,
+		   "{\"keys\":%" PRIu64 ",\"live_bytes\":%" PRIu64
+		   ",\"dead_bytes\":%" PRIu64 ",\"segments\":%u"
+		   ",\"corrupt_records\":%" PRIu64
+		   ",\"truncated_bytes\":%" PRIu64 ",\"syncs\":%" PRIu64
+		   ",\"synced_writes\":%" PRIu64 ",\"merges\":%" PRIu64
+		   ",\"scrub_errors\":%" PRIu64 ",\"disk_free\":%" PRIu64
+		   ",\"keydir_bytes\":%" PRIu64 "}\n",
+		   st.keys, st.live_bytes, st.dead_bytes, st.segments,
+		   st.corrupt_records, st.truncated_bytes, st.syncs,
+		   st.synced_writes, st.merges, st.scrub_errors, st.disk_free,
+		   st.keydir_bytes);
+	if (buf_failed(&b))
+		return MHD_NO;
+	size_t len = b.len;
+	r->code = MHD_HTTP_OK;
+	return http_reply_owned(c, r->code, "application/json", buf_steal(&b),
+				len);
+}
+
+static enum MHD_Result handle_metrics(struct srv *s, struct req *r,
+				      struct MHD_Connection *c)
+{
+	struct bc_stats st;
+	bc_stats(s->bc, &st);
+	struct buf b = {0};
+	metrics_render_http(&b, "cask_volume");
+	metrics_counter(&b, "cask_volume_bytes_in_total",
+			"Request body bytes received.",
+			atomic_load(&s->bytes_in));
+	metrics_counter(&b, "cask_volume_bytes_out_total",
+			"Value bytes sent by GET.", atomic_load(&s->bytes_out));
+	metrics_counter(&b, "cask_volume_fsyncs_total",
+			"fdatasync calls that made writes durable.", st.syncs);
+	metrics_counter(&b, "cask_volume_synced_writes_total",
+			"Writes made durable; divided by fsyncs gives writes "
+			"per fsync.",
+			st.synced_writes);
+	metrics_counter(&b, "cask_volume_merges_total", "Segments merged.",
+			st.merges);
+	metrics_counter(&b, "cask_volume_corrupt_records_total",
+			"Corrupt records skipped during recovery.",
+			st.corrupt_records);
+	metrics_counter(&b, "cask_volume_scrub_errors_total",
+			"Records that failed a scrub.", st.scrub_errors);
+	metrics_gauge(&b, "cask_volume_keys", "Live keys.", (double)st.keys);
+	metrics_gauge(&b, "cask_volume_live_bytes", "Bytes of live records.",
+		      (double)st.live_bytes);
+	metrics_gauge(&b, "cask_volume_dead_bytes",
+		      "Bytes of dead records awaiting merge.",
+		      (double)st.dead_bytes);
+	metrics_gauge(&b, "cask_volume_segments", "Segment files.",
+		      (double)st.segments);
+	metrics_gauge(&b, "cask_volume_disk_free_bytes",
+		      "Free bytes on the data filesystem.",
+		      (double)st.disk_free);
+	metrics_gauge(&b, "cask_volume_keydir_bytes",
+		      "Memory held by the key directory.",
+		      (double)st.keydir_bytes);
+	if (buf_failed(&b))
+		return MHD_NO;
+	size_t len = b.len;
+	r->code = MHD_HTTP_OK;
+	return http_reply_owned(c, r->code, "text/plain; version=0.0.4",
+				buf_steal(&b), len);
+}
+
+static enum MHD_Result handle_scrub(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	long bad = bc_scrub(s->bc);
+	if (bad < 0)
+		return reply_engine_error(r, c, (int)bad, "scrub");
+	char *body = NULL;
+	int n = asprintf(&body, "{\"bad_records\":%ld}\n", bad);
+	if (n < 0)
+		return MHD_NO;
+	r->code = MHD_HTTP_OK;
+	return http_reply_owned(c, r->code, "application/json", body,
+				(size_t)n);
+}
+
+static enum MHD_Result handle_system(struct srv *s, struct req *r,
+				     struct MHD_Connection *c, const char *url)
+{
+	bool get = r->method == METRICS_GET || r->method == METRICS_HEAD;
+	if (strcmp(url, "/_/health") == 0 && get)
+		return reply_text(r, c, MHD_HTTP_OK, "ok");
+	if (strcmp(url, "/_/status") == 0 && get)
+		return handle_status(s, r, c);
+	if (strcmp(url, "/_/metrics") == 0 && get)
+		return handle_metrics(s, r, c);
+	if (strcmp(url, "/_/keys") == 0 && get)
+		return handle_keys(s, r, c);
+	if (strcmp(url, "/_/scrub") == 0 && r->method == METRICS_POST)
+		return handle_scrub(s, r, c);
+	if (get)
+		return reply_text(r, c, MHD_HTTP_NOT_FOUND,
+				  "no such system endpoint");
+	return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
+			  "keys under /_/ are reserved");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *version, const char *upload_data,
+			       size_t *upload_data_size, void **req_cls)
+{
+	struct srv *s = cls;
+	struct req *r = *req_cls;
+	(void)version;
+
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		*req_cls = r;
+		atomic_fetch_add(&s->inflight, 1);
+		r->start_usec = http_now_usec();
+		r->method = metrics_method_of(method);
+		r->system = strncmp(url, "/_/", 3) == 0;
+		if (r->system)
+			return MHD_YES;
+		if (r->method != METRICS_GET && r->method != METRICS_HEAD &&
+		    r->method != METRICS_PUT && r->method != METRICS_DELETE) {
+			struct MHD_Response *resp =
+				MHD_create_response_from_buffer(
+					sizeof("method not allowed\n") - 1,
+					"method not allowed\n",
+					MHD_RESPMEM_PERSISTENT);
+			if (!resp)
+				return MHD_NO;
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+						"GET, HEAD, PUT, DELETE");
+			r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
+			enum MHD_Result ret =
+				MHD_queue_response(c, r->code, resp);
+			MHD_destroy_response(resp);
+			return ret;
+		}
+		const char *why = NULL;
+		long n = key_from_path(url, r->key, &why);
+		if (n < 0)
+			return reply_text(r, c,
+					  n == -ENAMETOOLONG
+						  ? MHD_HTTP_URI_TOO_LONG
+						  : MHD_HTTP_BAD_REQUEST,
+					  why);
+		r->klen = (size_t)n;
+		if (r->method == METRICS_PUT)
+			return begin_put(s, r, c);
+		/* Answering on the first call made MHD 0.9.75 close
+		 * keep-alive connections; answer on the second. */
+		return MHD_YES;
+	}
+
+	if (r->system)
+		return handle_system(s, r, c, url);
+	switch (r->method) {
+	case METRICS_PUT:
+		if (*upload_data_size)
+			return receive_put(s, r, upload_data, upload_data_size);
+		return finish_put(s, r, c);
+	case METRICS_GET:
+	case METRICS_HEAD:
+		return handle_get(s, r, c);
+	case METRICS_DELETE: {
+		int rc = bc_delete(s->bc, r->key, r->klen);
+		if (rc == -ENOENT)
+			return reply_text(r, c, MHD_HTTP_NOT_FOUND,
+					  "no such key");
+		if (rc)
+			return reply_engine_error(r, c, rc, "delete");
+		return reply_empty(r, c, MHD_HTTP_NO_CONTENT);
+	}
+	default:
+		return MHD_NO;
+	}
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct srv *s = cls;
+	struct req *r = *req_cls;
+	(void)c;
+	(void)toe;
+	if (!r)
+		return;
+	/* A client that went away mid-upload leaves no visible key. */
+	if (r->w)
+		bc_write_abort(r->w);
+	metrics_http_observe(r->method, (int)r->code,
+			     http_now_usec() - r->start_usec);
+	free(r);
+	*req_cls = NULL;
+	atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_warn("httpd: %s", line);
+}
+
+int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)opt->port)};
+	if (inet_pton(AF_INET, opt->bind, &addr.sin_addr) != 1)
+		return -EINVAL;
+	struct srv *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->bc = bc;
+	s->max_value = opt->max_value;
+	s->d = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+			MHD_USE_ITC | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &addr,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (!s->d) {
+		free(s);
+		return -EADDRINUSE;
+	}
+	*out = s;
+	return 0;
+}
+
+void srv_stop(struct srv *s, unsigned grace_ms)
+{
+	MHD_socket lfd = MHD_quiesce_daemon(s->d);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
+	struct timespec tick = {0, 10 * 1000000};
+	for (unsigned waited = 0;
+	     atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10)
+		nanosleep(&tick, NULL);
+	MHD_stop_daemon(s->d);
+	free(s);
+}
