@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what cask needs to build, test and benchmark on Debian 12,
+# skipping packages that are already there.
+set -euo pipefail
+pkgs=(build-essential autoconf automake libtool pkg-config git curl
+      liblmdb-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev check
+      clang clang-format clang-tidy cppcheck libclang-rt-14-dev
+      nginx-light wrk)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and starts a local cask under one data
+# folder (default ./cask-data, or $CASK_DATA). `quickstart.sh stop` stops it.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+data=${CASK_DATA:-$src/cask-data}
+build=$src/build
+
+stop() {
+	[ -d "$data" ] || return 0
+	for pidfile in "$data"/*.pid; do
+		[ -e "$pidfile" ] || continue
+		kill "$(cat "$pidfile")" 2>/dev/null || true
+		rm -f "$pidfile"
+	done
+}
+
+wait_health() { # port
+	for _ in $(seq 1 200); do
+		curl -fs "http://127.0.0.1:$1/_/health" >/dev/null && return 0
+		sleep 0.05
+	done
+	echo "daemon on port $1 did not come up; see $data/*.log" >&2
+	exit 1
+}
+
+start() { # name, port, binary, args...
+	local name=$1 port=$2 bin=$3
+	shift 3
+	nohup "$build/$bin" -port "$port" "$@" >>"$data/$name.log" 2>&1 &
+	echo $! >"$data/$name.pid"
+	wait_health "$port"
+}
+
+if [ "${1:-}" = stop ]; then
+	stop
+	echo "stopped the daemons under $data"
+	exit 0
+fi
+
+"$src/scripts/deps.sh"
+"$src/scripts/build.sh" "$build"
+mkdir -p "$data"
+stop
+for i in 1 2 3; do
+	start "volume$i" "300$i" cask-volume -dir "$data/volume$i"
+done
+
+cat <<TRY
+
+cask is running; data and logs are in $data
+  volumes: http://127.0.0.1:3001 http://127.0.0.1:3002 http://127.0.0.1:3003
+
+Try:
+  curl -X PUT -d bigswag http://127.0.0.1:3001/wehave
+  curl http://127.0.0.1:3001/wehave
+  curl -I http://127.0.0.1:3001/wehave
+  curl 'http://127.0.0.1:3001/_/keys'
+  curl http://127.0.0.1:3001/_/status
+  curl -X DELETE http://127.0.0.1:3001/wehave
+
+Stop it with: $0 stop
+TRY

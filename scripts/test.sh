@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: unit, cluster and
+# fault tests, then the same under ASan+UBSan, then lint and distcheck.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+"$src/scripts/deps.sh"
+cd "$src"
+
+summary=()
+run() { # name, command...
+	local name=$1
+	shift
+	echo "=== $name"
+	local t0=$SECONDS
+	if "$@"; then
+		summary+=("PASS $name ($((SECONDS - t0))s)")
+	else
+		summary+=("FAIL $name ($((SECONDS - t0))s)")
+		printf '%s\n' "${summary[@]}"
+		for f in "$build"/tests/*.log; do
+			grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
+				{ echo "--- $f"; tail -60 "$f"; }
+		done
+		exit 1
+	fi
+}
+
+build=$src/build
+run "build" "$src/scripts/build.sh" "$build"
+run "make check" make -C "$build" check
+build=$src/build-sanitizers
+run "build (sanitizers)" "$src/scripts/build.sh" "$build" --enable-sanitizers
+run "make check (sanitizers)" make -C "$build" check
+build=$src/build
+run "make lint" make -C "$build" lint
+run "make distcheck" make -C "$build" distcheck >/dev/null
+printf '%s\n' "${summary[@]}"
