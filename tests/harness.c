@@ -272,8 +272,7 @@ int harness_http(const char *method, const char *url, const void *body,
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, source_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, &src);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-				 (curl_off_t)len);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);

@@ -25,9 +25,8 @@ START_TEST(crc32c_known_vectors)
 	/* Incremental equals one-shot, at every split point. */
 	for (size_t i = 0; i <= 32; i++)
 		ck_assert_uint_eq(
-			crc32c_update(crc32c_update(0, inc, i), inc + i,
-				      32 - i),
-			0x46dd794e);
+		    crc32c_update(crc32c_update(0, inc, i), inc + i, 32 - i),
+		    0x46dd794e);
 }
 END_TEST
 
@@ -107,11 +106,11 @@ START_TEST(flags_forms)
 	uint64_t size = 0;
 	bool protect = true;
 	struct flag f[] = {
-		{"dir", FLAG_STR, &dir, "/tmp/x", "data"},
-		{"port", FLAG_INT, &port, "3000", "port"},
-		{"segment-size", FLAG_SIZE, &size, "1G", "size"},
-		{"protect", FLAG_BOOL, &protect, NULL, "protect"},
-		{0},
+	    {"dir", FLAG_STR, &dir, "/tmp/x", "data"},
+	    {"port", FLAG_INT, &port, "3000", "port"},
+	    {"segment-size", FLAG_SIZE, &size, "1G", "size"},
+	    {"protect", FLAG_BOOL, &protect, NULL, "protect"},
+	    {0},
 	};
 	char *a1[] = {"p", NULL};
 	ck_assert_int_eq(flags_parse(f, 1, a1, ""), 0);
@@ -120,7 +119,7 @@ START_TEST(flags_forms)
 	ck_assert_uint_eq(size, 1ull << 30);
 	ck_assert(!protect);
 
-	char *a2[] = {"p", "-port", "3001", "--dir=/srv", "-segment-size",
+	char *a2[] = {"p",   "-port",	 "3001", "--dir=/srv", "-segment-size",
 		      "64M", "-protect", NULL};
 	ck_assert_int_eq(flags_parse(f, 7, a2, ""), 0);
 	ck_assert_int_eq(port, 3001);

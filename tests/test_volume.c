@@ -26,8 +26,8 @@ static void vol_start(struct vol *v, const char *const extra[])
 	snprintf(log, sizeof(log), "%s/volume.log", v->dir);
 	int p = harness_free_port();
 	snprintf(port, sizeof(port), "%d", p);
-	const char *args[32] = {"-port", port, "-bind", "127.0.0.1", "-dir",
-				data};
+	const char *args[32] = {"-port",     port,   "-bind",
+				"127.0.0.1", "-dir", data};
 	int n = 6;
 	for (int i = 0; extra && extra[i] && n < 30; i++)
 		args[n++] = extra[i];
@@ -56,8 +56,8 @@ static long req(const struct vol *v, const char *method, const char *path,
 	return code;
 }
 
-static void assert_value(const struct vol *v, const char *key,
-			 const void *want, size_t len)
+static void assert_value(const struct vol *v, const char *key, const void *want,
+			 size_t len)
 {
 	struct harness_resp r;
 	ck_assert_int_eq(req(v, "GET", key, NULL, 0, &r), 200);
@@ -122,8 +122,7 @@ static void check_range(struct vol *v, const char *range, long code,
 	const char *extra[] = {hdr, NULL};
 	struct harness_resp r;
 	ck_assert_int_eq(
-		harness_http("GET", url_of(v, "/digits"), NULL, 0, extra, &r),
-		0);
+	    harness_http("GET", url_of(v, "/digits"), NULL, 0, extra, &r), 0);
 	ck_assert_msg(r.code == code, "%s: got %ld want %ld", range, r.code,
 		      code);
 	if (body) {
@@ -133,7 +132,7 @@ static void check_range(struct vol *v, const char *range, long code,
 	if (content_range) {
 		char cr[64];
 		ck_assert_int_eq(
-			harness_header(&r, "Content-Range", cr, sizeof(cr)), 0);
+		    harness_header(&r, "Content-Range", cr, sizeof(cr)), 0);
 		ck_assert_str_eq(cr, content_range);
 	}
 	harness_resp_free(&r);
@@ -163,9 +162,8 @@ END_TEST
 
 START_TEST(sizes_one_byte_to_64mib)
 {
-	static const size_t sizes[] = {1,	  2,	     100,
-				       4096,	  65536,     1 << 20,
-				       3 << 20,	  64 << 20};
+	static const size_t sizes[] = {1,     2,       100,	4096,
+				       65536, 1 << 20, 3 << 20, 64 << 20};
 	struct vol v;
 	const char *extra[] = {"-segment-size", "16M", NULL};
 	vol_start(&v, extra);
@@ -346,9 +344,9 @@ START_TEST(keys_listing_and_status)
 	ck_assert_int_eq(req(&v, "DELETE", "/list/b", NULL, 0, NULL), 204);
 	struct harness_resp r;
 	ck_assert_int_eq(req(&v, "GET", "/_/keys", NULL, 0, &r), 200);
-	ck_assert_ptr_nonnull(strstr(
-		r.body, "{\"key\":\"/list/a\",\"size\":1,\"md5\":"
-			"\"c4ca4238a0b923820dcc509a6f75849b\"}\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "{\"key\":\"/list/a\",\"size\":1,\"md5\":"
+			   "\"c4ca4238a0b923820dcc509a6f75849b\"}\n"));
 	ck_assert_ptr_nonnull(strstr(r.body, "{\"key\":\"/other\",\"size\":3"));
 	ck_assert_ptr_nonnull(strstr(r.body, "\"/list/q\\\"uote\""));
 	ck_assert_ptr_null(strstr(r.body, "/list/b"));
@@ -368,13 +366,14 @@ START_TEST(keys_listing_and_status)
 
 	ck_assert_int_eq(req(&v, "GET", "/_/metrics", NULL, 0, &r), 200);
 	ck_assert_ptr_nonnull(strstr(
-		r.body,
-		"cask_volume_http_requests_total{method=\"PUT\",code=\"201\"} "
-		"4\n"));
+	    r.body,
+	    "cask_volume_http_requests_total{method=\"PUT\",code=\"201\"} "
+	    "4\n"));
 	ck_assert_ptr_nonnull(strstr(r.body, "cask_volume_fsyncs_total "));
-	ck_assert_ptr_nonnull(strstr(r.body, "cask_volume_synced_writes_total"));
 	ck_assert_ptr_nonnull(
-		strstr(r.body, "cask_volume_http_request_seconds_bucket{"));
+	    strstr(r.body, "cask_volume_synced_writes_total"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "cask_volume_http_request_seconds_bucket{"));
 	harness_resp_free(&r);
 
 	ck_assert_int_eq(req(&v, "POST", "/_/scrub", NULL, 0, &r), 200);
@@ -406,9 +405,9 @@ START_TEST(bad_input_changes_nothing)
 			     answer, sizeof(answer)),
 			 411);
 	ck_assert_ptr_nonnull(strstr(answer, "Content-Length"));
-	ck_assert_int_eq(raw(&v, "PUT /nolen HTTP/1.0\r\n\r\n", answer,
-			     sizeof(answer)),
-			 411);
+	ck_assert_int_eq(
+	    raw(&v, "PUT /nolen HTTP/1.0\r\n\r\n", answer, sizeof(answer)),
+	    411);
 	/* Over -max-value → 413 before the body is read. */
 	char *big = malloc(2048);
 	memset(big, 'b', 2048);
@@ -446,7 +445,7 @@ START_TEST(bad_input_changes_nothing)
 			     "PUT /neg HTTP/1.1\r\nHost: x\r\n"
 			     "Content-Length: -5\r\n\r\n",
 			     answer, sizeof(answer)) /
-				 100,
+			     100,
 			 4);
 
 	/* Nothing above changed anything. */
@@ -517,8 +516,7 @@ START_TEST(merge_while_serving)
 			harness_fill(val, sizeof(val),
 				     (unsigned)(round * 100 + k));
 			ck_assert_int_eq(
-				req(&v, "PUT", key, val, sizeof(val), NULL),
-				201);
+			    req(&v, "PUT", key, val, sizeof(val), NULL), 201);
 		}
 	unsigned long long merges = 0;
 	for (int i = 0; i < 1000 && merges == 0; i++) {

@@ -10,14 +10,14 @@
 
 #include "tests/harness.h"
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                  \
-			failed = 1;                                          \
-			goto out;                                            \
-		}                                                            \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+				__LINE__, #cond);                              \
+			failed = 1;                                            \
+			goto out;                                              \
+		}                                                              \
 	} while (0)
 
 static long put(int port, const char *key, const void *val, size_t len)
@@ -63,9 +63,9 @@ int main(void)
 	static char vals[MAXKEYS][VAL];
 	int port = harness_free_port();
 	snprintf(portbuf, sizeof(portbuf), "%d", port);
-	const char *args[] = {"-port",	       portbuf, "-bind", "127.0.0.1",
-			      "-dir",	       mnt,	"-segment-size", "1M",
-			      NULL};
+	const char *args[] = {"-port",	       portbuf, "-bind",
+			      "127.0.0.1",     "-dir",	mnt,
+			      "-segment-size", "1M",	NULL};
 	struct harness_proc p;
 	CHECK(harness_start(&p, "cask-volume", port, args, log) == 0);
 

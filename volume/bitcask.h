@@ -47,11 +47,11 @@ enum bc_sync {
 };
 
 struct bc_options {
-	const char *dir;	 /* created if missing */
-	uint64_t segment_size;	 /* roll threshold, e.g. 1 GiB */
+	const char *dir;       /* created if missing */
+	uint64_t segment_size; /* roll threshold, e.g. 1 GiB */
 	enum bc_sync sync;
-	double merge_threshold;	 /* merge a sealed segment whose dead
-				  * fraction is at least this (0.5) */
+	double merge_threshold;	    /* merge a sealed segment whose dead
+				     * fraction is at least this (0.5) */
 	uint64_t merge_interval_ms; /* how often the merge thread looks;
 				     * 0 disables background merging */
 };
@@ -75,8 +75,8 @@ struct bc_write;
 /* Reserves a record for `key` with a value of exactly `size` bytes.
  * Disk space is allocated now (fallocate), so a full disk answers
  * -ENOSPC before the client sends the body. */
-int bc_write_begin(struct bc *bc, const char *key, size_t klen,
-		   uint64_t size, struct bc_write **out);
+int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
+		   struct bc_write **out);
 
 /* Writes the next `len` body bytes (pwrite at their place). Returns
  * -EFBIG if that would exceed the reserved size, -EIO/-ENOSPC on write
@@ -148,7 +148,7 @@ struct bc_stats {
 	uint64_t synced_writes;	  /* writes covered by those syncs */
 	uint64_t merges;	  /* segments merged */
 	uint64_t scrub_errors;
-	uint64_t disk_free; /* bytes free on the data filesystem */
+	uint64_t disk_free;    /* bytes free on the data filesystem */
 	uint64_t keydir_bytes; /* memory held by the keydir */
 };
 
