@@ -1,0 +1,949 @@
+/* Bitcask engine: open and recovery, the write path with group commit,
+ * reads, key walks, stats and close. Merge and scrub live in their own
+ * files; see bitcask_int.h for the locking rules. */
+#include "volume/bitcask.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+#include "common/log.h"
+#include "volume/bitcask_int.h"
+#include "volume/hint.h"
+#include "volume/record.h"
+#include "volume/scan.h"
+
+struct bc_write {
+	struct bc *bc;
+	struct bc_seg *seg;
+	uint64_t off;  /* record offset */
+	uint64_t size; /* value bytes reserved */
+	uint64_t done; /* value bytes written */
+	uint64_t timestamp;
+	uint32_t crc;
+	struct md5 md5;
+	uint16_t klen;
+	char key[];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int seg_fd(const struct bc_seg *seg)
+{
+	return seg->fd[seg->gen];
+}
+
+static int pwrite_all(int fd, const void *p, size_t len, uint64_t off)
+{
+	const uint8_t *c = p;
+	while (len > 0) {
+		ssize_t k = pwrite(fd, c, len, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return errno == ENOSPC || errno == EDQUOT ? -ENOSPC
+								  : -EIO;
+		c += k;
+		len -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+int bc_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) ? -EIO : 0;
+	close(fd);
+	return rc;
+}
+
+/* ---- segment table ---- */
+
+static void seg_free(struct bc_seg *seg)
+{
+	for (int i = 0; i < 2; i++)
+		if (seg->fd[i] >= 0)
+			close(seg->fd[i]);
+	free(seg);
+}
+
+/* Adds seg to the table, growing it; takes segs_lock. */
+static int seg_insert(struct bc *bc, struct bc_seg *seg)
+{
+	int rc = 0;
+	pthread_rwlock_wrlock(&bc->segs_lock);
+	if (seg->id >= bc->segs_cap) {
+		uint32_t cap = bc->segs_cap ? bc->segs_cap : 64;
+		while (cap <= seg->id)
+			cap *= 2;
+		struct bc_seg **s = realloc(bc->segs, cap * sizeof(*s));
+		if (!s) {
+			rc = -ENOMEM;
+		} else {
+			memset(s + bc->segs_cap, 0,
+			       (cap - bc->segs_cap) * sizeof(*s));
+			bc->segs = s;
+			bc->segs_cap = cap;
+		}
+	}
+	if (!rc)
+		bc->segs[seg->id] = seg;
+	pthread_rwlock_unlock(&bc->segs_lock);
+	return rc;
+}
+
+static int seg_open(struct bc *bc, uint32_t id, bool create,
+		    struct bc_seg **out)
+{
+	char path[PATH_MAX];
+	int rc = hint_path(path, bc->dir, id, "data");
+	if (rc)
+		return rc;
+	int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
+	int fd = open(path, flags, 0644);
+	if (fd < 0)
+		return -errno;
+	struct bc_seg *seg = calloc(1, sizeof(*seg));
+	if (!seg) {
+		close(fd);
+		return -ENOMEM;
+	}
+	seg->id = id;
+	seg->fd[0] = fd;
+	seg->fd[1] = -1;
+	*out = seg;
+	return 0;
+}
+
+void bc_account_dead(struct bc *bc, uint32_t id, uint64_t bytes)
+{
+	pthread_rwlock_rdlock(&bc->segs_lock);
+	struct bc_seg *seg = bc_seg_at(bc, id);
+	if (seg)
+		atomic_fetch_sub(&seg->live, bytes);
+	pthread_rwlock_unlock(&bc->segs_lock);
+}
+
+/* Makes a new, empty active segment. Called with wmu held. The directory
+ * is synced so that the file itself survives a crash, not just its data. */
+static int roll(struct bc *bc)
+{
+	struct bc_seg *seg;
+	uint32_t id = bc->active ? bc->active->id + 1 : 1;
+	if (id > KEYDIR_SEG_MAX)
+		return -ENOSPC;
+	int rc = seg_open(bc, id, true, &seg);
+	if (rc)
+		return rc;
+	rc = bc_fsync_dir(bc->dir);
+	if (!rc)
+		rc = seg_insert(bc, seg);
+	if (rc) {
+		char path[PATH_MAX];
+		if (!hint_path(path, bc->dir, id, "data"))
+			unlink(path);
+		seg_free(seg);
+		return rc;
+	}
+	bc->active = seg;
+	return 0;
+}
+
+/* ---- keydir updates shared by recovery and the write path ---- */
+
+static int publish_put(struct bc *bc, struct bc_seg *seg, const char *key,
+		       uint16_t klen, uint64_t off, uint64_t vlen,
+		       const uint8_t md5[MD5_LEN])
+{
+	struct keydir_loc loc = {.seg = seg->id,
+				 .gen = seg->gen,
+				 .off = off,
+				 .size = vlen},
+			  old;
+	bool had_old;
+	memcpy(loc.md5, md5, MD5_LEN);
+	int rc = keydir_put(bc->kd, key, klen, &loc, &old, &had_old);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		atomic_fetch_add(&seg->live, rec_size(klen, vlen));
+		if (had_old)
+			bc_account_dead(bc, old.seg, rec_size(klen, old.size));
+	}
+	return 0;
+}
+
+static void publish_del(struct bc *bc, struct bc_seg *seg, const char *key,
+			uint16_t klen, uint64_t off)
+{
+	struct keydir_loc old;
+	atomic_fetch_add(&seg->tomb, rec_size(klen, 0));
+	if (keydir_del(bc->kd, key, klen, seg->id, off, &old) == 1)
+		bc_account_dead(bc, old.seg, rec_size(klen, old.size));
+}
+
+/* ---- recovery ---- */
+
+struct recover_ctx {
+	struct bc *bc;
+	struct bc_seg *seg;
+};
+
+static int recover_rec(void *arg, const struct rec_hdr *h, uint64_t off,
+		       const char *key)
+{
+	struct recover_ctx *c = arg;
+	if (h->type == REC_TOMBSTONE) {
+		publish_del(c->bc, c->seg, key, h->klen, off);
+		return 0;
+	}
+	return publish_put(c->bc, c->seg, key, h->klen, off, h->vlen, h->md5);
+}
+
+static int recover_hint(void *arg, const struct hint_entry *e)
+{
+	struct rec_hdr h = {.type = e->type, .klen = e->klen, .vlen = e->vlen};
+	memcpy(h.md5, e->md5, MD5_LEN);
+	return recover_rec(arg, &h, e->off, e->key);
+}
+
+/* Loads one segment into the keydir: its hint, then a verified scan of
+ * whatever lies beyond the hint, cutting a torn tail. */
+static int recover_seg(struct bc *bc, struct bc_seg *seg)
+{
+	struct recover_ctx ctx = {bc, seg};
+	struct stat st;
+	if (fstat(seg_fd(seg), &st))
+		return -EIO;
+	uint64_t size = (uint64_t)st.st_size, from = 0;
+	int rc = hint_load(bc->dir, seg->id, size, &from, recover_hint, &ctx);
+	if (rc == -EBADMSG)
+		log_warn("bitcask %s: segment %08u: invalid hint, scanning",
+			 bc->dir, seg->id);
+	else if (rc && rc != -ENOENT)
+		return rc;
+	bool hinted = rc == 0;
+	if (!hinted)
+		from = 0;
+
+	struct scan_result res;
+	rc = scan_segment(seg_fd(seg), from, size, true, recover_rec, &ctx,
+			  &res);
+	if (rc)
+		return rc;
+	if (res.corrupt) {
+		log_warn("bitcask %s: segment %08u: skipped %llu corrupt "
+			 "record(s)",
+			 bc->dir, seg->id, (unsigned long long)res.corrupt);
+		atomic_fetch_add(&bc->corrupt, res.corrupt);
+	}
+	if (res.end < size) {
+		log_warn("bitcask %s: segment %08u: truncating torn tail at "
+			 "%llu (%llu bytes)",
+			 bc->dir, seg->id, (unsigned long long)res.end,
+			 (unsigned long long)(size - res.end));
+		if (ftruncate(seg_fd(seg), (off_t)res.end))
+			return -EIO;
+		atomic_fetch_add(&bc->truncated, size - res.end);
+		size = res.end;
+	}
+	atomic_store(&seg->bytes, size);
+	atomic_fetch_add(&bc->disk_bytes, size);
+	seg->hint_len = hinted && from == size ? size : 0;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Parses "NNNNNNNN.data". */
+static bool data_name(const char *name, uint32_t *id)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		v = v * 10 + (uint32_t)(name[i] - '0');
+	}
+	if (strcmp(name + 8, ".data") != 0 || v == 0 || v > KEYDIR_SEG_MAX)
+		return false;
+	*id = v;
+	return true;
+}
+
+/* Lists segment ids in ascending order and removes temporary files left
+ * by an interrupted merge or hint write. */
+static int list_segments(struct bc *bc, uint32_t **ids, size_t *n)
+{
+	DIR *d = opendir(bc->dir);
+	if (!d)
+		return -errno;
+	size_t cap = 0, cnt = 0;
+	uint32_t *v = NULL;
+	int rc = 0;
+	struct dirent *de;
+	while (!rc && (de = readdir(d))) {
+		uint32_t id;
+		size_t len = strlen(de->d_name);
+		if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
+			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (!data_name(de->d_name, &id))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? 2 * cap : 64;
+			uint32_t *nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[cnt++] = id;
+	}
+	closedir(d);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	qsort(v, cnt, sizeof(*v), cmp_u32);
+	*ids = v;
+	*n = cnt;
+	return 0;
+}
+
+static int recover(struct bc *bc)
+{
+	uint32_t *ids = NULL;
+	size_t n = 0;
+	int rc = list_segments(bc, &ids, &n);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct bc_seg *seg;
+		rc = seg_open(bc, ids[i], false, &seg);
+		if (rc)
+			break;
+		rc = seg_insert(bc, seg);
+		if (rc) {
+			seg_free(seg);
+			break;
+		}
+		bc->active = seg;
+		rc = recover_seg(bc, seg);
+	}
+	free(ids);
+	if (rc)
+		return rc;
+	if (!bc->active ||
+	    atomic_load(&bc->active->bytes) >= bc->opt.segment_size)
+		rc = roll(bc);
+	return rc;
+}
+
+/* ---- group commit ---- */
+
+static void *sync_main(void *arg)
+{
+	struct bc *bc = arg;
+	uint32_t *ids = NULL;
+	size_t cap = 0;
+	pthread_mutex_lock(&bc->sync_mu);
+	for (;;) {
+		while (bc->sync_req == bc->sync_done && !bc->sync_stop)
+			pthread_cond_wait(&bc->sync_cv, &bc->sync_mu);
+		if (bc->sync_req == bc->sync_done)
+			break;
+		uint64_t target = bc->sync_req;
+		size_t n = bc->ndirty;
+		/* Swap buffers so committers can queue the next batch while
+		 * this one syncs. */
+		uint32_t *mine = bc->dirty;
+		bc->dirty = ids;
+		bc->dirty_cap = cap;
+		bc->ndirty = 0;
+		ids = mine;
+		cap = n > cap ? n : cap;
+		pthread_mutex_unlock(&bc->sync_mu);
+
+		bool failed = false;
+		pthread_rwlock_rdlock(&bc->segs_lock);
+		for (size_t i = 0; i < n; i++) {
+			struct bc_seg *seg = bc_seg_at(bc, mine[i]);
+			if (seg && fdatasync(seg_fd(seg)))
+				failed = true;
+		}
+		pthread_rwlock_unlock(&bc->segs_lock);
+
+		pthread_mutex_lock(&bc->sync_mu);
+		if (failed && !atomic_exchange(&bc->failed, -EIO))
+			log_error("bitcask %s: fdatasync failed; refusing "
+				  "writes from now on",
+				  bc->dir);
+		atomic_fetch_add(&bc->syncs, 1);
+		atomic_fetch_add(&bc->synced_writes, target - bc->sync_done);
+		bc->sync_done = target;
+		pthread_cond_broadcast(&bc->synced_cv);
+	}
+	pthread_mutex_unlock(&bc->sync_mu);
+	free(ids);
+	return NULL;
+}
+
+/* Returns once the bytes written so far to seg are as durable as the
+ * sync mode promises. */
+static int wait_durable(struct bc *bc, struct bc_seg *seg)
+{
+	int rc = 0;
+	switch (bc->opt.sync) {
+	case BC_SYNC_NONE:
+		break;
+	case BC_SYNC_ALWAYS:
+		if (fdatasync(seg_fd(seg))) {
+			if (!atomic_exchange(&bc->failed, -EIO))
+				log_error("bitcask %s: fdatasync failed; "
+					  "refusing writes from now on",
+					  bc->dir);
+			return -EIO;
+		}
+		atomic_fetch_add(&bc->syncs, 1);
+		atomic_fetch_add(&bc->synced_writes, 1);
+		break;
+	case BC_SYNC_BATCH:
+		pthread_mutex_lock(&bc->sync_mu);
+		bool queued = false;
+		for (size_t i = 0; i < bc->ndirty && !queued; i++)
+			queued = bc->dirty[i] == seg->id;
+		if (!queued && bc->ndirty == bc->dirty_cap) {
+			size_t cap = bc->dirty_cap ? 2 * bc->dirty_cap : 8;
+			uint32_t *d = realloc(bc->dirty, cap * sizeof(*d));
+			if (!d) {
+				pthread_mutex_unlock(&bc->sync_mu);
+				return -ENOMEM;
+			}
+			bc->dirty = d;
+			bc->dirty_cap = cap;
+		}
+		if (!queued)
+			bc->dirty[bc->ndirty++] = seg->id;
+		uint64_t ticket = ++bc->sync_req;
+		pthread_cond_signal(&bc->sync_cv);
+		while (bc->sync_done < ticket)
+			pthread_cond_wait(&bc->synced_cv, &bc->sync_mu);
+		pthread_mutex_unlock(&bc->sync_mu);
+		break;
+	}
+	return atomic_load(&bc->failed) ? -EIO : rc;
+}
+
+/* ---- write path ---- */
+
+/* Reserves len bytes at the end of the active segment and allocates
+ * them on disk. fallocate runs under wmu: that keeps a failed reservation
+ * at the tail, where undoing it is a truncate, instead of a hole in the
+ * middle of the segment that recovery would have to resynchronise over. */
+static int reserve(struct bc *bc, uint64_t len, struct bc_seg **seg_out,
+		   uint64_t *off_out)
+{
+	int rc = 0;
+	pthread_mutex_lock(&bc->wmu);
+	struct bc_seg *seg = bc->active;
+	uint64_t off = atomic_load(&seg->bytes);
+	uint64_t max = bc->opt.segment_size;
+	if (off > 0 && (off >= max || len > max - off)) {
+		rc = roll(bc);
+		seg = bc->active;
+		off = 0;
+	}
+	if (!rc && bc->opt.max_disk &&
+	    atomic_load(&bc->disk_bytes) + len > bc->opt.max_disk)
+		rc = -ENOSPC;
+	if (!rc && off + len > KEYDIR_OFF_MAX)
+		rc = -EFBIG;
+	if (!rc && fallocate(seg_fd(seg), 0, (off_t)off, (off_t)len) &&
+	    errno != EOPNOTSUPP) {
+		rc = errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+		/* A partial allocation may have extended the file. */
+		if (ftruncate(seg_fd(seg), (off_t)off))
+			rc = -EIO;
+	}
+	if (!rc) {
+		atomic_store(&seg->bytes, off + len);
+		atomic_fetch_add(&bc->disk_bytes, len);
+		atomic_fetch_add(&seg->writers, 1);
+		bc->writers++;
+		seg->hint_len = 0;
+		*seg_out = seg;
+		*off_out = off;
+	}
+	pthread_mutex_unlock(&bc->wmu);
+	return rc;
+}
+
+/* Ends a reservation. A record that was abandoned at the very tail of the
+ * active segment is cut off again, so failed uploads do not eat space. */
+static void release(struct bc *bc, struct bc_seg *seg, uint64_t off,
+		    uint64_t len, bool rollback)
+{
+	pthread_mutex_lock(&bc->wmu);
+	if (rollback && seg == bc->active &&
+	    atomic_load(&seg->bytes) == off + len &&
+	    ftruncate(seg_fd(seg), (off_t)off) == 0) {
+		atomic_store(&seg->bytes, off);
+		atomic_fetch_sub(&bc->disk_bytes, len);
+	}
+	atomic_fetch_sub(&seg->writers, 1);
+	if (--bc->writers == 0)
+		pthread_cond_broadcast(&bc->idle_cv);
+	pthread_mutex_unlock(&bc->wmu);
+}
+
+static int check_key(const char *key, size_t klen)
+{
+	return key && klen > 0 && klen <= BC_KEY_MAX ? 0 : -EINVAL;
+}
+
+int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
+		   struct bc_write **out)
+{
+	int rc = check_key(key, klen);
+	if (rc)
+		return rc;
+	if (size > REC_VALUE_MAX)
+		return -EFBIG;
+	if (atomic_load(&bc->failed))
+		return -EIO;
+	struct bc_write *w = malloc(sizeof(*w) + klen);
+	if (!w)
+		return -ENOMEM;
+	*w = (struct bc_write){.bc = bc,
+			       .size = size,
+			       .klen = (uint16_t)klen,
+			       .timestamp = now_ns()};
+	memcpy(w->key, key, klen);
+	rc = md5_init(&w->md5);
+	if (rc) {
+		free(w);
+		return rc;
+	}
+	w->crc = crc32c_update(0, key, klen);
+	uint64_t len = rec_size(w->klen, size);
+	rc = reserve(bc, len, &w->seg, &w->off);
+	if (rc) {
+		md5_discard(&w->md5);
+		free(w);
+		return rc;
+	}
+	/* The provisional header makes the reserved space skippable by
+	 * length should we crash before commit or abort. */
+	uint8_t rec[REC_HDR_SIZE + REC_KEY_MAX];
+	struct rec_hdr h = {.type = REC_PENDING,
+			    .klen = w->klen,
+			    .vlen = size,
+			    .timestamp = w->timestamp};
+	rec_encode(&h, rec);
+	memcpy(rec + REC_HDR_SIZE, key, klen);
+	rc = pwrite_all(seg_fd(w->seg), rec, REC_HDR_SIZE + klen, w->off);
+	if (rc) {
+		md5_discard(&w->md5);
+		release(bc, w->seg, w->off, len, true);
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+int bc_write_append(struct bc_write *w, const void *data, size_t len)
+{
+	if (len > w->size - w->done)
+		return -EFBIG;
+	int rc = pwrite_all(seg_fd(w->seg), data, len,
+			    w->off + REC_HDR_SIZE + w->klen + w->done);
+	if (rc)
+		return rc;
+	w->crc = crc32c_update(w->crc, data, len);
+	md5_update(&w->md5, data, len);
+	w->done += len;
+	return 0;
+}
+
+static int write_final_header(struct bc_write *w, uint8_t type,
+			      const uint8_t md5[MD5_LEN])
+{
+	uint8_t hdr[REC_HDR_SIZE];
+	struct rec_hdr h = {.data_crc = type == REC_ABORTED ? 0 : w->crc,
+			    .type = type,
+			    .klen = w->klen,
+			    .vlen = w->size,
+			    .timestamp = w->timestamp};
+	memcpy(h.md5, md5, MD5_LEN);
+	rec_encode(&h, hdr);
+	return pwrite_all(seg_fd(w->seg), hdr, sizeof(hdr), w->off);
+}
+
+void bc_write_abort(struct bc_write *w)
+{
+	static const uint8_t zero[MD5_LEN];
+	md5_discard(&w->md5);
+	/* If this fails, the pending header still lets recovery skip it. */
+	write_final_header(w, REC_ABORTED, zero);
+	release(w->bc, w->seg, w->off, rec_size(w->klen, w->size), true);
+	free(w);
+}
+
+int bc_write_commit(struct bc_write *w, uint8_t md5[MD5_LEN])
+{
+	if (w->done != w->size) {
+		bc_write_abort(w);
+		return -EINVAL;
+	}
+	struct bc *bc = w->bc;
+	uint8_t digest[MD5_LEN];
+	md5_final(&w->md5, digest);
+	int rc = write_final_header(w, REC_PUT, digest);
+	if (!rc)
+		rc = wait_durable(bc, w->seg);
+	if (!rc)
+		rc = publish_put(bc, w->seg, w->key, w->klen, w->off, w->size,
+				 digest);
+	if (!rc && md5)
+		memcpy(md5, digest, MD5_LEN);
+	release(bc, w->seg, w->off, rec_size(w->klen, w->size), false);
+	free(w);
+	return rc;
+}
+
+int bc_put(struct bc *bc, const char *key, size_t klen, const void *val,
+	   uint64_t size, uint8_t md5[MD5_LEN])
+{
+	struct bc_write *w;
+	int rc = bc_write_begin(bc, key, klen, size, &w);
+	if (rc)
+		return rc;
+	rc = bc_write_append(w, val, (size_t)size);
+	if (rc) {
+		bc_write_abort(w);
+		return rc;
+	}
+	return bc_write_commit(w, md5);
+}
+
+int bc_delete(struct bc *bc, const char *key, size_t klen)
+{
+	struct keydir_loc loc;
+	int rc = check_key(key, klen);
+	if (rc)
+		return rc;
+	if (keydir_get(bc->kd, key, klen, &loc, NULL, NULL))
+		return -ENOENT;
+	if (atomic_load(&bc->failed))
+		return -EIO;
+	uint64_t len = rec_size((uint16_t)klen, 0);
+	struct bc_seg *seg;
+	uint64_t off;
+	rc = reserve(bc, len, &seg, &off);
+	if (rc)
+		return rc;
+	uint8_t rec[REC_HDR_SIZE + REC_KEY_MAX];
+	struct rec_hdr h = {.data_crc = crc32c_update(0, key, klen),
+			    .type = REC_TOMBSTONE,
+			    .klen = (uint16_t)klen,
+			    .timestamp = now_ns()};
+	rec_encode(&h, rec);
+	memcpy(rec + REC_HDR_SIZE, key, klen);
+	rc = pwrite_all(seg_fd(seg), rec, (size_t)len, off);
+	if (rc) {
+		release(bc, seg, off, len, true);
+		return rc;
+	}
+	rc = wait_durable(bc, seg);
+	if (!rc)
+		publish_del(bc, seg, key, (uint16_t)klen, off);
+	release(bc, seg, off, len, false);
+	return rc;
+}
+
+/* ---- reads ---- */
+
+struct pin {
+	struct bc *bc;
+	int fd;
+	int rc;
+};
+
+static void pin_fd(void *arg, const struct keydir_loc *loc)
+{
+	struct pin *p = arg;
+	pthread_rwlock_rdlock(&p->bc->segs_lock);
+	struct bc_seg *seg = bc_seg_at(p->bc, loc->seg);
+	int fd = seg ? seg->fd[loc->gen] : -1;
+	if (fd < 0)
+		p->rc = -EIO;
+	else if ((p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		p->rc = errno == EMFILE || errno == ENFILE ? -EMFILE : -EIO;
+	pthread_rwlock_unlock(&p->bc->segs_lock);
+}
+
+int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
+	   int *fd)
+{
+	struct keydir_loc loc;
+	struct pin p = {.bc = bc, .fd = -1};
+	int rc = check_key(key, klen);
+	if (rc)
+		return rc;
+	rc = keydir_get(bc->kd, key, klen, &loc, fd ? pin_fd : NULL, &p);
+	if (rc)
+		return rc;
+	if (p.rc)
+		return p.rc;
+	e->segment = loc.seg;
+	e->value_offset = loc.off + REC_HDR_SIZE + klen;
+	e->size = loc.size;
+	memcpy(e->md5, loc.md5, MD5_LEN);
+	if (fd)
+		*fd = p.fd;
+	return 0;
+}
+
+struct keys_arg {
+	bc_key_fn cb;
+	void *arg;
+};
+
+static void keys_one(void *arg, const char *key, size_t klen,
+		     const struct keydir_loc *loc)
+{
+	struct keys_arg *k = arg;
+	k->cb(k->arg, key, klen, loc->size, loc->md5);
+}
+
+int bc_keys_next(struct bc *bc, struct bc_cursor *cur, const char *prefix,
+		 size_t plen, bc_key_fn cb, void *arg)
+{
+	if (cur->shard >= KEYDIR_SHARDS)
+		return 0;
+	struct keys_arg k = {cb, arg};
+	keydir_walk(bc->kd, cur->shard, prefix, plen, keys_one, &k);
+	cur->shard++;
+	return cur->shard < KEYDIR_SHARDS ? 1 : 0;
+}
+
+void bc_stats(struct bc *bc, struct bc_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->keys = keydir_count(bc->kd);
+	st->keydir_bytes = keydir_bytes(bc->kd);
+	pthread_rwlock_rdlock(&bc->segs_lock);
+	for (uint32_t i = 0; i < bc->segs_cap; i++) {
+		struct bc_seg *seg = bc->segs[i];
+		if (!seg)
+			continue;
+		uint64_t bytes = atomic_load(&seg->bytes),
+			 live = atomic_load(&seg->live);
+		st->segments++;
+		st->live_bytes += live;
+		st->dead_bytes += bytes > live ? bytes - live : 0;
+	}
+	pthread_rwlock_unlock(&bc->segs_lock);
+	st->corrupt_records = atomic_load(&bc->corrupt);
+	st->truncated_bytes = atomic_load(&bc->truncated);
+	st->syncs = atomic_load(&bc->syncs);
+	st->synced_writes = atomic_load(&bc->synced_writes);
+	st->merges = atomic_load(&bc->merges);
+	st->scrub_errors = atomic_load(&bc->scrub_errors);
+	struct statvfs vfs;
+	if (statvfs(bc->dir, &vfs) == 0)
+		st->disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+}
+
+/* ---- hints ---- */
+
+struct hint_ctx {
+	struct bc *bc;
+	struct bc_seg *seg;
+	struct hint_builder hb;
+};
+
+static int hint_rec(void *arg, const struct rec_hdr *h, uint64_t off,
+		    const char *key)
+{
+	struct hint_ctx *c = arg;
+	struct hint_entry e = {.type = h->type,
+			       .klen = h->klen,
+			       .off = off,
+			       .vlen = h->vlen,
+			       .key = key};
+	memcpy(e.md5, h->md5, MD5_LEN);
+	if (h->type == REC_PUT) {
+		/* Only what the keydir still points at: dead puts would make
+		 * the hint bigger and could only resurrect stale values. */
+		struct keydir_loc loc;
+		if (keydir_get(c->bc->kd, key, h->klen, &loc, NULL, NULL) ||
+		    loc.seg != c->seg->id || loc.off != off)
+			return 0;
+	}
+	hint_add(&c->hb, &e);
+	return 0;
+}
+
+int bc_write_seg_hint(struct bc *bc, struct bc_seg *seg)
+{
+	struct hint_ctx c = {.bc = bc, .seg = seg};
+	struct scan_result res;
+	uint64_t size = atomic_load(&seg->bytes);
+	int rc = scan_segment(seg_fd(seg), 0, size, false, hint_rec, &c, &res);
+	if (rc) {
+		hint_builder_free(&c.hb);
+		return rc;
+	}
+	rc = hint_write(bc->dir, seg->id, size, &c.hb);
+	if (!rc)
+		seg->hint_len = size;
+	return rc;
+}
+
+/* ---- open and close ---- */
+
+static int lock_dir(struct bc *bc)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/LOCK", bc->dir);
+	if (n < 0 || n >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	bc->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (bc->lock_fd < 0)
+		return -errno;
+	if (flock(bc->lock_fd, LOCK_EX | LOCK_NB))
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	return 0;
+}
+
+static void destroy(struct bc *bc)
+{
+	for (uint32_t i = 0; i < bc->segs_cap; i++)
+		if (bc->segs[i])
+			seg_free(bc->segs[i]);
+	free(bc->segs);
+	free(bc->dirty);
+	keydir_free(bc->kd);
+	if (bc->lock_fd >= 0)
+		close(bc->lock_fd);
+	pthread_rwlock_destroy(&bc->segs_lock);
+	pthread_mutex_destroy(&bc->wmu);
+	pthread_cond_destroy(&bc->idle_cv);
+	pthread_mutex_destroy(&bc->sync_mu);
+	pthread_cond_destroy(&bc->sync_cv);
+	pthread_cond_destroy(&bc->synced_cv);
+	pthread_mutex_destroy(&bc->merge_mu);
+	pthread_mutex_destroy(&bc->mstop_mu);
+	pthread_cond_destroy(&bc->mstop_cv);
+	free(bc->dir);
+	free(bc);
+}
+
+int bc_open(const struct bc_options *opt, struct bc **out)
+{
+	if (!opt->dir || !opt->dir[0] || opt->segment_size < REC_HDR_SIZE ||
+	    opt->sync > BC_SYNC_NONE || !(opt->merge_threshold > 0) ||
+	    opt->merge_threshold > 1)
+		return -EINVAL;
+	struct bc *bc = calloc(1, sizeof(*bc));
+	if (!bc)
+		return -ENOMEM;
+	bc->opt = *opt;
+	bc->lock_fd = -1;
+	pthread_rwlock_init(&bc->segs_lock, NULL);
+	pthread_mutex_init(&bc->wmu, NULL);
+	pthread_cond_init(&bc->idle_cv, NULL);
+	pthread_mutex_init(&bc->sync_mu, NULL);
+	pthread_cond_init(&bc->sync_cv, NULL);
+	pthread_cond_init(&bc->synced_cv, NULL);
+	pthread_mutex_init(&bc->merge_mu, NULL);
+	pthread_mutex_init(&bc->mstop_mu, NULL);
+	pthread_cond_init(&bc->mstop_cv, NULL);
+	bc->dir = strdup(opt->dir);
+	bc->opt.dir = bc->dir;
+	int rc = bc->dir ? 0 : -ENOMEM;
+	if (!rc && mkdir(bc->dir, 0755) && errno != EEXIST)
+		rc = -errno;
+	if (!rc)
+		rc = lock_dir(bc);
+	if (!rc)
+		rc = keydir_new(&bc->kd);
+	if (!rc)
+		rc = recover(bc);
+	bc->recovered = rc == 0;
+	if (!rc && opt->sync == BC_SYNC_BATCH) {
+		rc = -pthread_create(&bc->sync_thread, NULL, sync_main, bc);
+		bc->sync_running = rc == 0;
+	}
+	if (!rc && opt->merge_interval_ms)
+		rc = bc_merger_start(bc);
+	if (rc) {
+		log_error("bitcask %s: open failed: %s", opt->dir,
+			  strerror(-rc));
+		bc_close(bc);
+		return rc;
+	}
+	*out = bc;
+	return 0;
+}
+
+void bc_close(struct bc *bc)
+{
+	if (!bc)
+		return;
+	pthread_mutex_lock(&bc->wmu);
+	while (bc->writers)
+		pthread_cond_wait(&bc->idle_cv, &bc->wmu);
+	pthread_mutex_unlock(&bc->wmu);
+	bc_merger_stop(bc);
+	if (bc->sync_running) {
+		pthread_mutex_lock(&bc->sync_mu);
+		bc->sync_stop = true;
+		pthread_cond_signal(&bc->sync_cv);
+		pthread_mutex_unlock(&bc->sync_mu);
+		pthread_join(bc->sync_thread, NULL);
+	}
+	/* Hints only for a store that recovered fully: after a failed open
+	 * the keydir may be partial and a hint would lose records. */
+	bool write_hints = bc->recovered && !atomic_load(&bc->failed);
+	for (uint32_t i = 0; write_hints && i < bc->segs_cap; i++) {
+		struct bc_seg *seg = bc->segs[i];
+		uint64_t bytes = seg ? atomic_load(&seg->bytes) : 0;
+		if (!seg || bytes == 0 || seg->hint_len == bytes)
+			continue;
+		int rc = fdatasync(seg_fd(seg)) ? -EIO : 0;
+		if (!rc)
+			rc = bc_write_seg_hint(bc, seg);
+		if (rc)
+			log_warn("bitcask %s: segment %08u: no hint written: "
+				 "%s",
+				 bc->dir, seg->id, strerror(-rc));
+	}
+	destroy(bc);
+}

@@ -1,0 +1,93 @@
+/* Internals of the Bitcask engine shared by bitcask.c (open, write, read,
+ * close), merge.c and scrub.c. Not for users of bitcask.h.
+ *
+ * Locks, in the order they nest:
+ *   merge_mu    one merge at a time
+ *   keydir shard locks (inside keydir.c)
+ *   wmu         active segment, reservations, segment creation
+ *   segs_lock   the segment table and each segment's fd[] and gen
+ *   sync_mu     group-commit state
+ * bc_get holds a shard read lock while it dups the segment fd under
+ * segs_lock, so a location and the file it refers to are read together;
+ * merge retires a file version only after it has moved every entry off
+ * it under the shard write locks.
+ */
+#ifndef CASK_BITCASK_INT_H
+#define CASK_BITCASK_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "volume/bitcask.h"
+#include "volume/keydir.h"
+
+struct bc_seg {
+	uint32_t id;
+	int fd[2]; /* fd[gen] is current; the other is -1 outside merge */
+	uint8_t gen;
+	_Atomic uint64_t bytes; /* file length, reservations included */
+	_Atomic uint64_t live;	/* record bytes the keydir points at */
+	_Atomic uint64_t tomb;	/* tombstone bytes */
+	_Atomic int writers;	/* reservations not yet committed/aborted */
+	uint64_t hint_len;	/* bytes covered by the hint file on disk */
+};
+
+struct bc {
+	struct bc_options opt;
+	char *dir;
+	int lock_fd;
+	bool recovered; /* the keydir reflects the whole directory */
+	struct keydir *kd;
+
+	pthread_rwlock_t segs_lock;
+	struct bc_seg **segs; /* indexed by segment id; NULL if none */
+	uint32_t segs_cap;
+
+	pthread_mutex_t wmu;
+	pthread_cond_t idle_cv; /* signalled when writers drops to 0 */
+	struct bc_seg *active;
+	uint64_t writers;
+	_Atomic uint64_t disk_bytes; /* sum of segment bytes */
+
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;	  /* wakes the sync thread */
+	pthread_cond_t synced_cv; /* wakes committers */
+	uint64_t sync_req, sync_done;
+	uint32_t *dirty; /* ids of segments written since the last sync */
+	size_t ndirty, dirty_cap;
+	bool sync_stop, sync_running;
+	pthread_t sync_thread;
+
+	pthread_mutex_t merge_mu;
+	pthread_mutex_t mstop_mu;
+	pthread_cond_t mstop_cv;
+	bool merge_stop, merge_running;
+	pthread_t merge_thread;
+
+	_Atomic int failed; /* sticky -EIO once a sync has failed */
+	_Atomic uint64_t corrupt, truncated, syncs, synced_writes, merges,
+	    scrub_errors;
+};
+
+/* Segment table lookup; the caller holds segs_lock. */
+static inline struct bc_seg *bc_seg_at(struct bc *bc, uint32_t id)
+{
+	return id < bc->segs_cap ? bc->segs[id] : NULL;
+}
+
+/* Subtracts a dead record's bytes from its segment's live count. */
+void bc_account_dead(struct bc *bc, uint32_t seg, uint64_t bytes);
+
+/* Writes the hint of a segment from the records the keydir points at and
+ * its tombstones. The caller ensures nothing writes to it meanwhile. */
+int bc_write_seg_hint(struct bc *bc, struct bc_seg *seg);
+
+int bc_fsync_dir(const char *dir);
+
+/* Background merge thread (merge.c). */
+int bc_merger_start(struct bc *bc);
+void bc_merger_stop(struct bc *bc);
+
+#endif
