@@ -26,6 +26,7 @@
  *   -ENOENT  key absent           -ENOSPC  no room on disk (or max_disk)
  *   -EFBIG   value over limits    -EIO     read/write/sync failed
  *   -ENOMEM  allocation failed    -EINVAL  bad argument (e.g. key length)
+ *   -EBUSY   bc_open: another process holds the directory's LOCK file
  */
 #ifndef CASK_BITCASK_H
 #define CASK_BITCASK_H
@@ -54,6 +55,8 @@ struct bc_options {
 				     * fraction is at least this (0.5) */
 	uint64_t merge_interval_ms; /* how often the merge thread looks;
 				     * 0 disables background merging */
+	uint64_t max_disk;	    /* bytes of segments allowed; 0 = no
+				     * limit but the filesystem's */
 };
 
 struct bc;
