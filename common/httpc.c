@@ -1,0 +1,134 @@
+#include "common/httpc.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+
+struct httpc {
+	CURL *easy;
+};
+
+int httpc_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) ? -EIO : 0;
+}
+
+void httpc_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+struct httpc *httpc_new(void)
+{
+	struct httpc *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->easy = curl_easy_init();
+	if (!h->easy) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void httpc_free(struct httpc *h)
+{
+	if (!h)
+		return;
+	curl_easy_cleanup(h->easy);
+	free(h);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+int httpc_errno(int curlcode)
+{
+	switch (curlcode) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+static void setup(CURL *e, const char *method, const char *url, long timeout_ms)
+{
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+	if (method[0] == 'H')
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else if (method[0] != 'G')
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+}
+
+int httpc_request(struct httpc *h, const char *method, const char *url,
+		  long timeout_ms, long *code)
+{
+	curl_easy_reset(h->easy);
+	setup(h->easy, method, url, timeout_ms);
+	*code = 0;
+	CURLcode rc = curl_easy_perform(h->easy);
+	if (rc != CURLE_OK)
+		return httpc_errno((int)rc);
+	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, code);
+	return 0;
+}
+
+int httpc_get_all(const char *const *urls, size_t n, long timeout_ms,
+		  long *codes)
+{
+	CURLM *m = curl_multi_init();
+	CURL **e = calloc(n ? n : 1, sizeof(*e));
+	int rc = (!m || !e) ? -ENOMEM : 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		codes[i] = 0;
+		e[i] = curl_easy_init();
+		if (!e[i]) {
+			rc = -ENOMEM;
+			break;
+		}
+		setup(e[i], "GET", urls[i], timeout_ms);
+		curl_easy_setopt(e[i], CURLOPT_PRIVATE, (void *)&codes[i]);
+		curl_multi_add_handle(m, e[i]);
+	}
+	int running = 1;
+	while (!rc && running) {
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			break;
+		if (running)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	CURLMsg *msg;
+	int left;
+	while (!rc && (msg = curl_multi_info_read(m, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->data.result == CURLE_OK) {
+			long *code;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+					  (char **)&code);
+			curl_easy_getinfo(msg->easy_handle,
+					  CURLINFO_RESPONSE_CODE, code);
+		}
+	for (size_t i = 0; e && i < n && e[i]; i++) {
+		curl_multi_remove_handle(m, e[i]);
+		curl_easy_cleanup(e[i]);
+	}
+	free(e);
+	if (m)
+		curl_multi_cleanup(m);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* HTTP client helpers over libcurl, for daemons talking to daemons.
+ *
+ * Requests carry no body, discard what they receive, never follow
+ * redirects, and never raise signals (CURLOPT_NOSIGNAL), so they are safe
+ * on any thread. A `struct httpc` is one reusable connection cache, used
+ * by one thread at a time; reusing it keeps TCP connections alive.
+ * Errors: 0 or a negative errno: -ETIMEDOUT, -ECONNREFUSED, -EIO for any
+ * other transfer failure, -ENOMEM. */
+#ifndef CASK_HTTPC_H
+#define CASK_HTTPC_H
+
+#include <stddef.h>
+
+/* Initializes libcurl; call once from main before any thread starts. */
+int httpc_global_init(void);
+void httpc_global_cleanup(void);
+
+struct httpc;
+
+struct httpc *httpc_new(void);
+void httpc_free(struct httpc *h); /* NULL is a no-op */
+
+/* Sends `method` to url and stores the status in *code. */
+int httpc_request(struct httpc *h, const char *method, const char *url,
+		  long timeout_ms, long *code);
+
+/* GETs every url at once (in parallel) and stores each status in codes[i],
+ * 0 for a transfer that failed. Returns 0 or -ENOMEM. */
+int httpc_get_all(const char *const *urls, size_t n, long timeout_ms,
+		  long *codes);
+
+/* Maps a libcurl CURLcode to a negative errno as above. */
+int httpc_errno(int curlcode);
+
+#endif

@@ -1,0 +1,766 @@
+#include "master/api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/httpd.h"
+#include "common/key.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/placement.h"
+#include "master/keylock.h"
+#include "master/put.h"
+
+/* Beyond this many PUTs in flight, new ones are told to come back. */
+#define MAX_PUTS 512
+#define URL_MAX	 (IDX_ADDR_MAX + 3 * KEY_MAX + 16)
+
+struct api {
+	struct api_options opt;
+	struct api_deps d;
+	struct MHD_Daemon *mhd;
+	atomic_uint writes; /* write requests not yet completed */
+};
+
+enum kind {
+	KIND_READ,
+	KIND_PUT,
+	KIND_WRITE, /* DELETE, UNLINK */
+};
+
+struct req {
+	struct api *a;
+	struct MHD_Connection *c;
+	enum kind kind;
+	enum metrics_method method;
+	unsigned long long start_us;
+	unsigned status;
+	bool answered;
+	struct put *put;
+	bool locked; /* holds the key's write lock (KIND_WRITE) */
+	bool suspended;
+	atomic_bool committed;
+	struct commit_req *cr;
+	size_t keylen;
+	char key[KEY_MAX + 1];
+};
+
+static enum MHD_Result queue(struct req *r, unsigned code,
+			     struct MHD_Response *resp)
+{
+	if (!resp)
+		return MHD_NO;
+	r->status = code;
+	r->answered = true;
+	enum MHD_Result ret = MHD_queue_response(r->c, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result empty(struct req *r, unsigned code)
+{
+	r->status = code;
+	r->answered = true;
+	return http_reply_empty(r->c, code);
+}
+
+static enum MHD_Result text(struct req *r, unsigned code, const char *why)
+{
+	r->status = code;
+	r->answered = true;
+	return http_reply_text(r->c, code, "%s", why);
+}
+
+static struct MHD_Response *empty_response(void)
+{
+	return MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+}
+
+/* Decodes the request path as a key, answering 414/400 when it is not. */
+static bool take_key(struct req *r, const char *url, enum MHD_Result *ret)
+{
+	const char *why = "bad key";
+	long n = key_from_path(url, r->key, &why);
+	if (n < 0) {
+		*ret = text(r, n == -ENAMETOOLONG ? 414 : 400, why);
+		return false;
+	}
+	r->keylen = (size_t)n;
+	return true;
+}
+
+static unsigned rand_below(unsigned n)
+{
+	static _Thread_local uint64_t x;
+	if (!x)
+		x = (uint64_t)http_now_usec() ^ (uint64_t)(uintptr_t)&x;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (unsigned)(x % n);
+}
+
+static bool balanced(struct api *a, const struct req *r,
+		     const struct idx_record *rec)
+{
+	const struct vol_active *act = vol_active(a->d.vs);
+	const char *addrs[CMD_MAX_VOLS * 4];
+	size_t win[CMD_MAX_VOLS];
+	if (act->n > sizeof(addrs) / sizeof(addrs[0]))
+		return true; /* too many to judge on the read path */
+	for (size_t i = 0; i < act->n; i++)
+		addrs[i] = act->v[i]->addr;
+	int n = placement_pick(r->key, r->keylen, addrs, act->n,
+			       a->opt.replicas, win);
+	if (n < 0 || (unsigned)n != rec->nvols)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (act->v[win[i]]->id != rec->vols[i])
+			return false;
+	return true;
+}
+
+static enum MHD_Result redirect(struct req *r, unsigned code, const char *host,
+				struct MHD_Response *resp)
+{
+	char path[3 * KEY_MAX + 1], url[URL_MAX];
+	if (key_pct_encode(r->key, r->keylen, path, sizeof(path)) < 0) {
+		MHD_destroy_response(resp);
+		return text(r, 500, "key does not encode");
+	}
+	snprintf(url, sizeof(url), "http://%s%s", host, path);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url);
+	return queue(r, code, resp);
+}
+
+static enum MHD_Result get_key(struct api *a, struct req *r, const char *url)
+{
+	enum MHD_Result ret;
+	if (!take_key(r, url, &ret))
+		return ret;
+	struct idx_record rec;
+	int rc = idx_get(a->d.ix, r->key, r->keylen, &rec);
+	if (rc && rc != -ENOENT)
+		return text(r, 500, "index read failed");
+	struct MHD_Response *resp = empty_response();
+	if (!resp)
+		return MHD_NO;
+	if (!rc) {
+		char hex[2 * MD5_LEN + 1];
+		md5_hex(rec.md5, hex);
+		MHD_add_response_header(resp, "Content-Md5", hex);
+	}
+	if (rc || rec.state != IDX_LIVE) {
+		if (a->opt.fallback[0])
+			return redirect(r, 302, a->opt.fallback, resp);
+		return queue(r, 404, resp);
+	}
+	char vols[CMD_MAX_VOLS * IDX_ADDR_MAX] = "";
+	size_t vl = 0;
+	const struct vol *live[CMD_MAX_VOLS];
+	unsigned nlive = 0;
+	for (unsigned i = 0; i < rec.nvols; i++) {
+		const struct vol *v = vol_by_id(a->d.vs, rec.vols[i]);
+		if (!v)
+			continue;
+		vl += (size_t)snprintf(vols + vl, sizeof(vols) - vl, "%s%s",
+				       vl ? "," : "", v->addr);
+		if (atomic_load(&v->healthy))
+			live[nlive++] = v;
+	}
+	MHD_add_response_header(resp, "Key-Volumes", vols);
+	MHD_add_response_header(resp, "Key-Balance",
+				balanced(a, r, &rec) ? "balanced"
+						     : "unbalanced");
+	if (nlive == 0) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		MHD_destroy_response(resp);
+		return text(r, 503, "no replica of the key is live");
+	}
+	return redirect(r, 302, live[rand_below(nlive)]->addr, resp);
+}
+
+/* Appends s as a JSON string exactly as Go's encoding/json does, so that
+ * listings are byte-identical to minikeyvalue's: <, > and & escaped,
+ * invalid UTF-8 replaced by U+FFFD, U+2028/2029 escaped. */
+static void json_go_string(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	buf_append(b, "\"", 1);
+	size_t run = 0, i = 0;
+	while (i < len) {
+		unsigned char c = u[i];
+		if (c < 0x80) {
+			const char *esc = NULL;
+			char ub[7];
+			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' &&
+			    c != '>' && c != '&') {
+				i++;
+				continue;
+			}
+			switch (c) {
+			case '"':
+				esc = "\\\"";
+				break;
+			case '\\':
+				esc = "\\\\";
+				break;
+			case '\b':
+				esc = "\\b";
+				break;
+			case '\f':
+				esc = "\\f";
+				break;
+			case '\n':
+				esc = "\\n";
+				break;
+			case '\r':
+				esc = "\\r";
+				break;
+			case '\t':
+				esc = "\\t";
+				break;
+			default:
+				memcpy(ub, "\\u00", 4);
+				ub[4] = hex[c >> 4];
+				ub[5] = hex[c & 15];
+				ub[6] = '\0';
+				esc = ub;
+			}
+			buf_append(b, s + run, i - run);
+			buf_append(b, esc, strlen(esc));
+			run = ++i;
+			continue;
+		}
+		/* Multi-byte: decode and validate as Go's utf8 package. */
+		size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+		uint32_t cp = n == 4 ? c & 7u : n == 3 ? c & 15u : c & 31u;
+		bool ok = n && i + n <= len && c <= 0xf4;
+		for (size_t k = 1; ok && k < n; k++) {
+			ok = (u[i + k] & 0xc0) == 0x80;
+			cp = cp << 6 | (u[i + k] & 63u);
+		}
+		if (ok)
+			ok = !(n == 3 && cp < 0x800) &&
+			     !(n == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
+			     !(cp >= 0xd800 && cp <= 0xdfff);
+		if (!ok || cp == 0x2028 || cp == 0x2029) {
+			buf_append(b, s + run, i - run);
+			buf_printf(b, "\\u%04x", ok ? cp : 0xfffdu);
+			i += ok ? n : 1;
+			run = i;
+			continue;
+		}
+		i += n;
+	}
+	buf_append(b, s + run, len - run);
+	buf_append(b, "\"", 1);
+}
+
+static int list_one(void *arg, const char *key, size_t keylen)
+{
+	struct buf *b = arg;
+	if (b->len && b->data[b->len - 1] != '[')
+		buf_append(b, ",", 1);
+	json_go_string(b, key, keylen);
+	return buf_failed(b) ? -ENOMEM : 0;
+}
+
+struct query {
+	unsigned n;
+	const char *first;
+	const char *first_value;
+};
+
+static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query *q = cls;
+	(void)kind;
+	if (q->n++ == 0) {
+		q->first = key;
+		q->first_value = value;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result list(struct api *a, struct req *r, const char *url,
+			    const struct query *q)
+{
+	/* As minikeyvalue: the operation is the first query argument. */
+	bool unlinked = strcmp(q->first, "unlinked") == 0;
+	if ((!unlinked && strcmp(q->first, "list") != 0) ||
+	    (q->first_value && q->first_value[0]))
+		return text(r, 403, "unknown query: use ?list or ?unlinked");
+	char prefix[KEY_MAX + 1], start[KEY_MAX + 1], num[32];
+	long plen = key_pct_decode(url, strlen(url), prefix, sizeof(prefix));
+	if (plen == -ENAMETOOLONG)
+		return text(r, 414, "prefix longer than 511 bytes");
+	if (plen < 1 || prefix[0] != '/' || memchr(prefix, 0, (size_t)plen))
+		return text(r, 400, "malformed prefix");
+	long slen = http_query_arg(r->c, "start", start, sizeof(start));
+	if (slen == -ENOENT)
+		slen = 0;
+	else if (slen < 0)
+		return text(r, 400, "malformed start");
+	size_t limit = 0;
+	long nlen = http_query_arg(r->c, "limit", num, sizeof(num) - 1);
+	if (nlen >= 0) {
+		char *end;
+		num[nlen] = '\0';
+		errno = 0;
+		long long v = strtoll(num, &end, 10);
+		if (nlen == 0 || *end || errno || v < 0)
+			return text(r, 400, "limit must be a number >= 0");
+		limit = (size_t)v;
+	} else if (nlen != -ENOENT) {
+		return text(r, 400, "malformed limit");
+	}
+	struct buf b = {0};
+	buf_append(&b, "{\"next\":", 8);
+	size_t next_at = b.len;
+	buf_append(&b, ",\"keys\":[", 9);
+	struct idx_list l = {.prefix = prefix,
+			     .prefixlen = (size_t)plen,
+			     .start = slen ? start : NULL,
+			     .startlen = (size_t)slen,
+			     .unlinked = unlinked,
+			     .limit = limit,
+			     .max = a->opt.list_max,
+			     .fn = list_one,
+			     .arg = &b};
+	int rc = idx_list(a->d.ix, &l);
+	if (rc == -E2BIG) {
+		buf_free(&b);
+		return text(r, 413, "too many keys: page with &limit=N");
+	}
+	if (rc || buf_failed(&b)) {
+		buf_free(&b);
+		return text(r, 500, "listing failed");
+	}
+	buf_append(&b, "]}", 2);
+	struct buf nb = {0};
+	json_go_string(&nb, l.next, l.nextlen);
+	struct buf out = {0};
+	buf_append(&out, b.data, next_at);
+	buf_append(&out, nb.data, nb.len);
+	buf_append(&out, b.data + next_at, b.len - next_at);
+	buf_free(&b);
+	buf_free(&nb);
+	if (buf_failed(&out)) {
+		buf_free(&out);
+		return text(r, 500, "out of memory");
+	}
+	size_t len = out.len;
+	r->status = 200;
+	r->answered = true;
+	return http_reply_owned(r->c, 200, "application/json", buf_steal(&out),
+				len);
+}
+
+struct status_ctx {
+	struct buf *b;
+	bool first;
+};
+
+static void status_vol(void *arg, const struct vol *v)
+{
+	struct status_ctx *s = arg;
+	buf_printf(s->b,
+		   "%s{\"id\":%" PRIu32 ",\"address\":", s->first ? "" : ",",
+		   v->id);
+	json_go_string(s->b, v->addr, strlen(v->addr));
+	buf_printf(s->b, ",\"active\":%s,\"healthy\":%s}",
+		   atomic_load(&v->active) ? "true" : "false",
+		   atomic_load(&v->healthy) ? "true" : "false");
+	s->first = false;
+}
+
+static enum MHD_Result status(struct api *a, struct req *r)
+{
+	struct idx_stats st;
+	if (idx_stats(a->d.ix, &st))
+		return text(r, 500, "index read failed");
+	struct buf b = {0};
+	buf_printf(&b,
+		   "{\"keys\":%" PRIu64 ",\"purge_queue\":%" PRIu64
+		   ",\"applied\":%" PRIu64 ",\"puts_in_flight\":%u"
+		   ",\"replicas\":%u,\"volumes\":[",
+		   st.keys, st.purge, st.applied, put_active(),
+		   a->opt.replicas);
+	struct status_ctx s = {&b, true};
+	vol_each(a->d.vs, status_vol, &s);
+	buf_append(&b, "]}\n", 3);
+	if (buf_failed(&b)) {
+		buf_free(&b);
+		return text(r, 500, "out of memory");
+	}
+	size_t len = b.len;
+	r->status = 200;
+	r->answered = true;
+	return http_reply_owned(r->c, 200, "application/json", buf_steal(&b),
+				len);
+}
+
+static void count_healthy(void *arg, const struct vol *v)
+{
+	unsigned *n = arg;
+	*n += atomic_load(&v->healthy);
+}
+
+static enum MHD_Result metrics(struct api *a, struct req *r)
+{
+	struct idx_stats st = {0};
+	uint64_t purged, purge_failed, cmds, txns;
+	unsigned healthy = 0;
+	idx_stats(a->d.ix, &st);
+	purge_counts(a->d.pg, &purged, &purge_failed);
+	commit_counts(a->d.cm, &cmds, &txns);
+	vol_each(a->d.vs, count_healthy, &healthy);
+	struct buf b = {0};
+	metrics_render_http(&b, "cask_master");
+	metrics_gauge(&b, "cask_master_keys", "Records in the index.",
+		      (double)st.keys);
+	metrics_gauge(&b, "cask_master_purge_queue",
+		      "Copies waiting to be deleted from volumes.",
+		      (double)st.purge);
+	metrics_gauge(&b, "cask_master_applied_index",
+		      "Last command applied to the index.", (double)st.applied);
+	metrics_gauge(&b, "cask_master_volumes_healthy",
+		      "Volumes answering their health check.", healthy);
+	metrics_gauge(&b, "cask_master_puts_in_flight",
+		      "PUTs streaming to volumes.", put_active());
+	metrics_counter(&b, "cask_master_purged_total",
+			"Copies deleted from volumes.", purged);
+	metrics_counter(&b, "cask_master_purge_failures_total",
+			"Purge attempts that failed (retried).", purge_failed);
+	metrics_counter(&b, "cask_master_commands_total",
+			"Commands applied to the index.", cmds);
+	metrics_counter(&b, "cask_master_commits_total",
+			"Index transactions (group commits).", txns);
+	if (buf_failed(&b)) {
+		buf_free(&b);
+		return text(r, 500, "out of memory");
+	}
+	size_t len = b.len;
+	r->status = 200;
+	r->answered = true;
+	return http_reply_owned(r->c, 200, "text/plain; version=0.0.4",
+				buf_steal(&b), len);
+}
+
+static enum MHD_Result system_get(struct api *a, struct req *r, const char *url)
+{
+	if (strcmp(url, "/_/health") == 0)
+		return text(r, 200, "ok");
+	if (strcmp(url, "/_/status") == 0)
+		return status(a, r);
+	if (strcmp(url, "/_/metrics") == 0)
+		return metrics(a, r);
+	return text(r, 400, "keys under /_/ are reserved");
+}
+
+static void put_suspend(void *arg)
+{
+	struct req *r = arg;
+	MHD_suspend_connection(r->c);
+}
+
+static void put_resume(void *arg)
+{
+	struct req *r = arg;
+	MHD_resume_connection(r->c);
+}
+
+/* The first call of a PUT: everything that can be refused before the
+ * body is read is refused here. */
+static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
+{
+	enum MHD_Result ret;
+	if (!take_key(r, url, &ret))
+		return ret;
+	const char *cl = MHD_lookup_connection_value(
+	    r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end = NULL;
+	errno = 0;
+	unsigned long long size = cl ? strtoull(cl, &end, 10) : 0;
+	if (!cl || *end || errno || cl[0] == '-' || size == 0)
+		return text(r, 411,
+			    "PUT needs a non-empty body with a "
+			    "Content-Length");
+	if (size > a->opt.max_value)
+		return text(r, 413, "value larger than -max-value");
+	if (put_active() >= MAX_PUTS) {
+		return text(r, 503, "too many PUTs in flight");
+	}
+	if (keylock_try(r->key, r->keylen))
+		return text(r, 409, "another write to this key is in flight");
+	struct idx_record rec;
+	int rc = idx_get(a->d.ix, r->key, r->keylen, &rec);
+	if (rc == 0 && rec.state == IDX_LIVE) {
+		keylock_release(r->key, r->keylen);
+		return text(r, 403, "key exists (DELETE it first)");
+	}
+	if (rc && rc != -ENOENT) {
+		keylock_release(r->key, r->keylen);
+		return text(r, 500, "index read failed");
+	}
+	const struct vol_active *act = vol_active(a->d.vs);
+	const char *addrs[VOL_MAX_ID];
+	size_t win[CMD_MAX_VOLS];
+	for (size_t i = 0; i < act->n; i++)
+		addrs[i] = act->v[i]->addr;
+	int n = placement_pick(r->key, r->keylen, addrs, act->n,
+			       a->opt.replicas, win);
+	if (n < (int)a->opt.replicas) {
+		keylock_release(r->key, r->keylen);
+		return text(r, 503, "fewer volumes than -replicas");
+	}
+	struct put_params pp = {.key = r->key,
+				.keylen = r->keylen,
+				.size = size,
+				.n = (unsigned)n,
+				.md5sum = a->opt.md5sum,
+				.connect_timeout_ms = a->opt.voltimeout_ms,
+				.cm = a->d.cm,
+				.pg = a->d.pg,
+				.io = {put_suspend, put_resume, r}};
+	for (int i = 0; i < n; i++) {
+		pp.ids[i] = act->v[win[i]]->id;
+		pp.addrs[i] = act->v[win[i]]->addr;
+	}
+	if (rc == 0) {
+		pp.nkeep = rec.nvols;
+		memcpy(pp.keep, rec.vols, sizeof(rec.vols[0]) * rec.nvols);
+	}
+	rc = put_start(&pp, &r->put);
+	if (rc) {
+		keylock_release(r->key, r->keylen);
+		return text(r, 500, "could not start the upload");
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result put_body(struct req *r, const char *data, size_t *size)
+{
+	if (*size) {
+		*size -= put_feed(r->put, data, *size);
+		return MHD_YES;
+	}
+	if (!put_finish(r->put))
+		return MHD_YES;
+	const char *why;
+	unsigned code = put_status(r->put, &why);
+	if (code == 201)
+		return empty(r, 201);
+	return text(r, code, why);
+}
+
+static void write_done(struct commit_req *cr)
+{
+	struct req *r = cr->arg;
+	keylock_release(r->key, r->keylen);
+	r->locked = false;
+	atomic_store(&r->committed, true);
+	MHD_resume_connection(r->c);
+}
+
+static enum MHD_Result write_begin(struct api *a, struct req *r,
+				   const char *url, bool unlink)
+{
+	enum MHD_Result ret;
+	if (!take_key(r, url, &ret))
+		return ret;
+	if (keylock_try(r->key, r->keylen))
+		return text(r, 409, "another write to this key is in flight");
+	r->locked = true;
+	/* Cheap refusals from a read; apply re-checks authoritatively. */
+	struct idx_record rec;
+	int rc = idx_get(a->d.ix, r->key, r->keylen, &rec);
+	if (rc == -ENOENT || (!rc && unlink && rec.state != IDX_LIVE))
+		return text(r, 404, "no such key");
+	if (rc)
+		return text(r, 500, "index read failed");
+	if (!unlink && a->opt.protect && rec.state == IDX_LIVE)
+		return text(r, 403, "protected: UNLINK the key before DELETE");
+	struct cmd c = {.type = unlink ? CMD_UNLINK : CMD_DELETE,
+			.key = r->key,
+			.keylen = r->keylen,
+			.protect = a->opt.protect};
+	r->cr = malloc(sizeof(*r->cr));
+	if (!r->cr)
+		return text(r, 500, "out of memory");
+	long len = cmd_encode(&c, r->cr->cmd, sizeof(r->cr->cmd));
+	if (len < 0)
+		return text(r, 500, "command does not encode");
+	r->cr->len = (size_t)len;
+	r->cr->done = write_done;
+	r->cr->arg = r;
+	/* Suspend first: the commit may finish before this returns. */
+	r->suspended = true;
+	MHD_suspend_connection(r->c);
+	commit_submit(a->d.cm, r->cr);
+	return MHD_YES;
+}
+
+static enum MHD_Result write_end(struct api *a, struct req *r)
+{
+	int rc = r->cr->result;
+	switch (rc) {
+	case 0:
+		if (r->method == METRICS_DELETE)
+			purge_poke(a->d.pg);
+		return empty(r, 204);
+	case -ENOENT:
+		return text(r, 404, "no such key");
+	case -EPERM:
+		return text(r, 403, "protected: UNLINK the key before DELETE");
+	default:
+		return text(r, 500, "index commit failed");
+	}
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct req *r = *con_cls;
+	(void)version;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->a = a;
+		r->c = c;
+		r->method = metrics_method_of(method);
+		r->start_us = http_now_usec();
+		*con_cls = r;
+		switch (r->method) {
+		case METRICS_PUT:
+			r->kind = KIND_PUT;
+			atomic_fetch_add(&a->writes, 1);
+			return put_begin(a, r, url);
+		case METRICS_DELETE:
+		case METRICS_UNLINK:
+			r->kind = KIND_WRITE;
+			atomic_fetch_add(&a->writes, 1);
+			return MHD_YES;
+		default:
+			/* Answering on the first call costs keep-alive. */
+			return MHD_YES;
+		}
+	}
+	if (r->answered) {
+		*upload_data_size = 0; /* a body after a refusal is dropped */
+		return MHD_YES;
+	}
+	if (r->kind == KIND_PUT)
+		return put_body(r, upload_data, upload_data_size);
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* bodies of other methods are ignored */
+		return MHD_YES;
+	}
+	switch (r->method) {
+	case METRICS_GET:
+	case METRICS_HEAD:
+		if (strncmp(url, "/_/", 3) == 0)
+			return system_get(a, r, url);
+		if (r->method == METRICS_GET) {
+			struct query q = {0};
+			MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
+						  count_arg, &q);
+			if (q.n)
+				return list(a, r, url, &q);
+		}
+		return get_key(a, r, url);
+	case METRICS_DELETE:
+	case METRICS_UNLINK:
+		if (r->suspended)
+			return write_end(a, r);
+		return write_begin(a, r, url, r->method == METRICS_UNLINK);
+	case METRICS_REBALANCE:
+		return text(r, 501,
+			    "REBALANCE is not supported by this master");
+	default:
+		return text(r, 405, "method not allowed");
+	}
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct api *a = cls;
+	struct req *r = *con_cls;
+	(void)c;
+	(void)toe;
+	if (!r)
+		return;
+	if (r->put)
+		put_detach(r->put);
+	if (r->locked)
+		keylock_release(r->key, r->keylen);
+	if (r->kind != KIND_READ)
+		atomic_fetch_sub(&a->writes, 1);
+	metrics_http_observe(r->method, r->answered ? (int)r->status : 0,
+			     http_now_usec() - r->start_us);
+	free(r->cr);
+	free(r);
+	*con_cls = NULL;
+}
+
+int api_start(const struct api_options *opt, const struct api_deps *deps,
+	      struct api **out)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)opt->port)};
+	if (inet_pton(AF_INET, opt->bind, &sa.sin_addr) != 1)
+		return -EINVAL;
+	struct api *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->opt = *opt;
+	a->d = *deps;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+	a->mhd = MHD_start_daemon(
+	    flags, (uint16_t)opt->port, NULL, NULL, handle, a,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+	    MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+	if (!a->mhd) {
+		free(a);
+		return -EADDRINUSE;
+	}
+	*out = a;
+	return 0;
+}
+
+void api_stop(struct api *a, unsigned grace_ms)
+{
+	MHD_socket fd = MHD_quiesce_daemon(a->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	for (unsigned waited = 0; atomic_load(&a->writes) && waited < grace_ms;
+	     waited += 10) {
+		struct timespec d = {0, 10 * 1000000};
+		nanosleep(&d, NULL);
+	}
+	MHD_stop_daemon(a->mhd);
+	free(a);
+}

@@ -1,0 +1,19 @@
+/* Per-key write locks: at most one write (PUT, DELETE, UNLINK, purge) to a
+ * key is in flight on this master, as minikeyvalue's LockKey.
+ *
+ * A lock is not waited for: a second writer is told the key is busy (the
+ * API answers 409). Locks live in memory only; they guard the volumes
+ * from interleaved writes, while the index guards itself (master/index.h).
+ * Thread-safe. */
+#ifndef CASK_MASTER_KEYLOCK_H
+#define CASK_MASTER_KEYLOCK_H
+
+#include <stddef.h>
+
+/* Takes the lock on key. Returns 0, -EBUSY when held, or -ENOMEM. */
+int keylock_try(const char *key, size_t keylen);
+
+/* Releases a lock taken by keylock_try (from any thread). */
+void keylock_release(const char *key, size_t keylen);
+
+#endif

@@ -1,0 +1,256 @@
+/* cask-master: the index and the public API, minikeyvalue-compatible. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/flags.h"
+#include "common/httpc.h"
+#include "common/log.h"
+#include "master/api.h"
+#include "master/commit.h"
+#include "master/index.h"
+#include "master/purge.h"
+#include "master/volumes.h"
+
+/* Parses a Go duration ("1s", "500ms", "1.5s", "2m"), as minikeyvalue's
+ * -voltimeout takes. Returns milliseconds or -EINVAL. */
+static long parse_duration_ms(const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	static const struct {
+		const char *unit;
+		double ms;
+	} units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1},
+		     {"s", 1e3},   {"m", 60e3},	 {"h", 3600e3}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0) {
+			double ms = v * units[i].ms;
+			return ms < 1 ? 1 : ms > 3600e3 ? -EINVAL : (long)ms;
+		}
+	return -EINVAL;
+}
+
+/* Normalizes -volumes: trims spaces and an http:// prefix, drops empty
+ * entries. Returns the count, or -EINVAL for an unusable address. */
+static int normalize_volumes(const char *in, char *out, size_t cap)
+{
+	size_t n = 0;
+	int count = 0;
+	const char *p = in;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		const char *a = p;
+		p += len + (comma ? 1 : 0);
+		while (len && *a == ' ') {
+			a++;
+			len--;
+		}
+		while (len && a[len - 1] == ' ')
+			len--;
+		if (len > 7 && strncmp(a, "http://", 7) == 0) {
+			a += 7;
+			len -= 7;
+		}
+		while (len && a[len - 1] == '/')
+			len--;
+		if (!len)
+			continue;
+		if (len >= IDX_ADDR_MAX || memchr(a, '/', len) ||
+		    n + len + 2 > cap)
+			return -EINVAL;
+		if (n)
+			out[n++] = ',';
+		memcpy(out + n, a, len);
+		n += len;
+		count++;
+	}
+	out[n] = '\0';
+	return count;
+}
+
+struct same_ctx {
+	const char *list;
+	int listed;
+	int active;
+	bool differ;
+};
+
+static int compare_one(void *arg, const struct idx_volume *v)
+{
+	struct same_ctx *s = arg;
+	size_t len = strlen(v->addr);
+	bool listed = false;
+	for (const char *p = s->list; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma ? (size_t)(comma - p) : strlen(p);
+		listed |= l == len && memcmp(p, v->addr, len) == 0;
+		p += l + (comma ? 1 : 0);
+	}
+	s->active += v->active;
+	if (listed != v->active)
+		s->differ = true;
+	return 0;
+}
+
+/* Records -volumes in the index when it differs from what is there. */
+static int sync_volumes(struct idx *ix, struct commit *cm, const char *list,
+			int count)
+{
+	struct same_ctx s = {list, count, 0, false};
+	int rc = idx_volumes(ix, compare_one, &s);
+	if (rc)
+		return rc;
+	if (!s.differ && s.active == count)
+		return 0;
+	struct cmd c = {
+	    .type = CMD_VOLUMES, .addrs = list, .addrslen = strlen(list)};
+	log_info("volume set is now %s", list);
+	return commit_run(cm, &c);
+}
+
+int main(int argc, char **argv)
+{
+	long port, replicas, subvolumes, threads;
+	uint64_t max_value, list_max;
+	bool protect, md5sum;
+	const char *db, *volumes, *fallback, *voltimeout, *interval, *bind,
+	    *level;
+	const struct flag flags[] = {
+	    {"port", FLAG_INT, &port, "3000", "TCP port to listen on"},
+	    {"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
+	    {"db", FLAG_STR, &db, NULL, "index directory (required)"},
+	    {"volumes", FLAG_STR, &volumes, NULL,
+	     "volumes, comma separated host:port (required)"},
+	    {"replicas", FLAG_INT, &replicas, "3",
+	     "copies of each value (at most the number of volumes)"},
+	    {"protect", FLAG_BOOL, &protect, "false",
+	     "refuse DELETE of a key that was not UNLINKed first"},
+	    {"fallback", FLAG_STR, &fallback, NULL,
+	     "host:port to redirect GETs of absent keys to"},
+	    {"md5sum", FLAG_BOOL, &md5sum, "true",
+	     "compute values' md5 while streaming and check the volumes'"},
+	    {"voltimeout", FLAG_STR, &voltimeout, "1s",
+	     "timeout for volume health checks, purges and connects"},
+	    {"subvolumes", FLAG_INT, &subvolumes, "10",
+	     "accepted for minikeyvalue compatibility; cask volumes have "
+	     "no subvolumes"},
+	    {"check-interval", FLAG_STR, &interval, "1s",
+	     "time between volume health checks and purge rounds"},
+	    {"max-value", FLAG_SIZE, &max_value, "1G",
+	     "largest value accepted (413 above)"},
+	    {"list-max", FLAG_SIZE, &list_max, "1000000",
+	     "most keys an unpaged ?list may return (413 above)"},
+	    {"threads", FLAG_INT, &threads, "2", "HTTP polling threads"},
+	    {"log-level", FLAG_STR, &level, "info",
+	     "debug, info, warn or error"},
+	    {0},
+	};
+	int rc = flags_parse(flags, argc, argv,
+			     "Keeps the key index in LMDB and redirects reads "
+			     "to the volumes that hold each value.");
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	char vlist[CMD_MAX_ADDRS + 1];
+	int nvol = normalize_volumes(volumes, vlist, sizeof(vlist));
+	long timeout_ms = parse_duration_ms(voltimeout);
+	long interval_ms = parse_duration_ms(interval);
+	int lvl = log_parse_level(level);
+	if (!*db || nvol < 1 || timeout_ms < 0 || interval_ms < 0 || lvl < 0 ||
+	    port < 0 || port > 65535 || replicas < 1 ||
+	    replicas > CMD_MAX_VOLS || threads < 1 || threads > 64 ||
+	    list_max < 1 || strchr(fallback, '/')) {
+		fprintf(stderr,
+			"%s: -db and -volumes (host:port,...) are required; "
+			"-replicas is 1..%d; -voltimeout is a duration like "
+			"1s; -fallback is host:port (try -help)\n",
+			argv[0], CMD_MAX_VOLS);
+		return 2;
+	}
+	log_set_level((enum log_level)lvl);
+	if (replicas > nvol) {
+		log_warn("-replicas %ld > %d volumes: using %d", replicas, nvol,
+			 nvol);
+		replicas = nvol;
+	}
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (httpc_global_init()) {
+		log_error("libcurl failed to initialize");
+		return 1;
+	}
+
+	struct idx *ix = NULL;
+	struct commit *cm = NULL;
+	struct vols *vs = NULL;
+	struct purge *pg = NULL;
+	struct api *api = NULL;
+	const char *what = "opening the index";
+	rc = idx_open(db, &ix);
+	if (!rc) {
+		what = "starting the commit thread";
+		rc = commit_start(ix, &cm);
+	}
+	if (!rc) {
+		what = "recording the volume set";
+		rc = sync_volumes(ix, cm, vlist, nvol);
+	}
+	if (!rc) {
+		what = "loading the volume set";
+		rc = vol_start(ix, timeout_ms, interval_ms, &vs);
+	}
+	if (!rc) {
+		what = "starting the purge worker";
+		rc = purge_start(ix, cm, vs, timeout_ms, interval_ms, &pg);
+	}
+	struct api_options ao = {.bind = bind,
+				 .port = (int)port,
+				 .replicas = (unsigned)replicas,
+				 .protect = protect,
+				 .fallback = fallback,
+				 .md5sum = md5sum,
+				 .voltimeout_ms = timeout_ms,
+				 .max_value = max_value,
+				 .list_max = (size_t)list_max,
+				 .threads = (unsigned)threads};
+	struct api_deps deps = {ix, cm, vs, pg};
+	if (!rc) {
+		what = "listening";
+		rc = api_start(&ao, &deps, &api);
+	}
+	if (rc) {
+		log_error("cask-master: %s failed (-db %s, port %ld): %s", what,
+			  db, port, strerror(-rc));
+		purge_stop(pg);
+		vol_stop(vs);
+		commit_stop(cm);
+		idx_close(ix);
+		return 1;
+	}
+	log_info("cask-master on %s:%ld, index %s, %d volumes, %ld replicas",
+		 bind, port, db, nvol, replicas);
+
+	int sig;
+	sigwait(&sigs, &sig);
+	log_info("signal %d: finishing requests in flight", sig);
+	api_stop(api, 30000);
+	purge_stop(pg);
+	vol_stop(vs);
+	commit_stop(cm);
+	idx_close(ix);
+	httpc_global_cleanup();
+	log_info("stopped cleanly");
+	return 0;
+}
