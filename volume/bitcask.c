@@ -328,7 +328,8 @@ static int list_segments(struct bc *bc, uint32_t **ids, size_t *n)
 		free(v);
 		return rc;
 	}
-	qsort(v, cnt, sizeof(*v), cmp_u32);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_u32);
 	*ids = v;
 	*n = cnt;
 	return 0;

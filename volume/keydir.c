@@ -9,7 +9,7 @@
  *   0 u32 seg | gen << 31,  4 u48 off,  10 u48 size,  16 md5[16],
  *  32 u16 klen,  34 key. */
 #define ENTRY_FIXED 34
-#define CHUNK_BITS  14
+#define CHUNK_BITS  12
 #define CHUNK_SIZE  (1u << CHUNK_BITS)
 #define CHUNK_MAX   (1u << (32 - CHUNK_BITS))
 #define REF_EMPTY   UINT32_MAX /* cannot name an entry: none fits there */

@@ -4,7 +4,7 @@
  * KEYDIR_SHARDS shards by key hash, each with its own rwlock, so lookups
  * and updates on different keys rarely contend and a walk can stream one
  * shard at a time. Within a shard, entries (location + key bytes) are
- * packed back to back in 16 KiB slab chunks and the hash table is an
+ * packed back to back in 4 KiB slab chunks and the hash table is an
  * open-addressing array of 4-byte references into them: about 34 bytes
  * plus the key per entry, plus 5-11 bytes of table per key.
  *
