@@ -1,0 +1,342 @@
+/* Unit tests for the master's command encoding and LMDB state machine. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "master/cmd.h"
+#include "master/index.h"
+#include "tests/harness.h"
+
+static uint64_t next_index;
+
+/* Applies one command; returns its outcome. */
+static int apply(struct idx *ix, const struct cmd *c)
+{
+	uint8_t b[CMD_MAX_LEN];
+	long len = cmd_encode(c, b, sizeof(b));
+	ck_assert_int_gt(len, 0);
+	struct idx_entry e = {++next_index, 1, b, (size_t)len};
+	int result = 99;
+	ck_assert_int_eq(idx_apply(ix, &e, 1, &result), 0);
+	return result;
+}
+
+static struct cmd put_cmd(const char *key, uint32_t v1, uint32_t v2)
+{
+	struct cmd c = {.type = CMD_PUT,
+			.key = key,
+			.keylen = strlen(key),
+			.size = 7,
+			.created_ms = 1234,
+			.nvols = 2,
+			.vols = {v1, v2}};
+	memset(c.md5, 0xab, MD5_LEN);
+	return c;
+}
+
+static struct cmd key_cmd(enum cmd_type t, const char *key)
+{
+	return (struct cmd){.type = t, .key = key, .keylen = strlen(key)};
+}
+
+static struct idx *fresh(void)
+{
+	struct idx *ix;
+	next_index = 0;
+	ck_assert_int_eq(idx_open(harness_tmpdir("idx"), &ix), 0);
+	struct cmd v = {.type = CMD_VOLUMES,
+			.addrs = "a:1,b:2,c:3",
+			.addrslen = 11};
+	ck_assert_int_eq(apply(ix, &v), 0);
+	return ix;
+}
+
+START_TEST(cmd_roundtrip_and_rejects)
+{
+	struct cmd c = put_cmd("/k", 1, 2), d;
+	uint8_t b[CMD_MAX_LEN];
+	long len = cmd_encode(&c, b, sizeof(b));
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(cmd_decode(b, (size_t)len, &d), 0);
+	ck_assert_int_eq(d.type, CMD_PUT);
+	ck_assert_int_eq(d.keylen, 2);
+	ck_assert_mem_eq(d.key, "/k", 2);
+	ck_assert_uint_eq(d.size, 7);
+	ck_assert_uint_eq(d.nvols, 2);
+	ck_assert_uint_eq(d.vols[1], 2);
+	/* Every truncation and a trailing byte are refused. */
+	for (long i = 0; i < len; i++)
+		ck_assert_int_eq(cmd_decode(b, (size_t)i, &d), -EINVAL);
+	b[len] = 0;
+	ck_assert_int_eq(cmd_decode(b, (size_t)len + 1, &d), -EINVAL);
+	ck_assert_int_eq(cmd_encode(&c, b, 10), -ENOSPC);
+	c.nvols = 0;
+	ck_assert_int_eq(cmd_encode(&c, b, sizeof(b)), -EINVAL);
+	c = key_cmd(CMD_UNLINK, "");
+	ck_assert_int_eq(cmd_encode(&c, b, sizeof(b)), -EINVAL);
+	b[0] = 9;
+	ck_assert_int_eq(cmd_decode(b, 4, &d), -EINVAL);
+}
+END_TEST
+
+START_TEST(put_unlink_delete_semantics)
+{
+	struct idx *ix = fresh();
+	struct idx_record r;
+	struct cmd p = put_cmd("/a", 1, 2);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	ck_assert_int_eq(apply(ix, &p), -EEXIST);
+	ck_assert_int_eq(idx_get(ix, "/a", 2, &r), 0);
+	ck_assert_int_eq(r.state, IDX_LIVE);
+	ck_assert_uint_eq(r.nvols, 2);
+	ck_assert_uint_eq(r.created_ms, 1234);
+
+	struct cmd protect = key_cmd(CMD_DELETE, "/a");
+	protect.protect = true;
+	ck_assert_int_eq(apply(ix, &protect), -EPERM);
+	struct cmd u = key_cmd(CMD_UNLINK, "/a");
+	ck_assert_int_eq(apply(ix, &u), 0);
+	ck_assert_int_eq(apply(ix, &u), -ENOENT);
+	ck_assert_int_eq(idx_get(ix, "/a", 2, &r), 0);
+	ck_assert_int_eq(r.state, IDX_UNLINKED);
+	ck_assert_int_eq(apply(ix, &protect), 0);
+	ck_assert_int_eq(idx_get(ix, "/a", 2, &r), -ENOENT);
+	ck_assert_int_eq(apply(ix, &protect), -ENOENT);
+
+	struct idx_stats st;
+	ck_assert_int_eq(idx_stats(ix, &st), 0);
+	ck_assert_uint_eq(st.keys, 0);
+	ck_assert_uint_eq(st.purge, 2);
+	ck_assert_uint_eq(st.applied, next_index);
+	idx_close(ix);
+}
+END_TEST
+
+struct seen {
+	uint32_t vol[8];
+	uint64_t seq[8];
+	int n;
+};
+
+static int see(void *arg, const struct idx_purge *p)
+{
+	struct seen *s = arg;
+	s->vol[s->n] = p->vol;
+	s->seq[s->n++] = p->seq;
+	return s->n == 8 ? IDX_SCAN_STOP : IDX_SCAN_NEXT;
+}
+
+START_TEST(purge_queue_sequences)
+{
+	struct idx *ix = fresh();
+	struct cmd p = put_cmd("/k", 1, 2), d = key_cmd(CMD_DELETE, "/k");
+	ck_assert_int_eq(apply(ix, &p), 0);
+	ck_assert_int_eq(apply(ix, &d), 0);
+	uint64_t first = next_index;
+	struct seen s = {0};
+	ck_assert_int_eq(idx_purge_scan(ix, 0, see, &s), 0);
+	ck_assert_int_eq(s.n, 2);
+	ck_assert_uint_eq(s.vol[0], 1);
+	ck_assert_uint_eq(s.seq[0], first);
+
+	/* A new PUT to volume 1 cancels that purge (it would delete the
+	 * new copy); the purge of volume 2 stays. */
+	p = put_cmd("/k", 1, 3);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	ck_assert_int_eq(idx_purge_pending(ix, 1, "/k", 2, first), -ENOENT);
+	ck_assert_int_eq(idx_purge_pending(ix, 2, "/k", 2, first), 0);
+
+	/* A stale PURGE_DONE (older sequence) leaves a newer entry. */
+	ck_assert_int_eq(apply(ix, &d), 0);
+	struct cmd done = {.type = CMD_PURGE_DONE,
+			   .key = "/k",
+			   .keylen = 2,
+			   .nvols = 1,
+			   .vols = {1},
+			   .seq = first};
+	ck_assert_int_eq(apply(ix, &done), -ENOENT);
+	ck_assert_int_eq(idx_purge_pending(ix, 1, "/k", 2, next_index - 1),
+			 0);
+	done.vols[0] = 2;
+	ck_assert_int_eq(apply(ix, &done), 0);
+	ck_assert_int_eq(idx_purge_pending(ix, 2, "/k", 2, first), -ENOENT);
+	struct idx_stats st;
+	ck_assert_int_eq(idx_stats(ix, &st), 0);
+	ck_assert_uint_eq(st.purge, 2); /* volumes 1 and 3 */
+
+	struct cmd add = {.type = CMD_PURGE_ADD,
+			  .key = "/x",
+			  .keylen = 2,
+			  .nvols = 1,
+			  .vols = {3}};
+	ck_assert_int_eq(apply(ix, &add), 0);
+	ck_assert_int_eq(idx_stats(ix, &st), 0);
+	ck_assert_uint_eq(st.purge, 3);
+	idx_close(ix);
+}
+END_TEST
+
+START_TEST(replay_is_skipped_and_batch_atomic)
+{
+	struct idx *ix = fresh();
+	uint8_t b[2][CMD_MAX_LEN];
+	struct cmd c1 = put_cmd("/r1", 1, 2), c2 = put_cmd("/r2", 1, 2);
+	long l1 = cmd_encode(&c1, b[0], CMD_MAX_LEN);
+	long l2 = cmd_encode(&c2, b[1], CMD_MAX_LEN);
+	struct idx_entry e[2] = {{next_index + 1, 3, b[0], (size_t)l1},
+				 {next_index + 2, 3, b[1], (size_t)l2}};
+	int res[2];
+	ck_assert_int_eq(idx_apply(ix, e, 2, res), 0);
+	ck_assert_int_eq(res[0], 0);
+	ck_assert_int_eq(res[1], 0);
+	/* Applying the same entries again changes nothing (log replay). */
+	ck_assert_int_eq(idx_apply(ix, e, 2, res), 0);
+	ck_assert_int_eq(res[1], 0);
+	struct idx_stats st;
+	ck_assert_int_eq(idx_stats(ix, &st), 0);
+	ck_assert_uint_eq(st.keys, 2);
+	ck_assert_uint_eq(st.applied, next_index + 2);
+	ck_assert_uint_eq(st.term, 3);
+	/* Garbage is an outcome, not a failure. */
+	uint8_t junk[3] = {1, 77, 0};
+	struct idx_entry j = {next_index + 3, 3, junk, 3};
+	ck_assert_int_eq(idx_apply(ix, &j, 1, res), 0);
+	ck_assert_int_eq(res[0], -EINVAL);
+	idx_close(ix);
+}
+END_TEST
+
+struct vseen {
+	char addrs[8][IDX_ADDR_MAX];
+	bool active[8];
+	int n;
+};
+
+static int vsee(void *arg, const struct idx_volume *v)
+{
+	struct vseen *s = arg;
+	snprintf(s->addrs[s->n], IDX_ADDR_MAX, "%s", v->addr);
+	s->active[s->n++] = v->active;
+	return 0;
+}
+
+START_TEST(volume_set_keeps_ids)
+{
+	struct idx *ix = fresh();
+	struct cmd v = {.type = CMD_VOLUMES,
+			.addrs = "c:3,d:4,d:4",
+			.addrslen = 11};
+	ck_assert_int_eq(apply(ix, &v), 0);
+	struct vseen s = {0};
+	ck_assert_int_eq(idx_volumes(ix, vsee, &s), 0);
+	ck_assert_int_eq(s.n, 4);
+	ck_assert_str_eq(s.addrs[0], "a:1");
+	ck_assert(!s.active[0]);
+	ck_assert_str_eq(s.addrs[2], "c:3");
+	ck_assert(s.active[2]);
+	ck_assert_str_eq(s.addrs[3], "d:4");
+	ck_assert(s.active[3]);
+	idx_close(ix);
+}
+END_TEST
+
+static int collect(void *arg, const char *key, size_t len)
+{
+	char *out = arg;
+	strncat(out, key, len);
+	strcat(out, " ");
+	return 0;
+}
+
+START_TEST(list_pages_and_limits)
+{
+	struct idx *ix = fresh();
+	const char *keys[] = {"/a", "/b1", "/b2", "/b3", "/c"};
+	for (int i = 0; i < 5; i++) {
+		struct cmd p = put_cmd(keys[i], 1, 2);
+		ck_assert_int_eq(apply(ix, &p), 0);
+	}
+	struct cmd u = key_cmd(CMD_UNLINK, "/b2");
+	ck_assert_int_eq(apply(ix, &u), 0);
+	char out[256] = "";
+	struct idx_list l = {.prefix = "/b",
+			     .prefixlen = 2,
+			     .limit = 1,
+			     .max = 100,
+			     .fn = collect,
+			     .arg = out};
+	ck_assert_int_eq(idx_list(ix, &l), 0);
+	ck_assert_str_eq(out, "/b1 ");
+	ck_assert_str_eq(l.next, "/b3");
+	out[0] = '\0';
+	l.start = "/b3";
+	l.startlen = 3;
+	ck_assert_int_eq(idx_list(ix, &l), 0);
+	ck_assert_str_eq(out, "/b3 ");
+	ck_assert_uint_eq(l.nextlen, 0);
+	/* A start before the prefix stays inside it. */
+	out[0] = '\0';
+	l.start = "/a";
+	l.startlen = 2;
+	l.limit = 0;
+	ck_assert_int_eq(idx_list(ix, &l), 0);
+	ck_assert_str_eq(out, "/b1 /b3 ");
+	out[0] = '\0';
+	l.unlinked = true;
+	ck_assert_int_eq(idx_list(ix, &l), 0);
+	ck_assert_str_eq(out, "/b2 ");
+	/* Unbounded listings over max are refused. */
+	struct idx_list all = {.prefix = "/",
+			       .prefixlen = 1,
+			       .max = 3,
+			       .fn = collect,
+			       .arg = out};
+	ck_assert_int_eq(idx_list(ix, &all), -E2BIG);
+	all.max = 4;
+	out[0] = '\0';
+	ck_assert_int_eq(idx_list(ix, &all), 0);
+	ck_assert_str_eq(out, "/a /b1 /b3 /c ");
+	idx_close(ix);
+}
+END_TEST
+
+START_TEST(survives_reopen)
+{
+	const char *dir = harness_tmpdir("idx");
+	struct idx *ix;
+	next_index = 0;
+	ck_assert_int_eq(idx_open(dir, &ix), 0);
+	struct cmd p = put_cmd("/keep", 1, 2);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	idx_close(ix);
+	ck_assert_int_eq(idx_open(dir, &ix), 0);
+	struct idx_record r;
+	ck_assert_int_eq(idx_get(ix, "/keep", 5, &r), 0);
+	struct idx_stats st;
+	ck_assert_int_eq(idx_stats(ix, &st), 0);
+	ck_assert_uint_eq(st.applied, 1);
+	idx_close(ix);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("master_index");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, cmd_roundtrip_and_rejects);
+	tcase_add_test(tc, put_unlink_delete_semantics);
+	tcase_add_test(tc, purge_queue_sequences);
+	tcase_add_test(tc, replay_is_skipped_and_batch_atomic);
+	tcase_add_test(tc, volume_set_keeps_ids);
+	tcase_add_test(tc, list_pages_and_limits);
+	tcase_add_test(tc, survives_reopen);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
