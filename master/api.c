@@ -502,7 +502,7 @@ static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 	if (put_active() >= MAX_PUTS) {
 		return text(r, 503, "too many PUTs in flight");
 	}
-	if (keylock_try(r->key, r->keylen))
+	if (keylock_try(r->key, r->keylen, KEYLOCK_CLIENT))
 		return text(r, 409, "another write to this key is in flight");
 	struct idx_record rec;
 	int rc = idx_get(a->d.ix, r->key, r->keylen, &rec);
@@ -580,7 +580,7 @@ static enum MHD_Result write_begin(struct api *a, struct req *r,
 	enum MHD_Result ret;
 	if (!take_key(r, url, &ret))
 		return ret;
-	if (keylock_try(r->key, r->keylen))
+	if (keylock_try(r->key, r->keylen, KEYLOCK_CLIENT))
 		return text(r, 409, "another write to this key is in flight");
 	r->locked = true;
 	/* Cheap refusals from a read; apply re-checks authoritatively. */

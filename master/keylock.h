@@ -10,8 +10,19 @@
 
 #include <stddef.h>
 
-/* Takes the lock on key. Returns 0, -EBUSY when held, or -ENOMEM. */
-int keylock_try(const char *key, size_t keylen);
+enum keylock_owner {
+	KEYLOCK_CLIENT, /* a client's PUT, DELETE or UNLINK */
+	KEYLOCK_PURGE,	/* the purge worker deleting a copy */
+};
+
+/* Takes the lock on key. Returns 0, -EBUSY when held, or -ENOMEM.
+ * A client finding the lock held by the purge worker waits up to
+ * KEYLOCK_PURGE_WAIT_MS for it rather than failing: a purge is one short
+ * DELETE, and DELETE-then-PUT of a key is a common pattern that would
+ * otherwise see spurious 409s. */
+int keylock_try(const char *key, size_t keylen, enum keylock_owner owner);
+
+#define KEYLOCK_PURGE_WAIT_MS 50
 
 /* Releases a lock taken by keylock_try (from any thread). */
 void keylock_release(const char *key, size_t keylen);

@@ -81,7 +81,7 @@ static size_t round_once(struct purge *p)
 	size_t ndone = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct item *it = &p->batch[i];
-		if (keylock_try(it->key, it->keylen))
+		if (keylock_try(it->key, it->keylen, KEYLOCK_PURGE))
 			continue; /* a write is in flight; next round */
 		if (idx_purge_pending(p->ix, it->vol, it->key, it->keylen,
 				      it->seq) == 0) {

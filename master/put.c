@@ -398,7 +398,11 @@ static void *worker(void *arg)
 		log_warn("put %s: %u %s", p->key, status, p->why);
 		purge_copies(p);
 	}
+	/* The volumes are settled: the next writer of the key may start
+	 * before the client has even read this answer. */
+	keylock_release(p->key, p->keylen);
 	pthread_mutex_lock(&p->mu);
+	p->owns_lock = false;
 	p->status = status;
 	p->finished = true;
 	maybe_resume(p);

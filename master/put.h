@@ -19,9 +19,10 @@
  * called with the put's lock held, and resume only after suspend, so a
  * wake-up is never lost or early.
  *
- * Ownership: put_start takes over the key's write lock (master/keylock.h)
- * and releases it when both the HTTP layer (put_detach) and the worker are
- * done with the put. */
+ * Ownership: put_start takes over the key's write lock (master/keylock.h);
+ * the worker releases it once the volumes and the index are settled,
+ * before the answer is ready. The put itself is freed when both the HTTP
+ * layer (put_detach) and the worker are done with it. */
 #ifndef CASK_MASTER_PUT_H
 #define CASK_MASTER_PUT_H
 

@@ -46,9 +46,8 @@ static struct idx *fresh(void)
 	struct idx *ix;
 	next_index = 0;
 	ck_assert_int_eq(idx_open(harness_tmpdir("idx"), &ix), 0);
-	struct cmd v = {.type = CMD_VOLUMES,
-			.addrs = "a:1,b:2,c:3",
-			.addrslen = 11};
+	struct cmd v = {
+	    .type = CMD_VOLUMES, .addrs = "a:1,b:2,c:3", .addrslen = 11};
 	ck_assert_int_eq(apply(ix, &v), 0);
 	return ix;
 }
@@ -157,8 +156,7 @@ START_TEST(purge_queue_sequences)
 			   .vols = {1},
 			   .seq = first};
 	ck_assert_int_eq(apply(ix, &done), -ENOENT);
-	ck_assert_int_eq(idx_purge_pending(ix, 1, "/k", 2, next_index - 1),
-			 0);
+	ck_assert_int_eq(idx_purge_pending(ix, 1, "/k", 2, next_index - 1), 0);
 	done.vols[0] = 2;
 	ck_assert_int_eq(apply(ix, &done), 0);
 	ck_assert_int_eq(idx_purge_pending(ix, 2, "/k", 2, first), -ENOENT);
@@ -225,9 +223,8 @@ static int vsee(void *arg, const struct idx_volume *v)
 START_TEST(volume_set_keeps_ids)
 {
 	struct idx *ix = fresh();
-	struct cmd v = {.type = CMD_VOLUMES,
-			.addrs = "c:3,d:4,d:4",
-			.addrslen = 11};
+	struct cmd v = {
+	    .type = CMD_VOLUMES, .addrs = "c:3,d:4,d:4", .addrslen = 11};
 	ck_assert_int_eq(apply(ix, &v), 0);
 	struct vseen s = {0};
 	ck_assert_int_eq(idx_volumes(ix, vsee, &s), 0);
@@ -288,11 +285,8 @@ START_TEST(list_pages_and_limits)
 	ck_assert_int_eq(idx_list(ix, &l), 0);
 	ck_assert_str_eq(out, "/b2 ");
 	/* Unbounded listings over max are refused. */
-	struct idx_list all = {.prefix = "/",
-			       .prefixlen = 1,
-			       .max = 3,
-			       .fn = collect,
-			       .arg = out};
+	struct idx_list all = {
+	    .prefix = "/", .prefixlen = 1, .max = 3, .fn = collect, .arg = out};
 	ck_assert_int_eq(idx_list(ix, &all), -E2BIG);
 	all.max = 4;
 	out[0] = '\0';

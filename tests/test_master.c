@@ -1,0 +1,518 @@
+/* Cluster tests of cask-master: one master and three volumes, real
+ * processes on 127.0.0.1 ephemeral ports, every row of the API table. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/md5.h"
+#include "tests/harness.h"
+
+#define NVOL 3
+
+struct cluster {
+	struct harness_proc vol[NVOL];
+	struct harness_proc master;
+	char volumes[256];
+	const char *dir;
+};
+
+static void start_volume(struct cluster *c, int i)
+{
+	char dir[512], log[512];
+	snprintf(dir, sizeof(dir), "%s/v%d", c->dir, i);
+	snprintf(log, sizeof(log), "%s/v%d.log", c->dir, i);
+	char port[16];
+	int p = harness_free_port();
+	snprintf(port, sizeof(port), "%d", p);
+	const char *args[] = {"-port", port, "-dir", dir, NULL};
+	ck_assert_int_eq(harness_start(&c->vol[i], "cask-volume", p, args, log),
+			 0);
+}
+
+/* Starts a master over c's volumes with extra flags (NULL-terminated). */
+static void start_master(struct cluster *c, struct harness_proc *m,
+			 const char *db, const char *const *extra)
+{
+	char port[16], log[512];
+	int p = harness_free_port();
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(log, sizeof(log), "%s/master.log", c->dir);
+	const char *args[40] = {"-port",
+				port,
+				"-db",
+				db,
+				"-volumes",
+				c->volumes,
+				"-check-interval",
+				"200ms",
+				"-bind",
+				"127.0.0.1"};
+	int n = 10;
+	for (int i = 0; extra && extra[i]; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	ck_assert_int_eq(harness_start(m, "cask-master", p, args, log), 0);
+}
+
+static void start_cluster(struct cluster *c, const char *const *extra)
+{
+	memset(c, 0, sizeof(*c));
+	c->dir = harness_tmpdir("master");
+	size_t n = 0;
+	for (int i = 0; i < NVOL; i++) {
+		start_volume(c, i);
+		n += (size_t)snprintf(c->volumes + n, sizeof(c->volumes) - n,
+				      "%s127.0.0.1:%d", i ? "," : "",
+				      c->vol[i].port);
+	}
+	char db[512];
+	snprintf(db, sizeof(db), "%s/idx", c->dir);
+	start_master(c, &c->master, db, extra);
+}
+
+static void stop_cluster(struct cluster *c)
+{
+	harness_stop(&c->master);
+	for (int i = 0; i < NVOL; i++)
+		harness_stop(&c->vol[i]);
+}
+
+static long req(struct harness_proc *m, const char *method, const char *path,
+		const void *body, size_t len, struct harness_resp *out)
+{
+	char url[2048];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", m->port, path);
+	struct harness_resp r;
+	if (harness_http(method, url, body, len, NULL, &r))
+		return -1;
+	long code = r.code;
+	if (out)
+		*out = r;
+	else
+		harness_resp_free(&r);
+	return code;
+}
+
+static long put(struct harness_proc *m, const char *path, const char *v)
+{
+	return req(m, "PUT", path, v, strlen(v), NULL);
+}
+
+/* GETs path through the master, follows the redirect and returns the
+ * volume's body (caller frees) or NULL. */
+static char *fetch(struct harness_proc *m, const char *path, size_t *len)
+{
+	struct harness_resp r, v;
+	if (req(m, "GET", path, NULL, 0, &r) != 302)
+		return NULL;
+	char loc[1024];
+	ck_assert_int_eq(harness_header(&r, "Location", loc, sizeof(loc)), 0);
+	harness_resp_free(&r);
+	if (harness_http("GET", loc, NULL, 0, NULL, &v) || v.code != 200) {
+		harness_resp_free(&v);
+		return NULL;
+	}
+	*len = v.len;
+	free(v.headers);
+	return v.body;
+}
+
+static struct cluster shared;
+static bool shared_up;
+
+static struct harness_proc *cluster(void)
+{
+	if (!shared_up) {
+		const char *extra[] = {"-max-value", "100M", "-list-max", "20",
+				       NULL};
+		start_cluster(&shared, extra);
+		shared_up = true;
+	}
+	return &shared.master;
+}
+
+START_TEST(put_get_delete_roundtrip)
+{
+	struct harness_proc *m = cluster();
+	ck_assert_int_eq(put(m, "/wehave", "bigswag"), 201);
+	ck_assert_int_eq(put(m, "/wehave", "other"), 403);
+	struct harness_resp r;
+	ck_assert_int_eq(req(m, "GET", "/wehave", NULL, 0, &r), 302);
+	char h[1024];
+	ck_assert_int_eq(harness_header(&r, "Content-Md5", h, sizeof(h)), 0);
+	ck_assert_str_eq(h, "df86f5729538f57b0c5312f673abefe4");
+	ck_assert_int_eq(harness_header(&r, "Key-Balance", h, sizeof(h)), 0);
+	ck_assert_str_eq(h, "balanced");
+	ck_assert_int_eq(harness_header(&r, "Key-Volumes", h, sizeof(h)), 0);
+	ck_assert_int_eq(strlen(h), strlen(shared.volumes));
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(m, "HEAD", "/wehave", NULL, 0, NULL), 302);
+	size_t len;
+	char *body = fetch(m, "/wehave", &len);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_mem_eq(body, "bigswag", 7);
+	free(body);
+	/* Keys are percent-decoded; volumes get them re-encoded. */
+	ck_assert_int_eq(put(m, "/sp%20ace%2Fx", "s"), 201);
+	body = fetch(m, "/sp%20ace/x", &len);
+	ck_assert_ptr_nonnull(body);
+	free(body);
+
+	ck_assert_int_eq(req(m, "DELETE", "/wehave", NULL, 0, NULL), 204);
+	ck_assert_int_eq(req(m, "GET", "/wehave", NULL, 0, &r), 404);
+	ck_assert_int_eq(harness_header(&r, "Content-Length", h, sizeof(h)), 0);
+	ck_assert_str_eq(h, "0");
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(m, "DELETE", "/wehave", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(m, "HEAD", "/nothere", NULL, 0, NULL), 404);
+	/* Deleted keys can be written again. */
+	ck_assert_int_eq(put(m, "/wehave", "again"), 201);
+}
+END_TEST
+
+START_TEST(unlink_and_listing)
+{
+	struct harness_proc *m = cluster();
+	ck_assert_int_eq(put(m, "/l/a", "1"), 201);
+	ck_assert_int_eq(put(m, "/l/b", "2"), 201);
+	ck_assert_int_eq(put(m, "/l/c<&>", "3"), 201);
+	ck_assert_int_eq(put(m, "/lz", "4"), 201);
+	struct harness_resp r;
+	ck_assert_int_eq(req(m, "GET", "/l/?list", NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, "{\"next\":\"\",\"keys\":[\"/l/a\",\"/l/b\","
+				 "\"/l/c\\u003c\\u0026\\u003e\"]}");
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(m, "GET", "/l/?list&limit=2", NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body,
+			 "{\"next\":\"/l/c\\u003c\\u0026\\u003e\",\"keys\":"
+			 "[\"/l/a\",\"/l/b\"]}");
+	harness_resp_free(&r);
+	ck_assert_int_eq(
+	    req(m, "GET", "/l/?list&start=/l/b&limit=5", NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, "{\"next\":\"\",\"keys\":[\"/l/b\","
+				 "\"/l/c\\u003c\\u0026\\u003e\"]}");
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(m, "GET", "/l/?list&limit=x", NULL, 0, NULL), 400);
+	ck_assert_int_eq(req(m, "GET", "/l/?bogus", NULL, 0, NULL), 403);
+
+	ck_assert_int_eq(req(m, "UNLINK", "/l/a", NULL, 0, NULL), 204);
+	ck_assert_int_eq(req(m, "UNLINK", "/l/a", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(m, "UNLINK", "/l/none", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(m, "GET", "/l/a", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(m, "GET", "/l/?unlinked", NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, "{\"next\":\"\",\"keys\":[\"/l/a\"]}");
+	harness_resp_free(&r);
+	/* An unlinked key can be PUT again (minikeyvalue semantics). */
+	ck_assert_int_eq(put(m, "/l/a", "new"), 201);
+	ck_assert_int_eq(req(m, "UNLINK", "/l/a", NULL, 0, NULL), 204);
+	ck_assert_int_eq(req(m, "DELETE", "/l/a", NULL, 0, NULL), 204);
+	ck_assert_int_eq(req(m, "GET", "/l/?unlinked", NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, "{\"next\":\"\",\"keys\":[]}");
+	harness_resp_free(&r);
+
+	/* An unpaged listing over -list-max (20 here) is refused. */
+	for (int i = 0; i < 21; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "/many/%02d", i);
+		ck_assert_int_eq(put(m, k, "x"), 201);
+	}
+	ck_assert_int_eq(req(m, "GET", "/many/?list", NULL, 0, NULL), 413);
+	ck_assert_int_eq(req(m, "GET", "/many/?list&limit=20", NULL, 0, &r),
+			 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"next\":\"/many/20\""));
+	harness_resp_free(&r);
+}
+END_TEST
+
+static int port_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+START_TEST(bad_input_status_codes)
+{
+	struct harness_proc *m = cluster();
+	char ans[4096];
+	char longkey[700] = "/";
+	memset(longkey + 1, 'k', 600);
+	longkey[601] = '\0';
+	ck_assert_int_eq(put(m, longkey, "v"), 414);
+	ck_assert_int_eq(put(m, "/_/mine", "v"), 400);
+	ck_assert_int_eq(put(m, "/bad%zz", "v"), 400);
+	ck_assert_int_eq(put(m, "/nul%00", "v"), 400);
+	ck_assert_int_eq(req(m, "PUT", "/empty", "", 0, NULL), 411);
+	const char chunked[] = "PUT /chunked HTTP/1.1\r\nHost: x\r\n"
+			       "Transfer-Encoding: chunked\r\n\r\n"
+			       "1\r\nx\r\n0\r\n\r\n";
+	ck_assert_int_eq(harness_raw(m->port, chunked, strlen(chunked), 5000,
+				     ans, sizeof(ans)),
+			 411);
+	const char huge[] = "PUT /huge HTTP/1.1\r\nHost: x\r\n"
+			    "Content-Length: 209715200\r\n\r\n";
+	ck_assert_int_eq(
+	    harness_raw(m->port, huge, strlen(huge), 5000, ans, sizeof(ans)),
+	    413);
+	ck_assert_int_eq(req(m, "PATCH", "/x", NULL, 0, NULL), 405);
+	ck_assert_int_eq(req(m, "GET", "/huge", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(m, "GET", "/chunked", NULL, 0, NULL), 404);
+	const char junk[] = "GARBAGE\r\n\r\n";
+	int code =
+	    harness_raw(m->port, junk, strlen(junk), 5000, ans, sizeof(ans));
+	ck_assert(code == 400 || code == -EIO);
+
+	/* 409: a PUT whose body is still arriving holds the key. */
+	int fd = port_connect(m->port);
+	const char slow[] = "PUT /busy HTTP/1.1\r\nHost: x\r\n"
+			    "Content-Length: 10\r\n\r\nabc";
+	ck_assert_int_eq(send(fd, slow, strlen(slow), 0), (long)strlen(slow));
+	struct timespec d = {0, 200 * 1000000};
+	nanosleep(&d, NULL);
+	ck_assert_int_eq(put(m, "/busy", "v"), 409);
+	ck_assert_int_eq(req(m, "DELETE", "/busy", NULL, 0, NULL), 409);
+	close(fd); /* the client goes away: nothing is recorded */
+	long got = 0;
+	for (int i = 0; i < 100 && (got = put(m, "/busy", "v")) == 409; i++)
+		nanosleep(&d, NULL);
+	ck_assert_int_eq(got, 201);
+
+	struct harness_resp r;
+	ck_assert_int_eq(req(m, "GET", "/_/health", NULL, 0, NULL), 200);
+	ck_assert_int_eq(req(m, "GET", "/_/status", NULL, 0, &r), 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"purge_queue\":"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"healthy\":true"));
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(m, "GET", "/_/metrics", NULL, 0, &r), 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "cask_master_http_requests_total"
+					     "{method=\"PUT\",code=\"201\"}"));
+	harness_resp_free(&r);
+}
+END_TEST
+
+static void check_value(struct harness_proc *m, const char *key, size_t size,
+			unsigned long long seed)
+{
+	char *v = malloc(size);
+	harness_fill(v, size, seed);
+	ck_assert_int_eq(req(m, "PUT", key, v, size, NULL), 201);
+	size_t len = 0;
+	char *got = fetch(m, key, &len);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(len, size);
+	ck_assert(memcmp(got, v, size) == 0);
+	free(got);
+	free(v);
+}
+
+START_TEST(value_sizes)
+{
+	struct harness_proc *m = cluster();
+	check_value(m, "/size/1B", 1, 1);
+	check_value(m, "/size/1M", 1 << 20, 2);
+	check_value(m, "/size/64M", 64 << 20, 3);
+}
+END_TEST
+
+static int worker_failures;
+static pthread_mutex_t fail_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *client(void *arg)
+{
+	long id = (long)arg;
+	struct harness_proc *m = &shared.master;
+	for (int i = 0; i < 8; i++) {
+		char k[64], v[64];
+		snprintf(k, sizeof(k), "/conc/%ld/%d", id, i);
+		snprintf(v, sizeof(v), "value-%ld-%d", id, i);
+		size_t len = 0;
+		char *got = NULL;
+		bool ok = put(m, k, v) == 201 &&
+			  (got = fetch(m, k, &len)) != NULL &&
+			  len == strlen(v) && memcmp(got, v, len) == 0 &&
+			  req(m, "GET", "/wehave", NULL, 0, NULL) == 302 &&
+			  req(m, "DELETE", k, NULL, 0, NULL) == 204 &&
+			  req(m, "GET", k, NULL, 0, NULL) == 404;
+		free(got);
+		if (!ok) {
+			pthread_mutex_lock(&fail_mu);
+			worker_failures++;
+			pthread_mutex_unlock(&fail_mu);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(concurrent_clients)
+{
+	struct harness_proc *m = cluster();
+	if (req(m, "GET", "/wehave", NULL, 0, NULL) != 302)
+		ck_assert_int_eq(put(m, "/wehave", "bigswag"), 201);
+	pthread_t t[64];
+	for (long i = 0; i < 64; i++)
+		pthread_create(&t[i], NULL, client, (void *)i);
+	for (int i = 0; i < 64; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(worker_failures, 0);
+}
+END_TEST
+
+static long status_number(struct harness_proc *m, const char *field)
+{
+	struct harness_resp r;
+	ck_assert_int_eq(req(m, "GET", "/_/status", NULL, 0, &r), 200);
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":", field);
+	const char *p = strstr(r.body, pat);
+	long v = p ? strtol(p + strlen(pat), NULL, 10) : -1;
+	harness_resp_free(&r);
+	return v;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&d, NULL);
+}
+
+START_TEST(volume_failures)
+{
+	struct cluster c;
+	start_cluster(&c, NULL);
+	struct harness_proc *m = &c.master;
+	ck_assert_int_eq(put(m, "/before", "here"), 201);
+
+	/* Killed before a PUT: a clear 5xx and no record. */
+	harness_signal(&c.vol[2], SIGKILL);
+	long code = put(m, "/during", "lost");
+	ck_assert_int_ge(code, 500);
+	ck_assert_int_eq(req(m, "GET", "/during", NULL, 0, NULL), 404);
+
+	/* GETs redirect only to live replicas once the check noticed. */
+	sleep_ms(700);
+	char dead[64];
+	snprintf(dead, sizeof(dead), ":%d/", c.vol[2].port);
+	for (int i = 0; i < 30; i++) {
+		struct harness_resp r;
+		char loc[512];
+		ck_assert_int_eq(req(m, "GET", "/before", NULL, 0, &r), 302);
+		ck_assert_int_eq(
+		    harness_header(&r, "Location", loc, sizeof(loc)), 0);
+		ck_assert_ptr_null(strstr(loc, dead));
+		harness_resp_free(&r);
+	}
+
+	/* DELETE while a replica is down: 204 now, purge when it is back. */
+	ck_assert_int_eq(req(m, "DELETE", "/before", NULL, 0, NULL), 204);
+	sleep_ms(500);
+	ck_assert_int_ge(status_number(m, "purge_queue"), 1);
+	ck_assert_int_eq(harness_restart(&c.vol[2]), 0);
+	long left = -1;
+	for (int i = 0; i < 100 && left != 0; i++) {
+		sleep_ms(100);
+		left = status_number(m, "purge_queue");
+	}
+	ck_assert_int_eq(left, 0);
+	char url[256];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/before", c.vol[2].port);
+	struct harness_resp r;
+	ck_assert_int_eq(harness_http("GET", url, NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.code, 404);
+	harness_resp_free(&r);
+	/* And the failed PUT's partial copies were purged too. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/during", c.vol[0].port);
+	ck_assert_int_eq(harness_http("GET", url, NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.code, 404);
+	harness_resp_free(&r);
+	ck_assert_int_eq(put(m, "/during", "now"), 201);
+	stop_cluster(&c);
+}
+END_TEST
+
+START_TEST(master_restart_keeps_everything)
+{
+	struct cluster c;
+	start_cluster(&c, NULL);
+	struct harness_proc *m = &c.master;
+	ck_assert_int_eq(put(m, "/r/live", "1"), 201);
+	ck_assert_int_eq(put(m, "/r/gone", "2"), 201);
+	ck_assert_int_eq(req(m, "UNLINK", "/r/gone", NULL, 0, NULL), 204);
+	ck_assert_int_eq(harness_signal(m, SIGTERM), 0);
+	ck_assert_int_eq(harness_restart(m), 0);
+	ck_assert_int_eq(req(m, "GET", "/r/live", NULL, 0, NULL), 302);
+	ck_assert_int_eq(req(m, "GET", "/r/gone", NULL, 0, NULL), 404);
+	/* kill -9 right after an acknowledged write loses nothing. */
+	ck_assert_int_eq(put(m, "/r/acked", "3"), 201);
+	harness_signal(m, SIGKILL);
+	ck_assert_int_eq(harness_restart(m), 0);
+	ck_assert_int_eq(req(m, "GET", "/r/acked", NULL, 0, NULL), 302);
+	struct harness_resp r;
+	ck_assert_int_eq(req(m, "GET", "/r/?unlinked", NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, "{\"next\":\"\",\"keys\":[\"/r/gone\"]}");
+	harness_resp_free(&r);
+	stop_cluster(&c);
+}
+END_TEST
+
+START_TEST(protect_and_fallback)
+{
+	struct harness_proc *m = cluster(), pm;
+	char db[512];
+	snprintf(db, sizeof(db), "%s/idx-protect", shared.dir);
+	const char *extra[] = {"-protect",  "-fallback", "fallback.example:80",
+			       "-replicas", "2",	 NULL};
+	start_master(&shared, &pm, db, extra);
+	(void)m;
+	ck_assert_int_eq(put(&pm, "/p", "v"), 201);
+	ck_assert_int_eq(req(&pm, "DELETE", "/p", NULL, 0, NULL), 403);
+	struct harness_resp r;
+	char h[512];
+	ck_assert_int_eq(req(&pm, "GET", "/p", NULL, 0, &r), 302);
+	ck_assert_int_eq(harness_header(&r, "Key-Volumes", h, sizeof(h)), 0);
+	ck_assert_ptr_nonnull(strchr(h, ','));
+	ck_assert_ptr_null(strchr(strchr(h, ',') + 1, ','));
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(&pm, "UNLINK", "/p", NULL, 0, NULL), 204);
+	ck_assert_int_eq(req(&pm, "DELETE", "/p", NULL, 0, NULL), 204);
+	ck_assert_int_eq(req(&pm, "GET", "/missing", NULL, 0, &r), 302);
+	ck_assert_int_eq(harness_header(&r, "Location", h, sizeof(h)), 0);
+	ck_assert_str_eq(h, "http://fallback.example:80/missing");
+	harness_resp_free(&r);
+	harness_stop(&pm);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("master");
+	TCase *tc = tcase_create("cluster");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, put_get_delete_roundtrip);
+	tcase_add_test(tc, unlink_and_listing);
+	tcase_add_test(tc, bad_input_status_codes);
+	tcase_add_test(tc, value_sizes);
+	tcase_add_test(tc, concurrent_clients);
+	tcase_add_test(tc, protect_and_fallback);
+	tcase_add_test(tc, volume_failures);
+	tcase_add_test(tc, master_restart_keeps_everything);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
