@@ -23,6 +23,9 @@
 #include "volume/record.h"
 #include "volume/scan.h"
 
+/* Disk space allocated ahead of the active segment's tail. */
+#define PREALLOC (UINT64_C(1) << 20)
+
 struct bc_write {
 	struct bc *bc;
 	struct bc_seg *seg;
@@ -163,6 +166,11 @@ static int roll(struct bc *bc)
 		seg_free(seg);
 		return rc;
 	}
+	/* Give back the old segment's preallocated tail. Failing only wastes
+	 * that space, so it does not fail the write. */
+	if (bc->active)
+		(void)!ftruncate(seg_fd(bc->active),
+				 (off_t)atomic_load(&bc->active->bytes));
 	bc->active = seg;
 	return 0;
 }
@@ -461,10 +469,39 @@ static int wait_durable(struct bc *bc, struct bc_seg *seg)
 
 /* ---- write path ---- */
 
-/* Reserves len bytes at the end of the active segment and allocates
- * them on disk. fallocate runs under wmu: that keeps a failed reservation
- * at the tail, where undoing it is a truncate, instead of a hole in the
- * middle of the segment that recovery would have to resynchronise over. */
+/* Allocates disk blocks for [off, off + len) before the body arrives, so
+ * a full disk answers now. It allocates PREALLOC ahead, so small records
+ * do not pay a syscall each, and with FALLOC_FL_KEEP_SIZE, so the file
+ * length stays at what was written and recovery never reads preallocated
+ * zeros as part of the segment. Called with wmu held. */
+static int preallocate(struct bc *bc, struct bc_seg *seg, uint64_t off,
+		       uint64_t len)
+{
+	uint64_t end = off + len, max = bc->opt.segment_size;
+	if (end <= seg->alloc_end)
+		return 0;
+	uint64_t want = end;
+	if (end < max)
+		want = max - end > PREALLOC ? end + PREALLOC : max;
+	int fd = seg_fd(seg);
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)(want - off)) == 0 ||
+	    errno == EOPNOTSUPP) {
+		seg->alloc_end = want;
+		return 0;
+	}
+	/* Near a full disk the step ahead may not fit where the record does. */
+	if (want > end &&
+	    fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0) {
+		seg->alloc_end = end;
+		return 0;
+	}
+	return errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+}
+
+/* Reserves len bytes at the end of the active segment, under wmu, and
+ * allocates them on disk. Nothing is written here, so a failed
+ * reservation leaves the segment as it was. */
 static int reserve(struct bc *bc, uint64_t len, struct bc_seg **seg_out,
 		   uint64_t *off_out)
 {
@@ -483,13 +520,8 @@ static int reserve(struct bc *bc, uint64_t len, struct bc_seg **seg_out,
 		rc = -ENOSPC;
 	if (!rc && off + len > KEYDIR_OFF_MAX)
 		rc = -EFBIG;
-	if (!rc && fallocate(seg_fd(seg), 0, (off_t)off, (off_t)len) &&
-	    errno != EOPNOTSUPP) {
-		rc = errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
-		/* A partial allocation may have extended the file. */
-		if (ftruncate(seg_fd(seg), (off_t)off))
-			rc = -EIO;
-	}
+	if (!rc)
+		rc = preallocate(bc, seg, off, len);
 	if (!rc) {
 		atomic_store(&seg->bytes, off + len);
 		atomic_fetch_add(&bc->disk_bytes, len);
@@ -512,6 +544,7 @@ static void release(struct bc *bc, struct bc_seg *seg, uint64_t off,
 	if (rollback && seg == bc->active &&
 	    atomic_load(&seg->bytes) == off + len &&
 	    ftruncate(seg_fd(seg), (off_t)off) == 0) {
+		seg->alloc_end = off;
 		atomic_store(&seg->bytes, off);
 		atomic_fetch_sub(&bc->disk_bytes, len);
 	}
@@ -932,6 +965,9 @@ void bc_close(struct bc *bc)
 	}
 	/* Hints only for a store that recovered fully: after a failed open
 	 * the keydir may be partial and a hint would lose records. */
+	if (bc->active)
+		(void)!ftruncate(seg_fd(bc->active),
+				 (off_t)atomic_load(&bc->active->bytes));
 	bool write_hints = bc->recovered && !atomic_load(&bc->failed);
 	for (uint32_t i = 0; write_hints && i < bc->segs_cap; i++) {
 		struct bc_seg *seg = bc->segs[i];

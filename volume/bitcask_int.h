@@ -32,6 +32,7 @@ struct bc_seg {
 	_Atomic uint64_t tomb;	/* tombstone bytes */
 	_Atomic int writers;	/* reservations not yet committed/aborted */
 	uint64_t hint_len;	/* bytes covered by the hint file on disk */
+	uint64_t alloc_end;	/* disk allocated up to here (active; wmu) */
 };
 
 struct bc {
