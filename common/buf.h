@@ -18,7 +18,7 @@ struct buf {
 
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_printf(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 /* Appends `s` as a JSON string literal, quotes included. */
 void buf_json_string(struct buf *b, const char *s, size_t len);
 bool buf_failed(const struct buf *b);

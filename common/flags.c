@@ -113,11 +113,11 @@ int flags_parse(const struct flag *flags, int argc, char **argv,
 			}
 		if (f->type == FLAG_BOOL && !*def)
 			*(bool *)f->value = false;
-		opts[n] =
-		    (struct option){f->name,
-				    f->type == FLAG_BOOL ? optional_argument
-							 : required_argument,
-				    NULL, n};
+		opts[n] = (struct option){f->name,
+					  f->type == FLAG_BOOL
+						  ? optional_argument
+						  : required_argument,
+					  NULL, n};
 	}
 	opts[n] = (struct option){"help", no_argument, NULL, n};
 	opts[n + 1] = (struct option){0, 0, 0, 0};

@@ -13,8 +13,8 @@ enum MHD_Result http_reply_owned(struct MHD_Connection *c, unsigned code,
 				 const char *content_type, char *data,
 				 size_t len)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		len, data, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(data);
 		return MHD_NO;
@@ -53,7 +53,7 @@ enum MHD_Result http_reply_empty(struct MHD_Connection *c, unsigned code)
 	/* 0.9.75 has no MHD_create_response_empty; a zero-length persistent
 	 * buffer is its equivalent. */
 	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
 	enum MHD_Result ret = MHD_queue_response(c, code, r);
@@ -72,7 +72,7 @@ long http_query_arg(struct MHD_Connection *c, const char *name, char *out,
 		    size_t cap)
 {
 	const char *v =
-	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+		MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 	if (!v)
 		return -ENOENT;
 	return key_pct_decode(v, strlen(v), out, cap);

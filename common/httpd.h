@@ -12,7 +12,7 @@
 /* Queues `code` with a text body built from fmt (a '\n' is appended). */
 enum MHD_Result http_reply_text(struct MHD_Connection *c, unsigned code,
 				const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* Queues `code` with an empty body (Content-Length: 0). */
 enum MHD_Result http_reply_empty(struct MHD_Connection *c, unsigned code);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 static const char *const method_names[METRICS_METHODS] = {
-    "GET", "HEAD", "PUT", "DELETE", "POST", "UNLINK", "REBALANCE", "OTHER"};
+	"GET", "HEAD", "PUT", "DELETE", "POST", "UNLINK", "REBALANCE", "OTHER"};
 
 /* The codes cask answers with; anything else is counted as code 0. */
 static const int codes[] = {200, 201, 204, 206, 302, 307, 400,
@@ -80,26 +80,27 @@ void metrics_render_http(struct buf *b, const char *prefix)
 			for (size_t i = 0; i < NBOUNDS; i++) {
 				cum += atomic_load(&s->bucket[i]);
 				buf_printf(
-				    b,
-				    "%s_http_request_seconds_bucket{"
-				    "method=\"%s\",code=\"%d\",le=\"%g\"}"
-				    " %llu\n",
-				    prefix, method_names[m], codes[c],
-				    bounds[i], (unsigned long long)cum);
+					b,
+					"%s_http_request_seconds_bucket{"
+					"method=\"%s\",code=\"%d\",le=\"%g\"}"
+					" %llu\n",
+					prefix, method_names[m], codes[c],
+					bounds[i], (unsigned long long)cum);
 			}
 			buf_printf(
-			    b,
-			    "%s_http_request_seconds_bucket{method=\"%s\""
-			    ",code=\"%d\",le=\"+Inf\"} %llu\n"
-			    "%s_http_request_seconds_sum{method=\"%s\","
-			    "code=\"%d\"} %.6f\n"
-			    "%s_http_request_seconds_count{method=\"%s\","
-			    "code=\"%d\"} %llu\n",
-			    prefix, method_names[m], codes[c],
-			    (unsigned long long)n, prefix, method_names[m],
-			    codes[c], (double)atomic_load(&s->usec_sum) / 1e6,
-			    prefix, method_names[m], codes[c],
-			    (unsigned long long)n);
+				b,
+				"%s_http_request_seconds_bucket{method=\"%s\""
+				",code=\"%d\",le=\"+Inf\"} %llu\n"
+				"%s_http_request_seconds_sum{method=\"%s\","
+				"code=\"%d\"} %.6f\n"
+				"%s_http_request_seconds_count{method=\"%s\","
+				"code=\"%d\"} %llu\n",
+				prefix, method_names[m], codes[c],
+				(unsigned long long)n, prefix, method_names[m],
+				codes[c],
+				(double)atomic_load(&s->usec_sum) / 1e6, prefix,
+				method_names[m], codes[c],
+				(unsigned long long)n);
 		}
 }
 

@@ -24,9 +24,9 @@ START_TEST(crc32c_known_vectors)
 	ck_assert_uint_eq(crc32c_update(0, "123456789", 9), 0xe3069283);
 	/* Incremental equals one-shot, at every split point. */
 	for (size_t i = 0; i <= 32; i++)
-		ck_assert_uint_eq(
-		    crc32c_update(crc32c_update(0, inc, i), inc + i, 32 - i),
-		    0x46dd794e);
+		ck_assert_uint_eq(crc32c_update(crc32c_update(0, inc, i),
+						inc + i, 32 - i),
+				  0x46dd794e);
 }
 END_TEST
 
@@ -106,11 +106,11 @@ START_TEST(flags_forms)
 	uint64_t size = 0;
 	bool protect = true;
 	struct flag f[] = {
-	    {"dir", FLAG_STR, &dir, "/tmp/x", "data"},
-	    {"port", FLAG_INT, &port, "3000", "port"},
-	    {"segment-size", FLAG_SIZE, &size, "1G", "size"},
-	    {"protect", FLAG_BOOL, &protect, NULL, "protect"},
-	    {0},
+		{"dir", FLAG_STR, &dir, "/tmp/x", "data"},
+		{"port", FLAG_INT, &port, "3000", "port"},
+		{"segment-size", FLAG_SIZE, &size, "1G", "size"},
+		{"protect", FLAG_BOOL, &protect, NULL, "protect"},
+		{0},
 	};
 	char *a1[] = {"p", NULL};
 	ck_assert_int_eq(flags_parse(f, 1, a1, ""), 0);

@@ -30,24 +30,24 @@ int main(int argc, char **argv)
 	uint64_t segment_size, max_value;
 	const char *dir, *sync_name, *bind, *level;
 	const struct flag flags[] = {
-	    {"port", FLAG_INT, &port, "3001", "TCP port to listen on"},
-	    {"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
-	    {"dir", FLAG_STR, &dir, NULL, "data directory (required)"},
-	    {"sync", FLAG_STR, &sync_name, "batch",
-	     "durability: always, batch (group commit) or none"},
-	    {"segment-size", FLAG_SIZE, &segment_size, "1G",
-	     "roll segment files at this size"},
-	    {"max-value", FLAG_SIZE, &max_value, "1G",
-	     "largest value accepted (413 above)"},
-	    {"merge-threshold", FLAG_INT, &merge_pct, "50",
-	     "merge a segment once this percentage of it is dead"},
-	    {"merge-interval", FLAG_INT, &merge_interval, "10000",
-	     "milliseconds between merge checks (0: never merge)"},
-	    {"max-connections", FLAG_INT, &max_conns, "1024",
-	     "concurrent connections (one thread each)"},
-	    {"log-level", FLAG_STR, &level, "info",
-	     "debug, info, warn or error"},
-	    {0},
+		{"port", FLAG_INT, &port, "3001", "TCP port to listen on"},
+		{"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
+		{"dir", FLAG_STR, &dir, NULL, "data directory (required)"},
+		{"sync", FLAG_STR, &sync_name, "batch",
+		 "durability: always, batch (group commit) or none"},
+		{"segment-size", FLAG_SIZE, &segment_size, "1G",
+		 "roll segment files at this size"},
+		{"max-value", FLAG_SIZE, &max_value, "1G",
+		 "largest value accepted (413 above)"},
+		{"merge-threshold", FLAG_INT, &merge_pct, "50",
+		 "merge a segment once this percentage of it is dead"},
+		{"merge-interval", FLAG_INT, &merge_interval, "10000",
+		 "milliseconds between merge checks (0: never merge)"},
+		{"max-connections", FLAG_INT, &max_conns, "1024",
+		 "concurrent connections (one thread each)"},
+		{"log-level", FLAG_STR, &level, "info",
+		 "debug, info, warn or error"},
+		{0},
 	};
 	int rc = flags_parse(flags, argc, argv,
 			     "Stores blobs in Bitcask segment files and serves "
@@ -79,11 +79,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct bc_options bo = {
-	    .dir = dir,
-	    .segment_size = segment_size,
-	    .sync = sync,
-	    .merge_threshold = (double)merge_pct / 100.0,
-	    .merge_interval_ms = (uint64_t)merge_interval,
+		.dir = dir,
+		.segment_size = segment_size,
+		.sync = sync,
+		.merge_threshold = (double)merge_pct / 100.0,
+		.merge_interval_ms = (uint64_t)merge_interval,
 	};
 	struct bc *bc;
 	rc = bc_open(&bo, &bc);
@@ -92,10 +92,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct srv_options so = {
-	    .bind = bind,
-	    .port = (int)port,
-	    .max_value = max_value,
-	    .max_connections = (unsigned)max_conns,
+		.bind = bind,
+		.port = (int)port,
+		.max_value = max_value,
+		.max_connections = (unsigned)max_conns,
 	};
 	struct srv *srv;
 	rc = srv_start(&so, bc, &srv);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,7 +149,7 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 		char cr[64];
 		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, e.size);
 		struct MHD_Response *resp = MHD_create_response_from_buffer(
-		    0, "", MHD_RESPMEM_PERSISTENT);
+			0, "", MHD_RESPMEM_PERSISTENT);
 		if (!resp)
 			return MHD_NO;
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
@@ -164,7 +165,7 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 	}
 	/* The fd is ours (a dup); MHD closes it when the response ends. */
 	struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(
-	    len, fd, e.value_offset + from);
+		len, fd, e.value_offset + from);
 	if (!resp) {
 		close(fd);
 		return MHD_NO;
@@ -191,11 +192,28 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 
 /* First call of a PUT: validate the headers and reserve the record, so a
  * bad request or a full disk is answered before the body is sent. */
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		(*(int *)cls)++;
+	return MHD_YES;
+}
+
 static enum MHD_Result begin_put(struct srv *s, struct req *r,
 				 struct MHD_Connection *c)
 {
+	/* Two lengths mean two parsers could disagree on where the body
+	 * ends (request smuggling): refuse rather than pick one. */
+	int lengths = 0;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &lengths);
+	if (lengths > 1)
+		return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
+				  "more than one Content-Length");
 	const char *cl = MHD_lookup_connection_value(
-	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (!cl)
 		return reply_text(r, c, MHD_HTTP_LENGTH_REQUIRED,
 				  "PUT needs a Content-Length");
@@ -229,7 +247,7 @@ static enum MHD_Result finish_put(struct srv *s, struct req *r,
 	char hex[2 * MD5_LEN + 1];
 	md5_hex(md5, hex);
 	struct MHD_Response *resp =
-	    MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Md5", hex);
@@ -335,7 +353,7 @@ static enum MHD_Result handle_keys(struct srv *s, struct req *r,
 	}
 	ks->plen = (size_t)n;
 	struct MHD_Response *resp = MHD_create_response_from_callback(
-	    MHD_SIZE_UNKNOWN, 64 * 1024, keys_read, ks, keys_free);
+		MHD_SIZE_UNKNOWN, 64 * 1024, keys_read, ks, keys_free);
 	if (!resp) {
 		keys_free(ks);
 		return MHD_NO;
@@ -354,17 +372,18 @@ static enum MHD_Result handle_status(struct srv *s, struct req *r,
 	struct bc_stats st;
 	bc_stats(s->bc, &st);
 	struct buf b = {0};
-	buf_printf(
-	    &b,
-	    "{\"keys\":%" PRIu64 ",\"live_bytes\":%" PRIu64
-	    ",\"dead_bytes\":%" PRIu64 ",\"segments\":%u"
-	    ",\"corrupt_records\":%" PRIu64 ",\"truncated_bytes\":%" PRIu64
-	    ",\"syncs\":%" PRIu64 ",\"synced_writes\":%" PRIu64
-	    ",\"merges\":%" PRIu64 ",\"scrub_errors\":%" PRIu64
-	    ",\"disk_free\":%" PRIu64 ",\"keydir_bytes\":%" PRIu64 "}\n",
-	    st.keys, st.live_bytes, st.dead_bytes, st.segments,
-	    st.corrupt_records, st.truncated_bytes, st.syncs, st.synced_writes,
-	    st.merges, st.scrub_errors, st.disk_free, st.keydir_bytes);
+	buf_printf(&b,
+		   "{\"keys\":%" PRIu64 ",\"live_bytes\":%" PRIu64
+		   ",\"dead_bytes\":%" PRIu64 ",\"segments\":%u"
+		   ",\"corrupt_records\":%" PRIu64
+		   ",\"truncated_bytes\":%" PRIu64 ",\"syncs\":%" PRIu64
+		   ",\"synced_writes\":%" PRIu64 ",\"merges\":%" PRIu64
+		   ",\"scrub_errors\":%" PRIu64 ",\"disk_free\":%" PRIu64
+		   ",\"keydir_bytes\":%" PRIu64 "}\n",
+		   st.keys, st.live_bytes, st.dead_bytes, st.segments,
+		   st.corrupt_records, st.truncated_bytes, st.syncs,
+		   st.synced_writes, st.merges, st.scrub_errors, st.disk_free,
+		   st.keydir_bytes);
 	if (buf_failed(&b))
 		return MHD_NO;
 	size_t len = b.len;
@@ -449,11 +468,7 @@ static enum MHD_Result handle_system(struct srv *s, struct req *r,
 		return handle_keys(s, r, c);
 	if (strcmp(url, "/_/scrub") == 0 && r->method == METRICS_POST)
 		return handle_scrub(s, r, c);
-	if (get)
-		return reply_text(r, c, MHD_HTTP_NOT_FOUND,
-				  "no such system endpoint");
-	return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
-			  "keys under /_/ are reserved");
+	return reply_text(r, c, MHD_HTTP_NOT_FOUND, "no such system endpoint");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -474,21 +489,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		r->start_usec = http_now_usec();
 		r->method = metrics_method_of(method);
 		r->system = strncmp(url, "/_/", 3) == 0;
+		if (r->system && r->method != METRICS_GET &&
+		    r->method != METRICS_HEAD && r->method != METRICS_POST)
+			return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
+					  "keys under /_/ are reserved");
 		if (r->system)
 			return MHD_YES;
 		if (r->method != METRICS_GET && r->method != METRICS_HEAD &&
 		    r->method != METRICS_PUT && r->method != METRICS_DELETE) {
 			struct MHD_Response *resp =
-			    MHD_create_response_from_buffer(
-				sizeof("method not allowed\n") - 1,
-				"method not allowed\n", MHD_RESPMEM_PERSISTENT);
+				MHD_create_response_from_buffer(
+					sizeof("method not allowed\n") - 1,
+					"method not allowed\n",
+					MHD_RESPMEM_PERSISTENT);
 			if (!resp)
 				return MHD_NO;
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 						"GET, HEAD, PUT, DELETE");
 			r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
 			enum MHD_Result ret =
-			    MHD_queue_response(c, r->code, resp);
+				MHD_queue_response(c, r->code, resp);
 			MHD_destroy_response(resp);
 			return ret;
 		}
@@ -497,8 +517,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (n < 0)
 			return reply_text(r, c,
 					  n == -ENAMETOOLONG
-					      ? MHD_HTTP_URI_TOO_LONG
-					      : MHD_HTTP_BAD_REQUEST,
+						  ? MHD_HTTP_URI_TOO_LONG
+						  : MHD_HTTP_BAD_REQUEST,
 					  why);
 		r->klen = (size_t)n;
 		if (r->method == METRICS_PUT)
@@ -508,8 +528,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 
-	if (r->system)
+	if (r->system) {
+		/* No system endpoint takes a body: drop it unbuffered. */
+		if (*upload_data_size) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
 		return handle_system(s, r, c, url);
+	}
 	switch (r->method) {
 	case METRICS_PUT:
 		if (*upload_data_size)
@@ -574,17 +600,17 @@ int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 	s->bc = bc;
 	s->max_value = opt->max_value;
 	s->d = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-		MHD_USE_ITC | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &addr,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-	    MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, NULL, MHD_OPTION_END);
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+			MHD_USE_ITC | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &addr,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!s->d) {
 		free(s);
 		return -EADDRINUSE;
