@@ -177,11 +177,11 @@ static int append_one(struct raft *r, uint64_t term, uint8_t type,
 	}
 	uint64_t index = last_index(r) + 1;
 	r->ents[r->n_ents++] = (struct raft_entry){
-	    .term = term,
-	    .index = index,
-	    .type = type,
-	    .len = len,
-	    .data = copy,
+		.term = term,
+		.index = index,
+		.type = type,
+		.len = len,
+		.data = copy,
 	};
 	return 0;
 }
@@ -339,9 +339,9 @@ static void pr_become(struct raft *r, struct progress *p, enum pr_state s)
 	p->paused = false;
 	p->infl_head = p->infl_count = 0;
 	if (s == PR_PROBE)
-		p->next =
-		    (p->pending_snap > p->match ? p->pending_snap : p->match) +
-		    1;
+		p->next = (p->pending_snap > p->match ? p->pending_snap
+						      : p->match) +
+			  1;
 	else if (s == PR_REPLICATE)
 		p->next = p->match + 1;
 	p->pending_snap = s == PR_SNAPSHOT ? r->snap.index : 0;
@@ -388,7 +388,7 @@ static bool send_append(struct raft *r, struct progress *p, bool if_empty)
 	if (p->state == PR_REPLICATE && n) {
 		p->next = prev + n + 1;
 		p->infl[(p->infl_head + p->infl_count) % RAFT_MAX_INFLIGHT] =
-		    prev + n;
+			prev + n;
 		p->infl_count++;
 	} else if (p->state == PR_PROBE) {
 		p->paused = true;
@@ -431,7 +431,7 @@ static void reset(struct raft *r, uint64_t term)
 	r->election_elapsed = 0;
 	r->heartbeat_elapsed = 0;
 	r->timeout =
-	    r->o.election_ticks + (unsigned)(rnd(r) % r->o.election_ticks);
+		r->o.election_ticks + (unsigned)(rnd(r) % r->o.election_ticks);
 	r->transferee = 0;
 	r->lease_void = false;
 	r->n_preads = 0;
@@ -495,7 +495,7 @@ static void campaign(struct raft *r, bool pre, bool force)
 		if (p->id == r->o.id || p->learner)
 			continue;
 		struct raft_msg *m =
-		    send(r, pre ? RAFT_MSG_PREVOTE : RAFT_MSG_VOTE, p->id);
+			send(r, pre ? RAFT_MSG_PREVOTE : RAFT_MSG_VOTE, p->id);
 		if (!m)
 			return;
 		m->term = term;
@@ -585,7 +585,7 @@ static void release_reads(struct raft *r)
 			add_read(r, pr->ctx, pr->index);
 		} else {
 			struct raft_msg *m =
-			    send(r, RAFT_MSG_READ_INDEX_RESP, pr->from);
+				send(r, RAFT_MSG_READ_INDEX_RESP, pr->from);
 			if (m) {
 				m->ctx = pr->ctx;
 				m->index = pr->index;
@@ -609,7 +609,7 @@ static int leader_read(struct raft *r, uint64_t from, uint64_t ctx)
 			add_read(r, ctx, r->commit);
 		} else {
 			struct raft_msg *m =
-			    send(r, RAFT_MSG_READ_INDEX_RESP, from);
+				send(r, RAFT_MSG_READ_INDEX_RESP, from);
 			if (!m)
 				return -ENOMEM;
 			m->ctx = ctx;
@@ -621,10 +621,10 @@ static int leader_read(struct raft *r, uint64_t from, uint64_t ctx)
 		    sizeof(*r->preads)))
 		return -ENOMEM;
 	r->preads[r->n_preads++] = (struct pending_read){
-	    .ctx = ctx,
-	    .index = r->commit,
-	    .round = ++r->read_round,
-	    .from = from,
+		.ctx = ctx,
+		.index = r->commit,
+		.round = ++r->read_round,
+		.from = from,
 	};
 	broadcast_heartbeat(r);
 	return 0;
@@ -717,7 +717,7 @@ static void step_leader(struct raft *r, const struct raft_msg *m)
 	case RAFT_MSG_READ_INDEX:
 		if (leader_read(r, m->from, m->ctx) == -EAGAIN) {
 			struct raft_msg *resp =
-			    send(r, RAFT_MSG_READ_INDEX_RESP, m->from);
+				send(r, RAFT_MSG_READ_INDEX_RESP, m->from);
 			if (resp) {
 				resp->ctx = m->ctx;
 				resp->reject = true;
@@ -804,7 +804,7 @@ static void step_follower(struct raft *r, const struct raft_msg *m)
 	case RAFT_MSG_HEARTBEAT: {
 		commit_to(r, m->commit > r->commit ? m->commit : r->commit);
 		struct raft_msg *resp =
-		    send(r, RAFT_MSG_HEARTBEAT_RESP, m->from);
+			send(r, RAFT_MSG_HEARTBEAT_RESP, m->from);
 		if (resp) {
 			resp->ctx = m->ctx;
 			resp->tick = m->tick;
@@ -878,8 +878,8 @@ static void handle_vote(struct raft *r, const struct raft_msg *m)
 	bool pre = m->type == RAFT_MSG_PREVOTE;
 	bool can = r->vote == m->from || (r->vote == 0 && r->leader == 0) ||
 		   (pre && m->term > r->term);
-	struct raft_msg *resp =
-	    send(r, pre ? RAFT_MSG_PREVOTE_RESP : RAFT_MSG_VOTE_RESP, m->from);
+	struct raft_msg *resp = send(
+		r, pre ? RAFT_MSG_PREVOTE_RESP : RAFT_MSG_VOTE_RESP, m->from);
 	if (!resp)
 		return;
 	/* Rule 2 of RequestVote: never vote for a less complete log. */
@@ -921,7 +921,7 @@ int raft_step(struct raft *r, const struct raft_msg *m)
 			send(r, RAFT_MSG_APPEND_RESP, m->from);
 		} else if (m->type == RAFT_MSG_PREVOTE) {
 			struct raft_msg *resp =
-			    send(r, RAFT_MSG_PREVOTE_RESP, m->from);
+				send(r, RAFT_MSG_PREVOTE_RESP, m->from);
 			if (resp)
 				resp->reject = true;
 		}
@@ -1161,7 +1161,7 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
 	 * (compacted, or we are no longer the leader that sent them). */
 	if (r->n_out > r->cap_ready_msgs) {
 		struct raft_msg *nm =
-		    realloc(r->ready_msgs, r->n_out * sizeof(*nm));
+			realloc(r->ready_msgs, r->n_out * sizeof(*nm));
 		if (!nm)
 			return;
 		r->ready_msgs = nm;
@@ -1293,15 +1293,15 @@ int raft_restore(struct raft *r, const struct raft_hard_state *hs,
 void raft_status(const struct raft *r, struct raft_status *st)
 {
 	*st = (struct raft_status){
-	    .id = r->o.id,
-	    .role = r->role,
-	    .term = r->term,
-	    .vote = r->vote,
-	    .leader = r->leader,
-	    .commit = r->commit,
-	    .applied = r->applied,
-	    .first_index = r->snap.index + 1,
-	    .last_index = last_index(r),
+		.id = r->o.id,
+		.role = r->role,
+		.term = r->term,
+		.vote = r->vote,
+		.leader = r->leader,
+		.commit = r->commit,
+		.applied = r->applied,
+		.first_index = r->snap.index + 1,
+		.last_index = last_index(r),
 	};
 }
 

@@ -280,12 +280,12 @@ static void net_push(int from, int to, const struct raft_msg *m, uint64_t sh)
 		sim_fail("encode failed");
 	S.net = sim_grow(S.net, &S.cap_net, S.n_net + 1, sizeof(*S.net));
 	S.net[S.n_net++] = (struct sim_packet){
-	    .at = S.step + (S.max_delay ? pick(S.max_delay + 1) : 0),
-	    .from = from,
-	    .to = to,
-	    .buf = buf,
-	    .len = len,
-	    .snap_hash = sh,
+		.at = S.step + (S.max_delay ? pick(S.max_delay + 1) : 0),
+		.from = from,
+		.to = to,
+		.buf = buf,
+		.len = len,
+		.snap_hash = sh,
 	};
 }
 
@@ -426,8 +426,8 @@ static void check_leaders(void)
 		S.stat_elections++;
 		if (st.last_index < S.known)
 			sim_fail(
-			    "leader completeness: leader %d lacks %" PRIu64, id,
-			    S.known);
+				"leader completeness: leader %d lacks %" PRIu64,
+				id, S.known);
 		for (uint64_t i = st.first_index; i <= S.known; i++) {
 			uint64_t t = 0;
 			raft_term_at(n->r, i, &t);
@@ -469,13 +469,13 @@ static void start(int id)
 {
 	struct sim_node *n = &S.nodes[id];
 	struct raft_options o = {
-	    .id = (uint64_t)id,
-	    .election_ticks = SIM_ELECTION,
-	    .heartbeat_ticks = 1,
-	    .max_batch = pick(2) ? 1 : 1 + pick(64),
-	    .max_inflight = 1 + pick(8),
-	    .lease_reads = true,
-	    .seed = sim_rand(),
+		.id = (uint64_t)id,
+		.election_ticks = SIM_ELECTION,
+		.heartbeat_ticks = 1,
+		.max_batch = pick(2) ? 1 : 1 + pick(64),
+		.max_inflight = 1 + pick(8),
+		.lease_reads = true,
+		.seed = sim_rand(),
 	};
 	if (raft_new(&o, &n->r))
 		sim_fail("raft_new");
@@ -597,8 +597,8 @@ static void client_read(void)
 	uint64_t ctx = ++S.next_ctx;
 	if (raft_read_index(S.nodes[id].r, ctx))
 		return;
-	S.reads =
-	    sim_grow(S.reads, &S.cap_reads, S.n_reads + 1, sizeof(*S.reads));
+	S.reads = sim_grow(S.reads, &S.cap_reads, S.n_reads + 1,
+			   sizeof(*S.reads));
 	S.reads[S.n_reads++] = (struct sim_read){ctx, id, S.known};
 }
 
@@ -652,8 +652,8 @@ static void compact(int id)
 	/* Sometimes keep a few entries, so a follower can catch up from
 	 * the log or from the snapshot. */
 	uint64_t back = pick(8);
-	uint64_t at =
-	    n->applied - back > n->snap.index ? n->applied - back : n->applied;
+	uint64_t at = n->applied - back > n->snap.index ? n->applied - back
+							: n->applied;
 	if (raft_compact(n->r, at))
 		return;
 	n->snap = *raft_snapshot_meta(n->r);
@@ -676,7 +676,7 @@ static void partition(void)
 	case 1: /* random one-way cuts */
 		for (int k = 0; k < 3; k++)
 			S.blocked[1 + pick(SIM_NODES)][1 + pick(SIM_NODES)] =
-			    true;
+				true;
 		break;
 	default: /* split in two halves */
 		for (int a = 1; a <= SIM_NODES; a++)
