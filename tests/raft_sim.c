@@ -8,7 +8,9 @@
  * must elect a leader and commit every proposal within a bounded time.
  *
  * Usage: raft_sim [--seed S] [--seeds N] [--steps N] [-v]
- * Without --seed it runs seeds 1..N (2000, or 20000 with CASK_SOAK set).
+ * Without --seed it runs seeds 1..N (5000, or 100000 with CASK_SOAK set);
+ * --trace prints the cluster every 50 steps. A failure prints the command
+ * that replays it.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -862,7 +864,7 @@ static void run_seed(uint64_t seed, uint64_t steps)
 
 int main(int argc, char **argv)
 {
-	uint64_t first = 1, seeds = getenv("CASK_SOAK") ? 20000 : 2000;
+	uint64_t first = 1, seeds = getenv("CASK_SOAK") ? 100000 : 5000;
 	uint64_t steps = 2000;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--seed") && i + 1 < argc) {

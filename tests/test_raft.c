@@ -385,17 +385,28 @@ START_TEST(rule_append_truncates_conflicts_and_commits_min)
 			       .n_entries = 2,
 			       .entries = old});
 	ck_assert_uint_eq(status(c, 2).last_index, 4);
+	/* Entry 4 is not vouched for by this message: commit stops at 3. */
+	step(c, 2,
+	     (struct raft_msg){.type = RAFT_MSG_APPEND,
+			       .from = 1,
+			       .term = t,
+			       .index = 2,
+			       .log_term = t,
+			       .commit = 50,
+			       .n_entries = 1,
+			       .entries = old});
+	ck_assert_uint_eq(status(c, 2).commit, 3);
 	/* A new leader overwrites index 4 with its own entry. */
-	struct raft_entry repl[2] = {{.term = t, .index = 3},
-				     {.term = t + 1, .index = 4}};
+	struct raft_entry repl[2] = {{.term = t + 1, .index = 4},
+				     {.term = t + 1, .index = 5}};
 	step(c, 2,
 	     (struct raft_msg){.type = RAFT_MSG_APPEND,
 			       .from = 3,
 			       .term = t + 1,
-			       .index = 2,
+			       .index = 3,
 			       .log_term = t,
 			       .commit = 50,
-			       .n_entries = 2,
+			       .n_entries = 1,
 			       .entries = repl});
 	uint64_t term4;
 	ck_assert_int_eq(raft_term_at(c->r[2], 4, &term4), 0);
@@ -411,7 +422,7 @@ START_TEST(rule_append_truncates_conflicts_and_commits_min)
 			       .index = 2,
 			       .log_term = t,
 			       .n_entries = 1,
-			       .entries = repl});
+			       .entries = old});
 	ck_assert_uint_eq(status(c, 2).last_index, 4);
 	drain(c);
 	cluster_free(c);
