@@ -122,8 +122,14 @@ int harness_start(struct harness_proc *p, const char *bin, int port,
 	snprintf(p->log, sizeof(p->log), "%s", log);
 	p->port = port;
 	int n = 1;
-	for (int i = 0; args[i] && n < 47; i++)
-		p->argv[n++] = strdup(args[i]);
+	size_t used = 0;
+	for (int i = 0; args[i] && n < 47; i++) {
+		size_t len = strlen(args[i]) + 1;
+		if (used + len > sizeof(p->argbuf))
+			return -E2BIG;
+		p->argv[n++] = memcpy(p->argbuf + used, args[i], len);
+		used += len;
+	}
 	p->argv[n] = NULL;
 	return harness_restart(p);
 }
@@ -203,17 +209,24 @@ void harness_stop(struct harness_proc *p)
 struct sink {
 	char *data;
 	size_t len;
+	size_t cap;
 };
 
 static size_t sink_write(char *ptr, size_t size, size_t n, void *arg)
 {
 	struct sink *s = arg;
 	size_t add = size * n;
-	char *d = realloc(s->data, s->len + add + 1);
-	if (!d)
-		return 0;
-	memcpy(d + s->len, ptr, add);
-	s->data = d;
+	if (s->len + add + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + add + 1)
+			cap *= 2;
+		char *d = realloc(s->data, cap);
+		if (!d)
+			return 0;
+		s->data = d;
+		s->cap = cap;
+	}
+	memcpy(s->data + s->len, ptr, add);
 	s->len += add;
 	s->data[s->len] = '\0';
 	return add;

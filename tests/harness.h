@@ -17,8 +17,9 @@ struct harness_proc {
 	pid_t pid;
 	int port;
 	char bin[64];
-	char *argv[48]; /* owned copies, for restart */
-	char log[512];	/* stdout+stderr of the child */
+	char *argv[48]; /* point into argbuf, for restart */
+	char argbuf[4096];
+	char log[512]; /* stdout+stderr of the child */
 };
 
 /* Makes a fresh temp folder, removed at exit. Aborts the test on error. */
