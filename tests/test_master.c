@@ -198,7 +198,7 @@ START_TEST(unlink_and_listing)
 			 "[\"/l/a\",\"/l/b\"]}");
 	harness_resp_free(&r);
 	ck_assert_int_eq(
-	    req(m, "GET", "/l/?list&start=/l/b&limit=5", NULL, 0, &r), 200);
+		req(m, "GET", "/l/?list&start=/l/b&limit=5", NULL, 0, &r), 200);
 	ck_assert_str_eq(r.body, "{\"next\":\"\",\"keys\":[\"/l/b\","
 				 "\"/l/c\\u003c\\u0026\\u003e\"]}");
 	harness_resp_free(&r);
@@ -264,15 +264,15 @@ START_TEST(bad_input_status_codes)
 			 411);
 	const char huge[] = "PUT /huge HTTP/1.1\r\nHost: x\r\n"
 			    "Content-Length: 209715200\r\n\r\n";
-	ck_assert_int_eq(
-	    harness_raw(m->port, huge, strlen(huge), 5000, ans, sizeof(ans)),
-	    413);
+	ck_assert_int_eq(harness_raw(m->port, huge, strlen(huge), 5000, ans,
+				     sizeof(ans)),
+			 413);
 	ck_assert_int_eq(req(m, "PATCH", "/x", NULL, 0, NULL), 405);
 	ck_assert_int_eq(req(m, "GET", "/huge", NULL, 0, NULL), 404);
 	ck_assert_int_eq(req(m, "GET", "/chunked", NULL, 0, NULL), 404);
 	const char junk[] = "GARBAGE\r\n\r\n";
-	int code =
-	    harness_raw(m->port, junk, strlen(junk), 5000, ans, sizeof(ans));
+	int code = harness_raw(m->port, junk, strlen(junk), 5000, ans,
+			       sizeof(ans));
 	ck_assert(code == 400 || code == -EIO);
 
 	/* 409: a PUT whose body is still arriving holds the key. */
@@ -410,7 +410,7 @@ START_TEST(volume_failures)
 		char loc[512];
 		ck_assert_int_eq(req(m, "GET", "/before", NULL, 0, &r), 302);
 		ck_assert_int_eq(
-		    harness_header(&r, "Location", loc, sizeof(loc)), 0);
+			harness_header(&r, "Location", loc, sizeof(loc)), 0);
 		ck_assert_ptr_null(strstr(loc, dead));
 		harness_resp_free(&r);
 	}
@@ -514,5 +514,7 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	if (shared_up)
+		stop_cluster(&shared);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

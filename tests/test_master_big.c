@@ -42,7 +42,7 @@ START_TEST(one_gib_put_in_bounded_memory)
 		snprintf(port, sizeof(port), "%d", p);
 		const char *args[] = {"-port", port, "-dir", vdir, NULL};
 		ck_assert_int_eq(
-		    harness_start(&vol[i], "cask-volume", p, args, log), 0);
+			harness_start(&vol[i], "cask-volume", p, args, log), 0);
 		n += (size_t)snprintf(volumes + n, sizeof(volumes) - n,
 				      "%s127.0.0.1:%d", i ? "," : "", p);
 	}
