@@ -15,21 +15,21 @@ enum pr_state { PR_PROBE, PR_REPLICATE, PR_SNAPSHOT };
 /* What the leader knows about one peer (and, for votes, any role). */
 struct progress {
 	uint64_t id;
-	bool learner;
-	enum pr_state state;
 	uint64_t match;
 	uint64_t next;
-	bool paused; /* probe: one APPEND in flight, wait for its answer */
 	uint64_t pending_snap;
-	bool active; /* answered during this CheckQuorum period */
-	bool lease_ok;
 	uint64_t lease_tick; /* our clock when the last answered msg left */
 	uint64_t read_ack;   /* highest read round acknowledged */
-	bool voted;
-	bool granted;
 	uint64_t infl[RAFT_MAX_INFLIGHT]; /* last index of each APPEND */
 	unsigned infl_head;
 	unsigned infl_count;
+	enum pr_state state;
+	bool learner;
+	bool paused; /* probe: one APPEND in flight, wait for its answer */
+	bool active; /* answered during this CheckQuorum period */
+	bool lease_ok;
+	bool voted;
+	bool granted;
 };
 
 struct pending_read {
@@ -505,6 +505,19 @@ static void campaign(struct raft *r, bool pre, bool force)
 	}
 }
 
+/* The k-th largest of v[0..n), k >= 1: the value a quorum of k reaches. */
+static uint64_t kth_largest(uint64_t *v, size_t n, size_t k)
+{
+	/* Insertion sort, descending: n is tiny. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && v[j] > v[j - 1]; j--) {
+			uint64_t t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return k && k <= n ? v[k - 1] : 0;
+}
+
 /* Rule 5.4.2: a leader only counts replicas for entries of its own term. */
 static void maybe_commit(struct raft *r)
 {
@@ -513,16 +526,7 @@ static void maybe_commit(struct raft *r)
 	for (size_t i = 0; i < r->n_prs; i++)
 		if (!r->prs[i].learner)
 			m[n++] = r->prs[i].match;
-	if (!n)
-		return;
-	/* Insertion sort, descending: n is tiny. */
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && m[j] > m[j - 1]; j--) {
-			uint64_t t = m[j];
-			m[j] = m[j - 1];
-			m[j - 1] = t;
-		}
-	uint64_t c = m[n / 2];
+	uint64_t c = kth_largest(m, n, quorum(r));
 	if (c > r->commit && term_of(r, c) == r->term) {
 		commit_to(r, c);
 		if (r->role == RAFT_LEADER)
@@ -556,16 +560,9 @@ bool raft_lease_valid(const struct raft *r)
 		else if (p->lease_ok)
 			t[n++] = p->lease_tick;
 	}
-	size_t q = quorum(r);
-	if (n < q)
+	if (n < quorum(r))
 		return false;
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && t[j] > t[j - 1]; j--) {
-			uint64_t x = t[j];
-			t[j] = t[j - 1];
-			t[j - 1] = x;
-		}
-	return r->now - t[q - 1] + 1 < r->o.election_ticks;
+	return r->now - kth_largest(t, n, quorum(r)) + 1 < r->o.election_ticks;
 }
 
 static void release_reads(struct raft *r)
@@ -592,6 +589,8 @@ static void release_reads(struct raft *r)
 			}
 		}
 	}
+	if (!done)
+		return;
 	memmove(r->preads, r->preads + done,
 		(r->n_preads - done) * sizeof(*r->preads));
 	r->n_preads -= done;

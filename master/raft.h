@@ -216,7 +216,9 @@ int raft_bootstrap(struct raft *r, const struct raft_conf *conf);
 /*
  * Restart from persisted state. snap may be NULL (no compaction yet);
  * ents must be contiguous and start right after snap->index (or at 1).
- * Only valid on an empty core.
+ * Only valid on an empty core. Committed entries above the snapshot come
+ * back in the next Ready's committed list: a state machine that is ahead
+ * of the snapshot skips those at or below its own applied index.
  */
 int raft_restore(struct raft *r, const struct raft_hard_state *hs,
 		 const struct raft_snap_meta *snap,
@@ -238,7 +240,10 @@ int raft_transfer_leadership(struct raft *r, uint64_t to);
 /*
  * The caller has a durable snapshot of its state machine at index (at most
  * the applied index): entries up to it are dropped from memory, and peers
- * that need them will be sent RAFT_MSG_SNAPSHOT.
+ * that need them will be sent RAFT_MSG_SNAPSHOT carrying
+ * raft_snapshot_meta(). The caller streams, alongside that message, the
+ * state machine as of exactly snap.index; the receiver installs it when
+ * its Ready says so, and acknowledges only after that Ready.
  */
 int raft_compact(struct raft *r, uint64_t index);
 

@@ -118,18 +118,18 @@ static uint32_t table_gen;
 
 static struct sim S;
 
-static void sim_fail(const char *fmt, ...)
+_Noreturn static void sim_fail(const char *fmt, ...)
 {
+	char why[256];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "raft_sim: seed %" PRIu64 " step %" PRIu64 ": ", S.seed,
-		S.step);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	fprintf(stderr,
-		"\nreplay: tests/raft_sim --seed %" PRIu64 " --steps %" PRIu64
+		"raft_sim: seed %" PRIu64 " step %" PRIu64 ": %s\n"
+		"replay: tests/raft_sim --seed %" PRIu64 " --steps %" PRIu64
 		" -v\n",
-		S.seed, S.steps);
+		S.seed, S.step, why, S.seed, S.steps);
 	exit(1);
 }
 
@@ -545,7 +545,7 @@ static int leader_id(void)
  * others still takes writes, which is how logs diverge. */
 static int some_leader(void)
 {
-	int ids[SIM_NODES], n = 0;
+	int ids[SIM_NODES] = {0}, n = 0;
 	for (int id = 1; id <= SIM_NODES; id++) {
 		struct raft_status st;
 		if (!S.nodes[id].r)
@@ -559,7 +559,7 @@ static int some_leader(void)
 
 static int random_live(void)
 {
-	int ids[SIM_NODES], n = 0;
+	int ids[SIM_NODES] = {0}, n = 0;
 	for (int id = 1; id <= SIM_NODES; id++)
 		if (S.nodes[id].r)
 			ids[n++] = id;
@@ -568,7 +568,7 @@ static int random_live(void)
 
 static int random_down(void)
 {
-	int ids[SIM_NODES], n = 0;
+	int ids[SIM_NODES] = {0}, n = 0;
 	for (int id = 1; id <= SIM_NODES; id++)
 		if (S.nodes[id].exists && !S.nodes[id].r)
 			ids[n++] = id;
