@@ -1,0 +1,104 @@
+#!/bin/sh
+# Benchmarks cask-master beside nginx on this machine and prints markdown
+# table rows (| what | figure |). Needs wrk and nginx; everything runs on
+# 127.0.0.1 ephemeral-ish ports in a temp folder that is removed at exit.
+#   CASK_BIN   folder with cask-master and cask-volume (default: .)
+#   BENCH_SECS seconds per wrk run (default 5)
+set -eu
+BIN=${CASK_BIN:-.}
+SECS=${BENCH_SECS:-5}
+TMP=$(mktemp -d /tmp/cask-bench-master-XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_up() {
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$1$2"; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && { echo "port $1 did not come up" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+rate() { # wrk output -> requests/s
+	awk '/^Requests\/sec/ {printf "%.0f", $2}'
+}
+
+VOLS=""
+for i in 1 2 3; do
+	p=$(free_port)
+	"$BIN/cask-volume" -port "$p" -bind 127.0.0.1 -dir "$TMP/v$i" \
+		>"$TMP/v$i.log" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_up "$p" /_/health
+	VOLS="$VOLS${VOLS:+,}127.0.0.1:$p"
+done
+MP=$(free_port)
+"$BIN/cask-master" -port "$MP" -bind 127.0.0.1 -db "$TMP/idx" \
+	-volumes "$VOLS" >"$TMP/master.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_up "$MP" /_/health
+
+NP=$(free_port)
+cat >"$TMP/nginx.conf" <<CONF
+daemon off;
+worker_processes 2;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $TMP/nginx-body;
+	server {
+		listen 127.0.0.1:$NP;
+		location / { return 302 http://127.0.0.1:1/x; }
+	}
+}
+CONF
+nginx -c "$TMP/nginx.conf" -p "$TMP" >"$TMP/nginx.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_up "$NP" /
+
+curl -s -o /dev/null -X PUT -d bigswag "http://127.0.0.1:$MP/wehave"
+
+nginx302=$(wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$NP/wehave" | rate)
+get302=$(wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$MP/wehave" | rate)
+get404=$(wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$MP/missing" | rate)
+echo "| nginx \`return 302\` (wrk -t1 -c64) | $nginx302 req/s |"
+echo "| master GET existing key → 302 (wrk -t1 -c64) | $get302 req/s ($(awk "BEGIN{printf \"%.2f\", $get302/$nginx302}")× nginx) |"
+echo "| master GET missing key → 404 (wrk -t1 -c64) | $get404 req/s ($(awk "BEGIN{printf \"%.2f\", $get404/$nginx302}")× nginx) |"
+
+# PUT 4 KiB of fresh keys: each wrk connection numbers its own keys.
+head -c 4096 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 4096 \
+	>"$TMP/body"
+cat >"$TMP/put.lua" <<'LUA'
+local body = io.open(os.getenv("BODY")):read("*a")
+local n = 0
+local id = 0
+local threads = 0
+setup = function(thread) threads = threads + 1 end
+request = function()
+	n = n + 1
+	return wrk.format("PUT", "/put/" .. os.getenv("RUN") .. "/" ..
+		tostring(math.random(1, 1e9)) .. "-" .. n, nil, body)
+end
+LUA
+for c in 16 64; do
+	r=$(BODY="$TMP/body" RUN="c$c" wrk -t1 -c"$c" -d"${SECS}s" \
+		-s "$TMP/put.lua" "http://127.0.0.1:$MP" | rate)
+	echo "| master PUT 4 KiB, 3 replicas (wrk -t1 -c$c) | $r req/s |"
+done
+
+head -c 268435456 /dev/urandom >"$TMP/big"
+t0=$(date +%s.%N)
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -T "$TMP/big" \
+	"http://127.0.0.1:$MP/big256")
+t1=$(date +%s.%N)
+echo "| master PUT 256 MiB, 3 replicas (curl -T, answer $code) | $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s |"
