@@ -14,6 +14,8 @@ secs=${BENCH_SECONDS:-5}
 conns=${BENCH_CONNS:-64}
 
 tmp=$(mktemp -d /tmp/cask-bench-XXXXXX)
+# nginx workers drop root and must read the files.
+chmod 755 "$tmp"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -27,12 +29,13 @@ free_port() {
 		echo $((20000 + RANDOM % 20000))
 }
 
-wait_http() { # url
+wait_http() { # url, log
 	for _ in $(seq 1 400); do
 		curl -fs -o /dev/null "$1" && return 0
 		sleep 0.05
 	done
-	echo "bench: $1 did not come up" >&2
+	echo "bench: $1 did not come up:" >&2
+	tail -5 "$2" >&2
 	exit 1
 }
 
@@ -58,7 +61,7 @@ vport=$(free_port)
 "$bin/cask-volume" -port "$vport" -bind 127.0.0.1 -dir "$tmp/vol" \
 	-sync batch -log-level warn >"$tmp/volume.log" 2>&1 &
 pids+=($!)
-wait_http "http://127.0.0.1:$vport/_/health"
+wait_http "http://127.0.0.1:$vport/_/health" "$tmp/volume.log"
 
 nport=$(free_port)
 cat >"$tmp/nginx.conf" <<EOF
@@ -85,7 +88,7 @@ http {
 EOF
 nginx -c "$tmp/nginx.conf" -e "$tmp/nginx.err" &
 pids+=($!)
-wait_http "http://127.0.0.1:$nport/k/00000"
+wait_http "http://127.0.0.1:$nport/k/00000" "$tmp/nginx.err"
 
 # Load the same bytes into cask: 8 curl processes, one connection each.
 per=$(((keys + 7) / 8))
