@@ -77,6 +77,7 @@ struct sim {
 	uint64_t steps;
 	bool verbose;
 	bool trace;
+	bool faults;
 	int n_initial;
 	struct sim_node nodes[SIM_NODES + 1];
 	int next_id;
@@ -372,6 +373,8 @@ static void answer_reads(int id, const struct raft_ready *rd)
 	}
 }
 
+static void crash(int id);
+
 static void process(int id)
 {
 	struct sim_node *n = &S.nodes[id];
@@ -396,6 +399,11 @@ static void process(int id)
 		}
 		persist_entries(id, &rd);
 		persist_hs(id, &rd);
+		/* Power loss after the disk write, before anything left. */
+		if (S.faults && pick(1000) == 0) {
+			crash(id);
+			return;
+		}
 		send_msgs(id, &rd);
 		for (size_t i = 0; i < rd.n_committed; i++)
 			apply(n, &rd.committed[i]);
@@ -844,6 +852,7 @@ static void run_seed(uint64_t seed, uint64_t steps)
 			sim_fail("bootstrap");
 	}
 	settle();
+	S.faults = true;
 	for (S.step = 1; S.step <= steps; S.step++) {
 		fault_step();
 		settle();
@@ -851,6 +860,7 @@ static void run_seed(uint64_t seed, uint64_t steps)
 		if (S.trace && S.step % 50 == 0)
 			trace();
 	}
+	S.faults = false;
 	check_liveness();
 	if (S.verbose)
 		printf("seed %" PRIu64 ": %d nodes, %" PRIu64
