@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,8 +114,8 @@ static void copy_file(const char *from, const char *to, off_t len)
 	off_t done = 0;
 	while (done < len) {
 		size_t n = len - done < (off_t)sizeof(buf)
-			       ? (size_t)(len - done)
-			       : sizeof(buf);
+				   ? (size_t)(len - done)
+				   : sizeof(buf);
 		ssize_t k = pread(in, buf, n, done);
 		ck_assert_int_gt(k, 0);
 		ck_assert_int_eq(write(out, buf, (size_t)k), k);
@@ -261,7 +262,8 @@ START_TEST(keydir_many)
 	for (int i = 0; i < N; i++) {
 		l = mkloc(1, (uint64_t)i, (uint64_t)i);
 		ck_assert_int_eq(
-		    keydir_put(kd, k, (size_t)key_of(i, k), &l, &old, &had), 1);
+			keydir_put(kd, k, (size_t)key_of(i, k), &l, &old, &had),
+			1);
 	}
 	ck_assert_uint_eq(keydir_count(kd), N);
 	/* The memory goal: key bytes + 48 per key (keys here average 11). */
@@ -271,13 +273,13 @@ START_TEST(keydir_many)
 	/* Delete two thirds: exercises backward shift and slab compaction. */
 	for (int i = 0; i < N; i++)
 		if (i % 3)
-			ck_assert_int_eq(
-			    keydir_del(kd, k, (size_t)key_of(i, k), 9, 0, &old),
-			    1);
+			ck_assert_int_eq(keydir_del(kd, k, (size_t)key_of(i, k),
+						    9, 0, &old),
+					 1);
 	ck_assert_uint_eq(keydir_count(kd), (N + 2) / 3);
 	for (int i = 0; i < N; i++) {
 		int rc =
-		    keydir_get(kd, k, (size_t)key_of(i, k), &l, NULL, NULL);
+			keydir_get(kd, k, (size_t)key_of(i, k), &l, NULL, NULL);
 		ck_assert_int_eq(rc, i % 3 ? -ENOENT : 0);
 		if (!rc)
 			ck_assert_uint_eq(l.off, (uint64_t)i);
@@ -453,7 +455,7 @@ START_TEST(engine_segments_and_keys)
 	for (int i = 0; i < N; i++) {
 		size_t len = make_val(i, 0, v, sizeof(v));
 		ck_assert_int_eq(
-		    bc_put(bc, k, (size_t)key_of(i, k), v, len, NULL), 0);
+			bc_put(bc, k, (size_t)key_of(i, k), v, len, NULL), 0);
 	}
 	/* A value bigger than a segment gets one of its own. */
 	char *huge = malloc(50000);
@@ -538,9 +540,10 @@ START_TEST(group_commit)
 	bc_stats(bc, &st);
 	ck_assert_uint_eq(st.keys, T * PER);
 	ck_assert_uint_eq(st.synced_writes, T * PER);
-	ck_assert_msg(
-	    st.syncs < st.synced_writes / 2, "%llu syncs for %llu writes",
-	    (unsigned long long)st.syncs, (unsigned long long)st.synced_writes);
+	ck_assert_msg(st.syncs < st.synced_writes / 2,
+		      "%llu syncs for %llu writes",
+		      (unsigned long long)st.syncs,
+		      (unsigned long long)st.synced_writes);
 	bc_close(bc);
 	bc = open_ok(&o);
 	for (int i = 0; i < T * PER; i++) {
@@ -607,6 +610,55 @@ START_TEST(interleaved_streams)
 }
 END_TEST
 
+struct del_arg {
+	struct bc *bc;
+	int rc;
+};
+
+static void *delete_race(void *p)
+{
+	struct del_arg *a = p;
+	a->rc = bc_delete(a->bc, "/race", 5);
+	return NULL;
+}
+
+/* A delete reserved after an unfinished put of the same key, but durable
+ * first: the put precedes it in the log, so the key must end up absent at
+ * run time exactly as recovery will see it. */
+START_TEST(delete_after_inflight_put)
+{
+	char *dir = tmpdir();
+	struct bc_options o = opts(dir, BC_SYNC_ALWAYS, 1 << 20);
+	struct bc *bc = open_ok(&o);
+	ck_assert_int_eq(bc_put(bc, "/race", 5, "old", 3, NULL), 0);
+	struct bc_write *w;
+	ck_assert_int_eq(bc_write_begin(bc, "/race", 5, 3, &w), 0);
+	ck_assert_int_eq(bc_write_append(w, "new", 3), 0);
+
+	struct bc_stats st;
+	bc_stats(bc, &st);
+	uint64_t synced = st.synced_writes;
+	struct del_arg a = {bc, -1};
+	pthread_t t;
+	pthread_create(&t, NULL, delete_race, &a);
+	/* Once the tombstone is durable the delete is ready to publish. */
+	do {
+		sched_yield();
+		bc_stats(bc, &st);
+	} while (st.synced_writes == synced);
+	ck_assert_int_eq(bc_write_commit(w, NULL), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(a.rc, 0);
+	expect_absent(bc, "/race");
+	bc_close(bc);
+	bc = open_ok(&o);
+	expect_absent(bc, "/race");
+	bc_close(bc);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 /* ---- merge ---- */
 
 START_TEST(merge_correctness)
@@ -618,7 +670,7 @@ START_TEST(merge_correctness)
 	for (int i = 0; i < N; i++) {
 		size_t len = make_val(i, 0, v, sizeof(v));
 		ck_assert_int_eq(
-		    bc_put(bc, k, (size_t)key_of(i, k), v, len, NULL), 0);
+			bc_put(bc, k, (size_t)key_of(i, k), v, len, NULL), 0);
 	}
 	/* Keep a descriptor of an old location across the merge. */
 	struct bc_entry old;
@@ -660,7 +712,7 @@ START_TEST(merge_correctness)
 				continue;
 			}
 			size_t len =
-			    make_val(i, i % 4 == 1 ? 2 : 0, v, sizeof(v));
+				make_val(i, i % 4 == 1 ? 2 : 0, v, sizeof(v));
 			expect_val(bc, k, v, len);
 		}
 		ck_assert_int_eq(bc_scrub(bc), 0);
@@ -723,7 +775,7 @@ START_TEST(merge_background)
 	for (int i = 0; i < 500; i++) {
 		size_t len = make_val(i, 0, v, sizeof(v));
 		ck_assert_int_eq(
-		    bc_put(bc, k, (size_t)key_of(i, k), v, len, NULL), 0);
+			bc_put(bc, k, (size_t)key_of(i, k), v, len, NULL), 0);
 	}
 	struct churn_arg a = {bc, false};
 	pthread_t t;
@@ -731,9 +783,9 @@ START_TEST(merge_background)
 	for (int round = 0; round < 20; round++)
 		for (int i = 1; i < 500; i += 3) {
 			size_t len = make_val(i, round, v, sizeof(v));
-			ck_assert_int_eq(
-			    bc_put(bc, k, (size_t)key_of(i, k), v, len, NULL),
-			    0);
+			ck_assert_int_eq(bc_put(bc, k, (size_t)key_of(i, k), v,
+						len, NULL),
+					 0);
 		}
 	usleep(50000);
 	a.stop = true;
@@ -1019,6 +1071,7 @@ static Suite *suite(void)
 	tcase_add_test(t, group_commit);
 	tcase_add_test(t, concurrent_writers_none);
 	tcase_add_test(t, interleaved_streams);
+	tcase_add_test(t, delete_after_inflight_put);
 	tcase_add_test(t, merge_correctness);
 	tcase_add_test(t, merge_background);
 	tcase_add_test(t, recover_truncate_every_offset);

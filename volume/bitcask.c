@@ -35,6 +35,8 @@ struct bc_write {
 	uint64_t timestamp;
 	uint32_t crc;
 	struct md5 md5;
+	/* Links in bc->inflight, under wmu, from reservation to release. */
+	struct bc_write *inext, *iprev;
 	uint16_t klen;
 	char key[];
 };
@@ -501,9 +503,11 @@ static int preallocate(struct bc *bc, struct bc_seg *seg, uint64_t off,
 
 /* Reserves len bytes at the end of the active segment, under wmu, and
  * allocates them on disk. Nothing is written here, so a failed
- * reservation leaves the segment as it was. */
-static int reserve(struct bc *bc, uint64_t len, struct bc_seg **seg_out,
-		   uint64_t *off_out)
+ * reservation leaves the segment as it was. A put's write `w` joins the
+ * in-flight list in the same critical section that gives it its place, so
+ * a later tombstone always sees the puts that precede it. */
+static int reserve(struct bc *bc, uint64_t len, struct bc_write *w,
+		   struct bc_seg **seg_out, uint64_t *off_out)
 {
 	int rc = 0;
 	pthread_mutex_lock(&bc->wmu);
@@ -530,6 +534,13 @@ static int reserve(struct bc *bc, uint64_t len, struct bc_seg **seg_out,
 		seg->hint_len = 0;
 		*seg_out = seg;
 		*off_out = off;
+		if (w) {
+			w->iprev = NULL;
+			w->inext = bc->inflight;
+			if (bc->inflight)
+				bc->inflight->iprev = w;
+			bc->inflight = w;
+		}
 	}
 	pthread_mutex_unlock(&bc->wmu);
 	return rc;
@@ -538,9 +549,19 @@ static int reserve(struct bc *bc, uint64_t len, struct bc_seg **seg_out,
 /* Ends a reservation. A record that was abandoned at the very tail of the
  * active segment is cut off again, so failed uploads do not eat space. */
 static void release(struct bc *bc, struct bc_seg *seg, uint64_t off,
-		    uint64_t len, bool rollback)
+		    uint64_t len, bool rollback, struct bc_write *w)
 {
 	pthread_mutex_lock(&bc->wmu);
+	if (w) {
+		if (w->iprev)
+			w->iprev->inext = w->inext;
+		else
+			bc->inflight = w->inext;
+		if (w->inext)
+			w->inext->iprev = w->iprev;
+		if (bc->tomb_waiters)
+			pthread_cond_broadcast(&bc->idle_cv);
+	}
 	if (rollback && seg == bc->active &&
 	    atomic_load(&seg->bytes) == off + len &&
 	    ftruncate(seg_fd(seg), (off_t)off) == 0) {
@@ -584,7 +605,7 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 	}
 	w->crc = crc32c_update(0, key, klen);
 	uint64_t len = rec_size(w->klen, size);
-	rc = reserve(bc, len, &w->seg, &w->off);
+	rc = reserve(bc, len, w, &w->seg, &w->off);
 	if (rc) {
 		md5_discard(&w->md5);
 		free(w);
@@ -602,7 +623,7 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 	rc = pwrite_all(seg_fd(w->seg), rec, REC_HDR_SIZE + klen, w->off);
 	if (rc) {
 		md5_discard(&w->md5);
-		release(bc, w->seg, w->off, len, true);
+		release(bc, w->seg, w->off, len, true, w);
 		free(w);
 		return rc;
 	}
@@ -644,7 +665,7 @@ void bc_write_abort(struct bc_write *w)
 	md5_discard(&w->md5);
 	/* If this fails, the pending header still lets recovery skip it. */
 	write_final_header(w, REC_ABORTED, zero);
-	release(w->bc, w->seg, w->off, rec_size(w->klen, w->size), true);
+	release(w->bc, w->seg, w->off, rec_size(w->klen, w->size), true, w);
 	free(w);
 }
 
@@ -665,7 +686,7 @@ int bc_write_commit(struct bc_write *w, uint8_t md5[MD5_LEN])
 				 digest);
 	if (!rc && md5)
 		memcpy(md5, digest, MD5_LEN);
-	release(bc, w->seg, w->off, rec_size(w->klen, w->size), false);
+	release(bc, w->seg, w->off, rec_size(w->klen, w->size), false, w);
 	free(w);
 	return rc;
 }
@@ -685,6 +706,31 @@ int bc_put(struct bc *bc, const char *key, size_t klen, const void *val,
 	return bc_write_commit(w, md5);
 }
 
+static bool older_put_in_flight(struct bc *bc, const char *key, uint16_t klen,
+				uint32_t seg, uint64_t off)
+{
+	for (struct bc_write *w = bc->inflight; w; w = w->inext)
+		if (w->klen == klen && memcmp(w->key, key, klen) == 0 &&
+		    (w->seg->id < seg || (w->seg->id == seg && w->off < off)))
+			return true;
+	return false;
+}
+
+/* A put reserved before a tombstone but committed after it would be
+ * published over the deletion, while recovery, which orders records by
+ * place, would apply the deletion. Waiting for such puts to end before
+ * publishing the tombstone makes run time agree with recovery. */
+static void wait_older_puts(struct bc *bc, const char *key, uint16_t klen,
+			    uint32_t seg, uint64_t off)
+{
+	pthread_mutex_lock(&bc->wmu);
+	bc->tomb_waiters++;
+	while (older_put_in_flight(bc, key, klen, seg, off))
+		pthread_cond_wait(&bc->idle_cv, &bc->wmu);
+	bc->tomb_waiters--;
+	pthread_mutex_unlock(&bc->wmu);
+}
+
 int bc_delete(struct bc *bc, const char *key, size_t klen)
 {
 	struct keydir_loc loc;
@@ -698,7 +744,7 @@ int bc_delete(struct bc *bc, const char *key, size_t klen)
 	uint64_t len = rec_size((uint16_t)klen, 0);
 	struct bc_seg *seg;
 	uint64_t off;
-	rc = reserve(bc, len, &seg, &off);
+	rc = reserve(bc, len, NULL, &seg, &off);
 	if (rc)
 		return rc;
 	uint8_t rec[REC_HDR_SIZE + REC_KEY_MAX];
@@ -710,13 +756,15 @@ int bc_delete(struct bc *bc, const char *key, size_t klen)
 	memcpy(rec + REC_HDR_SIZE, key, klen);
 	rc = pwrite_all(seg_fd(seg), rec, (size_t)len, off);
 	if (rc) {
-		release(bc, seg, off, len, true);
+		release(bc, seg, off, len, true, NULL);
 		return rc;
 	}
 	rc = wait_durable(bc, seg);
-	if (!rc)
+	if (!rc) {
+		wait_older_puts(bc, key, (uint16_t)klen, seg->id, off);
 		publish_del(bc, seg, key, (uint16_t)klen, off);
-	release(bc, seg, off, len, false);
+	}
+	release(bc, seg, off, len, false, NULL);
 	return rc;
 }
 

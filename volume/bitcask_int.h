@@ -47,9 +47,12 @@ struct bc {
 	uint32_t segs_cap;
 
 	pthread_mutex_t wmu;
-	pthread_cond_t idle_cv; /* signalled when writers drops to 0 */
+	pthread_cond_t idle_cv; /* signalled when writers drops to 0, and
+				 * when a put ends while tombstones wait */
 	struct bc_seg *active;
 	uint64_t writers;
+	struct bc_write *inflight; /* puts between reservation and release */
+	unsigned tomb_waiters;
 	_Atomic uint64_t disk_bytes; /* sum of segment bytes */
 
 	pthread_mutex_t sync_mu;
@@ -69,7 +72,7 @@ struct bc {
 
 	_Atomic int failed; /* sticky -EIO once a sync has failed */
 	_Atomic uint64_t corrupt, truncated, syncs, synced_writes, merges,
-	    scrub_errors;
+		scrub_errors;
 };
 
 /* Segment table lookup; the caller holds segs_lock. */
