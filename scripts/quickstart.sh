@@ -45,19 +45,24 @@ stop
 for i in 1 2 3; do
 	start "volume$i" "300$i" cask-volume -dir "$data/volume$i"
 done
+start master 3000 cask-master -db "$data/master" \
+	-volumes 127.0.0.1:3001,127.0.0.1:3002,127.0.0.1:3003
 
 cat <<TRY
 
 cask is running; data and logs are in $data
+  master:  http://127.0.0.1:3000
   volumes: http://127.0.0.1:3001 http://127.0.0.1:3002 http://127.0.0.1:3003
 
 Try:
-  curl -X PUT -d bigswag http://127.0.0.1:3001/wehave
-  curl http://127.0.0.1:3001/wehave
-  curl -I http://127.0.0.1:3001/wehave
-  curl 'http://127.0.0.1:3001/_/keys'
-  curl http://127.0.0.1:3001/_/status
-  curl -X DELETE http://127.0.0.1:3001/wehave
+  curl -L -X PUT -d bigswag http://127.0.0.1:3000/wehave
+  curl -L http://127.0.0.1:3000/wehave
+  curl -I http://127.0.0.1:3000/wehave
+  curl -L 'http://127.0.0.1:3000/we?list'
+  curl -L -X UNLINK http://127.0.0.1:3000/wehave
+  curl -L 'http://127.0.0.1:3000/?unlinked'
+  curl -L -X DELETE http://127.0.0.1:3000/wehave
+  curl http://127.0.0.1:3000/_/status
 
 Stop it with: $0 stop
 TRY
