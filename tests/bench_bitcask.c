@@ -78,8 +78,8 @@ static void size_rows(const char *base, size_t size)
 	for (long i = 0; i < n; i++) {
 		struct bc_entry e;
 		int fd;
-		int rc =
-		    bc_get(bc, k, (size_t)key_of((i * 7919) % n, k), &e, &fd);
+		int rc = bc_get(bc, k, (size_t)key_of((i * 7919) % n, k), &e,
+				&fd);
 		if (rc)
 			die("get", rc);
 		if (pread(fd, out, size, (off_t)e.value_offset) !=
@@ -113,9 +113,9 @@ static void *batch_writer(void *p)
 	char k[32], v[4096];
 	memset(v, 'b', sizeof(v));
 	for (int i = 0; i < a->n; i++) {
-		int rc =
-		    bc_put(a->bc, k, (size_t)key_of((long)a->id * a->n + i, k),
-			   v, sizeof(v), NULL);
+		int rc = bc_put(a->bc, k,
+				(size_t)key_of((long)a->id * a->n + i, k), v,
+				sizeof(v), NULL);
 		if (rc)
 			die("batch put", rc);
 	}
@@ -156,7 +156,7 @@ static void million_rows(const char *base)
 	struct bc *bc = open_store(dir, BC_SYNC_NONE);
 	for (long i = 0; i < MILLION; i++) {
 		int rc =
-		    bc_put(bc, k, (size_t)key_of(i, k), v, sizeof(v), NULL);
+			bc_put(bc, k, (size_t)key_of(i, k), v, sizeof(v), NULL);
 		if (rc)
 			die("put", rc);
 	}

@@ -50,7 +50,7 @@ static int copy_range(struct merge_ctx *c, uint64_t from, uint64_t len)
 {
 	for (uint64_t done = 0; done < len;) {
 		size_t n =
-		    len - done < COPY_BUF ? (size_t)(len - done) : COPY_BUF;
+			len - done < COPY_BUF ? (size_t)(len - done) : COPY_BUF;
 		ssize_t k = pread(c->in, c->copy, n, (off_t)(from + done));
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -84,8 +84,8 @@ static int merge_rec(void *arg, const struct rec_hdr *h, uint64_t off,
 		/* A tombstone hides puts in older segments; once a newer
 		 * put exists, or no older segment exists, it hides nothing. */
 		bool newer =
-		    found && (loc.seg > c->seg->id ||
-			      (loc.seg == c->seg->id && loc.off > off));
+			found && (loc.seg > c->seg->id ||
+				  (loc.seg == c->seg->id && loc.off > off));
 		if (c->oldest || newer)
 			return 0;
 	}

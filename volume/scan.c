@@ -29,11 +29,11 @@ static int need(struct reader *r, uint64_t off, size_t n, const uint8_t **p)
 		return 0;
 	}
 	size_t len =
-	    r->size - off < READ_BUF ? (size_t)(r->size - off) : READ_BUF;
+		r->size - off < READ_BUF ? (size_t)(r->size - off) : READ_BUF;
 	size_t got = 0;
 	while (got < len) {
-		ssize_t k =
-		    pread(r->fd, r->buf + got, len - got, (off_t)(off + got));
+		ssize_t k = pread(r->fd, r->buf + got, len - got,
+				  (off_t)(off + got));
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
@@ -51,8 +51,8 @@ static int need(struct reader *r, uint64_t off, size_t n, const uint8_t **p)
 static int resync(struct reader *r, uint64_t from, uint64_t *at)
 {
 	static const uint8_t magic[4] = {
-	    REC_MAGIC & 0xff, (REC_MAGIC >> 8) & 0xff, (REC_MAGIC >> 16) & 0xff,
-	    REC_MAGIC >> 24};
+		REC_MAGIC & 0xff, (REC_MAGIC >> 8) & 0xff,
+		(REC_MAGIC >> 16) & 0xff, REC_MAGIC >> 24};
 	uint64_t pos = from;
 	while (pos < r->size && r->size - pos >= REC_HDR_SIZE) {
 		size_t win = r->size - pos < READ_BUF ? (size_t)(r->size - pos)
@@ -84,8 +84,8 @@ static int data_crc(struct reader *r, uint64_t voff, uint64_t vlen,
 		    uint32_t crc, uint32_t *out)
 {
 	for (uint64_t done = 0; done < vlen;) {
-		size_t n =
-		    vlen - done < READ_BUF ? (size_t)(vlen - done) : READ_BUF;
+		size_t n = vlen - done < READ_BUF ? (size_t)(vlen - done)
+						  : READ_BUF;
 		const uint8_t *p;
 		int rc = need(r, voff + done, n, &p);
 		if (rc)

@@ -70,8 +70,8 @@ static int check_one(struct bc *bc, const char *key, uint16_t klen,
 		uint32_t crc = crc32c_update(0, key, klen);
 		for (uint64_t done = 0; !why && done < e.size;) {
 			size_t n = e.size - done < READ_BUF
-				       ? (size_t)(e.size - done)
-				       : READ_BUF;
+					   ? (size_t)(e.size - done)
+					   : READ_BUF;
 			if (read_at(fd, rbuf, n, e.value_offset + done))
 				why = "unreadable value";
 			crc = crc32c_update(crc, rbuf, n);
