@@ -484,7 +484,8 @@ START_TEST(engine_segments_and_keys)
 	bc = open_ok(&o);
 	for (int i = 0; i < N; i += 7) {
 		key_of(i, k);
-		expect_val(bc, k, v, make_val(i, 0, v, sizeof(v)));
+		size_t n = make_val(i, 0, v, sizeof(v));
+		expect_val(bc, k, v, n);
 	}
 	expect_val(bc, "/huge", huge, 50000);
 	bc_close(bc);
@@ -548,7 +549,8 @@ START_TEST(group_commit)
 	bc = open_ok(&o);
 	for (int i = 0; i < T * PER; i++) {
 		key_of(i, k);
-		expect_val(bc, k, v, make_val(i, 1, v, sizeof(v)));
+		size_t n = make_val(i, 1, v, sizeof(v));
+		expect_val(bc, k, v, n);
 	}
 	bc_close(bc);
 
@@ -575,7 +577,8 @@ START_TEST(concurrent_writers_none)
 	run_writers(bc, T, PER);
 	for (int i = 0; i < T * PER; i++) {
 		key_of(i, k);
-		expect_val(bc, k, v, make_val(i, 1, v, sizeof(v)));
+		size_t n = make_val(i, 1, v, sizeof(v));
+		expect_val(bc, k, v, n);
 	}
 	bc_close(bc);
 	rm_rf(dir);
@@ -759,7 +762,8 @@ static void *reader(void *p)
 	while (!a->stop) {
 		for (int i = 0; i < 500; i += 3) {
 			key_of(i, k);
-			expect_val(a->bc, k, v, make_val(i, 0, v, sizeof(v)));
+			size_t n = make_val(i, 0, v, sizeof(v));
+			expect_val(a->bc, k, v, n);
 		}
 	}
 	return NULL;
@@ -797,7 +801,8 @@ START_TEST(merge_background)
 	bc = open_ok(&o);
 	for (int i = 1; i < 500; i += 3) {
 		key_of(i, k);
-		expect_val(bc, k, v, make_val(i, 19, v, sizeof(v)));
+		size_t n = make_val(i, 19, v, sizeof(v));
+		expect_val(bc, k, v, n);
 	}
 	bc_close(bc);
 	rm_rf(dir);
@@ -851,7 +856,8 @@ START_TEST(recover_truncate_every_offset)
 		for (int i = 0; i < RN; i++) {
 			key_of(i, k);
 			if (ends[i] <= cut) {
-				expect_val(bc, k, v, make_val(i, 0, v, 40));
+				size_t n = make_val(i, 0, v, 40);
+				expect_val(bc, k, v, n);
 				good = ends[i];
 			} else {
 				expect_absent(bc, k);
@@ -899,10 +905,12 @@ START_TEST(recover_flipped_middle)
 		bc = open_ok(&o);
 		for (int i = 0; i < RN; i++) {
 			key_of(i, k);
-			if (i == bad)
+			if (i == bad) {
 				expect_absent(bc, k);
-			else
-				expect_val(bc, k, v, make_val(i, 0, v, 40));
+			} else {
+				size_t n = make_val(i, 0, v, 40);
+				expect_val(bc, k, v, n);
+			}
 		}
 		struct bc_stats st;
 		bc_stats(bc, &st);
