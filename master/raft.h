@@ -39,8 +39,11 @@
  *
  * Memory: raft_new() allocates the core; the log is kept in memory from the
  * last compaction point on (raft_compact() frees the prefix); every payload
- * given to the core is copied. Functions that may grow the log or a queue
- * return -ENOMEM when malloc fails, leaving the core unchanged.
+ * given to the core is copied. raft_propose*(), raft_read_index() and
+ * raft_restore() return -ENOMEM when malloc fails; when queueing an outgoing
+ * message fails, that message is dropped, which Raft treats as network
+ * loss. raft_step() returns 0: messages that are stale for the current
+ * term or state are ignored, as the protocol requires.
  *
  * Threads: a core is not thread-safe; one thread at a time per core.
  *
