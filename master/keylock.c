@@ -58,7 +58,7 @@ int keylock_try(const char *key, size_t keylen, enum keylock_owner owner)
 	       owner == KEYLOCK_CLIENT &&
 	       pthread_cond_timedwait(&released, &mu, &until) == 0)
 		;
-	if ((h = find(b, key, keylen))) {
+	if (find(b, key, keylen)) {
 		pthread_mutex_unlock(&mu);
 		free(n);
 		return -EBUSY;

@@ -218,7 +218,7 @@ static void *concurrent_worker(void *arg)
 			continue;
 		}
 		memcpy(got, r.body, r.len < sizeof(got) ? r.len : sizeof(got));
-		if (r.len != sizeof(val) || memcmp(got, val, sizeof(val)))
+		if (r.len != sizeof(val) || memcmp(got, val, sizeof(val)) != 0)
 			w->failures++;
 		harness_resp_free(&r);
 		if (i % 2 && req(w->v, "DELETE", key, NULL, 0, NULL) != 204)

@@ -99,12 +99,13 @@ static int seg_insert(struct bc *bc, struct bc_seg *seg)
 		uint32_t cap = bc->segs_cap ? bc->segs_cap : 64;
 		while (cap <= seg->id)
 			cap *= 2;
-		struct bc_seg **s = realloc(bc->segs, cap * sizeof(*s));
+		struct bc_seg **s =
+			realloc(bc->segs, cap * sizeof(struct bc_seg *));
 		if (!s) {
 			rc = -ENOMEM;
 		} else {
 			memset(s + bc->segs_cap, 0,
-			       (cap - bc->segs_cap) * sizeof(*s));
+			       (cap - bc->segs_cap) * sizeof(struct bc_seg *));
 			bc->segs = s;
 			bc->segs_cap = cap;
 		}
@@ -115,27 +116,30 @@ static int seg_insert(struct bc *bc, struct bc_seg *seg)
 	return rc;
 }
 
-static int seg_open(struct bc *bc, uint32_t id, bool create,
-		    struct bc_seg **out)
+/* Opens (or creates) segment `id`. Returns it, or NULL with *err set. */
+static struct bc_seg *seg_open(struct bc *bc, uint32_t id, bool create,
+			       int *err)
 {
 	char path[PATH_MAX];
-	int rc = hint_path(path, bc->dir, id, "data");
-	if (rc)
-		return rc;
+	*err = hint_path(path, bc->dir, id, "data");
+	if (*err)
+		return NULL;
 	int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
 	int fd = open(path, flags, 0644);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
 	struct bc_seg *seg = calloc(1, sizeof(*seg));
 	if (!seg) {
 		close(fd);
-		return -ENOMEM;
+		*err = -ENOMEM;
+		return NULL;
 	}
 	seg->id = id;
 	seg->fd[0] = fd;
 	seg->fd[1] = -1;
-	*out = seg;
-	return 0;
+	return seg;
 }
 
 void bc_account_dead(struct bc *bc, uint32_t id, uint64_t bytes)
@@ -151,12 +155,12 @@ void bc_account_dead(struct bc *bc, uint32_t id, uint64_t bytes)
  * is synced so that the file itself survives a crash, not just its data. */
 static int roll(struct bc *bc)
 {
-	struct bc_seg *seg;
 	uint32_t id = bc->active ? bc->active->id + 1 : 1;
 	if (id > KEYDIR_SEG_MAX)
 		return -ENOSPC;
-	int rc = seg_open(bc, id, true, &seg);
-	if (rc)
+	int rc;
+	struct bc_seg *seg = seg_open(bc, id, true, &rc);
+	if (!seg)
 		return rc;
 	rc = bc_fsync_dir(bc->dir);
 	if (!rc)
@@ -353,9 +357,8 @@ static int recover(struct bc *bc)
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n && !rc; i++) {
-		struct bc_seg *seg;
-		rc = seg_open(bc, ids[i], false, &seg);
-		if (rc)
+		struct bc_seg *seg = seg_open(bc, ids[i], false, &rc);
+		if (!seg)
 			break;
 		rc = seg_insert(bc, seg);
 		if (rc) {

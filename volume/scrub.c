@@ -63,7 +63,7 @@ static int check_one(struct bc *bc, const char *key, uint16_t klen,
 	if (read_at(fd, hb, REC_HDR_SIZE + klen, off))
 		why = "unreadable header";
 	else if (rec_decode(hb, &h) || h.type != REC_PUT || h.klen != klen ||
-		 h.vlen != e.size || memcmp(hb + REC_HDR_SIZE, key, klen))
+		 h.vlen != e.size || memcmp(hb + REC_HDR_SIZE, key, klen) != 0)
 		why = "bad header";
 	struct md5 m;
 	if (!why && md5_init(&m) == 0) {
@@ -82,8 +82,8 @@ static int check_one(struct bc *bc, const char *key, uint16_t klen,
 		md5_final(&m, digest);
 		if (!why && crc != h.data_crc)
 			why = "data CRC mismatch";
-		else if (!why && (memcmp(digest, h.md5, MD5_LEN) ||
-				  memcmp(digest, e.md5, MD5_LEN)))
+		else if (!why && (memcmp(digest, h.md5, MD5_LEN) != 0 ||
+				  memcmp(digest, e.md5, MD5_LEN) != 0))
 			why = "md5 mismatch";
 	} else if (!why) {
 		rc = -ENOMEM;
