@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/placement.h"
+#include "master/admin.h"
 #include "master/keylock.h"
 #include "master/put.h"
 
@@ -27,6 +28,7 @@ struct api {
 	struct api_options opt;
 	struct api_deps d;
 	struct MHD_Daemon *mhd;
+	struct admin *admin; /* /_/admin/ and REBALANCE (master/admin.h) */
 	atomic_uint writes; /* write requests not yet completed */
 };
 
@@ -49,6 +51,7 @@ struct req {
 	bool suspended;
 	atomic_bool committed;
 	struct commit_req *cr;
+	struct admin_req *admin;
 	size_t keylen;
 	char key[KEY_MAX + 1];
 };
@@ -661,6 +664,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			return MHD_YES;
 		}
 	}
+	if (admin_claims(url, method)) {
+		enum MHD_Result ret =
+		    admin_handle(a->admin, c, url, method, upload_data,
+				 upload_data_size, &r->admin, &r->status);
+		r->answered = r->status != 0;
+		return ret;
+	}
 	if (r->answered) {
 		*upload_data_size = 0; /* a body after a refusal is dropped */
 		return MHD_YES;
@@ -689,9 +699,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		if (r->suspended)
 			return write_end(a, r);
 		return write_begin(a, r, url, r->method == METRICS_UNLINK);
-	case METRICS_REBALANCE:
-		return text(r, 501,
-			    "REBALANCE is not supported by this master");
 	default:
 		return text(r, 405, "method not allowed");
 	}
@@ -714,6 +721,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		atomic_fetch_sub(&a->writes, 1);
 	metrics_http_observe(r->method, r->answered ? (int)r->status : 0,
 			     http_now_usec() - r->start_us);
+	admin_req_free(r->admin);
 	free(r->cr);
 	free(r);
 	*con_cls = NULL;
@@ -731,6 +739,13 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 		return -ENOMEM;
 	a->opt = *opt;
 	a->d = *deps;
+	struct move_deps md = {deps->ix, deps->cm, deps->vs, deps->pg,
+			       opt->replicas, opt->voltimeout_ms};
+	a->admin = admin_new(&md);
+	if (!a->admin) {
+		free(a);
+		return -ENOMEM;
+	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
 			 MHD_USE_ERROR_LOG;
@@ -744,6 +759,7 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
 	if (!a->mhd) {
+		admin_free(a->admin);
 		free(a);
 		return -EADDRINUSE;
 	}
@@ -761,6 +777,8 @@ void api_stop(struct api *a, unsigned grace_ms)
 		struct timespec d = {0, 10 * 1000000};
 		nanosleep(&d, NULL);
 	}
+	admin_drain(a->admin);
 	MHD_stop_daemon(a->mhd);
+	admin_free(a->admin);
 	free(a);
 }

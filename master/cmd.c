@@ -47,7 +47,7 @@ static void put_vols(struct writer *w, const struct cmd *c)
 
 static bool valid(const struct cmd *c)
 {
-	bool keyed = c->type != CMD_VOLUMES;
+	bool keyed = c->type != CMD_VOLUMES && c->type != CMD_VOLUME;
 	if (keyed && (c->keylen == 0 || c->keylen > KEY_MAX || !c->key))
 		return false;
 	if (c->nvols > CMD_MAX_VOLS)
@@ -56,6 +56,13 @@ static bool valid(const struct cmd *c)
 	case CMD_PUT:
 	case CMD_PURGE_ADD:
 		return c->nvols > 0;
+	case CMD_RECORD:
+		return c->expect <= CMD_EXPECT_MD5 &&
+		       (c->remove ||
+			(c->nvols > 0 && c->state >= 1 && c->state <= 2));
+	case CMD_VOLUME:
+		return c->addrslen > 0 && c->addrslen < 256 && c->addrs &&
+		       c->state >= 1 && c->state <= 3;
 	case CMD_PURGE_DONE:
 		return c->nvols == 1;
 	case CMD_VOLUMES:
@@ -101,6 +108,25 @@ long cmd_encode(const struct cmd *c, uint8_t *out, size_t cap)
 		break;
 	case CMD_VOLUMES:
 		put_uint(&w, c->addrslen, 4);
+		put_bytes(&w, c->addrs, c->addrslen);
+		break;
+	case CMD_RECORD:
+		put_key(&w, c);
+		put_uint(&w,
+			 (uint64_t)c->remove | (uint64_t)c->purge_dropped << 1 |
+				 (uint64_t)c->written << 2,
+			 1);
+		put_uint(&w, (uint64_t)c->expect, 1);
+		put_bytes(&w, c->expect_md5, MD5_LEN);
+		put_uint(&w, c->state, 1);
+		put_uint(&w, c->size, 8);
+		put_bytes(&w, c->md5, MD5_LEN);
+		put_uint(&w, c->created_ms, 8);
+		put_vols(&w, c);
+		break;
+	case CMD_VOLUME:
+		put_uint(&w, c->state, 1);
+		put_uint(&w, c->addrslen, 2);
 		put_bytes(&w, c->addrs, c->addrslen);
 		break;
 	}
@@ -151,6 +177,13 @@ static void get_vols(struct reader *r, struct cmd *c)
 		c->vols[i] = (uint32_t)get_uint(r, 4);
 }
 
+static void get_md5(struct reader *r, uint8_t out[MD5_LEN])
+{
+	const uint8_t *m = get_bytes(r, MD5_LEN);
+	if (m)
+		memcpy(out, m, MD5_LEN);
+}
+
 int cmd_decode(const uint8_t *in, size_t len, struct cmd *out)
 {
 	struct reader r = {in, len, 0, false};
@@ -162,9 +195,7 @@ int cmd_decode(const uint8_t *in, size_t len, struct cmd *out)
 	case CMD_PUT: {
 		get_key(&r, out);
 		out->size = get_uint(&r, 8);
-		const uint8_t *m = get_bytes(&r, MD5_LEN);
-		if (m)
-			memcpy(out->md5, m, MD5_LEN);
+		get_md5(&r, out->md5);
 		out->created_ms = get_uint(&r, 8);
 		get_vols(&r, out);
 		break;
@@ -188,6 +219,28 @@ int cmd_decode(const uint8_t *in, size_t len, struct cmd *out)
 		break;
 	case CMD_VOLUMES:
 		out->addrslen = (size_t)get_uint(&r, 4);
+		out->addrs = (const char *)get_bytes(&r, out->addrslen);
+		break;
+	case CMD_RECORD: {
+		get_key(&r, out);
+		uint64_t flags = get_uint(&r, 1);
+		out->remove = flags & 1;
+		out->purge_dropped = flags & 2;
+		out->written = flags & 4;
+		out->expect = (enum cmd_expect)get_uint(&r, 1);
+		get_md5(&r, out->expect_md5);
+		out->state = (uint8_t)get_uint(&r, 1);
+		out->size = get_uint(&r, 8);
+		get_md5(&r, out->md5);
+		out->created_ms = get_uint(&r, 8);
+		get_vols(&r, out);
+		if (flags > 7)
+			r.bad = true;
+		break;
+	}
+	case CMD_VOLUME:
+		out->state = (uint8_t)get_uint(&r, 1);
+		out->addrslen = (size_t)get_uint(&r, 2);
 		out->addrs = (const char *)get_bytes(&r, out->addrslen);
 		break;
 	default:

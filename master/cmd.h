@@ -51,6 +51,25 @@ enum cmd_type {
 	 * separated. Unknown addresses get fresh ids; known ones missing
 	 * from the list are retired (kept, so records can still name them). */
 	CMD_VOLUMES = 6,
+	/* Set a key's whole record (rebuild, rebalance), or with `remove`
+	 * delete it, provided the current record is what `expect` says,
+	 * else -ESTALE. An upsert naming a volume with a queued purge of
+	 * the key fails with -EBUSY (that copy is on its way out) unless
+	 * `written`: the proposer just wrote the copies under the key's
+	 * lock, so those purges are cancelled as a PUT's are. With
+	 * `purge_dropped`, volumes of the old record missing from the new
+	 * one are queued for purge. */
+	CMD_RECORD = 7,
+	/* Set one volume's state (`state`: IDX_VOL_*) by address; an
+	 * unknown address gets a fresh id. -ENOENT when retiring an
+	 * unknown address. */
+	CMD_VOLUME = 8,
+};
+
+enum cmd_expect {
+	CMD_EXPECT_ANY = 0,
+	CMD_EXPECT_ABSENT = 1,
+	CMD_EXPECT_MD5 = 2, /* present, with md5 expect_md5 */
 };
 
 struct cmd {
@@ -64,8 +83,12 @@ struct cmd {
 	uint64_t seq;	      /* PURGE_DONE */
 	unsigned nvols;	      /* PUT, PURGE_ADD, PURGE_DONE (1) */
 	uint32_t vols[CMD_MAX_VOLS];
-	const char *addrs; /* VOLUMES, not NUL-terminated */
+	const char *addrs; /* VOLUMES, VOLUME: not NUL-terminated */
 	size_t addrslen;
+	uint8_t state; /* RECORD: IDX_LIVE/IDX_UNLINKED; VOLUME: IDX_VOL_* */
+	bool remove, purge_dropped, written; /* RECORD */
+	enum cmd_expect expect;		     /* RECORD */
+	uint8_t expect_md5[MD5_LEN];	     /* RECORD */
 };
 
 /* Encodes `c` into out (capacity cap). Returns the length, or -EINVAL for

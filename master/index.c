@@ -309,14 +309,14 @@ static bool in_list(const char *list, size_t listlen, const char *addr,
 	return false;
 }
 
-static int vol_put(struct idx *ix, MDB_txn *txn, uint32_t id, bool active,
-		   const char *addr, size_t len)
+static int vol_put_state(struct idx *ix, MDB_txn *txn, uint32_t id,
+			 uint8_t state, const char *addr, size_t len)
 {
 	uint8_t k[4], v[1 + IDX_ADDR_MAX];
 	if (len >= IDX_ADDR_MAX)
 		return MDB_BAD_VALSIZE;
 	be32(k, id);
-	v[0] = active ? 1 : 2;
+	v[0] = state;
 	memcpy(v + 1, addr, len);
 	MDB_val kv = {4, k}, vv = {1 + len, v};
 	return mdb_put(txn, ix->volumes, &kv, &vv, 0);
@@ -380,11 +380,109 @@ static int apply_volumes(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 		mdb_cursor_close(cur);
 		if (rc != MDB_NOTFOUND)
 			return rc;
-		if (!known && (rc = vol_put(ix, txn, next_id++, true, a, len)))
+		if (!known && (rc = vol_put_state(ix, txn, next_id++,
+						  IDX_VOL_ACTIVE, a, len)))
 			return rc;
 	}
 	*result = 0;
 	return 0;
+}
+
+static bool record_expected(const struct cmd *c, int found,
+			    const struct idx_record *r)
+{
+	switch (c->expect) {
+	case CMD_EXPECT_ANY:
+		return true;
+	case CMD_EXPECT_ABSENT:
+		return found == MDB_NOTFOUND;
+	case CMD_EXPECT_MD5:
+		return found == 0 &&
+		       memcmp(r->md5, c->expect_md5, MD5_LEN) == 0;
+	}
+	return false;
+}
+
+static int apply_record(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			uint64_t index, int *result)
+{
+	MDB_val key = {c->keylen, (void *)c->key};
+	struct idx_record old = {0};
+	int rc = rec_get(ix, txn, &key, &old);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (!record_expected(c, rc, &old)) {
+		*result = -ESTALE;
+		return 0;
+	}
+	bool found = rc == 0;
+	*result = 0;
+	if (c->remove) {
+		if (!found)
+			return 0;
+		return mdb_del(txn, ix->keys, &key, NULL);
+	}
+	for (unsigned i = 0; i < c->nvols; i++) {
+		uint8_t k[PURGE_KEY_MAX];
+		MDB_val kv = {purge_key(k, c->vols[i], c->key, c->keylen), k},
+			v;
+		rc = mdb_get(txn, ix->purge, &kv, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc)
+			return rc;
+		if (!c->written) {
+			*result = -EBUSY;
+			return 0;
+		}
+		if ((rc = mdb_del(txn, ix->purge, &kv, NULL)))
+			return rc;
+	}
+	for (unsigned i = 0; c->purge_dropped && found && i < old.nvols; i++)
+		if (!has_vol(c->vols, c->nvols, old.vols[i]) &&
+		    (rc = purge_add(ix, txn, old.vols[i], &key, index)))
+			return rc;
+	struct idx_record r = {.state = (enum idx_state)c->state,
+			       .size = c->size,
+			       .created_ms = c->created_ms,
+			       .nvols = c->nvols};
+	memcpy(r.md5, c->md5, MD5_LEN);
+	memcpy(r.vols, c->vols, sizeof(r.vols[0]) * c->nvols);
+	return rec_put(ix, txn, &key, &r);
+}
+
+static int apply_volume(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			int *result)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, ix->volumes, &cur);
+	if (rc)
+		return rc;
+	uint32_t next_id = 1, id = 0;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 4 || v.mv_size < 1) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		uint32_t at = get_be32(k.mv_data);
+		if (v.mv_size - 1 == c->addrslen &&
+		    memcmp((char *)v.mv_data + 1, c->addrs, c->addrslen) == 0)
+			id = at;
+		if (at >= next_id)
+			next_id = at + 1;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	if (!id && c->state == IDX_VOL_RETIRED) {
+		*result = -ENOENT;
+		return 0;
+	}
+	*result = 0;
+	return vol_put_state(ix, txn, id ? id : next_id, c->state, c->addrs,
+			     c->addrslen);
 }
 
 static int apply_one(struct idx *ix, MDB_txn *txn, const struct idx_entry *e,
@@ -408,6 +506,10 @@ static int apply_one(struct idx *ix, MDB_txn *txn, const struct idx_entry *e,
 		return apply_purge_add(ix, txn, &c, e->index, result);
 	case CMD_VOLUMES:
 		return apply_volumes(ix, txn, &c, result);
+	case CMD_RECORD:
+		return apply_record(ix, txn, &c, e->index, result);
+	case CMD_VOLUME:
+		return apply_volume(ix, txn, &c, result);
 	}
 	*result = -EINVAL;
 	return 0;
@@ -526,9 +628,11 @@ int idx_volumes(struct idx *ix,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		struct idx_volume vol = {.id = get_be32(k.mv_data),
-					 .active =
-					     ((uint8_t *)v.mv_data)[0] == 1};
+		struct idx_volume vol = {
+			.id = get_be32(k.mv_data),
+			.active = ((uint8_t *)v.mv_data)[0] == IDX_VOL_ACTIVE,
+			.draining =
+				((uint8_t *)v.mv_data)[0] == IDX_VOL_DRAINING};
 		memcpy(vol.addr, (char *)v.mv_data + 1, v.mv_size - 1);
 		vol.addr[v.mv_size - 1] = '\0';
 		stop = fn(arg, &vol);
@@ -559,7 +663,7 @@ int idx_list(struct idx *ix, struct idx_list *l)
 	MDB_val k = {l->prefixlen, (void *)l->prefix}, v;
 	if (l->start && l->startlen > 0 && l->startlen <= KEY_MAX) {
 		size_t m =
-		    l->startlen < l->prefixlen ? l->startlen : l->prefixlen;
+			l->startlen < l->prefixlen ? l->startlen : l->prefixlen;
 		int cmp = memcmp(l->start, l->prefix, m);
 		if (cmp > 0 || (cmp == 0 && l->startlen > l->prefixlen))
 			k = (MDB_val){l->startlen, (void *)l->start};
@@ -595,6 +699,41 @@ int idx_list(struct idx *ix, struct idx_list *l)
 		if ((out = l->fn(l->arg, k.mv_data, k.mv_size)))
 			break;
 		count++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (out)
+		return out;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+}
+
+int idx_records(struct idx *ix, const char *start, size_t startlen,
+		int (*fn)(void *arg, const char *key, size_t keylen,
+			  const struct idx_record *r),
+		void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	int rc = read_begin(ix, &txn);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_open(txn, ix->keys, &cur);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return mdb_err(rc);
+	}
+	MDB_val k = {startlen, (void *)start}, v;
+	bool seek = start && startlen > 0 && startlen <= KEY_MAX;
+	rc = mdb_cursor_get(cur, &k, &v, seek ? MDB_SET_RANGE : MDB_FIRST);
+	int out = 0;
+	for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct idx_record r;
+		if (rec_decode(&v, &r)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if ((out = fn(arg, k.mv_data, k.mv_size, &r)))
+			break;
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);

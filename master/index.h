@@ -43,9 +43,17 @@ struct idx_record {
 	uint32_t vols[CMD_MAX_VOLS]; /* in placement order */
 };
 
+/* Volume states as stored (and carried by CMD_VOLUME). */
+enum idx_vol_state {
+	IDX_VOL_ACTIVE = 1,   /* new keys are placed on it */
+	IDX_VOL_RETIRED = 2,  /* out of the set; records may still name it */
+	IDX_VOL_DRAINING = 3, /* no new keys; rebalance empties it */
+};
+
 struct idx_volume {
 	uint32_t id;
-	bool active; /* in the current volume set (else retired) */
+	bool active;   /* in the current volume set */
+	bool draining; /* not active, and being emptied */
 	char addr[IDX_ADDR_MAX];
 };
 
@@ -109,6 +117,14 @@ struct idx_list {
 /* Returns 0, -E2BIG when more than `max` keys would be returned, fn's
  * nonzero value, or -EIO. */
 int idx_list(struct idx *ix, struct idx_list *l);
+
+/* Calls fn for every record, live and unlinked, in key order, starting at
+ * `start` (inclusive; NULL or empty for the first key). fn's nonzero
+ * return stops the scan and is returned; else 0 or -EIO. */
+int idx_records(struct idx *ix, const char *start, size_t startlen,
+		int (*fn)(void *arg, const char *key, size_t keylen,
+			  const struct idx_record *r),
+		void *arg);
 
 /* One queued purge: delete `key` from volume `vol`. */
 struct idx_purge {
