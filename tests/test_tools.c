@@ -611,7 +611,8 @@ static void volume_keys(const struct cluster *c, int v, const char *prefix,
 		(*keys)[(*n)++] = strndup(h.key, h.keylen);
 	}
 	harness_resp_free(&r);
-	qsort(*keys, *n, sizeof(**keys), by_str);
+	if (*n)
+		qsort(*keys, *n, sizeof(**keys), by_str);
 }
 
 /* Every volume holds exactly the keys placement gives it. */

@@ -13,7 +13,8 @@
 #include "common/key.h"
 #include "thrasher/engine.h"
 
-#define MAX_MASTERS 64
+#define MAX_MASTERS    64
+#define MASTER_URL_MAX 300
 
 /* "4K" or "1K-64K" into [min, max]. */
 static int parse_size_range(const char *s, uint64_t *min, uint64_t *max)
@@ -33,8 +34,9 @@ static int parse_size_range(const char *s, uint64_t *min, uint64_t *max)
 	return *min >= 1 && *min <= *max ? 0 : -EINVAL;
 }
 
-/* Splits "a:1,http://b:2/" into base URLs "http://a:1", "http://b:2". */
-static size_t parse_masters(char *list, char **out, size_t cap)
+/* Splits "a:1,http://b:2/" into base URLs "http://a:1", "http://b:2".
+ * Returns how many, or 0 when the list is empty or does not fit. */
+static size_t parse_masters(char *list, char (*out)[MASTER_URL_MAX], size_t cap)
 {
 	size_t n = 0;
 	for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
@@ -42,14 +44,10 @@ static size_t parse_masters(char *list, char **out, size_t cap)
 		size_t len = strlen(t);
 		while (len && t[len - 1] == '/')
 			t[--len] = '\0';
-		if (!len || n == cap)
-			return 0;
 		const char *scheme = strncmp(t, "http://", 7) ? "http://" : "";
-		size_t need = strlen(scheme) + len + 1;
-		out[n] = malloc(need);
-		if (!out[n])
+		if (!len || n == cap || strlen(scheme) + len >= MASTER_URL_MAX)
 			return 0;
-		snprintf(out[n++], need, "%s%s", scheme, t);
+		snprintf(out[n++], MASTER_URL_MAX, "%s%s", scheme, t);
 	}
 	return n;
 }
@@ -138,10 +136,16 @@ int main(int argc, char **argv)
 			     .seed = seed,
 			     .keep = keep,
 			     .timeout_ms = timeout_s * 1000};
-	char *urls[MAX_MASTERS];
-	char *mlist = strdup(masters);
-	o.nmasters = mlist ? parse_masters(mlist, urls, MAX_MASTERS) : 0;
-	o.masters = (const char *const *)urls;
+	static char urls[MAX_MASTERS][MASTER_URL_MAX];
+	static char mlist[MAX_MASTERS * MASTER_URL_MAX];
+	const char *murls[MAX_MASTERS];
+	if (strlen(masters) < sizeof(mlist)) {
+		strcpy(mlist, masters);
+		o.nmasters = parse_masters(mlist, urls, MAX_MASTERS);
+	}
+	for (size_t i = 0; i < o.nmasters; i++)
+		murls[i] = urls[i];
+	o.masters = murls;
 	double secs = 0;
 	char unit[8] = "";
 	if (*duration &&
@@ -199,9 +203,6 @@ int main(int argc, char **argv)
 			strerror(errno));
 		status = 1;
 	}
-	for (size_t i = 0; i < o.nmasters; i++)
-		free(urls[i]);
-	free(mlist);
 	free(res);
 	curl_global_cleanup();
 	return status;
