@@ -755,7 +755,7 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
 	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 	    MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
 	if (!a->mhd) {

@@ -13,6 +13,7 @@
 #include "master/commit.h"
 #include "master/index.h"
 #include "master/purge.h"
+#include "master/put.h"
 #include "master/volumes.h"
 
 /* Parses a Go duration ("1s", "500ms", "1.5s", "2m"), as minikeyvalue's
@@ -197,6 +198,7 @@ int main(int argc, char **argv)
 	struct vols *vs = NULL;
 	struct purge *pg = NULL;
 	struct api *api = NULL;
+	bool putting = false;
 	const char *what = "opening the index";
 	rc = idx_open(db, &ix);
 	if (!rc) {
@@ -227,12 +229,19 @@ int main(int argc, char **argv)
 				 .threads = (unsigned)threads};
 	struct api_deps deps = {ix, cm, vs, pg};
 	if (!rc) {
+		what = "starting the PUT fan-out";
+		rc = put_system_start();
+		putting = !rc;
+	}
+	if (!rc) {
 		what = "listening";
 		rc = api_start(&ao, &deps, &api);
 	}
 	if (rc) {
 		log_error("cask-master: %s failed (-db %s, port %ld): %s", what,
 			  db, port, strerror(-rc));
+		if (putting)
+			put_system_stop();
 		purge_stop(pg);
 		vol_stop(vs);
 		commit_stop(cm);
@@ -246,6 +255,7 @@ int main(int argc, char **argv)
 	sigwait(&sigs, &sig);
 	log_info("signal %d: finishing requests in flight", sig);
 	api_stop(api, 30000);
+	put_system_stop();
 	purge_stop(pg);
 	vol_stop(vs);
 	commit_stop(cm);

@@ -1,28 +1,31 @@
 /* A streaming PUT: the request body goes to every replica at once.
  *
- * The HTTP layer feeds body chunks as they arrive; they are copied into a
- * bounded ring (at most PUT_RING_MAX bytes, or the value's size when
- * smaller) from which one worker thread per PUT uploads to all replicas in
- * parallel with libcurl multi, and computes the value's md5 on the way.
- * The ring frees space only when every replica (and the md5) has consumed
- * it, so the slowest replica paces the client and memory stays bounded
- * whatever the value's size.
+ * The HTTP layer feeds body chunks as they arrive; they are hashed (md5)
+ * and copied into a bounded ring (at most PUT_RING_MAX bytes, or the
+ * value's size when smaller) from which a fan-out thread uploads to all
+ * replicas in parallel with libcurl multi. A few fan-out threads serve
+ * every PUT, each with one multi handle whose connection cache keeps the
+ * connections to the volumes open between PUTs. The ring frees space only
+ * when every replica has consumed it, so the slowest replica paces the
+ * client and memory stays bounded whatever the value's size.
  *
- * When every replica answered 201 with the same md5, the worker commits a
- * CMD_PUT and the answer is 201. Otherwise nothing is recorded, the copies
- * that may exist are queued for purge (CMD_PURGE_ADD), and the answer is
- * a 5xx saying which volume failed and how.
+ * When every replica answered 201 with the same md5, a CMD_PUT is
+ * submitted to the commit thread (group commit: concurrent PUTs share a
+ * synced transaction) and the answer is 201 once it is applied.
+ * Otherwise nothing is recorded, the copies that may exist are queued for
+ * purge (CMD_PURGE_ADD), and the answer is a 5xx saying which volume
+ * failed and how.
  *
  * Flow control goes through `struct put_io`: put_feed and put_finish call
  * suspend (the HTTP layer stops delivering: MHD_suspend_connection) when
- * they must wait; the worker calls resume once they may go on. Both are
- * called with the put's lock held, and resume only after suspend, so a
- * wake-up is never lost or early.
+ * they must wait; resume follows, from any thread, once they may go on.
+ * Both are called with the put's lock held, and resume only after
+ * suspend, so a wake-up is never lost or early.
  *
  * Ownership: put_start takes over the key's write lock (master/keylock.h);
- * the worker releases it once the volumes and the index are settled,
- * before the answer is ready. The put itself is freed when both the HTTP
- * layer (put_detach) and the worker are done with it. */
+ * it is released once the volumes and the index are settled, before the
+ * answer is ready. The put itself is freed when both the HTTP layer
+ * (put_detach) and the fan-out side are done with it. */
 #ifndef CASK_MASTER_PUT_H
 #define CASK_MASTER_PUT_H
 
@@ -61,7 +64,15 @@ struct put_params {
 
 struct put;
 
-/* Starts the worker. Returns 0 or -errno (the caller keeps the key lock
+/* Starts the fan-out threads; call once, after httpc_global_init. Returns
+ * 0 or -ENOMEM. */
+int put_system_start(void);
+
+/* Waits for every started PUT to finish (the commit thread must still
+ * run), then stops the fan-out threads. */
+void put_system_stop(void);
+
+/* Starts a PUT. Returns 0 or -errno (the caller keeps the key lock
  * on failure). */
 int put_start(const struct put_params *pp, struct put **out);
 
@@ -81,7 +92,7 @@ unsigned put_status(struct put *p, const char **why);
  * the uploads). No io callback is made after this returns. */
 void put_detach(struct put *p);
 
-/* PUTs whose worker is still running. */
+/* PUTs started and not yet answered. */
 unsigned put_active(void);
 
 #endif
