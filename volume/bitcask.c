@@ -26,12 +26,19 @@
 /* Disk space allocated ahead of the active segment's tail. */
 #define PREALLOC (UINT64_C(1) << 20)
 
+/* A large value starts its writeback every this many bytes as it
+ * streams in, so the commit's fdatasync waits for the tail rather than
+ * for the whole value (the dirty-page thresholds here are gigabytes, so
+ * the kernel would otherwise write nothing before the sync). */
+#define WRITEBACK_STEP (8u << 20)
+
 struct bc_write {
 	struct bc *bc;
 	struct bc_seg *seg;
-	uint64_t off;  /* record offset */
-	uint64_t size; /* value bytes reserved */
-	uint64_t done; /* value bytes written */
+	uint64_t off;	   /* record offset */
+	uint64_t size;	   /* value bytes reserved */
+	uint64_t done;	   /* value bytes written */
+	uint64_t flushing; /* value bytes whose writeback was started */
 	uint64_t timestamp;
 	uint32_t crc;
 	struct md5 md5;
@@ -645,6 +652,16 @@ int bc_write_append(struct bc_write *w, const void *data, size_t len)
 	w->crc = crc32c_update(w->crc, data, len);
 	md5_update(&w->md5, data, len);
 	w->done += len;
+	if (w->bc->opt.sync != BC_SYNC_NONE &&
+	    w->done - w->flushing >= WRITEBACK_STEP) {
+		/* A hint to the kernel: a failure leaves the work to the
+		 * commit's fdatasync, which reports errors. */
+		uint64_t at = w->off + REC_HDR_SIZE + w->klen + w->flushing;
+		(void)sync_file_range(seg_fd(w->seg), (off_t)at,
+				      (off_t)(w->done - w->flushing),
+				      SYNC_FILE_RANGE_WRITE);
+		w->flushing = w->done;
+	}
 	return 0;
 }
 
