@@ -191,6 +191,19 @@ static bool has_vol(const uint32_t *vols, unsigned n, uint32_t v)
 	return false;
 }
 
+/* Stores the record a PUT or RECORD command describes. */
+static int rec_put_cmd(struct idx *ix, MDB_txn *txn, const MDB_val *key,
+		       const struct cmd *c, enum idx_state state)
+{
+	struct idx_record r = {.state = state,
+			       .size = c->size,
+			       .created_ms = c->created_ms,
+			       .nvols = c->nvols};
+	memcpy(r.md5, c->md5, MD5_LEN);
+	memcpy(r.vols, c->vols, sizeof(r.vols[0]) * c->nvols);
+	return rec_put(ix, txn, key, &r);
+}
+
 static int apply_put(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 		     uint64_t index, int *result)
 {
@@ -214,14 +227,8 @@ static int apply_put(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 	for (unsigned i = 0; i < c->nvols; i++)
 		if ((rc = purge_del(ix, txn, c->vols[i], &key)))
 			return rc;
-	struct idx_record r = {.state = IDX_LIVE,
-			       .size = c->size,
-			       .created_ms = c->created_ms,
-			       .nvols = c->nvols};
-	memcpy(r.md5, c->md5, MD5_LEN);
-	memcpy(r.vols, c->vols, sizeof(r.vols[0]) * c->nvols);
 	*result = 0;
-	return rec_put(ix, txn, &key, &r);
+	return rec_put_cmd(ix, txn, &key, c, IDX_LIVE);
 }
 
 static int apply_unlink(struct idx *ix, MDB_txn *txn, const struct cmd *c,
@@ -442,13 +449,7 @@ static int apply_record(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 		if (!has_vol(c->vols, c->nvols, old.vols[i]) &&
 		    (rc = purge_add(ix, txn, old.vols[i], &key, index)))
 			return rc;
-	struct idx_record r = {.state = (enum idx_state)c->state,
-			       .size = c->size,
-			       .created_ms = c->created_ms,
-			       .nvols = c->nvols};
-	memcpy(r.md5, c->md5, MD5_LEN);
-	memcpy(r.vols, c->vols, sizeof(r.vols[0]) * c->nvols);
-	return rec_put(ix, txn, &key, &r);
+	return rec_put_cmd(ix, txn, &key, c, (enum idx_state)c->state);
 }
 
 static int apply_volume(struct idx *ix, MDB_txn *txn, const struct cmd *c,
