@@ -51,6 +51,11 @@ struct req {
 	bool suspended;
 	atomic_bool committed;
 	struct commit_req *cr;
+	bool raft;		/* a /_/raft/ request, handled by the node */
+	void *raft_state;	/* its per-request state */
+	bool reading;		/* waits for a linearizable read index */
+	atomic_bool read_ready; /* rd.result is set */
+	struct node_read rd;
 	struct admin_req *admin;
 	size_t keylen;
 	char key[KEY_MAX + 1];
@@ -75,17 +80,119 @@ static enum MHD_Result empty(struct req *r, unsigned code)
 	return http_reply_empty(r->c, code);
 }
 
-static enum MHD_Result text(struct req *r, unsigned code, const char *why)
-{
-	r->status = code;
-	r->answered = true;
-	return http_reply_text(r->c, code, "%s", why);
-}
-
 static struct MHD_Response *empty_response(void)
 {
 	return MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 }
+
+static enum MHD_Result text(struct req *r, unsigned code, const char *why)
+{
+	r->status = code;
+	r->answered = true;
+	if (code != 503)
+		return http_reply_text(r->c, code, "%s", why);
+	/* Every 503 is transient: tell clients when to come back. */
+	size_t len = strlen(why);
+	char *body = malloc(len + 2);
+	if (!body)
+		return MHD_NO;
+	memcpy(body, why, len);
+	memcpy(body + len, "\n", 2);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    len + 1, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	enum MHD_Result ret = MHD_queue_response(r->c, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+struct query_buf {
+	char *out;
+	size_t len, cap;
+};
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
+			       const char *key, const char *value)
+{
+	struct query_buf *q = cls;
+	(void)kind;
+	int n = snprintf(q->out + q->len, q->cap - q->len, "%c%s%s%s",
+			 q->len ? '&' : '?', key, value ? "=" : "",
+			 value ? value : "");
+	if (n < 0 || (size_t)n >= q->cap - q->len)
+		return MHD_NO;
+	q->len += (size_t)n;
+	return MHD_YES;
+}
+
+/* A write reached a follower, or the leader lost its place: 307 to the
+ * leader with the same path and query (curl -L re-sends the body), or
+ * 503 when there is no leader to send it to. */
+static enum MHD_Result not_leader(struct api *a, struct req *r,
+				  const char *url)
+{
+	char loc[URL_MAX + 4096], query[4096] = "";
+	int rc = node_leader_url(a->d.node, loc, IDX_ADDR_MAX + 16);
+	if (rc)
+		return text(r, 503,
+			    rc == -EAGAIN ? "leadership is changing: retry"
+					  : "no leader: retry");
+	struct query_buf q = {query, 0, sizeof(query)};
+	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+	size_t n = strlen(loc);
+	if (snprintf(loc + n, sizeof(loc) - n, "%s%s", url, query) >=
+	    (int)(sizeof(loc) - n))
+		return text(r, 414, "URL too long to redirect");
+	struct MHD_Response *resp = empty_response();
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+	return queue(r, 307, resp);
+}
+
+static bool leads(struct api *a)
+{
+	struct node_info in;
+	if (!a->d.node)
+		return true;
+	node_info(a->d.node, &in);
+	return in.role == RAFT_LEADER;
+}
+
+/* Reads wait for this master to have applied a read index the leader
+ * confirmed, unless it is the only voter. */
+static bool needs_barrier(struct api *a)
+{
+	struct node_info in;
+	if (!a->d.node)
+		return false;
+	node_info(a->d.node, &in);
+	return !in.single;
+}
+
+static void read_released(struct node_read *rd)
+{
+	struct req *r = rd->arg;
+	atomic_store(&r->read_ready, true);
+	MHD_resume_connection(r->c);
+}
+
+static enum MHD_Result read_barrier(struct api *a, struct req *r)
+{
+	r->reading = true;
+	r->rd.done = read_released;
+	r->rd.arg = r;
+	MHD_suspend_connection(r->c);
+	node_read(a->d.node, &r->rd);
+	return MHD_YES;
+}
+
 
 /* Decodes the request path as a key, answering 414/400 when it is not. */
 static bool take_key(struct req *r, const char *url, enum MHD_Result *ret)
@@ -402,7 +509,10 @@ static enum MHD_Result status(struct api *a, struct req *r)
 		   a->opt.replicas);
 	struct status_ctx s = {&b, true};
 	vol_each(a->d.vs, status_vol, &s);
-	buf_append(&b, "]}\n", 3);
+	buf_append(&b, "]", 1);
+	if (a->d.node)
+		node_status_json(a->d.node, &b);
+	buf_append(&b, "}\n", 2);
 	if (buf_failed(&b)) {
 		buf_free(&b);
 		return text(r, 500, "out of memory");
@@ -450,6 +560,8 @@ static enum MHD_Result metrics(struct api *a, struct req *r)
 			"Commands applied to the index.", cmds);
 	metrics_counter(&b, "cask_master_commits_total",
 			"Index transactions (group commits).", txns);
+	if (a->d.node)
+		node_metrics(a->d.node, &b);
 	if (buf_failed(&b)) {
 		buf_free(&b);
 		return text(r, 500, "out of memory");
@@ -615,7 +727,8 @@ static enum MHD_Result write_begin(struct api *a, struct req *r,
 	return MHD_YES;
 }
 
-static enum MHD_Result write_end(struct api *a, struct req *r)
+static enum MHD_Result write_end(struct api *a, struct req *r,
+				 const char *url)
 {
 	int rc = r->cr->result;
 	switch (rc) {
@@ -627,6 +740,12 @@ static enum MHD_Result write_end(struct api *a, struct req *r)
 		return text(r, 404, "no such key");
 	case -EPERM:
 		return text(r, 403, "protected: UNLINK the key before DELETE");
+	case -ENOTCONN:
+		return not_leader(a, r, url);
+	case -ECANCELED:
+	case -ETIMEDOUT:
+	case -ESHUTDOWN:
+		return text(r, 503, "the change was not committed: retry");
 	default:
 		return text(r, 500, "index commit failed");
 	}
@@ -648,16 +767,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		r->c = c;
 		r->method = metrics_method_of(method);
 		r->start_us = http_now_usec();
+		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
 		*con_cls = r;
+		if (r->raft)
+			return node_http(a->d.node, c, url, method,
+					 upload_data, upload_data_size,
+					 &r->raft_state);
 		switch (r->method) {
 		case METRICS_PUT:
 			r->kind = KIND_PUT;
 			atomic_fetch_add(&a->writes, 1);
+			if (!leads(a))
+				return not_leader(a, r, url);
 			return put_begin(a, r, url);
 		case METRICS_DELETE:
 		case METRICS_UNLINK:
 			r->kind = KIND_WRITE;
 			atomic_fetch_add(&a->writes, 1);
+			if (!leads(a))
+				return not_leader(a, r, url);
 			return MHD_YES;
 		default:
 			/* Answering on the first call costs keep-alive. */
@@ -671,6 +799,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		r->answered = r->status != 0;
 		return ret;
 	}
+	if (r->raft)
+		return node_http(a->d.node, c, url, method, upload_data,
+				 upload_data_size, &r->raft_state);
 	if (r->answered) {
 		*upload_data_size = 0; /* a body after a refusal is dropped */
 		return MHD_YES;
@@ -686,6 +817,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	case METRICS_HEAD:
 		if (strncmp(url, "/_/", 3) == 0)
 			return system_get(a, r, url);
+		if (!r->reading && needs_barrier(a))
+			return read_barrier(a, r);
+		if (r->reading && !atomic_load(&r->read_ready))
+			return MHD_YES;
+		if (r->reading && r->rd.result)
+			return text(r, 503,
+				    r->rd.result == -ENOTCONN
+					? "no leader: retry"
+					: "no read index from the leader in "
+					  "time: retry");
 		if (r->method == METRICS_GET) {
 			struct query q = {0};
 			MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
@@ -697,7 +838,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	case METRICS_DELETE:
 	case METRICS_UNLINK:
 		if (r->suspended)
-			return write_end(a, r);
+			return write_end(a, r, url);
 		return write_begin(a, r, url, r->method == METRICS_UNLINK);
 	default:
 		return text(r, 405, "method not allowed");
@@ -713,6 +854,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (!r)
 		return;
+	if (r->raft) {
+		node_http_done(a->d.node, r->raft_state);
+		free(r);
+		*con_cls = NULL;
+		return;
+	}
 	if (r->put)
 		put_detach(r->put);
 	if (r->locked)

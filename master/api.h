@@ -12,6 +12,12 @@
  *   UNLINK /key          204 soft delete; 404 absent or unlinked
  *   GET /p?list|unlinked[&start=K][&limit=N]  {"next":..,"keys":[..]}
  *   GET /_/health, /_/status (JSON), /_/metrics (Prometheus)
+ *   /_/raft/...          the Raft transport and membership (master/node.h)
+ *
+ * Replicated (deps.node set): writes on a follower get 307 to the
+ * leader's URL with the same path and query, 503 with Retry-After when
+ * no leader is known; reads first wait for a linearizable read index
+ * (node_read), 503 with Retry-After when none comes in time.
  *
  * Threads: MHD's epoll thread pool answers reads inline (LMDB reads do
  * not block). Writes never hold a polling thread: a PUT's connection is
@@ -26,6 +32,7 @@
 
 #include "master/commit.h"
 #include "master/index.h"
+#include "master/node.h"
 #include "master/purge.h"
 #include "master/volumes.h"
 
@@ -47,6 +54,7 @@ struct api_deps {
 	struct commit *cm;
 	struct vols *vs;
 	struct purge *pg;
+	struct node *node; /* the Raft node, or NULL for a master alone */
 };
 
 struct api;

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "master/node.h"
 
 /* Bounds one transaction so a burst cannot hold the writer for long. */
 #define BATCH_MAX 256
 
 struct commit {
+	struct node *node; /* replicated: everything goes through Raft */
 	struct idx *ix;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -92,8 +94,22 @@ int commit_start(struct idx *ix, struct commit **out)
 	return 0;
 }
 
+int commit_start_node(struct node *nd, struct commit **out)
+{
+	struct commit *cm = calloc(1, sizeof(*cm));
+	if (!cm)
+		return -ENOMEM;
+	cm->node = nd;
+	*out = cm;
+	return 0;
+}
+
 void commit_submit(struct commit *cm, struct commit_req *r)
 {
+	if (cm->node) {
+		node_submit(cm->node, r);
+		return;
+	}
 	r->next = NULL;
 	pthread_mutex_lock(&cm->mu);
 	if (cm->tail)
@@ -163,6 +179,10 @@ void commit_stop(struct commit *cm)
 {
 	if (!cm)
 		return;
+	if (cm->node) {
+		free(cm);
+		return;
+	}
 	pthread_mutex_lock(&cm->mu);
 	cm->stopping = true;
 	pthread_cond_signal(&cm->cv);
@@ -173,8 +193,21 @@ void commit_stop(struct commit *cm)
 	free(cm);
 }
 
+bool commit_leads(struct commit *cm)
+{
+	struct node_info in;
+	if (!cm->node)
+		return true;
+	node_info(cm->node, &in);
+	return in.role == RAFT_LEADER;
+}
+
 void commit_counts(struct commit *cm, uint64_t *cmds, uint64_t *txns)
 {
+	if (cm->node) {
+		node_counts(cm->node, cmds, txns);
+		return;
+	}
 	*cmds = atomic_load(&cm->cmds);
 	*txns = atomic_load(&cm->txns);
 }

@@ -12,6 +12,7 @@
 #ifndef CASK_MASTER_COMMIT_H
 #define CASK_MASTER_COMMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,12 @@ struct commit;
 /* Starts the commit thread over `ix` (borrowed). Returns 0 or -errno. */
 int commit_start(struct idx *ix, struct commit **out);
 
+/* A replicated master: commands go to the Raft node (borrowed; it must
+ * outlive cm), which also reports -ENOTCONN (not the leader), -ECANCELED
+ * (lost to a new leader) and -ETIMEDOUT (undecided) as outcomes. */
+struct node;
+int commit_start_node(struct node *nd, struct commit **out);
+
 /* Queues r (owned by the caller until done runs). */
 void commit_submit(struct commit *cm, struct commit_req *r);
 
@@ -50,7 +57,13 @@ int commit_run_many(struct commit *cm, const struct cmd *c, size_t n,
  * submissions are not allowed. NULL is a no-op. */
 void commit_stop(struct commit *cm);
 
-/* Commands applied since start, and transactions that carried them. */
+/* True when commands submitted here can commit: always for a master
+ * alone, only on the leader when replicated. Work that must run on one
+ * master only (the purge worker) checks it. */
+bool commit_leads(struct commit *cm);
+
+/* Commands applied since start, and transactions that carried them
+ * (synced log writes on a replicated master). */
 void commit_counts(struct commit *cm, uint64_t *cmds, uint64_t *txns);
 
 #endif

@@ -805,3 +805,71 @@ int idx_purge_pending(struct idx *ix, uint32_t vol, const char *key,
 		return mdb_err(rc);
 	return match ? 0 : -ENOENT;
 }
+
+int idx_copy(struct idx *ix, int fd)
+{
+	int rc = mdb_env_copyfd2(ix->env, fd, MDB_CP_COMPACT);
+	return rc ? mdb_err(rc) : 0;
+}
+
+/* Replaces the contents of dst with those of src (same name) in txn. */
+static int copy_db(MDB_txn *from, MDB_txn *txn, const char *name, MDB_dbi dst)
+{
+	MDB_dbi src;
+	int rc = mdb_drop(txn, dst, 0);
+	if (rc)
+		return rc;
+	rc = mdb_dbi_open(from, name, 0, &src);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	MDB_cursor *cur;
+	rc = mdb_cursor_open(from, src, &cur);
+	if (rc)
+		return rc;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if ((rc = mdb_put(txn, dst, &k, &v, MDB_APPEND)))
+			break;
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int idx_install(struct idx *ix, const char *path)
+{
+	MDB_env *env;
+	MDB_txn *from = NULL, *txn = NULL;
+	int rc = mdb_env_create(&env);
+	if (rc)
+		return mdb_err(rc);
+	rc = mdb_env_set_maxdbs(env, 8);
+	if (!rc)
+		rc = mdb_env_set_mapsize(env, MAP_SIZE);
+	if (!rc)
+		rc = mdb_env_open(env, path,
+				  MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0644);
+	if (!rc)
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &from);
+	if (!rc)
+		rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+	if (!rc)
+		rc = copy_db(from, txn, "keys", ix->keys);
+	if (!rc)
+		rc = copy_db(from, txn, "volumes", ix->volumes);
+	if (!rc)
+		rc = copy_db(from, txn, "purge", ix->purge);
+	if (!rc)
+		rc = copy_db(from, txn, "applied", ix->applied);
+	if (!rc) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (txn)
+		mdb_txn_abort(txn);
+	if (from)
+		mdb_txn_abort(from);
+	mdb_env_close(env);
+	return rc ? mdb_err(rc) : 0;
+}

@@ -149,4 +149,13 @@ int idx_purge_scan(struct idx *ix, uint32_t from_vol,
 int idx_purge_pending(struct idx *ix, uint32_t vol, const char *key,
 		      size_t keylen, uint64_t seq);
 
+/* Snapshots (master/snapshot.h). idx_copy writes a compacted copy of the
+ * environment to fd (a consistent read view; exactly the applied index
+ * when the caller is the only writer). idx_install replaces every
+ * database with the contents of the copy at `path` in one write
+ * transaction, so readers see the old state or the new one and a crash
+ * mid-install leaves the old state. */
+int idx_copy(struct idx *ix, int fd);
+int idx_install(struct idx *ix, const char *path);
+
 #endif

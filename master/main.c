@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/flags.h"
 #include "common/httpc.h"
@@ -12,6 +14,7 @@
 #include "master/api.h"
 #include "master/commit.h"
 #include "master/index.h"
+#include "master/node.h"
 #include "master/purge.h"
 #include "master/put.h"
 #include "master/volumes.h"
@@ -112,9 +115,42 @@ static int sync_volumes(struct idx *ix, struct commit *cm, const char *list,
 	if (!s.differ && s.active == count)
 		return 0;
 	struct cmd c = {
-	    .type = CMD_VOLUMES, .addrs = list, .addrslen = strlen(list)};
+		.type = CMD_VOLUMES, .addrs = list, .addrslen = strlen(list)};
 	log_info("volume set is now %s", list);
 	return commit_run(cm, &c);
+}
+
+/* The volume set to reload when the Raft log changes it (set once the
+ * set is loaded; the node may apply before that). */
+static _Atomic(struct vols *) reload_target;
+
+static void reload_volumes(void *arg)
+{
+	(void)arg;
+	struct vols *vs = atomic_load(&reload_target);
+	if (vs)
+		vol_reload(vs);
+}
+
+/* A replicated master records -volumes once it knows who leads: the
+ * leader proposes the set, followers learn it from the log. */
+static void sync_volumes_replicated(struct node *nd, struct idx *ix,
+				    struct commit *cm, const char *list,
+				    int count)
+{
+	for (int waited = 0; waited < 10000; waited += 50) {
+		struct node_info in;
+		node_info(nd, &in);
+		if (in.leader && in.role != RAFT_LEADER)
+			return;
+		if (in.role == RAFT_LEADER &&
+		    sync_volumes(ix, cm, list, count) == 0)
+			return;
+		struct timespec d = {0, 50 * 1000000};
+		nanosleep(&d, NULL);
+	}
+	log_warn("raft: no leader after 10 s; the volume set is recorded "
+		 "by whichever master leads first");
 }
 
 int main(int argc, char **argv)
@@ -123,36 +159,48 @@ int main(int argc, char **argv)
 	uint64_t max_value, list_max;
 	bool protect, md5sum;
 	const char *db, *volumes, *fallback, *voltimeout, *interval, *bind,
-	    *level;
+		*level, *peers, *join, *self_url;
+	long id, snapshot_entries;
 	const struct flag flags[] = {
-	    {"port", FLAG_INT, &port, "3000", "TCP port to listen on"},
-	    {"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
-	    {"db", FLAG_STR, &db, NULL, "index directory (required)"},
-	    {"volumes", FLAG_STR, &volumes, NULL,
-	     "volumes, comma separated host:port (required)"},
-	    {"replicas", FLAG_INT, &replicas, "3",
-	     "copies of each value (at most the number of volumes)"},
-	    {"protect", FLAG_BOOL, &protect, "false",
-	     "refuse DELETE of a key that was not UNLINKed first"},
-	    {"fallback", FLAG_STR, &fallback, NULL,
-	     "host:port to redirect GETs of absent keys to"},
-	    {"md5sum", FLAG_BOOL, &md5sum, "true",
-	     "compute values' md5 while streaming and check the volumes'"},
-	    {"voltimeout", FLAG_STR, &voltimeout, "1s",
-	     "timeout for volume health checks, purges and connects"},
-	    {"subvolumes", FLAG_INT, &subvolumes, "10",
-	     "accepted for minikeyvalue compatibility; cask volumes have "
-	     "no subvolumes"},
-	    {"check-interval", FLAG_STR, &interval, "1s",
-	     "time between volume health checks and purge rounds"},
-	    {"max-value", FLAG_SIZE, &max_value, "1G",
-	     "largest value accepted (413 above)"},
-	    {"list-max", FLAG_SIZE, &list_max, "1000000",
-	     "most keys an unpaged ?list may return (413 above)"},
-	    {"threads", FLAG_INT, &threads, "2", "HTTP polling threads"},
-	    {"log-level", FLAG_STR, &level, "info",
-	     "debug, info, warn or error"},
-	    {0},
+		{"port", FLAG_INT, &port, "3000", "TCP port to listen on"},
+		{"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
+		{"db", FLAG_STR, &db, NULL, "index directory (required)"},
+		{"volumes", FLAG_STR, &volumes, NULL,
+		 "volumes, comma separated host:port (required)"},
+		{"replicas", FLAG_INT, &replicas, "3",
+		 "copies of each value (at most the number of volumes)"},
+		{"protect", FLAG_BOOL, &protect, "false",
+		 "refuse DELETE of a key that was not UNLINKed first"},
+		{"fallback", FLAG_STR, &fallback, NULL,
+		 "host:port to redirect GETs of absent keys to"},
+		{"md5sum", FLAG_BOOL, &md5sum, "true",
+		 "compute values' md5 while streaming and check the volumes'"},
+		{"voltimeout", FLAG_STR, &voltimeout, "1s",
+		 "timeout for volume health checks, purges and connects"},
+		{"subvolumes", FLAG_INT, &subvolumes, "10",
+		 "accepted for minikeyvalue compatibility; cask volumes have "
+		 "no subvolumes"},
+		{"check-interval", FLAG_STR, &interval, "1s",
+		 "time between volume health checks and purge rounds"},
+		{"max-value", FLAG_SIZE, &max_value, "1G",
+		 "largest value accepted (413 above)"},
+		{"list-max", FLAG_SIZE, &list_max, "1000000",
+		 "most keys an unpaged ?list may return (413 above)"},
+		{"threads", FLAG_INT, &threads, "2", "HTTP polling threads"},
+		{"log-level", FLAG_STR, &level, "info",
+		 "debug, info, warn or error"},
+		{"id", FLAG_INT, &id, "0", "this master's id in -peers"},
+		{"peers", FLAG_STR, &peers, NULL,
+		 "the masters, id=http://host:port,... (this one included); "
+		 "omitted: a master alone"},
+		{"join", FLAG_STR, &join, NULL,
+		 "URL of a running master: ask the cluster to add this one"},
+		{"url", FLAG_STR, &self_url, NULL,
+		 "this master's URL as peers reach it, with -join "
+		 "(default http://BIND:PORT)"},
+		{"snapshot-entries", FLAG_INT, &snapshot_entries, "10000",
+		 "compact the Raft log after this many applied entries"},
+		{0},
 	};
 	int rc = flags_parse(flags, argc, argv,
 			     "Keeps the key index in LMDB and redirects reads "
@@ -167,11 +215,13 @@ int main(int argc, char **argv)
 	if (!*db || nvol < 1 || timeout_ms < 0 || interval_ms < 0 || lvl < 0 ||
 	    port < 0 || port > 65535 || replicas < 1 ||
 	    replicas > CMD_MAX_VOLS || threads < 1 || threads > 64 ||
-	    list_max < 1 || strchr(fallback, '/')) {
+	    list_max < 1 || strchr(fallback, '/') || id < 0 ||
+	    ((*peers || *join) && id < 1) || snapshot_entries < 1) {
 		fprintf(stderr,
 			"%s: -db and -volumes (host:port,...) are required; "
 			"-replicas is 1..%d; -voltimeout is a duration like "
-			"1s; -fallback is host:port (try -help)\n",
+			"1s; -fallback is host:port; -peers and -join need "
+			"-id N (try -help)\n",
 			argv[0], CMD_MAX_VOLS);
 		return 2;
 	}
@@ -198,20 +248,49 @@ int main(int argc, char **argv)
 	struct vols *vs = NULL;
 	struct purge *pg = NULL;
 	struct api *api = NULL;
+	struct node *nd = NULL;
 	bool putting = false;
+	bool replicated = *peers || *join;
 	const char *what = "opening the index";
 	rc = idx_open(db, &ix);
-	if (!rc) {
+	char own[600];
+	if (!rc && replicated && !*peers) {
+		/* Joining: this master's own address is all it knows. */
+		if (*self_url)
+			snprintf(own, sizeof(own), "%ld=%s", id, self_url);
+		else
+			snprintf(own, sizeof(own), "%ld=http://%s:%ld", id,
+				 strcmp(bind, "0.0.0.0") ? bind : "127.0.0.1",
+				 port);
+		peers = own;
+	}
+	if (!rc && replicated) {
+		what = "starting Raft";
+		struct node_options no = {.id = (uint64_t)id,
+					  .dir = db,
+					  .peers = peers,
+					  .join = *join ? join : NULL,
+					  .tick_ms = 10,
+					  .election_ticks = 15,
+					  .snapshot_entries =
+						  (uint64_t)snapshot_entries,
+					  .timeout_ms = 3000,
+					  .on_volumes = reload_volumes};
+		rc = node_start(&no, ix, &nd);
+		if (!rc)
+			rc = commit_start_node(nd, &cm);
+	} else if (!rc) {
 		what = "starting the commit thread";
 		rc = commit_start(ix, &cm);
-	}
-	if (!rc) {
-		what = "recording the volume set";
-		rc = sync_volumes(ix, cm, vlist, nvol);
+		if (!rc) {
+			what = "recording the volume set";
+			rc = sync_volumes(ix, cm, vlist, nvol);
+		}
 	}
 	if (!rc) {
 		what = "loading the volume set";
 		rc = vol_start(ix, timeout_ms, interval_ms, &vs);
+		atomic_store(&reload_target, vs);
 	}
 	if (!rc) {
 		what = "starting the purge worker";
@@ -227,7 +306,8 @@ int main(int argc, char **argv)
 				 .max_value = max_value,
 				 .list_max = (size_t)list_max,
 				 .threads = (unsigned)threads};
-	struct api_deps deps = {ix, cm, vs, pg};
+	struct api_deps deps = {
+		.ix = ix, .cm = cm, .vs = vs, .pg = pg, .node = nd};
 	if (!rc) {
 		what = "starting the PUT fan-out";
 		rc = put_system_start();
@@ -243,22 +323,31 @@ int main(int argc, char **argv)
 		if (putting)
 			put_system_stop();
 		purge_stop(pg);
+		atomic_store(&reload_target, NULL);
 		vol_stop(vs);
 		commit_stop(cm);
+		node_stop(nd);
 		idx_close(ix);
 		return 1;
 	}
+	if (nd && !*join)
+		sync_volumes_replicated(nd, ix, cm, vlist, nvol);
 	log_info("cask-master on %s:%ld, index %s, %d volumes, %ld replicas",
 		 bind, port, db, nvol, replicas);
 
 	int sig;
 	sigwait(&sigs, &sig);
 	log_info("signal %d: finishing requests in flight", sig);
+	/* A rolling restart loses no write: a follower takes over first. */
+	if (nd && node_step_down(nd, 2000))
+		log_warn("raft: leadership transfer did not finish in 2 s");
 	api_stop(api, 30000);
 	put_system_stop();
 	purge_stop(pg);
+	atomic_store(&reload_target, NULL);
 	vol_stop(vs);
 	commit_stop(cm);
+	node_stop(nd);
 	idx_close(ix);
 	httpc_global_cleanup();
 	log_info("stopped cleanly");

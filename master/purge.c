@@ -75,7 +75,8 @@ static int purge_one(struct purge *p, const struct item *it)
 static size_t round_once(struct purge *p)
 {
 	p->n = 0;
-	if (idx_purge_scan(p->ix, 0, collect, p))
+	/* Only the leader purges: its key locks are the ones writers hold. */
+	if (!commit_leads(p->cm) || idx_purge_scan(p->ix, 0, collect, p))
 		return 0;
 	struct cmd done[BATCH];
 	size_t ndone = 0;

@@ -1,0 +1,833 @@
+/* Replicated masters as real processes on 127.0.0.1: three (and more)
+ * cask-master with -peers over three volumes, while clients write and
+ * read through every master.
+ *
+ * After each fault: every PUT that got 201 reads back byte-exact from
+ * every master, every DELETE that got 204 is 404 everywhere, no term
+ * ever had two leaders (polled /_/status), and the history is
+ * linearizable per key (tests/lincheck.h). CASK_SOAK=1 runs longer. */
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/md5.h"
+#include "tests/harness.h"
+#include "tests/lincheck.h"
+
+#define NVOL	  3
+#define MAXM	  5
+#define WORKERS	  4
+#define MAX_OPS	  200000
+#define MAX_TERMS 4096
+
+struct cl {
+	const char *dir;
+	struct harness_proc vol[NVOL], m[MAXM];
+	int port[MAXM];
+	bool up[MAXM], stopped[MAXM];
+	int n; /* masters started so far */
+	char volumes[256], peers[1024];
+	const char *snapshot_entries;
+};
+
+static struct cl C;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000};
+	nanosleep(&d, NULL);
+}
+
+static bool soak(void)
+{
+	const char *s = getenv("CASK_SOAK");
+	return s && *s && strcmp(s, "0") != 0;
+}
+
+/* Processes. */
+
+static void start_master(int i, const char *join)
+{
+	char id[16], port[16], db[512], log[512];
+	snprintf(id, sizeof(id), "%d", i + 1);
+	snprintf(port, sizeof(port), "%d", C.port[i]);
+	snprintf(db, sizeof(db), "%s/m%d", C.dir, i + 1);
+	snprintf(log, sizeof(log), "%s/m%d.log", C.dir, i + 1);
+	const char *args[24] = {"-id",
+				id,
+				"-port",
+				port,
+				"-bind",
+				"127.0.0.1",
+				"-db",
+				db,
+				"-volumes",
+				C.volumes,
+				"-check-interval",
+				"200ms",
+				"-snapshot-entries",
+				C.snapshot_entries};
+	int n = 14;
+	if (join) {
+		args[n++] = "-join";
+		args[n++] = join;
+	} else {
+		args[n++] = "-peers";
+		args[n++] = C.peers;
+	}
+	args[n] = NULL;
+	ck_assert_int_eq(
+		harness_start(&C.m[i], "cask-master", C.port[i], args, log), 0);
+	pthread_mutex_lock(&mu);
+	C.up[i] = true;
+	C.stopped[i] = false;
+	pthread_mutex_unlock(&mu);
+}
+
+static void start_cluster(int masters, const char *snapshot_entries)
+{
+	memset(&C, 0, sizeof(C));
+	C.dir = harness_tmpdir("cluster");
+	C.snapshot_entries = snapshot_entries;
+	size_t n = 0;
+	for (int i = 0; i < NVOL; i++) {
+		char dir[512], log[512], port[16];
+		snprintf(dir, sizeof(dir), "%s/v%d", C.dir, i);
+		snprintf(log, sizeof(log), "%s/v%d.log", C.dir, i);
+		int p = harness_free_port();
+		snprintf(port, sizeof(port), "%d", p);
+		const char *args[] = {"-port", port, "-dir", dir, NULL};
+		ck_assert_int_eq(
+			harness_start(&C.vol[i], "cask-volume", p, args, log),
+			0);
+		n += (size_t)snprintf(C.volumes + n, sizeof(C.volumes) - n,
+				      "%s127.0.0.1:%d", i ? "," : "", p);
+	}
+	for (int i = 0; i < MAXM; i++)
+		C.port[i] = harness_free_port();
+	n = 0;
+	for (int i = 0; i < masters; i++)
+		n += (size_t)snprintf(C.peers + n, sizeof(C.peers) - n,
+				      "%s%d=http://127.0.0.1:%d", i ? "," : "",
+				      i + 1, C.port[i]);
+	C.n = masters;
+	for (int i = 0; i < masters; i++)
+		start_master(i, NULL);
+}
+
+static void stop_cluster(void)
+{
+	for (int i = 0; i < C.n; i++) {
+		if (C.stopped[i])
+			harness_signal(&C.m[i], SIGCONT);
+		harness_stop(&C.m[i]);
+	}
+	for (int i = 0; i < NVOL; i++)
+		harness_stop(&C.vol[i]);
+}
+
+static void set_down(int i)
+{
+	pthread_mutex_lock(&mu);
+	C.up[i] = false;
+	pthread_mutex_unlock(&mu);
+}
+
+/* Status: who leads, and the history of leaders per term. */
+
+struct claim {
+	uint64_t term;
+	int master;
+};
+static struct claim claims[MAX_TERMS];
+static size_t nclaims;
+
+struct st {
+	char role[16];
+	uint64_t term, leader, commit, applied, snapshot;
+};
+
+static uint64_t field(const char *s, const char *name)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":", name);
+	const char *p = strstr(s, "\"raft\":");
+	p = p ? strstr(p, pat) : NULL;
+	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+}
+
+static long http(const char *method, const char *url, const void *body,
+		 size_t len, struct harness_resp *out);
+
+static int status(int i, struct st *st)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/status", C.port[i]);
+	struct harness_resp r;
+	long code = http("GET", url, NULL, 0, &r);
+	if (code != 200) {
+		if (code >= 0)
+			harness_resp_free(&r);
+		return -EIO;
+	}
+	memset(st, 0, sizeof(*st));
+	const char *role = strstr(r.body, "\"role\":\"");
+	if (role)
+		sscanf(role + 8, "%15[a-z]", st->role);
+	st->term = field(r.body, "term");
+	st->leader = field(r.body, "leader");
+	st->commit = field(r.body, "commit");
+	st->applied = field(r.body, "applied");
+	st->snapshot = field(r.body, "snapshot");
+	harness_resp_free(&r);
+	if (strcmp(st->role, "leader") == 0) {
+		pthread_mutex_lock(&mu);
+		bool seen = false;
+		for (size_t k = 0; k < nclaims; k++) {
+			if (claims[k].term != st->term)
+				continue;
+			ck_assert_msg(claims[k].master == i,
+				      "term %" PRIu64 " had leaders %d and %d",
+				      st->term, claims[k].master + 1, i + 1);
+			seen = true;
+		}
+		if (!seen && nclaims < MAX_TERMS)
+			claims[nclaims++] = (struct claim){st->term, i};
+		pthread_mutex_unlock(&mu);
+	}
+	return 0;
+}
+
+static bool alive(int i)
+{
+	pthread_mutex_lock(&mu);
+	bool a = C.up[i] && !C.stopped[i];
+	pthread_mutex_unlock(&mu);
+	return a;
+}
+
+/* The index of the master every live master agrees leads, or -1. */
+static int wait_leader(int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		int leader = -1;
+		bool agree = true;
+		for (int i = 0; i < C.n; i++) {
+			struct st st;
+			if (!alive(i))
+				continue;
+			if (status(i, &st) || !st.leader) {
+				agree = false;
+				continue;
+			}
+			if (leader < 0)
+				leader = (int)st.leader - 1;
+			agree &= leader == (int)st.leader - 1;
+		}
+		if (agree && leader >= 0 && alive(leader))
+			return leader;
+		sleep_ms(20);
+	}
+	return -1;
+}
+
+/* Waits until every live master applied what the leader committed. */
+static void wait_caught_up(int timeout_ms)
+{
+	int l = wait_leader(timeout_ms);
+	ck_assert_int_ge(l, 0);
+	struct st ls;
+	ck_assert_int_eq(status(l, &ls), 0);
+	for (int waited = 0;; waited += 20) {
+		bool all = true;
+		for (int i = 0; i < C.n; i++) {
+			struct st st;
+			if (alive(i) &&
+			    (status(i, &st) || st.applied < ls.commit))
+				all = false;
+		}
+		if (all)
+			return;
+		ck_assert_msg(waited < timeout_ms, "masters did not catch up");
+		sleep_ms(20);
+	}
+}
+
+/* Clients. */
+
+/* One request with a 3 s timeout (a SIGSTOPped master must not hang a
+ * client), following 307s. Fills out like harness_http. */
+struct sink {
+	struct harness_resp *r;
+	size_t cap;
+	char hdr[4096];
+	size_t hlen;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t len = size * n;
+	char *b = realloc(s->r->body, s->r->len + len + 1);
+	if (!b)
+		return 0;
+	memcpy(b + s->r->len, p, len);
+	s->r->body = b;
+	s->r->len += len;
+	b[s->r->len] = '\0';
+	return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t len = size * n;
+	if (s->hlen + len < sizeof(s->hdr)) {
+		memcpy(s->hdr + s->hlen, p, len);
+		s->hlen += len;
+		s->hdr[s->hlen] = '\0';
+	}
+	return len;
+}
+
+static long http(const char *method, const char *url, const void *body,
+		 size_t len, struct harness_resp *out)
+{
+	CURL *h = curl_easy_init();
+	struct harness_resp r = {0};
+	struct sink s = {.r = &r};
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
+	}
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	CURLcode cc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.code);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	r.headers = strdup(s.hdr);
+	if (!r.body)
+		r.body = strdup("");
+	if (cc != CURLE_OK) {
+		harness_resp_free(&r);
+		return -1;
+	}
+	long code = r.code;
+	if (out)
+		*out = r;
+	else
+		harness_resp_free(&r);
+	return code;
+}
+
+static long request(int i, const char *method, const char *path,
+		    const void *body, size_t len, struct harness_resp *out)
+{
+	char url[1024];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", C.port[i], path);
+	struct harness_resp r;
+	for (int hop = 0;; hop++) {
+		if (http(method, url, body, len, &r) < 0)
+			return -1;
+		if (r.code != 307 || hop == 3)
+			break;
+		int rc = harness_header(&r, "Location", url, sizeof(url));
+		harness_resp_free(&r);
+		if (rc)
+			return -1;
+	}
+	long code = r.code;
+	if (out)
+		*out = r;
+	else
+		harness_resp_free(&r);
+	return code;
+}
+
+static uint64_t hash_of(const void *b, size_t len)
+{
+	uint8_t d[MD5_LEN];
+	md5_buf(b, len, d);
+	uint64_t v;
+	memcpy(&v, d, sizeof(v));
+	return v | 1; /* never 0, which means absent */
+}
+
+/* GET through master i: the hash of the value it points at (from
+ * Content-Md5), 0 for 404, or -1 for anything else. */
+static int64_t get_hash(int i, const char *path)
+{
+	struct harness_resp r;
+	long code = request(i, "GET", path, NULL, 0, &r);
+	if (code < 0)
+		return -1;
+	int64_t v = code == 404 ? 0 : -1;
+	char hex[64];
+	uint8_t d[MD5_LEN];
+	if (code == 302 &&
+	    harness_header(&r, "Content-Md5", hex, sizeof(hex)) == 0 &&
+	    md5_from_hex(hex, d) == 0) {
+		uint64_t u;
+		memcpy(&u, d, sizeof(u));
+		v = (int64_t)((u | 1) & INT64_MAX);
+	}
+	harness_resp_free(&r);
+	return v;
+}
+
+static struct lincheck_op *hist;
+static atomic_size_t nhist;
+
+struct written {
+	char key[32];
+	char value[256];
+	size_t len;
+	bool put_ok, put_unknown, del_ok, del_unknown;
+};
+static struct written *wr;
+static atomic_size_t nwr;
+static atomic_bool stop_workers;
+static atomic_uint_fast64_t acked;
+static atomic_uint_fast64_t last_acked_invoke; /* of a PUT that got 201 */
+
+static void record(const char *key, enum lincheck_kind k,
+		   enum lincheck_outcome o, uint64_t value, uint64_t t0)
+{
+	size_t at = atomic_fetch_add(&nhist, 1);
+	if (at >= MAX_OPS)
+		return;
+	hist[at] = (struct lincheck_op){key, k,	      o, value & INT64_MAX,
+					t0,  now_us()};
+}
+
+static int pick_master(unsigned *seed)
+{
+	for (;;) {
+		int i = (int)(rand_r(seed) % (unsigned)C.n);
+		if (alive(i))
+			return i;
+	}
+}
+
+static void *worker(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg * 7919u + 1;
+	while (!atomic_load(&stop_workers)) {
+		size_t at = atomic_fetch_add(&nwr, 1);
+		if (at >= MAX_OPS / 4)
+			break;
+		struct written *w = &wr[at];
+		snprintf(w->key, sizeof(w->key), "/k/%zu", at);
+		w->len = 1 + rand_r(&seed) % 200;
+		harness_fill(w->value, w->len, at);
+		uint64_t h = hash_of(w->value, w->len);
+		uint64_t t0 = now_us();
+		long c = request(pick_master(&seed), "PUT", w->key, w->value,
+				 w->len, NULL);
+		w->put_ok = c == 201;
+		w->put_unknown = c != 201 && c != 403;
+		record(w->key, LINCHECK_PUT,
+		       c == 201	  ? LINCHECK_OK
+		       : c == 403 ? LINCHECK_FAIL
+				  : LINCHECK_UNKNOWN,
+		       h, t0);
+		if (w->put_ok) {
+			atomic_fetch_add(&acked, 1);
+			uint64_t seen = atomic_load(&last_acked_invoke);
+			while (seen < t0 &&
+			       !atomic_compare_exchange_weak(&last_acked_invoke,
+							     &seen, t0))
+				;
+		}
+		t0 = now_us();
+		int64_t g = get_hash(pick_master(&seed), w->key);
+		record(w->key, LINCHECK_GET,
+		       g < 0 ? LINCHECK_UNKNOWN : LINCHECK_OK,
+		       g < 0 ? 0 : (uint64_t)g, t0);
+		if (rand_r(&seed) % 2)
+			continue; /* keep half of the keys */
+		t0 = now_us();
+		c = request(pick_master(&seed), "DELETE", w->key, NULL, 0,
+			    NULL);
+		w->del_ok = c == 204;
+		w->del_unknown = c != 204 && c != 404;
+		record(w->key, LINCHECK_DELETE,
+		       c == 204	  ? LINCHECK_OK
+		       : c == 404 ? LINCHECK_FAIL
+				  : LINCHECK_UNKNOWN,
+		       0, t0);
+	}
+	return NULL;
+}
+
+static pthread_t workers[WORKERS];
+
+static void start_load(void)
+{
+	atomic_store(&stop_workers, false);
+	for (uintptr_t i = 0; i < WORKERS; i++)
+		ck_assert_int_eq(
+			pthread_create(&workers[i], NULL, worker, (void *)i),
+			0);
+}
+
+static void stop_load(void)
+{
+	atomic_store(&stop_workers, true);
+	for (int i = 0; i < WORKERS; i++)
+		pthread_join(workers[i], NULL);
+}
+
+/* Waits until n more PUTs were acknowledged. */
+static void await_acks(uint64_t n, int timeout_ms)
+{
+	uint64_t want = atomic_load(&acked) + n;
+	for (int waited = 0; atomic_load(&acked) < want; waited += 10) {
+		ck_assert_msg(waited < timeout_ms, "writes stalled");
+		sleep_ms(10);
+	}
+}
+
+/* The checks after every fault. */
+static void verify(void)
+{
+	wait_caught_up(10000);
+	size_t n = atomic_load(&nwr);
+	if (n > MAX_OPS / 4)
+		n = MAX_OPS / 4;
+	size_t checked = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct written *w = &wr[k];
+		if (!w->key[0] || w->put_unknown || w->del_unknown)
+			continue;
+		for (int i = 0; i < C.n; i++) {
+			if (!alive(i))
+				continue;
+			if (w->del_ok || !w->put_ok) {
+				ck_assert_msg(request(i, "GET", w->key, NULL, 0,
+						      NULL) == 404,
+					      "%s must be 404 on master %d",
+					      w->key, i + 1);
+				continue;
+			}
+			struct harness_resp r, v;
+			ck_assert_int_eq(request(i, "GET", w->key, NULL, 0, &r),
+					 302);
+			char loc[512];
+			ck_assert_int_eq(harness_header(&r, "Location", loc,
+							sizeof(loc)),
+					 0);
+			harness_resp_free(&r);
+			ck_assert_int_eq(
+				harness_http("GET", loc, NULL, 0, NULL, &v), 0);
+			ck_assert_int_eq(v.code, 200);
+			ck_assert_uint_eq(v.len, w->len);
+			ck_assert_mem_eq(v.body, w->value, w->len);
+			harness_resp_free(&v);
+		}
+		checked++;
+	}
+	ck_assert_uint_gt(checked, 0);
+	size_t bad = 0, nh = atomic_load(&nhist);
+	int rc = lincheck_check(hist, nh < MAX_OPS ? nh : MAX_OPS, &bad);
+	ck_assert_msg(rc == 1, "history not linearizable (%d) at key %s", rc,
+		      rc == 0 ? hist[bad].key : "?");
+}
+
+static void reset_history(void)
+{
+	free(hist);
+	free(wr);
+	hist = calloc(MAX_OPS, sizeof(*hist));
+	wr = calloc(MAX_OPS / 4, sizeof(*wr));
+	ck_assert(hist && wr);
+	atomic_store(&nhist, 0);
+	atomic_store(&nwr, 0);
+	nclaims = 0;
+}
+
+/* Tests. */
+
+START_TEST(lincheck_small)
+{
+	/* Sequential put, get, delete, get. */
+	struct lincheck_op ok[] = {
+		{"/a", LINCHECK_PUT, LINCHECK_OK, 7, 0, 10},
+		{"/a", LINCHECK_GET, LINCHECK_OK, 7, 11, 20},
+		{"/a", LINCHECK_DELETE, LINCHECK_OK, 0, 21, 30},
+		{"/a", LINCHECK_GET, LINCHECK_OK, 0, 31, 40},
+	};
+	size_t bad;
+	ck_assert_int_eq(lincheck_check(ok, 4, &bad), 1);
+	/* A read that overlaps the put may see either. */
+	struct lincheck_op overlap[] = {
+		{"/a", LINCHECK_PUT, LINCHECK_OK, 7, 0, 50},
+		{"/a", LINCHECK_GET, LINCHECK_OK, 0, 10, 20},
+		{"/a", LINCHECK_GET, LINCHECK_OK, 7, 30, 40},
+	};
+	ck_assert_int_eq(lincheck_check(overlap, 3, &bad), 1);
+	/* A stale read after the put returned is not linearizable. */
+	struct lincheck_op stale[] = {
+		{"/b", LINCHECK_PUT, LINCHECK_OK, 7, 0, 10},
+		{"/b", LINCHECK_GET, LINCHECK_OK, 0, 20, 30},
+	};
+	ck_assert_int_eq(lincheck_check(stale, 2, &bad), 0);
+	ck_assert_str_eq(stale[bad].key, "/b");
+	/* Once seen new, never old again (reads do not overlap). */
+	struct lincheck_op flip[] = {
+		{"/c", LINCHECK_PUT, LINCHECK_OK, 7, 0, 100},
+		{"/c", LINCHECK_GET, LINCHECK_OK, 7, 10, 20},
+		{"/c", LINCHECK_GET, LINCHECK_OK, 0, 30, 40},
+	};
+	ck_assert_int_eq(lincheck_check(flip, 3, &bad), 0);
+	/* An unknown put may or may not have happened. */
+	struct lincheck_op unknown[] = {
+		{"/d", LINCHECK_PUT, LINCHECK_UNKNOWN, 7, 0, 0},
+		{"/d", LINCHECK_GET, LINCHECK_OK, 0, 10, 20},
+		{"/d", LINCHECK_GET, LINCHECK_OK, 7, 30, 40},
+	};
+	ck_assert_int_eq(lincheck_check(unknown, 3, &bad), 1);
+	/* Two creates of one key cannot both succeed. */
+	struct lincheck_op twice[] = {
+		{"/e", LINCHECK_PUT, LINCHECK_OK, 7, 0, 10},
+		{"/e", LINCHECK_PUT, LINCHECK_OK, 8, 5, 15},
+	};
+	ck_assert_int_eq(lincheck_check(twice, 2, &bad), 0);
+	/* A 404 delete after a successful put that nothing removed. */
+	struct lincheck_op del[] = {
+		{"/f", LINCHECK_PUT, LINCHECK_OK, 7, 0, 10},
+		{"/f", LINCHECK_DELETE, LINCHECK_FAIL, 0, 20, 30},
+	};
+	ck_assert_int_eq(lincheck_check(del, 2, &bad), 0);
+}
+END_TEST
+
+/* Writes through any master, reads from every master, 307 from followers,
+ * 503 with Retry-After when no quorum. */
+START_TEST(replication_and_redirects)
+{
+	start_cluster(3, "10000");
+	reset_history();
+	int l = wait_leader(10000);
+	ck_assert_int_ge(l, 0);
+	int f = (l + 1) % 3;
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/r/x?a=1", C.port[f]);
+	struct harness_resp r;
+	ck_assert_int_eq(harness_http("PUT", url, "v", 1, NULL, &r), 0);
+	ck_assert_int_eq(r.code, 307);
+	char loc[256], want[256];
+	ck_assert_int_eq(harness_header(&r, "Location", loc, sizeof(loc)), 0);
+	snprintf(want, sizeof(want), "http://127.0.0.1:%d/r/x?a=1", C.port[l]);
+	ck_assert_str_eq(loc, want);
+	harness_resp_free(&r);
+	start_load();
+	await_acks(200, 30000);
+	stop_load();
+	verify();
+	/* Without a quorum: 503 with Retry-After, never a hang. */
+	for (int i = 0; i < 3; i++)
+		if (i != f) {
+			harness_stop(&C.m[i]);
+			set_down(i);
+		}
+	sleep_ms(500);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/k/0", C.port[f]);
+	uint64_t t0 = now_us();
+	ck_assert_int_eq(harness_http("GET", url, NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.code, 503);
+	ck_assert_int_eq(harness_header(&r, "Retry-After", loc, sizeof(loc)),
+			 0);
+	harness_resp_free(&r);
+	ck_assert_uint_lt(now_us() - t0, 5000000);
+	ck_assert_int_eq(harness_http("PUT", url, "v", 1, NULL, &r), 0);
+	ck_assert_int_eq(r.code, 503);
+	harness_resp_free(&r);
+	stop_cluster();
+}
+END_TEST
+
+/* kill -9 the leader under load, restart it; SIGSTOP the leader for
+ * several election timeouts, SIGCONT; restart the whole cluster. */
+START_TEST(leader_faults)
+{
+	start_cluster(3, "10000");
+	reset_history();
+	start_load();
+	int rounds = soak() ? 5 : 1;
+	for (int round = 0; round < rounds; round++) {
+		await_acks(50, 30000);
+		int l = wait_leader(10000);
+		ck_assert_int_ge(l, 0);
+		uint64_t t0 = now_us();
+		harness_signal(&C.m[l], SIGKILL);
+		set_down(l);
+		/* The first PUT sent after the kill that got its 201. */
+		while (atomic_load(&last_acked_invoke) < t0) {
+			ck_assert_msg(now_us() - t0 < 10000000,
+				      "no write after the leader died");
+			sleep_ms(1);
+		}
+		fprintf(stderr,
+			"test_cluster: leader kill -9 to the first 201 of a "
+			"PUT sent after it: %.0f ms\n",
+			(double)(now_us() - t0) / 1000);
+		ck_assert_int_eq(harness_restart(&C.m[l]), 0);
+		pthread_mutex_lock(&mu);
+		C.up[l] = true;
+		pthread_mutex_unlock(&mu);
+		await_acks(50, 30000);
+
+		l = wait_leader(10000);
+		ck_assert_int_ge(l, 0);
+		pthread_mutex_lock(&mu);
+		C.stopped[l] = true;
+		pthread_mutex_unlock(&mu);
+		kill(C.m[l].pid, SIGSTOP);
+		await_acks(50, 30000);
+		kill(C.m[l].pid, SIGCONT);
+		pthread_mutex_lock(&mu);
+		C.stopped[l] = false;
+		pthread_mutex_unlock(&mu);
+		await_acks(50, 30000);
+	}
+	stop_load();
+	verify();
+	/* The whole cluster, at once. */
+	for (int i = 0; i < C.n; i++)
+		harness_signal(&C.m[i], SIGKILL);
+	for (int i = 0; i < C.n; i++)
+		ck_assert_int_eq(harness_restart(&C.m[i]), 0);
+	verify();
+	stop_cluster();
+}
+END_TEST
+
+/* A follower misses enough writes that the log is compacted past it:
+ * it must install a snapshot. */
+START_TEST(snapshot_catch_up)
+{
+	start_cluster(3, "50");
+	reset_history();
+	int l = wait_leader(10000);
+	ck_assert_int_ge(l, 0);
+	int f = (l + 1) % 3;
+	harness_signal(&C.m[f], SIGKILL);
+	set_down(f);
+	start_load();
+	await_acks(300, 60000);
+	stop_load();
+	ck_assert_int_eq(harness_restart(&C.m[f]), 0);
+	pthread_mutex_lock(&mu);
+	C.up[f] = true;
+	pthread_mutex_unlock(&mu);
+	verify();
+	struct st st;
+	ck_assert_int_eq(status(f, &st), 0);
+	ck_assert_uint_gt(st.snapshot, 0);
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/metrics", C.port[f]);
+	struct harness_resp r;
+	ck_assert_int_eq(harness_http("GET", url, NULL, 0, NULL, &r), 0);
+	ck_assert_ptr_nonnull(
+		strstr(r.body, "cask_master_raft_snapshots_installed_total 1"));
+	harness_resp_free(&r);
+	stop_cluster();
+}
+END_TEST
+
+static long members(int i, const char *body)
+{
+	return request(i, "POST", "/_/raft/members", body, strlen(body), NULL);
+}
+
+/* A fourth master joins with -join under load, then one is removed; a
+ * leader stopped with SIGTERM hands over first. */
+START_TEST(membership)
+{
+	start_cluster(3, "100");
+	reset_history();
+	start_load();
+	await_acks(100, 30000);
+	char join[64];
+	snprintf(join, sizeof(join), "http://127.0.0.1:%d", C.port[0]);
+	C.n = 4;
+	start_master(3, join);
+	for (int waited = 0;; waited += 50) {
+		struct st st;
+		if (status(3, &st) == 0 && st.leader && st.applied > 0)
+			break;
+		ck_assert_msg(waited < 20000, "the new master did not join");
+		sleep_ms(50);
+	}
+	await_acks(100, 30000);
+	/* Idempotent: asking again answers 200. */
+	char body[128];
+	snprintf(body, sizeof(body), "add 4 http://127.0.0.1:%d", C.port[3]);
+	ck_assert_int_eq(members(1, body), 200);
+	ck_assert_int_eq(members(0, "bogus"), 400);
+	/* Remove master 3 (whoever leads). */
+	ck_assert_int_eq(members(0, "remove 3"), 200);
+	harness_stop(&C.m[2]);
+	set_down(2);
+	await_acks(100, 30000);
+	/* Graceful stop of the leader: a follower takes over first. */
+	int l = wait_leader(10000);
+	ck_assert_int_ge(l, 0);
+	harness_stop(&C.m[l]);
+	set_down(l);
+	await_acks(50, 30000);
+	stop_load();
+	verify();
+	stop_cluster();
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cluster");
+	TCase *unit = tcase_create("lincheck");
+	tcase_add_test(unit, lincheck_small);
+	suite_add_tcase(s, unit);
+	TCase *tc = tcase_create("cluster");
+	tcase_set_timeout(tc, soak() ? 900 : 180);
+	tcase_add_test(tc, replication_and_redirects);
+	tcase_add_test(tc, leader_faults);
+	tcase_add_test(tc, snapshot_catch_up);
+	tcase_add_test(tc, membership);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
