@@ -936,9 +936,13 @@ START_TEST(recover_pending_middle)
 	struct bc_options o = opts(dir, BC_SYNC_NONE, 1 << 20);
 	struct bc *bc = open_ok(&o);
 	ck_assert_int_eq(bc_put(bc, "/before", 7, "b", 1, NULL), 0);
-	struct bc_write *w;
+	/* One small record (gathered in memory: its space stays zeros) and
+	 * one streamed record (a provisional header), both unfinished. */
+	struct bc_write *w, *big;
 	ck_assert_int_eq(bc_write_begin(bc, "/pending", 8, 1000, &w), 0);
 	ck_assert_int_eq(bc_write_append(w, "half", 4), 0);
+	ck_assert_int_eq(bc_write_begin(bc, "/big", 4, 200000, &big), 0);
+	ck_assert_int_eq(bc_write_append(big, "half", 4), 0);
 	ck_assert_int_eq(bc_put(bc, "/after1", 7, "a1", 2, NULL), 0);
 	ck_assert_int_eq(bc_put(bc, "/after2", 7, "a2", 2, NULL), 0);
 	/* "Crash": copy the segment as it is now. */
@@ -948,12 +952,14 @@ START_TEST(recover_pending_middle)
 	sprintf(to, "%s/00000001.data", work);
 	copy_file(src, to, file_size(src));
 	bc_write_abort(w);
+	bc_write_abort(big);
 	bc_close(bc);
 
 	struct bc_options wo = opts(work, BC_SYNC_NONE, 1 << 20);
 	bc = open_ok(&wo);
 	expect_val(bc, "/before", "b", 1);
 	expect_absent(bc, "/pending");
+	expect_absent(bc, "/big");
 	expect_val(bc, "/after1", "a1", 2);
 	expect_val(bc, "/after2", "a2", 2);
 	struct bc_stats st;
@@ -962,21 +968,27 @@ START_TEST(recover_pending_middle)
 	ck_assert_uint_eq(st.truncated_bytes, 0);
 	bc_close(bc);
 
-	/* A pending record at the tail is a torn tail: cut off. */
+	/* A pending record at the tail is a torn tail: cut off. A small one
+	 * never reached the file at all. */
 	bc = open_ok(&o);
-	ck_assert_int_eq(bc_write_begin(bc, "/tail", 5, 100, &w), 0);
+	ck_assert_int_eq(bc_write_begin(bc, "/small", 6, 100, &w), 0);
+	ck_assert_int_eq(bc_write_begin(bc, "/tail", 5, 100000, &big), 0);
 	off_t len = file_size(src);
 	rm_rf(work);
 	mkdir(work, 0755);
 	copy_file(src, to, len);
 	bc_write_abort(w);
+	bc_write_abort(big);
 	bc_close(bc);
 	bc = open_ok(&wo);
+	expect_absent(bc, "/small");
 	expect_absent(bc, "/tail");
 	expect_val(bc, "/after2", "a2", 2);
 	bc_stats(bc, &st);
-	/* Only the provisional header and key reached the file. */
-	ck_assert_uint_eq(st.truncated_bytes, REC_HDR_SIZE + 5);
+	/* Past the last good record: the small record's unwritten space,
+	 * then the streamed one's provisional header and key. */
+	ck_assert_uint_eq(st.truncated_bytes,
+			  (REC_HDR_SIZE + 6 + 100) + (REC_HDR_SIZE + 5));
 	bc_close(bc);
 	rm_rf(dir);
 	rm_rf(work);

@@ -32,6 +32,10 @@
  * the kernel would otherwise write nothing before the sync). */
 #define WRITEBACK_STEP (8u << 20)
 
+/* Values up to this size are gathered in memory and written in one go;
+ * at most one such buffer per connection, so memory stays bounded. */
+#define INLINE_MAX (64 * 1024)
+
 struct bc_write {
 	struct bc *bc;
 	struct bc_seg *seg;
@@ -42,6 +46,10 @@ struct bc_write {
 	uint64_t timestamp;
 	uint32_t crc;
 	struct md5 md5;
+	/* Small values are gathered here with their header and key and
+	 * written with one pwrite at commit: every pwrite takes the file's
+	 * inode lock, which concurrent small PUTs otherwise queue on. */
+	uint8_t *rec;
 	/* Links in bc->inflight, under wmu, from reservation to release. */
 	struct bc_write *inext, *iprev;
 	uint16_t klen;
@@ -615,14 +623,29 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 	}
 	w->crc = crc32c_update(0, key, klen);
 	uint64_t len = rec_size(w->klen, size);
+	if (size <= INLINE_MAX) {
+		w->rec = malloc((size_t)len);
+		if (!w->rec) {
+			md5_discard(&w->md5);
+			free(w);
+			return -ENOMEM;
+		}
+		memcpy(w->rec + REC_HDR_SIZE, key, klen);
+	}
 	rc = reserve(bc, len, w, &w->seg, &w->off);
 	if (rc) {
 		md5_discard(&w->md5);
+		free(w->rec);
 		free(w);
 		return rc;
 	}
-	/* The provisional header makes the reserved space skippable by
-	 * length should we crash before commit or abort. */
+	/* A gathered record leaves its space unwritten (zeros) until commit,
+	 * which recovery skips. A streamed one gets a provisional header so
+	 * recovery can skip it by length should we crash before commit. */
+	if (w->rec) {
+		*out = w;
+		return 0;
+	}
 	uint8_t rec[REC_HDR_SIZE + REC_KEY_MAX];
 	struct rec_hdr h = {.type = REC_PENDING,
 			    .klen = w->klen,
@@ -645,10 +668,14 @@ int bc_write_append(struct bc_write *w, const void *data, size_t len)
 {
 	if (len > w->size - w->done)
 		return -EFBIG;
-	int rc = pwrite_all(seg_fd(w->seg), data, len,
-			    w->off + REC_HDR_SIZE + w->klen + w->done);
-	if (rc)
-		return rc;
+	if (w->rec) {
+		memcpy(w->rec + REC_HDR_SIZE + w->klen + w->done, data, len);
+	} else {
+		int rc = pwrite_all(seg_fd(w->seg), data, len,
+				    w->off + REC_HDR_SIZE + w->klen + w->done);
+		if (rc)
+			return rc;
+	}
 	w->crc = crc32c_update(w->crc, data, len);
 	md5_update(&w->md5, data, len);
 	w->done += len;
@@ -665,6 +692,7 @@ int bc_write_append(struct bc_write *w, const void *data, size_t len)
 	return 0;
 }
 
+/* Writes the record's final header; a gathered record goes out whole. */
 static int write_final_header(struct bc_write *w, uint8_t type,
 			      const uint8_t md5[MD5_LEN])
 {
@@ -675,6 +703,11 @@ static int write_final_header(struct bc_write *w, uint8_t type,
 			    .vlen = w->size,
 			    .timestamp = w->timestamp};
 	memcpy(h.md5, md5, MD5_LEN);
+	if (w->rec && type == REC_PUT) {
+		rec_encode(&h, w->rec);
+		return pwrite_all(seg_fd(w->seg), w->rec,
+				  (size_t)rec_size(w->klen, w->size), w->off);
+	}
 	rec_encode(&h, hdr);
 	return pwrite_all(seg_fd(w->seg), hdr, sizeof(hdr), w->off);
 }
@@ -686,6 +719,7 @@ void bc_write_abort(struct bc_write *w)
 	/* If this fails, the pending header still lets recovery skip it. */
 	write_final_header(w, REC_ABORTED, zero);
 	release(w->bc, w->seg, w->off, rec_size(w->klen, w->size), true, w);
+	free(w->rec);
 	free(w);
 }
 
@@ -707,6 +741,7 @@ int bc_write_commit(struct bc_write *w, uint8_t md5[MD5_LEN])
 	if (!rc && md5)
 		memcpy(md5, digest, MD5_LEN);
 	release(bc, w->seg, w->off, rec_size(w->klen, w->size), false, w);
+	free(w->rec);
 	free(w);
 	return rc;
 }

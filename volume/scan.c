@@ -117,7 +117,11 @@ int scan_segment(int fd, uint64_t from, uint64_t size, bool verify, scan_fn fn,
 		if (rc)
 			break;
 		if (rec_decode(p, &h)) {
-			tentative++;
+			/* All zeros: space reserved for a record that a crash
+			 * kept from being written, not damage. */
+			static const uint8_t zeros[REC_HDR_SIZE];
+			if (memcmp(p, zeros, REC_HDR_SIZE) != 0)
+				tentative++;
 			rc = resync(&r, pos + 1, &pos);
 			if (rc)
 				break;

@@ -602,15 +602,14 @@ int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 	s->d = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
 			MHD_USE_ITC | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &addr,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
+		0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
+		completed, s, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none,
+		NULL, MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
 	if (!s->d) {
 		free(s);
 		return -EADDRINUSE;
