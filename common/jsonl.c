@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/hex.h"
+
 struct parser {
 	char *p, *end;
 };
@@ -12,17 +14,6 @@ static void skip_space(struct parser *ps)
 	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' ||
 				   *ps->p == '\r' || *ps->p == '\n'))
 		ps->p++;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Writes code point cp as UTF-8 at *w; below 0x100 as the single byte
@@ -71,7 +62,7 @@ static int string(struct parser *ps, const char **out, size_t *len)
 			return -EINVAL;
 		unsigned cp = 0;
 		for (int i = 0; i < 4; i++) {
-			int h = hexval(r[i]);
+			int h = hex_digit(r[i]);
 			if (h < 0)
 				return -EINVAL;
 			cp = cp << 4 | (unsigned)h;

@@ -3,16 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "common/hex.h"
 
 long key_pct_decode(const char *in, size_t inlen, char *out, size_t cap)
 {
@@ -22,7 +13,8 @@ long key_pct_decode(const char *in, size_t inlen, char *out, size_t cap)
 		if (c == '%') {
 			if (i + 2 >= inlen)
 				return -EINVAL;
-			int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
+			int hi = hex_digit(in[i + 1]),
+			    lo = hex_digit(in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			c = (char)(hi << 4 | lo);

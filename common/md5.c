@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <openssl/evp.h>
 
+#include "common/hex.h"
+
 int md5_init(struct md5 *m)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -55,22 +57,11 @@ void md5_hex(const uint8_t md5[MD5_LEN], char out[2 * MD5_LEN + 1])
 	out[2 * MD5_LEN] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int md5_from_hex(const char *hex, uint8_t out[MD5_LEN])
 {
 	for (int i = 0; i < MD5_LEN; i++) {
-		int hi = hexval(hex[2 * i]);
-		int lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+		int hi = hex_digit(hex[2 * i]);
+		int lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);

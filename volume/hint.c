@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "common/le.h"
 #include "volume/record.h"
 
 #define HINT_VERSION 1
@@ -18,45 +19,6 @@
 /* Far above any real hint (tens of bytes per record of a segment), low
  * enough that a garbage size cannot make us allocate the machine. */
 #define HINT_MAX (UINT64_C(1) << 34)
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 int hint_path(char *out, const char *dir, uint32_t seg, const char *ext)
 {
@@ -68,9 +30,9 @@ void hint_add(struct hint_builder *hb, const struct hint_entry *e)
 {
 	uint8_t f[ENTRY_FIXED];
 	f[0] = e->type;
-	put16(f + 1, e->klen);
-	put64(f + 3, e->off);
-	put64(f + 11, e->vlen);
+	le_put16(f + 1, e->klen);
+	le_put64(f + 3, e->off);
+	le_put64(f + 11, e->vlen);
 	memcpy(f + 19, e->md5, MD5_LEN);
 	buf_append(&hb->b, f, sizeof(f));
 	buf_append(&hb->b, e->key, e->klen);
@@ -122,14 +84,14 @@ int hint_write(const char *dir, uint32_t seg, uint64_t covered,
 		hint_builder_free(hb);
 		return rc;
 	}
-	put32(h, HINT_MAGIC);
-	put32(h + 4, HINT_VERSION);
-	put32(h + 8, seg);
-	put64(h + 16, covered);
-	put64(h + 24, hb->count);
+	le_put32(h, HINT_MAGIC);
+	le_put32(h + 4, HINT_VERSION);
+	le_put32(h + 8, seg);
+	le_put64(h + 16, covered);
+	le_put64(h + 24, hb->count);
 	uint32_t crc = crc32c_update(0, h, sizeof(h));
 	crc = crc32c_update(crc, hb->b.data, hb->b.len);
-	put32(t, crc);
+	le_put32(t, crc);
 
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -201,9 +163,9 @@ static int parse_entry(const uint8_t *p, size_t end, size_t *pos,
 		return -EBADMSG;
 	const uint8_t *f = p + *pos;
 	e->type = f[0];
-	e->klen = get16(f + 1);
-	e->off = get64(f + 3);
-	e->vlen = get64(f + 11);
+	e->klen = le_get16(f + 1);
+	e->off = le_get64(f + 3);
+	e->vlen = le_get64(f + 11);
 	memcpy(e->md5, f + 19, MD5_LEN);
 	if (e->type != REC_PUT && e->type != REC_TOMBSTONE)
 		return -EBADMSG;
@@ -233,10 +195,10 @@ int hint_load(const char *dir, uint32_t seg, uint64_t seg_size,
 	if (rc)
 		return rc;
 	size_t end = len - 4;
-	uint64_t cov = get64(p + 16), count = get64(p + 24);
-	if (get32(p + end) != crc32c_update(0, p, end) ||
-	    get32(p) != HINT_MAGIC || get32(p + 4) != HINT_VERSION ||
-	    get32(p + 8) != seg || cov > seg_size)
+	uint64_t cov = le_get64(p + 16), count = le_get64(p + 24);
+	if (le_get32(p + end) != crc32c_update(0, p, end) ||
+	    le_get32(p) != HINT_MAGIC || le_get32(p + 4) != HINT_VERSION ||
+	    le_get32(p + 8) != seg || cov > seg_size)
 		rc = -EBADMSG;
 	/* Validate everything before applying anything, so a bad hint leaves
 	 * no partial state behind and the caller can fall back to a scan. */
