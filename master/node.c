@@ -209,6 +209,8 @@ static void settle(struct node *n, uint64_t index, uint64_t term, int result)
 			atomic_fetch_add(&n->proposals_failed, 1);
 		complete(p->r, mine ? result : -ECANCELED);
 	}
+	if (!k)
+		return;
 	memmove(n->pend, n->pend + k, (n->npend - k) * sizeof(*n->pend));
 	n->npend -= k;
 }
