@@ -45,24 +45,34 @@ stop
 for i in 1 2 3; do
 	start "volume$i" "300$i" cask-volume -dir "$data/volume$i"
 done
-start master 3000 cask-master -db "$data/master" \
-	-volumes 127.0.0.1:3001,127.0.0.1:3002,127.0.0.1:3003
+peers=1=http://127.0.0.1:3000,2=http://127.0.0.1:3010,3=http://127.0.0.1:3020
+volumes=127.0.0.1:3001,127.0.0.1:3002,127.0.0.1:3003
+# Masters come up together: each waits for the others to elect a leader.
+for i in 1 2 3; do
+	port=$((3000 + (i - 1) * 10))
+	nohup "$build/cask-master" -id "$i" -port "$port" -peers "$peers" \
+		-db "$data/master$i" -volumes "$volumes" \
+		>>"$data/master$i.log" 2>&1 &
+	echo $! >"$data/master$i.pid"
+done
+for port in 3000 3010 3020; do wait_health "$port"; done
 
 cat <<TRY
 
 cask is running; data and logs are in $data
-  master:  http://127.0.0.1:3000
+  masters: http://127.0.0.1:3000 http://127.0.0.1:3010 http://127.0.0.1:3020 (any takes any request)
   volumes: http://127.0.0.1:3001 http://127.0.0.1:3002 http://127.0.0.1:3003
 
 Try:
   curl -L -X PUT -d bigswag http://127.0.0.1:3000/wehave
   curl -L http://127.0.0.1:3000/wehave
   curl -I http://127.0.0.1:3000/wehave
-  curl -L 'http://127.0.0.1:3000/we?list'
+  curl -L http://127.0.0.1:3010/wehave            # the same value through another master
+  curl -L 'http://127.0.0.1:3020/we?list'
   curl -L -X UNLINK http://127.0.0.1:3000/wehave
   curl -L 'http://127.0.0.1:3000/?unlinked'
   curl -L -X DELETE http://127.0.0.1:3000/wehave
-  curl http://127.0.0.1:3000/_/status
+  curl http://127.0.0.1:3000/_/status               # role, term, leader, volumes
 
 Stop it with: $0 stop
 TRY

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,21 @@ static size_t on_read(char *p, size_t size, size_t n, void *arg)
 	return want;
 }
 
+/* A follower answers a write with 307 to the leader; following it means
+ * sending the body again, which values generated from the seed allow. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct slot *s = arg;
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > s->size)
+		return CURL_SEEKFUNC_CANTSEEK;
+	s->off = (uint64_t)offset;
+	if (s->hashing && offset == 0) {
+		md5_discard(&s->md5);
+		s->hashing = md5_init(&s->md5) == 0;
+	}
+	return CURL_SEEKFUNC_OK;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct slot *s = arg;
@@ -138,9 +154,13 @@ static void begin_step(struct slot *s, enum thr_op step)
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(e, CURLOPT_READDATA, (void *)s);
+		curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(e, CURLOPT_SEEKDATA, (void *)s);
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)s->size);
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->run->no_expect);
+		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 2L);
 		break;
 	case THR_GET:
 		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -148,6 +168,8 @@ static void begin_step(struct slot *s, enum thr_op step)
 		break;
 	case THR_DELETE:
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 2L);
 		break;
 	case THR_GET_DELETED:
 	case THR_NOPS:
