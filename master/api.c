@@ -29,7 +29,7 @@ struct api {
 	struct api_deps d;
 	struct MHD_Daemon *mhd;
 	struct admin *admin; /* /_/admin/ and REBALANCE (master/admin.h) */
-	atomic_uint writes; /* write requests not yet completed */
+	atomic_uint writes;  /* write requests not yet completed */
 };
 
 enum kind {
@@ -99,7 +99,7 @@ static enum MHD_Result text(struct req *r, unsigned code, const char *why)
 	memcpy(body, why, len);
 	memcpy(body + len, "\n", 2);
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
-	    len + 1, body, MHD_RESPMEM_MUST_FREE);
+		len + 1, body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(body);
 		return MHD_NO;
@@ -134,8 +134,7 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
 /* A write reached a follower, or the leader lost its place: 307 to the
  * leader with the same path and query (curl -L re-sends the body), or
  * 503 when there is no leader to send it to. */
-static enum MHD_Result not_leader(struct api *a, struct req *r,
-				  const char *url)
+static enum MHD_Result not_leader(struct api *a, struct req *r, const char *url)
 {
 	char loc[URL_MAX + 4096], query[4096] = "";
 	int rc = node_leader_url(a->d.node, loc, IDX_ADDR_MAX + 16);
@@ -192,7 +191,6 @@ static enum MHD_Result read_barrier(struct api *a, struct req *r)
 	node_read(a->d.node, &r->rd);
 	return MHD_YES;
 }
-
 
 /* Decodes the request path as a key, answering 414/400 when it is not. */
 static bool take_key(struct req *r, const char *url, enum MHD_Result *ret)
@@ -604,7 +602,7 @@ static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 	if (!take_key(r, url, &ret))
 		return ret;
 	const char *cl = MHD_lookup_connection_value(
-	    r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	char *end = NULL;
 	errno = 0;
 	unsigned long long size = cl ? strtoull(cl, &end, 10) : 0;
@@ -727,8 +725,7 @@ static enum MHD_Result write_begin(struct api *a, struct req *r,
 	return MHD_YES;
 }
 
-static enum MHD_Result write_end(struct api *a, struct req *r,
-				 const char *url)
+static enum MHD_Result write_end(struct api *a, struct req *r, const char *url)
 {
 	int rc = r->cr->result;
 	switch (rc) {
@@ -770,9 +767,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
 		*con_cls = r;
 		if (r->raft)
-			return node_http(a->d.node, c, url, method,
-					 upload_data, upload_data_size,
-					 &r->raft_state);
+			return node_http(a->d.node, c, url, method, upload_data,
+					 upload_data_size, &r->raft_state);
 		switch (r->method) {
 		case METRICS_PUT:
 			r->kind = KIND_PUT;
@@ -794,8 +790,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	}
 	if (admin_claims(url, method)) {
 		enum MHD_Result ret =
-		    admin_handle(a->admin, c, url, method, upload_data,
-				 upload_data_size, &r->admin, &r->status);
+			admin_handle(a->admin, c, url, method, upload_data,
+				     upload_data_size, &r->admin, &r->status);
 		r->answered = r->status != 0;
 		return ret;
 	}
@@ -822,8 +818,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		if (r->reading && !atomic_load(&r->read_ready))
 			return MHD_YES;
 		if (r->reading && r->rd.result)
-			return text(r, 503,
-				    r->rd.result == -ENOTCONN
+			return text(
+				r, 503,
+				r->rd.result == -ENOTCONN
 					? "no leader: retry"
 					: "no read index from the leader in "
 					  "time: retry");
@@ -886,8 +883,8 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 		return -ENOMEM;
 	a->opt = *opt;
 	a->d = *deps;
-	struct move_deps md = {deps->ix, deps->cm, deps->vs, deps->pg,
-			       opt->replicas, opt->voltimeout_ms};
+	struct move_deps md = {deps->ix, deps->cm,	deps->vs,
+			       deps->pg, opt->replicas, opt->voltimeout_ms};
 	a->admin = admin_new(&md);
 	if (!a->admin) {
 		free(a);
@@ -897,14 +894,14 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
 			 MHD_USE_ERROR_LOG;
 	a->mhd = MHD_start_daemon(
-	    flags, (uint16_t)opt->port, NULL, NULL, handle, a,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
-	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-	    MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+		flags, (uint16_t)opt->port, NULL, NULL, handle, a,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
+		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
 	if (!a->mhd) {
 		admin_free(a->admin);
 		free(a);

@@ -88,12 +88,12 @@ static size_t round_once(struct purge *p)
 				      it->seq) == 0) {
 			if (purge_one(p, it) == 0)
 				done[ndone++] =
-				    (struct cmd){.type = CMD_PURGE_DONE,
-						 .key = it->key,
-						 .keylen = it->keylen,
-						 .nvols = 1,
-						 .vols = {it->vol},
-						 .seq = it->seq};
+					(struct cmd){.type = CMD_PURGE_DONE,
+						     .key = it->key,
+						     .keylen = it->keylen,
+						     .nvols = 1,
+						     .vols = {it->vol},
+						     .seq = it->seq};
 			else
 				atomic_fetch_add(&p->failed, 1);
 		}
@@ -146,8 +146,8 @@ int purge_start(struct idx *ix, struct commit *cm, struct vols *vs,
 	p->http = httpc_new();
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	int rc =
-	    p->http ? -pthread_create(&p->thread, NULL, worker, p) : -ENOMEM;
+	int rc = p->http ? -pthread_create(&p->thread, NULL, worker, p)
+			 : -ENOMEM;
 	if (rc) {
 		httpc_free(p->http);
 		free(p);

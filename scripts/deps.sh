@@ -2,7 +2,7 @@
 # Installs what cask needs to build, test and benchmark on Debian 12,
 # skipping packages that are already there.
 set -euo pipefail
-pkgs=(build-essential autoconf automake libtool pkg-config git curl
+pkgs=(build-essential python3 autoconf automake libtool pkg-config git curl
       liblmdb-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev check
       clang clang-format clang-tidy cppcheck libclang-rt-14-dev
       nginx-light wrk)

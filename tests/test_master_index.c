@@ -47,7 +47,7 @@ static struct idx *fresh(void)
 	next_index = 0;
 	ck_assert_int_eq(idx_open(harness_tmpdir("idx"), &ix), 0);
 	struct cmd v = {
-	    .type = CMD_VOLUMES, .addrs = "a:1,b:2,c:3", .addrslen = 11};
+		.type = CMD_VOLUMES, .addrs = "a:1,b:2,c:3", .addrslen = 11};
 	ck_assert_int_eq(apply(ix, &v), 0);
 	return ix;
 }
@@ -224,7 +224,7 @@ START_TEST(volume_set_keeps_ids)
 {
 	struct idx *ix = fresh();
 	struct cmd v = {
-	    .type = CMD_VOLUMES, .addrs = "c:3,d:4,d:4", .addrslen = 11};
+		.type = CMD_VOLUMES, .addrs = "c:3,d:4,d:4", .addrslen = 11};
 	ck_assert_int_eq(apply(ix, &v), 0);
 	struct vseen s = {0};
 	ck_assert_int_eq(idx_volumes(ix, vsee, &s), 0);
@@ -285,8 +285,11 @@ START_TEST(list_pages_and_limits)
 	ck_assert_int_eq(idx_list(ix, &l), 0);
 	ck_assert_str_eq(out, "/b2 ");
 	/* Unbounded listings over max are refused. */
-	struct idx_list all = {
-	    .prefix = "/", .prefixlen = 1, .max = 3, .fn = collect, .arg = out};
+	struct idx_list all = {.prefix = "/",
+			       .prefixlen = 1,
+			       .max = 3,
+			       .fn = collect,
+			       .arg = out};
 	ck_assert_int_eq(idx_list(ix, &all), -E2BIG);
 	all.max = 4;
 	out[0] = '\0';
