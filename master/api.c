@@ -97,7 +97,8 @@ static enum MHD_Result text(struct req *r, unsigned code, const char *why)
 	if (!body)
 		return MHD_NO;
 	memcpy(body, why, len);
-	memcpy(body + len, "\n", 2);
+	body[len] = '\n';
+	body[len + 1] = '\0';
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		len + 1, body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {

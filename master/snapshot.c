@@ -64,7 +64,7 @@ int snap_save(struct idx *ix, const char *dir)
 
 int snap_install(struct idx *ix, const char *dir)
 {
-	char path[4096], in[4096];
+	char path[4096], in[4096] = "";
 	int rc = snap_path(dir, path, sizeof(path));
 	if (!rc)
 		rc = snap_incoming_path(dir, in, sizeof(in));

@@ -17,6 +17,7 @@
  * is resumed by running it again.
  * Exit status: 0 in line (or -dry-run done), 1 when something could not
  * be applied or read, 2 for bad flags. */
+#include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -180,6 +181,8 @@ static void judge(struct run *r, const char *key, size_t keylen,
 {
 	r->keys += n > 0;
 	if (!n) {
+		/* Only an index record can have no copy on any volume. */
+		assert(rec);
 		r->lost++;
 		say(r, "lost", key, keylen, ": no volume holds it%s",
 		    r->prune && !r->dry_run ? " (pruned)" : "");
@@ -212,7 +215,7 @@ static void judge(struct run *r, const char *key, size_t keylen,
 	}
 	/* The good copies, ordered by placement among themselves. */
 	const char *addrs[ADMINC_MAX_VOLS];
-	int cand[ADMINC_MAX_VOLS], vols[ADMINC_MAX_VOLS];
+	int cand[ADMINC_MAX_VOLS] = {0}, vols[ADMINC_MAX_VOLS] = {0};
 	size_t order[ADMINC_MAX_VOLS];
 	unsigned ng = 0;
 	for (size_t i = 0; i < n && ng < ADMINC_MAX_VOLS; i++)

@@ -152,7 +152,9 @@ int scan_volumes(const struct adminc_volumes *vs, struct scan *out)
 		rc = -ENOMEM;
 	for (size_t i = 0; i < started; i++) {
 		if (!rc) {
-			memcpy(all + out->n, r[i].c, r[i].n * sizeof(*all));
+			if (r[i].n) /* an empty volume has no array at all */
+				memcpy(all + out->n, r[i].c,
+				       r[i].n * sizeof(*all));
 			out->n += r[i].n;
 			free(r[i].c);
 		} else {

@@ -183,9 +183,10 @@ static int status(int i, struct st *st)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/status", C.port[i]);
 	struct harness_resp r;
 	long code = http("GET", url, NULL, 0, &r);
+	if (code == -1)
+		return -EIO;
 	if (code != 200) {
-		if (code >= 0)
-			harness_resp_free(&r);
+		harness_resp_free(&r);
 		return -EIO;
 	}
 	memset(st, 0, sizeof(*st));
@@ -337,7 +338,7 @@ static long http(const char *method, const char *url, const void *body,
 	r.headers = strdup(s.hdr);
 	if (!r.body)
 		r.body = strdup("");
-	if (cc != CURLE_OK) {
+	if (cc != CURLE_OK || r.code <= 0) {
 		harness_resp_free(&r);
 		return -1;
 	}

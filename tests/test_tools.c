@@ -204,7 +204,7 @@ static void load_written(const char *history, struct written *w)
 	}
 	free(text);
 	/* Sort keys and md5s together: sort an index. */
-	char **pairs = malloc(w->n * sizeof(*pairs));
+	char **pairs = malloc((w->n ? w->n : 1) * sizeof(*pairs));
 	for (size_t i = 0; i < w->n; i++) {
 		pairs[i] = malloc(strlen(w->key[i]) + 34);
 		sprintf(pairs[i], "%s %s", w->key[i], w->md5[i]);

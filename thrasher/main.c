@@ -150,8 +150,8 @@ int main(int argc, char **argv)
 	char unit[8] = "";
 	if (*duration &&
 	    (sscanf(duration, "%lf%7s", &secs, unit) < 1 || secs <= 0 ||
-	     (strcmp(unit, "s") && strcmp(unit, "m") && strcmp(unit, "ms") &&
-	      unit[0]))) {
+	     (strcmp(unit, "s") != 0 && strcmp(unit, "m") != 0 &&
+	      strcmp(unit, "ms") != 0 && unit[0]))) {
 		fprintf(stderr, "%s: -duration takes e.g. 30s, 500ms, 5m\n",
 			argv[0]);
 		return 2;
