@@ -17,7 +17,7 @@ static int each_line(struct buf *b,
 		     int (*fn)(void *arg, const struct jsonl_member *m),
 		     void (*end)(void *arg), void *arg)
 {
-	char *p = b->data, *stop = b->data + b->len;
+	char *p = b->data, *stop = buf_end(b);
 	while (p && p < stop) {
 		char *nl = memchr(p, '\n', (size_t)(stop - p));
 		char *e = nl ? nl : stop;

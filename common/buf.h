@@ -22,6 +22,12 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 /* Appends `s` as a JSON string literal, quotes included. */
 void buf_json_string(struct buf *b, const char *s, size_t len);
 bool buf_failed(const struct buf *b);
+/* One past the last byte. An empty buffer may have no data at all, and
+ * NULL + 0 is undefined behaviour, so walk buffers from data to buf_end. */
+static inline char *buf_end(const struct buf *b)
+{
+	return b->len ? b->data + b->len : b->data;
+}
 /* Hands the NUL-terminated data to the caller, who frees it. */
 char *buf_steal(struct buf *b);
 void buf_free(struct buf *b);

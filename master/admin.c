@@ -399,7 +399,7 @@ static void records_post(struct admin_req *r)
 	}
 	uint64_t now = (uint64_t)time(NULL) * 1000;
 	size_t n = 0, lineno = 0;
-	char *p = r->body.data, *end = p + r->body.len;
+	char *p = r->body.data, *end = buf_end(&r->body);
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		char *stop = nl ? nl : end;

@@ -88,6 +88,7 @@ struct node {
 	uint64_t read_ctx;
 	struct member_job *job;
 	uint64_t applied, snap_index;
+	uint64_t saved_term; /* the term in the synced hard state */
 	uint64_t last_leader;
 	char peers_saved[PEERS_MAX];
 
@@ -374,13 +375,33 @@ static void apply(struct node *n, const struct raft_entry *e, size_t count)
 
 /* The Ready loop, exactly as raft.h requires. */
 
-static void send_all(struct node *n, const struct raft_msg *m, size_t count)
+/* A leader's APPENDs and HEARTBEATs may leave before its own log write is
+ * synced (Raft thesis 10.2.1), so the leader's fsync and the followers'
+ * overlap: they promise nothing about our disk. Our entries count towards
+ * the commit only through acknowledgements, which this thread steps after
+ * raftlog_save returned, so a commit still needs a majority of synced
+ * logs. The term they carry must be durable already, or a restarted
+ * leader could lead the same term again with other entries: hence the
+ * test against the last term saved. Everything else (votes, append
+ * acknowledgements, snapshots) waits for the sync. */
+static bool send_early(const struct node *n, const struct raft_ready *rd,
+		       const struct raft_msg *m)
 {
-	for (size_t i = 0; i < count; i++) {
-		if (m[i].type == RAFT_MSG_SNAPSHOT)
-			transport_send_snapshot(n->tp, &m[i], n->snap_file);
+	return rd->role == RAFT_LEADER && !rd->snapshot &&
+	       m->term == n->saved_term &&
+	       (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT);
+}
+
+static void send_all(struct node *n, const struct raft_ready *rd, bool early)
+{
+	for (size_t i = 0; i < rd->n_msgs; i++) {
+		const struct raft_msg *m = &rd->msgs[i];
+		if (send_early(n, rd, m) != early)
+			continue;
+		if (m->type == RAFT_MSG_SNAPSHOT)
+			transport_send_snapshot(n->tp, m, n->snap_file);
 		else
-			transport_send(n->tp, &m[i]);
+			transport_send(n->tp, m);
 	}
 }
 
@@ -402,6 +423,7 @@ static void handle_ready(struct node *n)
 			if (n->o.on_volumes)
 				n->o.on_volumes(n->o.arg);
 		}
+		send_all(n, &rd, true);
 		int rc = raftlog_save(n->rl, rd.snapshot, rd.entries,
 				      rd.n_entries,
 				      rd.hs_changed ? &rd.hs : NULL);
@@ -410,8 +432,10 @@ static void handle_ready(struct node *n)
 			log_error("raft: persisting failed: %s", strerror(-rc));
 			abort();
 		}
+		if (rd.hs_changed)
+			n->saved_term = rd.hs.term;
 		atomic_fetch_add(&n->entries_saved, rd.n_entries);
-		send_all(n, rd.msgs, rd.n_msgs);
+		send_all(n, &rd, false);
 		if (rd.n_committed)
 			apply(n, rd.committed, rd.n_committed);
 		read_states(n, rd.reads, rd.n_reads);
@@ -850,6 +874,7 @@ static int restore(struct node *n)
 		return rc ? rc : raft_bootstrap(n->r, &conf);
 	}
 	n->snap_index = st.has_snap ? st.snap.index : 0;
+	n->saved_term = st.hs.term;
 	rc = raft_restore(n->r, &st.hs, st.has_snap ? &st.snap : NULL, st.ents,
 			  st.n);
 	raftlog_state_free(&st);

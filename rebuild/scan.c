@@ -76,7 +76,7 @@ static void *read_volume(void *arg)
 	r->rc = fetch("GET", url, NULL, 0, TIMEOUT_MS, LISTING_MAX, &resp);
 	if (!r->rc && resp.code != 200)
 		r->rc = -EPROTO;
-	char *p = resp.body.data, *end = p + resp.body.len;
+	char *p = resp.body.data, *end = buf_end(&resp.body);
 	while (!r->rc && p && p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		char *e = nl ? nl : end;

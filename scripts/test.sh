@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: unit, cluster and
-# fault tests, then the same under ASan+UBSan, then lint and distcheck.
+# fault tests built with gcc, then the same built with clang under
+# ASan+UBSan (so both compilers' -Werror hold, and clang's UBSan catches
+# more), then lint and distcheck.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/scripts/deps.sh"
@@ -29,8 +31,8 @@ build=$src/build
 run "build" "$src/scripts/build.sh" "$build"
 run "make check" make -C "$build" check
 build=$src/build-sanitizers
-run "build (sanitizers)" "$src/scripts/build.sh" "$build" --enable-sanitizers
-run "make check (sanitizers)" make -C "$build" check
+run "build (clang, sanitizers)" env CC=clang "$src/scripts/build.sh" "$build" --enable-sanitizers
+run "make check (clang, sanitizers)" make -C "$build" check
 build=$src/build
 run "make lint" make -C "$build" lint
 run "make distcheck" make -C "$build" distcheck >/dev/null

@@ -136,6 +136,18 @@ static char *slurp(const char *path)
 	return buf_steal(&b);
 }
 
+/* Runs a tool and checks its exit status; on a mismatch the assertion
+ * shows what the tool printed. */
+#define ck_assert_run(tool, args, out, status)                                 \
+	do {                                                                   \
+		int st_ = run(tool, args, out);                                \
+		if (st_ != (status)) {                                         \
+			char *text_ = slurp(out);                              \
+			ck_abort_msg("%s exited %d, not %d:\n%s", tool, st_,   \
+				     (int)(status), text_);                    \
+		}                                                              \
+	} while (0)
+
 static char *tmpfile_in(const struct cluster *c, const char *name)
 {
 	static char path[8][512];
@@ -302,7 +314,7 @@ START_TEST(thrasher_clean_run)
 			      "-c",	  "8",	      "-size", "1-16K",
 			      "-json",	  "-history", hist,    NULL};
 	const char *out = tmpfile_in(&c, "thrasher.out");
-	ck_assert_int_eq(run("cask-thrasher", args, out), 0);
+	ck_assert_run("cask-thrasher", args, out, 0);
 	char *text = slurp(out);
 	ck_assert_ptr_nonnull(strstr(text, "\"sequences\":300,"));
 	ck_assert_ptr_nonnull(strstr(text, "\"errors\":0,"));
@@ -315,13 +327,13 @@ START_TEST(thrasher_clean_run)
 	free(text);
 	/* The text summary keeps minikeyvalue's two lines. */
 	const char *plain[] = {"-masters", c.murl, "-n", "20", NULL};
-	ck_assert_int_eq(run("cask-thrasher", plain, out), 0);
+	ck_assert_run("cask-thrasher", plain, out, 0);
 	text = slurp(out);
 	ck_assert_ptr_nonnull(strstr(text, "20 write/read/delete in "));
 	ck_assert_ptr_nonnull(strstr(text, "\nthats "));
 	free(text);
 	const char *bad[] = {"-masters", c.murl, "-size", "0", NULL};
-	ck_assert_int_eq(run("cask-thrasher", bad, out), 2);
+	ck_assert_run("cask-thrasher", bad, out, 2);
 	stop_cluster(&c);
 }
 END_TEST
@@ -424,7 +436,7 @@ START_TEST(thrasher_names_corrupted_key)
 	const char *out = tmpfile_in(&c, "thrasher.out");
 	const char *args[] = {"-masters", c.murl,    "-n",	 "5", "-c",
 			      "1",	  "-prefix", "/broken/", NULL};
-	ck_assert_int_eq(run("cask-thrasher", args, out), 1);
+	ck_assert_run("cask-thrasher", args, out, 1);
 	char *text = slurp(out);
 	ck_assert_msg(strstr(text, "get /broken/0: wrong byte at offset 0"),
 		      "%s", text);
@@ -503,7 +515,7 @@ START_TEST(rebuild_from_volumes)
 			      "-c",	  "16",	     "-size", "1-32K",
 			      "-keep",	  "-prefix", "/rb/",  "-history",
 			      hist,	  NULL};
-	ck_assert_int_eq(run("cask-thrasher", load, out), 0);
+	ck_assert_run("cask-thrasher", load, out, 0);
 	struct written w;
 	load_written(hist, &w);
 	ck_assert_uint_eq(w.n, 5000);
@@ -519,7 +531,7 @@ START_TEST(rebuild_from_volumes)
 	ck_assert_int_eq(http("GET", url, NULL, 0, NULL), 404);
 
 	const char *rebuild[] = {"-master", c.murl + 7, NULL};
-	ck_assert_int_eq(run("cask-rebuild", rebuild, out), 0);
+	ck_assert_run("cask-rebuild", rebuild, out, 0);
 	char *text = slurp(out);
 	ck_assert_msg(strstr(text, "missing 5000,"), "%s", text);
 	free(text);
@@ -550,7 +562,7 @@ START_TEST(rebuild_from_volumes)
 			 204);
 
 	const char *dry[] = {"-master", c.murl, "-dry-run", NULL};
-	ck_assert_int_eq(run("cask-rebuild", dry, out), 0);
+	ck_assert_run("cask-rebuild", dry, out, 0);
 	text = slurp(out);
 	char want[1024];
 	snprintf(want, sizeof(want), "orphan   %s: on %s", w.key[0],
@@ -572,14 +584,14 @@ START_TEST(rebuild_from_volumes)
 	/* Bring it in line: the orphan joins the record, the mismatched
 	 * replica leaves it, the planted key appears, the lost one stays
 	 * until -prune. */
-	ck_assert_int_eq(run("cask-rebuild", rebuild, out), 0);
+	ck_assert_run("cask-rebuild", rebuild, out, 0);
 	ck_assert_int_eq(key_volumes(&c, w.key[0], v0), 3);
 	ck_assert_int_eq(key_volumes(&c, w.key[1], v1), 1);
 	ck_assert_int_eq(http("GET", url, NULL, 0, NULL), 302);
 	snprintf(url, sizeof(url), "%s%s", c.murl, w.key[2]);
 	ck_assert_int_eq(http("GET", url, NULL, 0, NULL), 302);
 	const char *prune[] = {"-master", c.murl, "-prune", NULL};
-	ck_assert_int_eq(run("cask-rebuild", prune, out), 0);
+	ck_assert_run("cask-rebuild", prune, out, 0);
 	ck_assert_int_eq(http("GET", url, NULL, 0, NULL), 404);
 	free_written(&w);
 	stop_cluster(&c);
@@ -668,7 +680,7 @@ START_TEST(rebalance_while_thrashing)
 			      "-c",	  "16",	     "-size", "1-16K",
 			      "-keep",	  "-prefix", "/rb/",  "-history",
 			      hist,	  NULL};
-	ck_assert_int_eq(run("cask-thrasher", load, out), 0);
+	ck_assert_run("cask-thrasher", load, out, 0);
 	struct written w;
 	load_written(hist, &w);
 	ck_assert_uint_eq(w.n, 1500);
@@ -682,13 +694,13 @@ START_TEST(rebalance_while_thrashing)
 				"4",	    "-size", "1-4K", NULL};
 	pid_t t = spawn("cask-thrasher", thrash, tout);
 	const char *rebal[] = {"-master", c.murl, "-c", "8", NULL};
-	ck_assert_int_eq(run("cask-rebalance", rebal, out), 0);
+	ck_assert_run("cask-rebalance", rebal, out, 0);
 	int ts = wait_exit(t);
 	char *text = slurp(tout);
 	ck_assert_msg(ts == 0, "thrasher: %s", text);
 	free(text);
 	/* A second run finds nothing to move. */
-	ck_assert_int_eq(run("cask-rebalance", rebal, out), 0);
+	ck_assert_run("cask-rebalance", rebal, out, 0);
 	text = slurp(out);
 	ck_assert_msg(strstr(text, " 0 unbalanced: moved 0,"), "%s", text);
 	free(text);
@@ -700,7 +712,7 @@ START_TEST(rebalance_while_thrashing)
 
 	/* Drain a volume: it ends empty, every key keeps 3 replicas. */
 	volume_admin(&c, "drain", 0);
-	ck_assert_int_eq(run("cask-rebalance", rebal, out), 0);
+	ck_assert_run("cask-rebalance", rebal, out, 0);
 	wait_purged(&c);
 	for (size_t i = 0; i < w.n; i++)
 		check_key(&c, w.key[i], w.md5[i], 3);

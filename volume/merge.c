@@ -119,7 +119,7 @@ static int merge_rec(void *arg, const struct rec_hdr *h, uint64_t off,
 static void move_entries(struct merge_ctx *c, uint8_t old_gen)
 {
 	const uint8_t *p = (const uint8_t *)c->moves.data,
-		      *end = p + c->moves.len;
+		      *end = (const uint8_t *)buf_end(&c->moves);
 	while (p < end) {
 		struct keydir_loc from = {.seg = c->seg->id, .gen = old_gen},
 				  to = {.seg = c->seg->id,
