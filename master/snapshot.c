@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/log.h"
 
 int snap_path(const char *dir, char *out, size_t cap)
@@ -25,12 +26,7 @@ static int sync_dir(const char *dir)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/raft", dir);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
+	return fs_sync_dir(path);
 }
 
 int snap_save(struct idx *ix, const char *dir)

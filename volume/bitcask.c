@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "volume/bitcask_int.h"
 #include "volume/hint.h"
@@ -83,16 +84,6 @@ static int pwrite_all(int fd, const void *p, size_t len, uint64_t off)
 		off += (uint64_t)k;
 	}
 	return 0;
-}
-
-int bc_fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -EIO : 0;
-	close(fd);
-	return rc;
 }
 
 /* ---- segment table ---- */
@@ -177,7 +168,7 @@ static int roll(struct bc *bc)
 	struct bc_seg *seg = seg_open(bc, id, true, &rc);
 	if (!seg)
 		return rc;
-	rc = bc_fsync_dir(bc->dir);
+	rc = fs_sync_dir(bc->dir);
 	if (!rc)
 		rc = seg_insert(bc, seg);
 	if (rc) {

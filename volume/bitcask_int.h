@@ -88,8 +88,6 @@ void bc_account_dead(struct bc *bc, uint32_t seg, uint64_t bytes);
  * its tombstones. The caller ensures nothing writes to it meanwhile. */
 int bc_write_seg_hint(struct bc *bc, struct bc_seg *seg);
 
-int bc_fsync_dir(const char *dir);
-
 /* Background merge thread (merge.c). */
 int bc_merger_start(struct bc *bc);
 void bc_merger_stop(struct bc *bc);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "common/fs.h"
 #include "common/le.h"
 #include "volume/record.h"
 
@@ -60,16 +61,6 @@ static int write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -EIO : 0;
-	close(fd);
-	return rc;
-}
-
 int hint_write(const char *dir, uint32_t seg, uint64_t covered,
 	       struct hint_builder *hb)
 {
@@ -110,7 +101,7 @@ int hint_write(const char *dir, uint32_t seg, uint64_t covered,
 		if (rc)
 			unlink(tmp);
 		else
-			rc = fsync_dir(dir);
+			rc = fs_sync_dir(dir);
 	}
 	hint_builder_free(hb);
 	return rc;
@@ -229,5 +220,5 @@ int hint_remove(const char *dir, uint32_t seg)
 		return rc;
 	if (unlink(path) && errno != ENOENT)
 		return -errno;
-	return fsync_dir(dir);
+	return fs_sync_dir(dir);
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "volume/bitcask_int.h"
 #include "volume/hint.h"
@@ -146,7 +147,7 @@ static int drop_segment(struct bc *bc, struct bc_seg *seg)
 	if (!rc && unlink(path))
 		rc = -errno;
 	if (!rc)
-		rc = bc_fsync_dir(bc->dir);
+		rc = fs_sync_dir(bc->dir);
 	if (rc)
 		return rc;
 	pthread_rwlock_wrlock(&bc->segs_lock);
@@ -173,7 +174,7 @@ static int install(struct merge_ctx *c, const char *tmp)
 	if (!rc && rename(tmp, path))
 		rc = -errno;
 	if (!rc)
-		rc = bc_fsync_dir(bc->dir);
+		rc = fs_sync_dir(bc->dir);
 	if (rc)
 		return rc;
 
