@@ -10,26 +10,8 @@
 set -eu
 BIN=${CASK_BIN:-.}
 OPS=${BENCH_CLUSTER_OPS:-5000}
-TMP=$(mktemp -d /tmp/cask-bench-cluster-XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_up() {
-	i=0
-	until curl -s -o /dev/null "http://127.0.0.1:$1/_/health"; do
-		i=$((i + 1))
-		[ $i -gt 400 ] && { echo "port $1 did not come up" >&2; exit 1; }
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/benchlib.sh"
+bench_init cluster
 spawn() { # log, command...
 	log=$1
 	shift

@@ -7,26 +7,8 @@
 set -eu
 BIN=${CASK_BIN:-.}
 SECS=${BENCH_SECS:-5}
-TMP=$(mktemp -d /tmp/cask-bench-master-XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_up() {
-	i=0
-	until curl -s -o /dev/null "http://127.0.0.1:$1$2"; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && { echo "port $1 did not come up" >&2; exit 1; }
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/benchlib.sh"
+bench_init master
 rate() { # wrk output -> requests/s
 	awk '/^Requests\/sec/ {printf "%.0f", $2}'
 }

@@ -11,26 +11,8 @@ set -eu
 BIN=${CASK_BIN:-.}
 KEYS=${BENCH_TOOLS_KEYS:-100000}
 OPS=${BENCH_TOOLS_OPS:-10000}
-TMP=$(mktemp -d /tmp/cask-bench-tools-XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_up() {
-	i=0
-	until curl -s -o /dev/null "http://127.0.0.1:$1/_/health"; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && { echo "port $1 did not come up" >&2; exit 1; }
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/benchlib.sh"
+bench_init tools
 volume() { # name -> prints host:port
 	p=$(free_port)
 	"$BIN/cask-volume" -port "$p" -bind 127.0.0.1 -dir "$TMP/$1" \

@@ -13,31 +13,8 @@ keys=${BENCH_KEYS:-50000}   # cold set: 4 KiB each
 secs=${BENCH_SECONDS:-5}
 conns=${BENCH_CONNS:-64}
 
-tmp=$(mktemp -d /tmp/cask-bench-XXXXXX)
-# nginx workers drop root and must read the files.
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-		echo $((20000 + RANDOM % 20000))
-}
-
-wait_http() { # url, log
-	for _ in $(seq 1 400); do
-		curl -fs -o /dev/null "$1" && return 0
-		sleep 0.05
-	done
-	echo "bench: $1 did not come up:" >&2
-	tail -5 "$2" >&2
-	exit 1
-}
+. "$src/scripts/benchlib.sh"
+bench_init volume
 
 row() { printf '| %s | %s |\n' "$1" "$2"; }
 
@@ -53,42 +30,40 @@ for p in ${BENCH_PROGRAMS:-}; do
 done
 
 # --- data: the same 4 KiB blobs as files for nginx and keys for cask ---
-mkdir -p "$tmp/www/k" "$tmp/vol"
+mkdir -p "$TMP/www/k" "$TMP/vol"
 head -c $((4096 * keys)) /dev/urandom |
-	split -b 4096 -a 5 -d - "$tmp/www/k/"
+	split -b 4096 -a 5 -d - "$TMP/www/k/"
 
 vport=$(free_port)
-"$bin/cask-volume" -port "$vport" -bind 127.0.0.1 -dir "$tmp/vol" \
-	-sync batch -log-level warn >"$tmp/volume.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$vport/_/health" "$tmp/volume.log"
+bench_bg "$bin/cask-volume" -port "$vport" -bind 127.0.0.1 -dir "$TMP/vol" \
+	-sync batch -log-level warn >"$TMP/volume.log" 2>&1
+wait_up "$vport"
 
 nport=$(free_port)
-cat >"$tmp/nginx.conf" <<EOF
+cat >"$TMP/nginx.conf" <<EOF
 worker_processes 2;
 daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.err warn;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx.err warn;
 events { worker_connections 4096; }
 http {
 	access_log off;
 	sendfile on;
 	tcp_nopush on;
 	keepalive_requests 1000000;
-	client_body_temp_path $tmp/nginx-body;
-	proxy_temp_path $tmp/nginx-proxy;
-	fastcgi_temp_path $tmp/nginx-fcgi;
-	uwsgi_temp_path $tmp/nginx-uwsgi;
-	scgi_temp_path $tmp/nginx-scgi;
+	client_body_temp_path $TMP/nginx-body;
+	proxy_temp_path $TMP/nginx-proxy;
+	fastcgi_temp_path $TMP/nginx-fcgi;
+	uwsgi_temp_path $TMP/nginx-uwsgi;
+	scgi_temp_path $TMP/nginx-scgi;
 	server {
 		listen 127.0.0.1:$nport;
-		root $tmp/www;
+		root $TMP/www;
 	}
 }
 EOF
-nginx -c "$tmp/nginx.conf" -e "$tmp/nginx.err" &
-pids+=($!)
-wait_http "http://127.0.0.1:$nport/k/00000" "$tmp/nginx.err"
+bench_bg nginx -c "$TMP/nginx.conf" -e "$TMP/nginx.err"
+wait_up "$nport" /k/00000
 
 # Load the same bytes into cask: 8 curl processes, one connection each.
 per=$(((keys + 7) / 8))
@@ -101,15 +76,15 @@ for w in $(seq 0 7); do
 	(
 		for i in $(seq -f %05g $lo $hi); do
 			printf 'url = "http://127.0.0.1:%s/k/%s"\nupload-file = "%s"\noutput = "/dev/null"\n' \
-				"$vport" "$i" "$tmp/www/k/$i"
+				"$vport" "$i" "$TMP/www/k/$i"
 		done
-	) >"$tmp/curl$w.cfg"
-	curl -s -f -K "$tmp/curl$w.cfg" &
+	) >"$TMP/curl$w.cfg"
+	curl -s -f -K "$TMP/curl$w.cfg" &
 	loaders+=($!)
 done
 for l in "${loaders[@]}"; do wait "$l"; done
 
-cat >"$tmp/get.lua" <<EOF
+cat >"$TMP/get.lua" <<EOF
 local n = tonumber(os.getenv("NKEYS"))
 math.randomseed(os.time())
 request = function()
@@ -119,11 +94,11 @@ EOF
 
 get_pair() { # label, nkeys, evict?
 	local label=$1 n=$2 evict=$3 c nx
-	if [ "$evict" = 1 ]; then "$bin/tests/bench_evict" "$tmp/vol" 2>/dev/null; fi
-	c=$(NKEYS=$n wrk -t1 -c"$conns" -d"${secs}s" -s "$tmp/get.lua" \
+	if [ "$evict" = 1 ]; then "$bin/tests/bench_evict" "$TMP/vol" 2>/dev/null; fi
+	c=$(NKEYS=$n wrk -t1 -c"$conns" -d"${secs}s" -s "$TMP/get.lua" \
 		"http://127.0.0.1:$vport" | wrk_rate)
-	if [ "$evict" = 1 ]; then "$bin/tests/bench_evict" "$tmp/www" 2>/dev/null; fi
-	nx=$(NKEYS=$n wrk -t1 -c"$conns" -d"${secs}s" -s "$tmp/get.lua" \
+	if [ "$evict" = 1 ]; then "$bin/tests/bench_evict" "$TMP/www" 2>/dev/null; fi
+	nx=$(NKEYS=$n wrk -t1 -c"$conns" -d"${secs}s" -s "$TMP/get.lua" \
 		"http://127.0.0.1:$nport" | wrk_rate)
 	row "GET 4 KiB $label, cask-volume (wrk -t1 -c$conns)" "$c req/s"
 	row "GET 4 KiB $label, nginx (same files, same load)" "$nx req/s"
@@ -132,13 +107,13 @@ get_pair() { # label, nkeys, evict?
 }
 
 # Hot: 1000 keys, warmed by a first pass.
-NKEYS=1000 wrk -t1 -c"$conns" -d1s -s "$tmp/get.lua" "http://127.0.0.1:$vport" >/dev/null
-NKEYS=1000 wrk -t1 -c"$conns" -d1s -s "$tmp/get.lua" "http://127.0.0.1:$nport" >/dev/null
+NKEYS=1000 wrk -t1 -c"$conns" -d1s -s "$TMP/get.lua" "http://127.0.0.1:$vport" >/dev/null
+NKEYS=1000 wrk -t1 -c"$conns" -d1s -s "$TMP/get.lua" "http://127.0.0.1:$nport" >/dev/null
 get_pair "hot (1000 keys cached)" 1000 0
 get_pair "cold ($keys keys, evicted)" "$keys" 1
 
 # Durable PUTs: unique keys, group commit, writes per fsync from /_/status.
-cat >"$tmp/put.lua" <<'EOF'
+cat >"$TMP/put.lua" <<'EOF'
 local counter = 0
 local tid = 0
 local threads = 0
@@ -156,7 +131,7 @@ EOF
 stat_field() { curl -s "http://127.0.0.1:$vport/_/status" | sed -E "s/.*\"$1\":([0-9]+).*/\1/"; }
 s0=$(stat_field syncs)
 w0=$(stat_field synced_writes)
-out=$(wrk -t1 -c"$conns" -d"${secs}s" -s "$tmp/put.lua" --latency "http://127.0.0.1:$vport")
+out=$(wrk -t1 -c"$conns" -d"${secs}s" -s "$TMP/put.lua" --latency "http://127.0.0.1:$vport")
 s1=$(stat_field syncs)
 w1=$(stat_field synced_writes)
 row "PUT 4 KiB durable (-sync batch), cask-volume (wrk -t1 -c$conns)" \
