@@ -183,11 +183,25 @@ static void read_released(struct node_read *rd)
 	MHD_resume_connection(r->c);
 }
 
-static enum MHD_Result read_barrier(struct api *a, struct req *r)
+/* The leader within its lease reads at once when state/ is applied
+ * through the read index the lease gave (*index, else 0). */
+static bool lease_read(struct api *a, uint64_t *index)
+{
+	uint64_t applied;
+	*index = 0;
+	return a->d.node && node_lease_read(a->d.node, index) == 0 &&
+	       idx_applied(a->d.ix, &applied) == 0 && applied >= *index;
+}
+
+/* Otherwise the read waits: for the apply only, given that index, else
+ * for one from the leader. */
+static enum MHD_Result read_barrier(struct api *a, struct req *r,
+				    uint64_t index)
 {
 	r->reading = true;
 	r->rd.done = read_released;
 	r->rd.arg = r;
+	r->rd.index = index;
 	MHD_suspend_connection(r->c);
 	node_read(a->d.node, &r->rd);
 	return MHD_YES;
@@ -814,8 +828,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	case METRICS_HEAD:
 		if (strncmp(url, "/_/", 3) == 0)
 			return system_get(a, r, url);
-		if (!r->reading && needs_barrier(a))
-			return read_barrier(a, r);
+		uint64_t index;
+		if (!r->reading && !lease_read(a, &index) && needs_barrier(a))
+			return read_barrier(a, r, index);
 		if (r->reading && !atomic_load(&r->read_ready))
 			return MHD_YES;
 		if (r->reading && r->rd.result)

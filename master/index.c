@@ -590,6 +590,30 @@ int idx_stats(struct idx *ix, struct idx_stats *out)
 	return 0;
 }
 
+int idx_applied(struct idx *ix, uint64_t *applied)
+{
+	MDB_txn *txn;
+	int rc = read_begin(ix, &txn);
+	if (rc)
+		return rc;
+	uint64_t term;
+	rc = read_applied(ix, txn, applied, &term);
+	mdb_txn_abort(txn);
+	return rc ? mdb_err(rc) : 0;
+}
+
+int idx_relax_sync(struct idx *ix)
+{
+	int rc = mdb_env_set_flags(ix->env, MDB_NOMETASYNC, 1);
+	return rc ? mdb_err(rc) : 0;
+}
+
+int idx_sync(struct idx *ix)
+{
+	int rc = mdb_env_sync(ix->env, 1);
+	return rc ? mdb_err(rc) : 0;
+}
+
 int idx_get(struct idx *ix, const char *key, size_t keylen,
 	    struct idx_record *out)
 {
@@ -866,6 +890,10 @@ int idx_install(struct idx *ix, const char *path)
 		rc = mdb_txn_commit(txn);
 		txn = NULL;
 	}
+	/* The log is about to forget what this replaces: durable now,
+	 * even under idx_relax_sync. */
+	if (!rc)
+		rc = mdb_env_sync(ix->env, 1);
 	if (txn)
 		mdb_txn_abort(txn);
 	if (from)

@@ -8,10 +8,11 @@
  *
  * idx_apply applies a batch of encoded commands (master/cmd.h) in one
  * write transaction that also moves `applied`, committed with LMDB's
- * default durable sync: after it returns 0, the changes and the applied
- * index survive a crash together. Commands at or below the applied index
- * are skipped, so replaying a log after a restart is harmless. This is the
- * state machine a Raft log feeds; nothing else writes the environment.
+ * default durable sync (unless idx_relax_sync): after it returns 0, the
+ * changes and the applied index survive a crash together. Commands at or below
+ * the applied index are skipped, so replaying a log after a restart is
+ * harmless. This is the state machine a Raft log feeds; nothing else writes the
+ * environment.
  *
  * Threads: every function may be called from any thread. Writers are
  * serialized by LMDB; readers never block and see the last committed
@@ -89,6 +90,17 @@ int idx_apply(struct idx *ix, const struct idx_entry *e, size_t n,
 
 int idx_stats(struct idx *ix, struct idx_stats *out);
 
+/* The applied index now. A read begun after this returns sees at least
+ * this state (LMDB readers see the last commit as of their start). */
+int idx_applied(struct idx *ix, uint64_t *applied);
+
+/* For a state machine a synced log replays (Raft): commits skip the meta
+ * page sync (MDB_NOMETASYNC). Integrity is kept, but a power cut may undo
+ * the last transaction, so the owner must call idx_sync (everything
+ * durable) before its log forgets entries the state holds. */
+int idx_relax_sync(struct idx *ix);
+int idx_sync(struct idx *ix);
+
 /* Looks up a key. Returns 0, -ENOENT, or -EIO. */
 int idx_get(struct idx *ix, const char *key, size_t keylen,
 	    struct idx_record *out);
@@ -154,7 +166,8 @@ int idx_purge_pending(struct idx *ix, uint32_t vol, const char *key,
  * when the caller is the only writer). idx_install replaces every
  * database with the contents of the copy at `path` in one write
  * transaction, so readers see the old state or the new one and a crash
- * mid-install leaves the old state. */
+ * mid-install leaves the old state; once it returns, the new state is
+ * durable (idx_relax_sync or not). */
 int idx_copy(struct idx *ix, int fd);
 int idx_install(struct idx *ix, const char *path);
 

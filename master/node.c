@@ -90,11 +90,15 @@ struct node {
 	uint64_t applied, snap_index;
 	uint64_t saved_term; /* the term in the synced hard state */
 	uint64_t last_leader;
+	uint64_t tick_us, next_tick; /* when raft_tick is due next */
+
+	/* Lease reads (node_lease_read), written by the driver only. */
+	atomic_uint_fast64_t read_commit, lease_until_us;
 	char peers_saved[PEERS_MAX];
 
 	atomic_uint_fast64_t cmds, entries_saved, proposals, proposals_failed,
-		reads, reads_failed, leader_changes, snapshots_taken,
-		snapshots_installed;
+		reads, reads_lease, reads_failed, leader_changes,
+		snapshots_taken, snapshots_installed;
 };
 
 static uint64_t now_us(void)
@@ -273,6 +277,21 @@ static void release_reads(struct node *n)
 	}
 }
 
+/* A read that brought its read index (a lease read that found state/
+ * behind) only waits for the apply. false: no memory, ask the leader. */
+static bool wait_applied(struct node *n, struct node_read *rd)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	if (!b)
+		return false;
+	b->index = rd->index;
+	b->head = rd;
+	rd->next = NULL;
+	b->next = n->ready;
+	n->ready = b;
+	return true;
+}
+
 /* One raft_read_index for every read that has none yet; again for a batch
  * whose answer did not come (a leader lost in between). */
 static void ask_reads(struct node *n, uint64_t now)
@@ -375,6 +394,46 @@ static void apply(struct node *n, const struct raft_entry *e, size_t count)
 
 /* The Ready loop, exactly as raft.h requires. */
 
+/* Lease reads let API threads answer a read on the leader from their own
+ * LMDB read transaction, without the driver: node_lease_read hands out
+ * the commit index published here while the lease published here lasts,
+ * and the reader needs state/ applied at least that far.
+ *
+ * Why that is linearizable. Every write or read that completed before
+ * the read began revealed some index i to its client: a write is
+ * acknowledged only once applied (here, or at the leader of an older
+ * term, whose commits our committed no-op follows), a read returned a
+ * state applied through i, which some master learned committed from a
+ * message this leader sent (APPEND commit, READ_INDEX_RESP) or from its
+ * own core. The commit index is published before any message that carries
+ * it leaves, and every local apply follows the publication, so i is at
+ * most the commit the reader loads, hence at most its applied state. No
+ * other master commits anything in this term, and while the lease lasts
+ * no master leads a later term: the voters behind the quorum-th freshest
+ * acknowledgement refuse votes for election_ticks of their own ticks after
+ * hearing us, a message stamped with our tick T left no earlier than that
+ * tick was due (T ticks after start), and the deadline is that plus
+ * election_ticks - 2 ticks, one tick short of the core's own lease as a
+ * margin for drift. A leadership transfer voids the lease in the core
+ * before TIMEOUT_NOW is queued, so the deadline 0 is published before it
+ * leaves. Lastly, the state read is committed (only committed entries are
+ * applied) and taken during the read, so the read takes effect then. */
+static void publish_lease(struct node *n)
+{
+	struct raft_status st;
+	raft_status(n->r, &st);
+	uint64_t t = 0, until = 0;
+	unsigned ticks = raft_lease_ticks(n->r);
+	/* Our no-op is committed when the commit index is of our term. */
+	if (st.role == RAFT_LEADER && ticks >= 2 &&
+	    raft_term_at(n->r, st.commit, &t) == 0 && t == st.term)
+		until = n->next_tick + (ticks - 2) * n->tick_us;
+	/* Commit first: a reader that sees the deadline sees this commit or
+	 * a later one. */
+	atomic_store(&n->read_commit, st.commit);
+	atomic_store(&n->lease_until_us, until);
+}
+
 /* A leader's APPENDs and HEARTBEATs may leave before its own log write is
  * synced (Raft thesis 10.2.1), so the leader's fsync and the followers'
  * overlap: they promise nothing about our disk. Our entries count towards
@@ -423,6 +482,7 @@ static void handle_ready(struct node *n)
 			if (n->o.on_volumes)
 				n->o.on_volumes(n->o.arg);
 		}
+		publish_lease(n);
 		send_all(n, &rd, true);
 		int rc = raftlog_save(n->rl, rd.snapshot, rd.entries,
 				      rd.n_entries,
@@ -452,6 +512,13 @@ static void maybe_compact(struct node *n)
 		return;
 	if (snap_save(n->ix, n->dir))
 		return; /* logged; retried after more entries */
+	/* state/ skips meta syncs: the log may forget only what is durable
+	 * in state/ itself, which restarts from it. */
+	int src = idx_sync(n->ix);
+	if (src) {
+		log_warn("raft: syncing state/: %s", strerror(-src));
+		return;
+	}
 	int rc = raft_compact(n->r, n->applied);
 	if (rc) {
 		log_warn("raft: compacting at %" PRIu64 ": %s", n->applied,
@@ -550,6 +617,7 @@ static void step_down(struct node *n)
 
 static void publish(struct node *n)
 {
+	publish_lease(n); /* acknowledgements may have extended it */
 	struct raft_status st;
 	raft_status(n->r, &st);
 	if (st.leader != n->last_leader) {
@@ -709,8 +777,6 @@ static void fail_all(struct node *n)
 static void *run(void *arg)
 {
 	struct node *n = arg;
-	uint64_t tick_us = (uint64_t)n->o.tick_ms * 1000u;
-	uint64_t next_tick = now_us() + tick_us;
 	for (;;) {
 		struct inbox *in;
 		struct commit_req *props;
@@ -721,9 +787,9 @@ static void *run(void *arg)
 		while (!n->in_head && !n->prop_head && !n->read_head &&
 		       !n->jobs_in && !n->stopping) {
 			uint64_t now = now_us();
-			if (now >= next_tick)
+			if (now >= n->next_tick)
 				break;
-			uint64_t wake = next_tick;
+			uint64_t wake = n->next_tick;
 			struct timespec ts = {(time_t)(wake / 1000000u),
 					      (long)(wake % 1000000u) * 1000};
 			pthread_cond_timedwait(&n->cv, &n->mu, &ts);
@@ -747,13 +813,15 @@ static void *run(void *arg)
 			break;
 		}
 		uint64_t now = now_us();
-		for (; now >= next_tick; next_tick += tick_us)
+		for (; now >= n->next_tick; n->next_tick += n->tick_us)
 			raft_tick(n->r);
 		process_inbox(n, in);
 		propose_all(n, props, now);
 		while (reads) {
 			struct node_read *rd = reads;
 			reads = rd->next;
+			if (rd->index && wait_applied(n, rd))
+				continue;
 			rd->next = n->waiting;
 			n->waiting = rd;
 		}
@@ -928,6 +996,10 @@ int node_start(const struct node_options *o, struct idx *ix, struct node **out)
 		rc = raft_new(&ro, &n->r);
 	if (!rc)
 		rc = restore(n);
+	n->tick_us = (uint64_t)o->tick_ms * 1000u;
+	n->next_tick = now_us() + n->tick_us;
+	if (!rc)
+		rc = idx_relax_sync(ix); /* the log replays what it loses */
 	if (!rc) {
 		handle_ready(n); /* persists a bootstrap before anything */
 		publish(n);
@@ -1015,6 +1087,17 @@ void node_read(struct node *n, struct node_read *rd)
 	n->read_tail = rd;
 	pthread_cond_signal(&n->cv);
 	pthread_mutex_unlock(&n->mu);
+}
+
+int node_lease_read(struct node *n, uint64_t *index)
+{
+	/* The deadline first: the commit loaded after it is at least the one
+	 * published with it (publish_lease stores in the other order). */
+	if (now_us() >= atomic_load(&n->lease_until_us))
+		return -EAGAIN;
+	*index = atomic_load(&n->read_commit);
+	atomic_fetch_add(&n->reads_lease, 1);
+	return 0;
 }
 
 void node_info(struct node *n, struct node_info *out)
@@ -1152,6 +1235,10 @@ void node_metrics(struct node *n, struct buf *b)
 			atomic_load(&n->proposals_failed));
 	metrics_counter(b, "cask_master_raft_reads_total",
 			"Linearizable read barriers.", atomic_load(&n->reads));
+	metrics_counter(b, "cask_master_raft_lease_reads_total",
+			"Reads the leader answered from its lease, without "
+			"the driver thread.",
+			atomic_load(&n->reads_lease));
 	metrics_counter(b, "cask_master_raft_reads_failed_total",
 			"Read barriers that got no read index in time.",
 			atomic_load(&n->reads_failed));

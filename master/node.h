@@ -6,22 +6,25 @@
  * messages, proposes queued commands, and runs the Ready loop as raft.h
  * prescribes: install a snapshot, persist entries and hard state (one
  * synced LMDB transaction for everything that arrived meanwhile: group
- * commit), send, apply committed entries with one idx_apply per Ready
- * (the applied index moves in the same transaction), release reads,
- * advance. A proposer learns its command's outcome from the apply, or
- * -ENOTCONN (not the leader), -ECANCELED (its entry lost to a new leader),
- * -ETIMEDOUT (nothing decided within the timeout: the command may still
- * apply later).
+ * commit), send (a leader's APPENDs and HEARTBEATs while its own sync
+ * runs: they promise nothing about its disk), apply committed entries with one
+ * idx_apply per Ready (the applied index moves in the same transaction),
+ * release reads, advance. A proposer learns its command's outcome from the
+ * apply, or -ENOTCONN (not the leader), -ECANCELED (its entry lost to a new
+ * leader), -ETIMEDOUT (nothing decided within the timeout: the command may
+ * still apply later).
  *
  * Reads: node_read waits until the applied index reaches a read index
  * the leader confirmed (lease or a heartbeat round, raft_read_index);
- * waiting reads share one raft_read_index per batch. A follower's read
- * index comes from the leader. Bounded: -ENOTCONN (no leader) or
+ * waiting reads share one raft_read_index per batch. On the leader,
+ * node_lease_read spares reads the driver while its lease lasts. A follower's
+ * read index comes from the leader. Bounded: -ENOTCONN (no leader) or
  * -ETIMEDOUT instead.
  *
  * Compaction: once `snapshot_entries` entries were applied since the last
  * snapshot, the driver copies state/ (compacted, consistent: it is the
- * only writer) to raft/snapshot.mdb and drops the log prefix.
+ * only writer) to raft/snapshot.mdb, syncs state/ (its commits skip the
+ * meta sync, idx_relax_sync) and drops the log prefix.
  *
  * Threads: every function may be called from any thread; completion
  * callbacks run on the driver thread and must neither block nor submit.
@@ -56,6 +59,9 @@ struct node_options {
 struct node_read {
 	void (*done)(struct node_read *rd); /* driver thread */
 	void *arg;
+	/* A read index from node_lease_read (wait for the apply only), or 0
+	 * (ask the leader). */
+	uint64_t index;
 	int result; /* 0: read the index now; -ENOTCONN, -ETIMEDOUT */
 	/* Owned by the node while queued. */
 	uint64_t deadline_us;
@@ -83,6 +89,13 @@ void node_submit(struct node *n, struct commit_req *r);
 
 /* Queues a linearizable read barrier; rd->done runs once. */
 void node_read(struct node *n, struct node_read *rd);
+
+/* The leader's fast path, for any thread: while this master leads with a
+ * valid lease (its no-op committed), 0 and a read index; a read is then
+ * linearizable if it begins once idx_applied reached that index (else
+ * node_read with it waits for the apply). -EAGAIN: use node_read. The
+ * argument is at publish_lease in node.c. */
+int node_lease_read(struct node *n, uint64_t *index);
 
 void node_info(struct node *n, struct node_info *out);
 

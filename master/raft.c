@@ -542,10 +542,10 @@ static bool quorum_active(struct raft *r)
 	return n >= quorum(r);
 }
 
-bool raft_lease_valid(const struct raft *r)
+unsigned raft_lease_ticks(const struct raft *r)
 {
 	if (r->role != RAFT_LEADER || !r->o.lease_reads || r->lease_void)
-		return false;
+		return 0;
 	/* The quorum-th freshest acknowledgement: the voters behind it refuse
 	 * to vote until election_ticks after they heard us, so no other
 	 * leader exists before then. One tick of margin covers drift. */
@@ -561,8 +561,15 @@ bool raft_lease_valid(const struct raft *r)
 			t[n++] = p->lease_tick;
 	}
 	if (n < quorum(r))
-		return false;
-	return r->now - kth_largest(t, n, quorum(r)) + 1 < r->o.election_ticks;
+		return 0;
+	uint64_t age = r->now - kth_largest(t, n, quorum(r)) + 1;
+	return age < r->o.election_ticks ? r->o.election_ticks - (unsigned)age
+					 : 0;
+}
+
+bool raft_lease_valid(const struct raft *r)
+{
+	return raft_lease_ticks(r) > 0;
 }
 
 static void release_reads(struct raft *r)

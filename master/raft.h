@@ -266,6 +266,9 @@ const struct raft_snap_meta *raft_snapshot_meta(const struct raft *r);
 int raft_term_at(const struct raft *r, uint64_t index, uint64_t *term);
 /* True while a read at the leader would be answered from the lease. */
 bool raft_lease_valid(const struct raft *r);
+/* How long the lease lasts: it holds now and through the next n - 1
+ * ticks (n > 0 exactly when raft_lease_valid); 0 when there is none. */
+unsigned raft_lease_ticks(const struct raft *r);
 
 /*
  * Serialisation (little-endian, self-delimiting). raft_msg_size() is the

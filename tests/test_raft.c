@@ -1013,10 +1013,20 @@ START_TEST(lease_read_without_round_trip)
 	ck_assert_int_eq(raft_read_index(c->r[3], 22), 0);
 	deliver(c);
 	ck_assert_uint_eq(c->last_read_ctx[3], 22);
-	/* Cut off, the lease runs out before anyone else may lead. */
+	/* Cut off, the lease runs out before anyone else may lead, and
+	 * raft_lease_ticks counts down to the tick where it does. */
 	for (int id = 2; id <= 3; id++)
 		c->cut[1][id] = c->cut[id][1] = true;
-	tick(c, 9);
+	unsigned left = raft_lease_ticks(c->r[1]);
+	ck_assert_uint_gt(left, 0);
+	ck_assert_uint_eq(raft_lease_ticks(c->r[2]), 0);
+	for (unsigned i = 1; i < left; i++) {
+		tick(c, 1);
+		ck_assert_uint_eq(raft_lease_ticks(c->r[1]), left - i);
+		ck_assert(raft_lease_valid(c->r[1]));
+	}
+	tick(c, 1);
+	ck_assert_uint_eq(raft_lease_ticks(c->r[1]), 0);
 	ck_assert(!raft_lease_valid(c->r[1]));
 	ck_assert_int_eq(status(c, 2).role, RAFT_FOLLOWER);
 	ck_assert_int_eq(status(c, 3).role, RAFT_FOLLOWER);
