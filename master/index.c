@@ -7,6 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/le.h"
+#include "master/lmdbenv.h"
+
 /* The map only reserves address space; the file grows as it fills. */
 #define MAP_SIZE    (256ull << 30)
 #define REC_VERSION 1
@@ -18,15 +21,6 @@ struct idx {
 	MDB_env *env;
 	MDB_dbi keys, volumes, purge, applied;
 };
-
-static int mdb_err(int rc)
-{
-	if (rc == MDB_MAP_FULL)
-		return -ENOSPC;
-	if (rc > 0 && rc < 1000)
-		return -rc; /* an errno from the OS */
-	return -EIO;
-}
 
 static void be32(uint8_t *p, uint32_t v)
 {
@@ -42,64 +36,23 @@ static uint32_t get_be32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 int idx_open(const char *dir, struct idx **out)
 {
-	char path[4096];
-	if (snprintf(path, sizeof(path), "%s/state", dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return -errno;
-	if (mkdir(path, 0755) && errno != EEXIST)
-		return -errno;
+	static const char *const names[] = {"keys", "volumes", "purge",
+					    "applied"};
+	MDB_dbi dbis[4];
 	struct idx *ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return -ENOMEM;
-	MDB_txn *txn = NULL;
-	int rc = mdb_env_create(&ix->env);
-	if (!rc)
-		rc = mdb_env_set_maxdbs(ix->env, 8);
-	if (!rc)
-		rc = mdb_env_set_mapsize(ix->env, MAP_SIZE);
-	if (!rc)
-		rc = mdb_env_set_maxreaders(ix->env, 512);
-	if (!rc)
-		rc = mdb_env_open(ix->env, path, 0, 0644);
-	if (!rc)
-		rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
-	if (!rc)
-		rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &ix->keys);
-	if (!rc)
-		rc = mdb_dbi_open(txn, "volumes", MDB_CREATE, &ix->volumes);
-	if (!rc)
-		rc = mdb_dbi_open(txn, "purge", MDB_CREATE, &ix->purge);
-	if (!rc)
-		rc = mdb_dbi_open(txn, "applied", MDB_CREATE, &ix->applied);
-	if (!rc) {
-		rc = mdb_txn_commit(txn);
-		txn = NULL;
-	}
+	int rc = lmdbenv_open(dir, "state", MAP_SIZE, names, dbis, 4, &ix->env);
 	if (rc) {
-		if (txn)
-			mdb_txn_abort(txn);
-		if (ix->env)
-			mdb_env_close(ix->env);
 		free(ix);
-		return mdb_err(rc);
+		return rc;
 	}
+	ix->keys = dbis[0];
+	ix->volumes = dbis[1];
+	ix->purge = dbis[2];
+	ix->applied = dbis[3];
 	*out = ix;
 	return 0;
 }
@@ -118,9 +71,9 @@ static int rec_decode(const MDB_val *v, struct idx_record *r)
 	if (v->mv_size < REC_FIXED || p[0] != REC_VERSION)
 		return -EIO;
 	r->state = (enum idx_state)p[1];
-	r->size = get_le64(p + 2);
+	r->size = le_get64(p + 2);
 	memcpy(r->md5, p + 10, MD5_LEN);
-	r->created_ms = get_le64(p + 10 + MD5_LEN);
+	r->created_ms = le_get64(p + 10 + MD5_LEN);
 	r->nvols = p[REC_FIXED - 1];
 	if (r->nvols > CMD_MAX_VOLS || v->mv_size != REC_FIXED + 4 * r->nvols)
 		return -EIO;
@@ -135,9 +88,9 @@ static int rec_put(struct idx *ix, MDB_txn *txn, const MDB_val *key,
 	uint8_t b[REC_FIXED + 4 * CMD_MAX_VOLS];
 	b[0] = REC_VERSION;
 	b[1] = (uint8_t)r->state;
-	le64(b + 2, r->size);
+	le_put64(b + 2, r->size);
 	memcpy(b + 10, r->md5, MD5_LEN);
-	le64(b + 10 + MD5_LEN, r->created_ms);
+	le_put64(b + 10 + MD5_LEN, r->created_ms);
 	b[REC_FIXED - 1] = (uint8_t)r->nvols;
 	for (unsigned i = 0; i < r->nvols; i++)
 		be32(b + REC_FIXED + 4 * i, r->vols[i]);
@@ -169,7 +122,7 @@ static int purge_add(struct idx *ix, MDB_txn *txn, uint32_t vol,
 {
 	uint8_t k[PURGE_KEY_MAX], s[8];
 	MDB_val kv = {purge_key(k, vol, key->mv_data, key->mv_size), k};
-	le64(s, seq);
+	le_put64(s, seq);
 	MDB_val sv = {8, s};
 	return mdb_put(txn, ix->purge, &kv, &sv, 0);
 }
@@ -278,7 +231,7 @@ static int apply_purge_done(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 	MDB_val kv = {purge_key(k, c->vols[0], c->key, c->keylen), k}, v;
 	int rc = mdb_get(txn, ix->purge, &kv, &v);
 	if (rc == MDB_NOTFOUND ||
-	    (!rc && (v.mv_size != 8 || get_le64(v.mv_data) != c->seq))) {
+	    (!rc && (v.mv_size != 8 || le_get64(v.mv_data) != c->seq))) {
 		*result = -ENOENT;
 		return 0;
 	}
@@ -528,8 +481,8 @@ static int read_applied(struct idx *ix, MDB_txn *txn, uint64_t *index,
 		return rc;
 	if (v.mv_size != 16)
 		return MDB_CORRUPTED;
-	*index = get_le64(v.mv_data);
-	*term = get_le64((uint8_t *)v.mv_data + 8);
+	*index = le_get64(v.mv_data);
+	*term = le_get64((uint8_t *)v.mv_data + 8);
 	return 0;
 }
 
@@ -538,7 +491,7 @@ int idx_apply(struct idx *ix, const struct idx_entry *e, size_t n, int *results)
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
 	if (rc)
-		return mdb_err(rc);
+		return lmdbenv_error(rc);
 	uint64_t applied, term;
 	rc = read_applied(ix, txn, &applied, &term);
 	for (size_t i = 0; !rc && i < n; i++) {
@@ -551,23 +504,23 @@ int idx_apply(struct idx *ix, const struct idx_entry *e, size_t n, int *results)
 	}
 	if (!rc) {
 		uint8_t b[16];
-		le64(b, applied);
-		le64(b + 8, term);
+		le_put64(b, applied);
+		le_put64(b + 8, term);
 		MDB_val k = {5, "index"}, v = {16, b};
 		rc = mdb_put(txn, ix->applied, &k, &v, 0);
 	}
 	if (rc) {
 		mdb_txn_abort(txn);
-		return mdb_err(rc);
+		return lmdbenv_error(rc);
 	}
 	rc = mdb_txn_commit(txn);
-	return rc ? mdb_err(rc) : 0;
+	return rc ? lmdbenv_error(rc) : 0;
 }
 
 static int read_begin(struct idx *ix, MDB_txn **txn)
 {
 	int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, txn);
-	return rc ? mdb_err(rc) : 0;
+	return rc ? lmdbenv_error(rc) : 0;
 }
 
 int idx_stats(struct idx *ix, struct idx_stats *out)
@@ -584,7 +537,7 @@ int idx_stats(struct idx *ix, struct idx_stats *out)
 		rc = read_applied(ix, txn, &out->applied, &out->term);
 	mdb_txn_abort(txn);
 	if (rc)
-		return mdb_err(rc);
+		return lmdbenv_error(rc);
 	out->keys = ks.ms_entries;
 	out->purge = ps.ms_entries;
 	return 0;
@@ -599,19 +552,19 @@ int idx_applied(struct idx *ix, uint64_t *applied)
 	uint64_t term;
 	rc = read_applied(ix, txn, applied, &term);
 	mdb_txn_abort(txn);
-	return rc ? mdb_err(rc) : 0;
+	return rc ? lmdbenv_error(rc) : 0;
 }
 
 int idx_relax_sync(struct idx *ix)
 {
 	int rc = mdb_env_set_flags(ix->env, MDB_NOMETASYNC, 1);
-	return rc ? mdb_err(rc) : 0;
+	return rc ? lmdbenv_error(rc) : 0;
 }
 
 int idx_sync(struct idx *ix)
 {
 	int rc = mdb_env_sync(ix->env, 1);
-	return rc ? mdb_err(rc) : 0;
+	return rc ? lmdbenv_error(rc) : 0;
 }
 
 int idx_get(struct idx *ix, const char *key, size_t keylen,
@@ -628,7 +581,7 @@ int idx_get(struct idx *ix, const char *key, size_t keylen,
 	mdb_txn_abort(txn);
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
-	return rc ? mdb_err(rc) : 0;
+	return rc ? lmdbenv_error(rc) : 0;
 }
 
 int idx_volumes(struct idx *ix,
@@ -642,7 +595,7 @@ int idx_volumes(struct idx *ix,
 	rc = mdb_cursor_open(txn, ix->volumes, &cur);
 	if (rc) {
 		mdb_txn_abort(txn);
-		return mdb_err(rc);
+		return lmdbenv_error(rc);
 	}
 	MDB_val k, v;
 	int stop = 0;
@@ -666,7 +619,7 @@ int idx_volumes(struct idx *ix,
 	mdb_txn_abort(txn);
 	if (stop)
 		return stop;
-	return rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
 }
 
 int idx_list(struct idx *ix, struct idx_list *l)
@@ -681,7 +634,7 @@ int idx_list(struct idx *ix, struct idx_list *l)
 	rc = mdb_cursor_open(txn, ix->keys, &cur);
 	if (rc) {
 		mdb_txn_abort(txn);
-		return mdb_err(rc);
+		return lmdbenv_error(rc);
 	}
 	/* Start at the later of the prefix and `start`: a start before
 	 * the prefix must not list keys outside it. */
@@ -729,7 +682,7 @@ int idx_list(struct idx *ix, struct idx_list *l)
 	mdb_txn_abort(txn);
 	if (out)
 		return out;
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
 }
 
 int idx_records(struct idx *ix, const char *start, size_t startlen,
@@ -745,7 +698,7 @@ int idx_records(struct idx *ix, const char *start, size_t startlen,
 	rc = mdb_cursor_open(txn, ix->keys, &cur);
 	if (rc) {
 		mdb_txn_abort(txn);
-		return mdb_err(rc);
+		return lmdbenv_error(rc);
 	}
 	MDB_val k = {startlen, (void *)start}, v;
 	bool seek = start && startlen > 0 && startlen <= KEY_MAX;
@@ -764,7 +717,7 @@ int idx_records(struct idx *ix, const char *start, size_t startlen,
 	mdb_txn_abort(txn);
 	if (out)
 		return out;
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
 }
 
 int idx_purge_scan(struct idx *ix, uint32_t from_vol,
@@ -778,7 +731,7 @@ int idx_purge_scan(struct idx *ix, uint32_t from_vol,
 	rc = mdb_cursor_open(txn, ix->purge, &cur);
 	if (rc) {
 		mdb_txn_abort(txn);
-		return mdb_err(rc);
+		return lmdbenv_error(rc);
 	}
 	uint8_t seek[4];
 	be32(seek, from_vol);
@@ -792,7 +745,7 @@ int idx_purge_scan(struct idx *ix, uint32_t from_vol,
 		struct idx_purge p = {.vol = get_be32(k.mv_data),
 				      .key = (char *)k.mv_data + 4,
 				      .keylen = k.mv_size - 4,
-				      .seq = get_le64(v.mv_data)};
+				      .seq = le_get64(v.mv_data)};
 		int what = fn(arg, &p);
 		if (what == IDX_SCAN_STOP)
 			break;
@@ -808,7 +761,7 @@ int idx_purge_scan(struct idx *ix, uint32_t from_vol,
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
 }
 
 int idx_purge_pending(struct idx *ix, uint32_t vol, const char *key,
@@ -823,17 +776,17 @@ int idx_purge_pending(struct idx *ix, uint32_t vol, const char *key,
 	uint8_t k[PURGE_KEY_MAX];
 	MDB_val kv = {purge_key(k, vol, key, keylen), k}, v;
 	rc = mdb_get(txn, ix->purge, &kv, &v);
-	bool match = !rc && v.mv_size == 8 && get_le64(v.mv_data) == seq;
+	bool match = !rc && v.mv_size == 8 && le_get64(v.mv_data) == seq;
 	mdb_txn_abort(txn);
 	if (rc && rc != MDB_NOTFOUND)
-		return mdb_err(rc);
+		return lmdbenv_error(rc);
 	return match ? 0 : -ENOENT;
 }
 
 int idx_copy(struct idx *ix, int fd)
 {
 	int rc = mdb_env_copyfd2(ix->env, fd, MDB_CP_COMPACT);
-	return rc ? mdb_err(rc) : 0;
+	return rc ? lmdbenv_error(rc) : 0;
 }
 
 /* Replaces the contents of dst with those of src (same name) in txn. */
@@ -867,7 +820,7 @@ int idx_install(struct idx *ix, const char *path)
 	MDB_txn *from = NULL, *txn = NULL;
 	int rc = mdb_env_create(&env);
 	if (rc)
-		return mdb_err(rc);
+		return lmdbenv_error(rc);
 	rc = mdb_env_set_maxdbs(env, 8);
 	if (!rc)
 		rc = mdb_env_set_mapsize(env, MAP_SIZE);
@@ -899,5 +852,5 @@ int idx_install(struct idx *ix, const char *path)
 	if (from)
 		mdb_txn_abort(from);
 	mdb_env_close(env);
-	return rc ? mdb_err(rc) : 0;
+	return rc ? lmdbenv_error(rc) : 0;
 }

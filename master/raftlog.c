@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/le.h"
 #include "common/log.h"
+#include "master/lmdbenv.h"
 
 /* Sparse: only what is written takes disk space. */
 #define MAP_SIZE  ((size_t)4 << 30)
@@ -23,27 +25,7 @@ struct raftlog {
 static int mdb_fail(const char *what, int rc)
 {
 	log_error("raft log: %s: %s", what, mdb_strerror(rc));
-	if (rc == MDB_MAP_FULL)
-		return -ENOSPC;
-	if (rc == MDB_CORRUPTED || rc == EINVAL)
-		return -EINVAL;
-	if (rc == ENOMEM)
-		return -ENOMEM;
-	return -EIO;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	return lmdbenv_error(rc);
 }
 
 static void put_be64(uint8_t *p, uint64_t v)
@@ -62,42 +44,19 @@ static uint64_t get_be64(const uint8_t *p)
 
 int raftlog_open(const char *dir, struct raftlog **out)
 {
-	char path[4096];
-	if (snprintf(path, sizeof(path), "%s/raft", dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return -errno;
-	if (mkdir(path, 0755) && errno != EEXIST)
-		return -errno;
+	static const char *const names[] = {"entries", "meta"};
+	MDB_dbi dbis[2];
 	struct raftlog *rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return -ENOMEM;
-	MDB_txn *txn = NULL;
-	int rc = mdb_env_create(&rl->env);
-	if (!rc)
-		rc = mdb_env_set_maxdbs(rl->env, 4);
-	if (!rc)
-		rc = mdb_env_set_mapsize(rl->env, MAP_SIZE);
-	if (!rc)
-		rc = mdb_env_open(rl->env, path, 0, 0644);
-	if (!rc)
-		rc = mdb_txn_begin(rl->env, NULL, 0, &txn);
-	if (!rc)
-		rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &rl->entries);
-	if (!rc)
-		rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &rl->meta);
-	if (!rc) {
-		rc = mdb_txn_commit(txn);
-		txn = NULL;
-	}
+	int rc = lmdbenv_open(dir, "raft", MAP_SIZE, names, dbis, 2, &rl->env);
 	if (rc) {
-		if (txn)
-			mdb_txn_abort(txn);
-		if (rl->env)
-			mdb_env_close(rl->env);
+		log_error("raft log: open %s/raft: %s", dir, strerror(-rc));
 		free(rl);
-		return mdb_fail("open", rc);
+		return rc;
 	}
+	rl->entries = dbis[0];
+	rl->meta = dbis[1];
 	*out = rl;
 	return 0;
 }
@@ -129,9 +88,9 @@ static int load_meta(struct raftlog *rl, MDB_txn *txn, struct raftlog_state *st,
 	if (!rc) {
 		if (v.mv_size != 24)
 			return MDB_CORRUPTED;
-		st->hs.term = get_le64(v.mv_data);
-		st->hs.vote = get_le64((uint8_t *)v.mv_data + 8);
-		st->hs.commit = get_le64((uint8_t *)v.mv_data + 16);
+		st->hs.term = le_get64(v.mv_data);
+		st->hs.vote = le_get64((uint8_t *)v.mv_data + 8);
+		st->hs.commit = le_get64((uint8_t *)v.mv_data + 16);
 		*empty = false;
 	}
 	k = (MDB_val){4, "snap"};
@@ -143,8 +102,8 @@ static int load_meta(struct raftlog *rl, MDB_txn *txn, struct raftlog_state *st,
 	if (v.mv_size < 16 || raft_conf_decode((uint8_t *)v.mv_data + 16,
 					       v.mv_size - 16, &st->snap.conf))
 		return MDB_CORRUPTED;
-	st->snap.index = get_le64(v.mv_data);
-	st->snap.term = get_le64((uint8_t *)v.mv_data + 8);
+	st->snap.index = le_get64(v.mv_data);
+	st->snap.term = le_get64((uint8_t *)v.mv_data + 8);
 	st->has_snap = true;
 	*empty = false;
 	return 0;
@@ -178,7 +137,7 @@ static int load_entries(struct raftlog *rl, MDB_txn *txn,
 		}
 		struct raft_entry *e = &st->ents[st->n];
 		e->index = want++;
-		e->term = get_le64(v.mv_data);
+		e->term = le_get64(v.mv_data);
 		e->type = ((uint8_t *)v.mv_data)[8];
 		e->len = v.mv_size - ENTRY_HDR;
 		e->data = NULL;
@@ -262,8 +221,8 @@ static int put_snap(struct raftlog *rl, MDB_txn *txn,
 		    const struct raft_snap_meta *snap)
 {
 	uint8_t b[16 + 16 + RAFT_MAX_NODES * 9 + 64];
-	put_le64(b, snap->index);
-	put_le64(b + 8, snap->term);
+	le_put64(b, snap->index);
+	le_put64(b + 8, snap->term);
 	if (raft_conf_encode(&snap->conf, b + 16, sizeof(b) - 16))
 		return EINVAL;
 	MDB_val k = {4, "snap"}, v = {16 + raft_conf_size(&snap->conf), b};
@@ -282,7 +241,7 @@ static int put_entries(struct raftlog *rl, MDB_txn *txn,
 		if (rc)
 			break;
 		uint8_t *p = v.mv_data;
-		put_le64(p, ents[i].term);
+		le_put64(p, ents[i].term);
 		p[8] = ents[i].type;
 		if (ents[i].len)
 			memcpy(p + ENTRY_HDR, ents[i].data, ents[i].len);
@@ -309,9 +268,9 @@ int raftlog_save(struct raftlog *rl, const struct raft_snap_meta *snap,
 		rc = put_entries(rl, txn, ents, n);
 	if (!rc && hs) {
 		uint8_t b[24];
-		put_le64(b, hs->term);
-		put_le64(b + 8, hs->vote);
-		put_le64(b + 16, hs->commit);
+		le_put64(b, hs->term);
+		le_put64(b + 8, hs->vote);
+		le_put64(b + 16, hs->commit);
 		MDB_val k = {2, "hs"}, v = {24, b};
 		rc = mdb_put(txn, rl->meta, &k, &v, 0);
 	}
