@@ -2,15 +2,29 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include "common/hex.h"
 
+/* Fetched once: EVP_md5() makes every init look the algorithm up again
+ * under a global lock, which concurrent requests queue on. */
+static EVP_MD *md5_algo;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+
+static void md5_fetch(void)
+{
+	md5_algo = EVP_MD_fetch(NULL, "MD5", NULL);
+}
+
 int md5_init(struct md5 *m)
 {
+	pthread_once(&md5_once, md5_fetch);
+	if (!md5_algo)
+		return -ENOMEM;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		return -ENOMEM;
-	if (!EVP_DigestInit_ex(ctx, EVP_md5(), NULL)) {
+	if (!EVP_DigestInit_ex2(ctx, md5_algo, NULL)) {
 		EVP_MD_CTX_free(ctx);
 		return -ENOMEM;
 	}
