@@ -523,6 +523,21 @@ static int read_begin(struct idx *ix, MDB_txn **txn)
 	return rc ? lmdbenv_error(rc) : 0;
 }
 
+/* A read transaction with a cursor on dbi; both closed by the caller. */
+static int read_cursor(struct idx *ix, MDB_dbi dbi, MDB_txn **txn,
+		       MDB_cursor **cur)
+{
+	int rc = read_begin(ix, txn);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_open(*txn, dbi, cur);
+	if (rc) {
+		mdb_txn_abort(*txn);
+		return lmdbenv_error(rc);
+	}
+	return 0;
+}
+
 int idx_stats(struct idx *ix, struct idx_stats *out)
 {
 	MDB_txn *txn;
@@ -589,14 +604,9 @@ int idx_volumes(struct idx *ix,
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
-	int rc = read_begin(ix, &txn);
+	int rc = read_cursor(ix, ix->volumes, &txn, &cur);
 	if (rc)
 		return rc;
-	rc = mdb_cursor_open(txn, ix->volumes, &cur);
-	if (rc) {
-		mdb_txn_abort(txn);
-		return lmdbenv_error(rc);
-	}
 	MDB_val k, v;
 	int stop = 0;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && !stop;
@@ -692,14 +702,9 @@ int idx_records(struct idx *ix, const char *start, size_t startlen,
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
-	int rc = read_begin(ix, &txn);
+	int rc = read_cursor(ix, ix->keys, &txn, &cur);
 	if (rc)
 		return rc;
-	rc = mdb_cursor_open(txn, ix->keys, &cur);
-	if (rc) {
-		mdb_txn_abort(txn);
-		return lmdbenv_error(rc);
-	}
 	MDB_val k = {startlen, (void *)start}, v;
 	bool seek = start && startlen > 0 && startlen <= KEY_MAX;
 	rc = mdb_cursor_get(cur, &k, &v, seek ? MDB_SET_RANGE : MDB_FIRST);
@@ -725,14 +730,9 @@ int idx_purge_scan(struct idx *ix, uint32_t from_vol,
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
-	int rc = read_begin(ix, &txn);
+	int rc = read_cursor(ix, ix->purge, &txn, &cur);
 	if (rc)
 		return rc;
-	rc = mdb_cursor_open(txn, ix->purge, &cur);
-	if (rc) {
-		mdb_txn_abort(txn);
-		return lmdbenv_error(rc);
-	}
 	uint8_t seek[4];
 	be32(seek, from_vol);
 	MDB_val k = {4, seek}, v;
