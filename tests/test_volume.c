@@ -1,14 +1,19 @@
 /* cask-volume driven through HTTP as a real child process. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <glob.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/md5.h"
 #include "tests/harness.h"
@@ -523,6 +528,140 @@ START_TEST(client_disconnect_mid_upload)
 }
 END_TEST
 
+static int connect_local(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_all(int fd, const char *data, size_t len)
+{
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+}
+
+/* PUT requests answered so far, by any code, from /_/metrics. */
+static unsigned long long puts_answered(struct vol *v)
+{
+	struct harness_resp r;
+	ck_assert_int_eq(req(v, "GET", "/_/metrics", NULL, 0, &r), 200);
+	unsigned long long sum = 0, n;
+	const char *tag = "_http_requests_total{method=\"PUT\",code=\"";
+	for (const char *p = r.body; (p = strstr(p, tag)); p++) {
+		const char *end = strchr(p, '}');
+		if (end && sscanf(end + 1, " %llu", &n) == 1)
+			sum += n;
+	}
+	harness_resp_free(&r);
+	return sum;
+}
+
+/* A client that leaves once its body is sent, perhaps while its PUT waits
+ * suspended for the group commit. A PUT whose body MHD handed over in full
+ * is committed anyway, so the key ends durable and visible although no 201
+ * reached the client (which, having none, retries: PUT is idempotent); a
+ * PUT that MHD saw abandoned earlier is aborted and the key stays absent.
+ * Either way, what the volume showed survives a crash unchanged. */
+START_TEST(client_gone_while_put_syncs)
+{
+	enum { N = 20 };
+	struct vol v;
+	vol_start(&v, NULL);
+	unsigned long long before = puts_answered(&v);
+	for (int i = 0; i < N; i++) {
+		char request[256];
+		int n = snprintf(request, sizeof(request),
+				 "PUT /gone/%d HTTP/1.1\r\nHost: x\r\n"
+				 "Content-Length: 7\r\n\r\ngone-%02d",
+				 i, i);
+		int fd = connect_local(v.p.port);
+		send_all(fd, request, (size_t)n);
+		close(fd);
+	}
+	for (int i = 0; i < 500 && puts_answered(&v) < before + N; i++) {
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+	ck_assert_uint_eq(puts_answered(&v), before + N);
+	bool shown[N];
+	for (int i = 0; i < N; i++) {
+		char key[32], val[8];
+		snprintf(key, sizeof(key), "/gone/%d", i);
+		snprintf(val, sizeof(val), "gone-%02d", i);
+		long code = req(&v, "GET", key, NULL, 0, NULL);
+		ck_assert(code == 200 || code == 404);
+		shown[i] = code == 200;
+		if (shown[i])
+			assert_value(&v, key, val, 7);
+	}
+	harness_signal(&v.p, SIGKILL);
+	ck_assert_int_eq(harness_restart(&v.p), 0);
+	for (int i = 0; i < N; i++) {
+		char key[32], val[8];
+		snprintf(key, sizeof(key), "/gone/%d", i);
+		snprintf(val, sizeof(val), "gone-%02d", i);
+		if (shown[i])
+			assert_value(&v, key, val, 7);
+		else
+			ck_assert_int_eq(req(&v, "GET", key, NULL, 0, NULL),
+					 404);
+	}
+	harness_stop(&v.p);
+}
+END_TEST
+
+struct slow_delete {
+	struct vol *v;
+	long code;
+};
+
+static void *slow_delete_main(void *arg)
+{
+	struct slow_delete *d = arg;
+	d->code = req(d->v, "DELETE", "/slow", NULL, 0, NULL);
+	return NULL;
+}
+
+/* A DELETE waits for the older PUTs of its key to end. With one polling
+ * thread, the body of such a PUT arrives on the very thread that took the
+ * DELETE, so the DELETE must wait elsewhere or the volume hangs. */
+START_TEST(delete_behind_slow_put_one_thread)
+{
+	struct vol v;
+	const char *extra[] = {"-threads", "1", NULL};
+	vol_start(&v, extra);
+	ck_assert_int_eq(req(&v, "PUT", "/slow", "old", 3, NULL), 201);
+	int fd = connect_local(v.p.port);
+	const char *head = "PUT /slow HTTP/1.1\r\nHost: x\r\n"
+			   "Content-Length: 8\r\n\r\nnew-";
+	send_all(fd, head, strlen(head));
+	struct timespec d = {0, 200000000};
+	nanosleep(&d, NULL);
+	struct slow_delete del = {&v, -1};
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, slow_delete_main, &del), 0);
+	nanosleep(&d, NULL);
+	ck_assert_int_eq(req(&v, "GET", "/_/health", NULL, 0, NULL), 200);
+	send_all(fd, "body", 4);
+	char answer[1024];
+	ssize_t n = read(fd, answer, sizeof(answer) - 1);
+	ck_assert_int_gt(n, 12);
+	answer[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(answer, " 201 "));
+	close(fd);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(del.code, 204);
+	ck_assert_int_eq(req(&v, "GET", "/slow", NULL, 0, NULL), 404);
+	harness_stop(&v.p);
+}
+END_TEST
+
 START_TEST(merge_while_serving)
 {
 	struct vol v;
@@ -604,6 +743,8 @@ int main(void)
 	tcase_add_test(tc, keys_listing_and_status);
 	tcase_add_test(tc, bad_input_changes_nothing);
 	tcase_add_test(tc, client_disconnect_mid_upload);
+	tcase_add_test(tc, client_gone_while_put_syncs);
+	tcase_add_test(tc, delete_behind_slow_put_one_thread);
 	tcase_add_test(tc, merge_while_serving);
 	tcase_add_test(tc, sigterm_is_clean);
 	suite_add_tcase(s, tc);

@@ -53,6 +53,13 @@ struct bc_write {
 	uint8_t *rec;
 	/* Links in bc->inflight, under wmu, from reservation to release. */
 	struct bc_write *inext, *iprev;
+	/* An asynchronous commit: whom to tell, the sync that covers it and
+	 * its link in bc->commits (under sync_mu) until that sync ends. */
+	bc_commit_fn commit_done;
+	void *commit_arg;
+	uint64_t ticket;
+	struct bc_write *cnext;
+	uint8_t digest[MD5_LEN];
 	uint16_t klen;
 	char key[];
 };
@@ -385,6 +392,24 @@ static int recover(struct bc *bc)
 
 /* ---- group commit ---- */
 
+static void commit_end(struct bc_write *w, int rc);
+
+/* Unlinks the commits that the sync up to `target` covers, in order.
+ * Called with sync_mu held. */
+static struct bc_write *take_commits(struct bc *bc, uint64_t target)
+{
+	struct bc_write *first = bc->commits, *last = NULL;
+	for (struct bc_write *w = first; w && w->ticket <= target; w = w->cnext)
+		last = w;
+	if (!last)
+		return NULL;
+	bc->commits = last->cnext;
+	last->cnext = NULL;
+	if (!bc->commits)
+		bc->commits_tail = &bc->commits;
+	return first;
+}
+
 static void *sync_main(void *arg)
 {
 	struct bc *bc = arg;
@@ -426,10 +451,43 @@ static void *sync_main(void *arg)
 		atomic_fetch_add(&bc->synced_writes, target - bc->sync_done);
 		bc->sync_done = target;
 		pthread_cond_broadcast(&bc->synced_cv);
+		/* Publish and answer outside sync_mu, so committers can queue
+		 * the next batch meanwhile. */
+		struct bc_write *w = take_commits(bc, target);
+		pthread_mutex_unlock(&bc->sync_mu);
+		int rc = atomic_load(&bc->failed) ? -EIO : 0;
+		while (w) {
+			struct bc_write *next = w->cnext;
+			commit_end(w, rc);
+			w = next;
+		}
+		pthread_mutex_lock(&bc->sync_mu);
 	}
 	pthread_mutex_unlock(&bc->sync_mu);
 	free(ids);
 	return NULL;
+}
+
+/* Queues seg for the next group sync and returns the ticket that sync
+ * will reach. Called with sync_mu held. */
+static int sync_ticket(struct bc *bc, struct bc_seg *seg, uint64_t *ticket)
+{
+	bool queued = false;
+	for (size_t i = 0; i < bc->ndirty && !queued; i++)
+		queued = bc->dirty[i] == seg->id;
+	if (!queued && bc->ndirty == bc->dirty_cap) {
+		size_t cap = bc->dirty_cap ? 2 * bc->dirty_cap : 8;
+		uint32_t *d = realloc(bc->dirty, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		bc->dirty = d;
+		bc->dirty_cap = cap;
+	}
+	if (!queued)
+		bc->dirty[bc->ndirty++] = seg->id;
+	*ticket = ++bc->sync_req;
+	pthread_cond_signal(&bc->sync_cv);
+	return 0;
 }
 
 /* Returns once the bytes written so far to seg are as durable as the
@@ -451,29 +509,17 @@ static int wait_durable(struct bc *bc, struct bc_seg *seg)
 		atomic_fetch_add(&bc->syncs, 1);
 		atomic_fetch_add(&bc->synced_writes, 1);
 		break;
-	case BC_SYNC_BATCH:
+	case BC_SYNC_BATCH: {
+		uint64_t ticket;
 		pthread_mutex_lock(&bc->sync_mu);
-		bool queued = false;
-		for (size_t i = 0; i < bc->ndirty && !queued; i++)
-			queued = bc->dirty[i] == seg->id;
-		if (!queued && bc->ndirty == bc->dirty_cap) {
-			size_t cap = bc->dirty_cap ? 2 * bc->dirty_cap : 8;
-			uint32_t *d = realloc(bc->dirty, cap * sizeof(*d));
-			if (!d) {
-				pthread_mutex_unlock(&bc->sync_mu);
-				return -ENOMEM;
-			}
-			bc->dirty = d;
-			bc->dirty_cap = cap;
-		}
-		if (!queued)
-			bc->dirty[bc->ndirty++] = seg->id;
-		uint64_t ticket = ++bc->sync_req;
-		pthread_cond_signal(&bc->sync_cv);
-		while (bc->sync_done < ticket)
+		rc = sync_ticket(bc, seg, &ticket);
+		while (!rc && bc->sync_done < ticket)
 			pthread_cond_wait(&bc->synced_cv, &bc->sync_mu);
 		pthread_mutex_unlock(&bc->sync_mu);
+		if (rc)
+			return rc;
 		break;
+	}
 	}
 	return atomic_load(&bc->failed) ? -EIO : rc;
 }
@@ -714,26 +760,92 @@ void bc_write_abort(struct bc_write *w)
 	free(w);
 }
 
-int bc_write_commit(struct bc_write *w, uint8_t md5[MD5_LEN])
+/* Ends a sealed put once its sync is done (rc 0) or failed: the key is
+ * published before the reservation ends, as a tombstone waiting for older
+ * puts of its key expects (see wait_older_puts). */
+static void commit_end(struct bc_write *w, int rc)
+{
+	struct bc *bc = w->bc;
+	if (!rc)
+		rc = publish_put(bc, w->seg, w->key, w->klen, w->off, w->size,
+				 w->digest);
+	release(bc, w->seg, w->off, rec_size(w->klen, w->size), false, w);
+	w->commit_done(w->commit_arg, rc, rc ? NULL : w->digest);
+	free(w->rec);
+	free(w);
+}
+
+int bc_write_commit_async(struct bc_write *w, bc_commit_fn done, void *arg)
 {
 	if (w->done != w->size) {
 		bc_write_abort(w);
 		return -EINVAL;
 	}
 	struct bc *bc = w->bc;
-	uint8_t digest[MD5_LEN];
-	md5_final(&w->md5, digest);
-	int rc = write_final_header(w, REC_PUT, digest);
-	if (!rc)
-		rc = wait_durable(bc, w->seg);
-	if (!rc)
-		rc = publish_put(bc, w->seg, w->key, w->klen, w->off, w->size,
-				 digest);
-	if (!rc && md5)
-		memcpy(md5, digest, MD5_LEN);
-	release(bc, w->seg, w->off, rec_size(w->klen, w->size), false, w);
-	free(w->rec);
-	free(w);
+	md5_final(&w->md5, w->digest);
+	int rc = write_final_header(w, REC_PUT, w->digest);
+	if (rc) {
+		release(bc, w->seg, w->off, rec_size(w->klen, w->size), false,
+			w);
+		free(w->rec);
+		free(w);
+		return rc;
+	}
+	w->commit_done = done;
+	w->commit_arg = arg;
+	if (bc->opt.sync != BC_SYNC_BATCH) {
+		commit_end(w, wait_durable(bc, w->seg));
+		return 0;
+	}
+	/* The sync thread owns w from here and may free it at once. */
+	pthread_mutex_lock(&bc->sync_mu);
+	rc = sync_ticket(bc, w->seg, &w->ticket);
+	if (!rc) {
+		w->cnext = NULL;
+		*bc->commits_tail = w;
+		bc->commits_tail = &w->cnext;
+	}
+	pthread_mutex_unlock(&bc->sync_mu);
+	if (rc)
+		commit_end(w, rc);
+	return 0;
+}
+
+struct commit_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool ended;
+	int rc;
+	uint8_t *md5;
+};
+
+static void commit_wake(void *arg, int rc, const uint8_t md5[MD5_LEN])
+{
+	struct commit_wait *cw = arg;
+	pthread_mutex_lock(&cw->mu);
+	if (!rc && cw->md5)
+		memcpy(cw->md5, md5, MD5_LEN);
+	cw->rc = rc;
+	cw->ended = true;
+	pthread_cond_signal(&cw->cv);
+	pthread_mutex_unlock(&cw->mu);
+}
+
+int bc_write_commit(struct bc_write *w, uint8_t md5[MD5_LEN])
+{
+	struct commit_wait cw = {.md5 = md5};
+	pthread_mutex_init(&cw.mu, NULL);
+	pthread_cond_init(&cw.cv, NULL);
+	int rc = bc_write_commit_async(w, commit_wake, &cw);
+	if (!rc) {
+		pthread_mutex_lock(&cw.mu);
+		while (!cw.ended)
+			pthread_cond_wait(&cw.cv, &cw.mu);
+		rc = cw.rc;
+		pthread_mutex_unlock(&cw.mu);
+	}
+	pthread_cond_destroy(&cw.cv);
+	pthread_mutex_destroy(&cw.mu);
 	return rc;
 }
 
@@ -1010,6 +1122,7 @@ int bc_open(const struct bc_options *opt, struct bc **out)
 	pthread_mutex_init(&bc->sync_mu, NULL);
 	pthread_cond_init(&bc->sync_cv, NULL);
 	pthread_cond_init(&bc->synced_cv, NULL);
+	bc->commits_tail = &bc->commits;
 	pthread_mutex_init(&bc->merge_mu, NULL);
 	pthread_mutex_init(&bc->mstop_mu, NULL);
 	pthread_cond_init(&bc->mstop_cv, NULL);

@@ -89,8 +89,27 @@ int bc_write_append(struct bc_write *w, const void *data, size_t len);
 /* Seals the record: requires exactly `size` bytes appended (-EINVAL
  * otherwise, and the write is aborted), writes the final header, waits for
  * the covering sync, then publishes the key. Frees `w` in every case.
- * On success `md5` (if not NULL) receives the value's digest. */
+ * On success `md5` (if not NULL) receives the value's digest. Built on
+ * bc_write_commit_async. */
 int bc_write_commit(struct bc_write *w, uint8_t md5[MD5_LEN]);
+
+/* Called once when an asynchronous commit ends: rc is 0 once the record is
+ * durable and its key visible, else a negative errno (the key then keeps
+ * its previous value). md5 is the value's digest on success, NULL
+ * otherwise, and is valid only during the call. */
+typedef void (*bc_commit_fn)(void *arg, int rc, const uint8_t md5[MD5_LEN]);
+
+/* The same as bc_write_commit without waiting: `w` is consumed in every
+ * case. Returns 0 when `done` will be called exactly once: under
+ * BC_SYNC_BATCH on the sync thread, right after the fdatasync that covers
+ * the record (the key is published before the call); under ALWAYS and
+ * NONE, or when queueing fails, inline before this returns. Returns a
+ * negative errno when the commit failed at once (wrong size, header write
+ * failed): `done` is then never called. `done` runs on a thread shared by
+ * every write, so it must not block, and must not call bc_write_* or
+ * bc_put/bc_delete: a nested commit would wait for the very thread it
+ * runs on. */
+int bc_write_commit_async(struct bc_write *w, bc_commit_fn done, void *arg);
 
 /* Abandons the record: it is marked dead on disk (recovery skips it, merge
  * reclaims it) and the key keeps its previous value. Frees `w`. */

@@ -60,6 +60,8 @@ struct bc {
 	pthread_cond_t synced_cv; /* wakes committers */
 	uint64_t sync_req, sync_done;
 	uint32_t *dirty; /* ids of segments written since the last sync */
+	/* Asynchronous commits waiting for their sync, in ticket order. */
+	struct bc_write *commits, **commits_tail;
 	size_t ndirty, dirty_cap;
 	bool sync_stop, sync_running;
 	pthread_t sync_thread;

@@ -26,7 +26,7 @@ static int parse_sync(const char *s, enum bc_sync *out)
 
 int main(int argc, char **argv)
 {
-	long port, merge_pct, merge_interval, max_conns;
+	long port, merge_pct, merge_interval, max_conns, threads;
 	uint64_t segment_size, max_value;
 	const char *dir, *sync_name, *bind, *level;
 	const struct flag flags[] = {
@@ -44,7 +44,11 @@ int main(int argc, char **argv)
 		{"merge-interval", FLAG_INT, &merge_interval, "10000",
 		 "milliseconds between merge checks (0: never merge)"},
 		{"max-connections", FLAG_INT, &max_conns, "1024",
-		 "concurrent connections (one thread each)"},
+		 "concurrent connections"},
+		{"threads", FLAG_INT, &threads, "8",
+		 "HTTP polling threads; a GET that misses the page cache "
+		 "holds one, so size it for the disk reads to keep in flight "
+		 "(0: a thread per connection)"},
 		{"log-level", FLAG_STR, &level, "info",
 		 "debug, info, warn or error"},
 		{0},
@@ -59,11 +63,12 @@ int main(int argc, char **argv)
 	int lvl = log_parse_level(level);
 	if (!*dir || parse_sync(sync_name, &sync) || lvl < 0 || port < 0 ||
 	    port > 65535 || merge_pct < 1 || merge_pct > 100 ||
-	    merge_interval < 0 || max_conns < 1 || segment_size < 4096) {
+	    merge_interval < 0 || max_conns < 1 || threads < 0 ||
+	    threads > 1024 || segment_size < 4096) {
 		fprintf(stderr,
 			"%s: -dir is required; -sync is always|batch|"
-			"none; -merge-threshold is 1..100; "
-			"-segment-size at least 4K (try -help)\n",
+			"none; -merge-threshold is 1..100; -threads is "
+			"0..1024; -segment-size at least 4K (try -help)\n",
 			argv[0]);
 		return 2;
 	}
@@ -96,6 +101,7 @@ int main(int argc, char **argv)
 		.port = (int)port,
 		.max_value = max_value,
 		.max_connections = (unsigned)max_conns,
+		.threads = (unsigned)threads,
 	};
 	struct srv *srv;
 	rc = srv_start(&so, bc, &srv);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,13 +24,30 @@ struct srv {
 	struct MHD_Daemon *d;
 	struct bc *bc;
 	uint64_t max_value;
+	bool pool; /* polling threads: PUT and DELETE end off them */
 	atomic_int inflight;
+	atomic_int pending; /* operations whose connection waits suspended */
 	atomic_uint_fast64_t bytes_in;
 	atomic_uint_fast64_t bytes_out;
 };
 
-/* Per-request state, from the first access-handler call to completion. */
+/* An operation that may wait for the disk: in pool mode it runs off the
+ * polling thread while its connection is suspended. */
+enum op_state { OP_NONE, OP_RUNNING, OP_DONE };
+
+/* Per-request state, from the first access-handler call to completion.
+ * The connection holds one reference and a running operation another, so
+ * a request outlives whichever of MHD's completion callback and the
+ * operation's end comes last. */
 struct req {
+	struct srv *srv;
+	struct MHD_Connection *conn;
+	atomic_int refs;
+	pthread_mutex_t mu; /* op, suspended, op_rc, md5 while running */
+	enum op_state op;
+	bool suspended;
+	int op_rc;
+	uint8_t md5[MD5_LEN];
 	enum metrics_method method;
 	unsigned code;
 	unsigned long long start_usec;
@@ -233,19 +251,30 @@ static enum MHD_Result begin_put(struct srv *s, struct req *r,
 	return MHD_YES;
 }
 
-static enum MHD_Result finish_put(struct srv *s, struct req *r,
-				  struct MHD_Connection *c)
+static void req_unref(struct req *r)
 {
-	if (r->err)
-		return reply_engine_error(r, c, r->err, "write");
-	struct bc_write *w = r->w;
-	r->w = NULL;
-	uint8_t md5[MD5_LEN];
-	int rc = bc_write_commit(w, md5);
+	if (atomic_fetch_sub(&r->refs, 1) == 1) {
+		pthread_mutex_destroy(&r->mu);
+		free(r);
+	}
+}
+
+/* Answers a PUT or DELETE from its operation's result. */
+static enum MHD_Result reply_op(struct req *r, struct MHD_Connection *c)
+{
+	int rc = r->op_rc;
+	if (r->method == METRICS_DELETE) {
+		if (rc == -ENOENT)
+			return reply_text(r, c, MHD_HTTP_NOT_FOUND,
+					  "no such key");
+		if (rc)
+			return reply_engine_error(r, c, rc, "delete");
+		return reply_empty(r, c, MHD_HTTP_NO_CONTENT);
+	}
 	if (rc)
 		return reply_engine_error(r, c, rc, "commit");
 	char hex[2 * MD5_LEN + 1];
-	md5_hex(md5, hex);
+	md5_hex(r->md5, hex);
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	if (!resp)
@@ -255,6 +284,112 @@ static enum MHD_Result finish_put(struct srv *s, struct req *r,
 	enum MHD_Result ret = MHD_queue_response(c, r->code, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/* Takes the operation's reference before it starts. */
+static void op_begin(struct req *r)
+{
+	r->op = OP_RUNNING;
+	atomic_fetch_add(&r->refs, 1);
+	atomic_fetch_add(&r->srv->pending, 1);
+}
+
+/* Gives back what op_begin took, for an operation that did not start. */
+static void op_abandon(struct req *r)
+{
+	r->op = OP_NONE;
+	atomic_fetch_sub(&r->refs, 1);
+	atomic_fetch_sub(&r->srv->pending, 1);
+}
+
+/* Ends an operation (a bc_commit_fn for PUT), on whichever thread it ran
+ * (the engine's sync thread, a delete thread, or inline): records the result
+ * and resumes the connection if the handler suspended it, so MHD calls the
+ * handler again to answer. Resuming a connection that was never suspended is
+ * undefined in MHD, hence `suspended` under the request's lock. */
+static void op_end(void *arg, int rc, const uint8_t md5[MD5_LEN])
+{
+	struct req *r = arg;
+	struct srv *s = r->srv;
+	pthread_mutex_lock(&r->mu);
+	r->op = OP_DONE;
+	r->op_rc = rc;
+	if (md5)
+		memcpy(r->md5, md5, MD5_LEN);
+	if (r->suspended)
+		MHD_resume_connection(r->conn);
+	pthread_mutex_unlock(&r->mu);
+	req_unref(r);
+	/* Last: srv_stop frees s once nothing is pending. */
+	atomic_fetch_sub(&s->pending, 1);
+}
+
+/* After starting an operation: suspends the connection until op_end, or
+ * answers at once if it has already ended. */
+static enum MHD_Result op_wait(struct req *r, struct MHD_Connection *c)
+{
+	pthread_mutex_lock(&r->mu);
+	bool wait = r->op != OP_DONE;
+	if (wait) {
+		MHD_suspend_connection(c);
+		r->suspended = true;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return wait ? MHD_YES : reply_op(r, c);
+}
+
+/* Last call of a PUT: the body is in; seal it. A polling thread must not
+ * wait for the group commit (other connections need it), so in pool mode
+ * the commit ends on the engine's sync thread, which resumes us. */
+static enum MHD_Result finish_put(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	if (r->err)
+		return reply_engine_error(r, c, r->err, "write");
+	struct bc_write *w = r->w;
+	r->w = NULL;
+	if (!s->pool) {
+		r->op_rc = bc_write_commit(w, r->md5);
+		return reply_op(r, c);
+	}
+	op_begin(r);
+	int rc = bc_write_commit_async(w, op_end, r);
+	if (rc) {
+		op_abandon(r);
+		return reply_engine_error(r, c, rc, "commit");
+	}
+	return op_wait(r, c);
+}
+
+static void *delete_main(void *arg)
+{
+	struct req *r = arg;
+	op_end(r, bc_delete(r->srv->bc, r->key, r->klen), NULL);
+	return NULL;
+}
+
+/* In pool mode a DELETE runs on a thread of its own: besides its sync, it
+ * waits for older puts of its key to end, and the body of one of those
+ * may be arriving on this very polling thread. */
+static enum MHD_Result start_delete(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	if (!s->pool) {
+		r->op_rc = bc_delete(s->bc, r->key, r->klen);
+		return reply_op(r, c);
+	}
+	op_begin(r);
+	pthread_attr_t attr;
+	pthread_t t;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &attr, delete_main, r);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		op_abandon(r);
+		return reply_engine_error(r, c, -rc, "delete thread");
+	}
+	return op_wait(r, c);
 }
 
 static enum MHD_Result receive_put(struct srv *s, struct req *r,
@@ -484,6 +619,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
+		r->srv = s;
+		r->conn = c;
+		atomic_init(&r->refs, 1);
+		pthread_mutex_init(&r->mu, NULL);
 		*req_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
 		r->start_usec = http_now_usec();
@@ -528,6 +667,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 
+	/* Resumed after its operation ended: MHD's resumption orders this
+	 * read after op_end's writes. */
+	if (r->op == OP_DONE)
+		return reply_op(r, c);
 	if (r->system) {
 		/* No system endpoint takes a body: drop it unbuffered. */
 		if (*upload_data_size) {
@@ -544,15 +687,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	case METRICS_GET:
 	case METRICS_HEAD:
 		return handle_get(s, r, c);
-	case METRICS_DELETE: {
-		int rc = bc_delete(s->bc, r->key, r->klen);
-		if (rc == -ENOENT)
-			return reply_text(r, c, MHD_HTTP_NOT_FOUND,
-					  "no such key");
-		if (rc)
-			return reply_engine_error(r, c, rc, "delete");
-		return reply_empty(r, c, MHD_HTTP_NO_CONTENT);
-	}
+	case METRICS_DELETE:
+		return start_delete(s, r, c);
 	default:
 		return MHD_NO;
 	}
@@ -572,8 +708,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		bc_write_abort(r->w);
 	metrics_http_observe(r->method, (int)r->code,
 			     http_now_usec() - r->start_usec);
-	free(r);
 	*req_cls = NULL;
+	req_unref(r);
 	atomic_fetch_sub(&s->inflight, 1);
 }
 
@@ -599,17 +735,29 @@ int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 		return -ENOMEM;
 	s->bc = bc;
 	s->max_value = opt->max_value;
+	s->pool = opt->threads > 0;
+	/* Suspending is not available to thread-per-connection, whose
+	 * threads may simply block. A pool of one is MHD's single internal
+	 * thread. */
+	unsigned flags = s->pool ? MHD_USE_EPOLL_INTERNAL_THREAD |
+					   MHD_ALLOW_SUSPEND_RESUME
+				 : MHD_USE_THREAD_PER_CONNECTION |
+					   MHD_USE_POLL_INTERNAL_THREAD |
+					   MHD_USE_ITC;
 	s->d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-			MHD_USE_ITC | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
-		completed, s, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none,
-		NULL, MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
+		flags | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+		&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		/* Last, as MHD warns about a pool size below 2: without a
+		 * pool the option list simply ends here. */
+		opt->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+		opt->threads, MHD_OPTION_END);
 	if (!s->d) {
 		free(s);
 		return -EADDRINUSE;
@@ -626,6 +774,12 @@ void srv_stop(struct srv *s, unsigned grace_ms)
 	struct timespec tick = {0, 10 * 1000000};
 	for (unsigned waited = 0;
 	     atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10)
+		nanosleep(&tick, NULL);
+	/* MHD must not stop while a connection is suspended, and only the end
+	 * of its operation resumes it. Each ends: a commit with its sync, a
+	 * delete once the older puts of its key end, which the still running
+	 * polling threads finish or time out. */
+	while (atomic_load(&s->pending) > 0)
 		nanosleep(&tick, NULL);
 	MHD_stop_daemon(s->d);
 	free(s);

@@ -8,9 +8,13 @@
  *   GET /_/keys[?prefix=P]  every live key as NDJSON, streamed
  *   GET /_/status, /_/metrics, /_/health;  POST /_/scrub
  *
- * Connections are served thread-per-connection: a GET that misses the page
- * cache blocks only its own connection, and a PUT waiting for its group
- * commit holds no polling thread that other clients need.
+ * Connections are served by a pool of `threads` epoll threads. A PUT never
+ * holds one while it waits for its group commit: its connection is
+ * suspended and the engine's sync thread resumes it (a DELETE likewise
+ * waits on a thread of its own). A GET that misses the page cache does
+ * block its polling thread in sendfile, so the pool must be large enough
+ * to keep disk reads in flight. threads = 0 serves each connection on a
+ * thread of its own, where PUT and DELETE simply block.
  *
  * Threads: srv_start/srv_stop from one thread; handlers run on MHD's. */
 #ifndef CASK_VOLUME_SERVER_H
@@ -25,6 +29,7 @@ struct srv_options {
 	int port;
 	uint64_t max_value;
 	unsigned max_connections;
+	unsigned threads; /* polling threads; 0: one per connection */
 };
 
 struct srv;
@@ -34,7 +39,8 @@ struct srv;
 int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out);
 
 /* Graceful stop: stops accepting, lets requests in flight finish (up to
- * grace_ms), then closes every connection and frees the server. */
+ * grace_ms, and in any case until every suspended PUT or DELETE has
+ * ended), then closes every connection and frees the server. */
 void srv_stop(struct srv *s, unsigned grace_ms);
 
 #endif
