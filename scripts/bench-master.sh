@@ -3,7 +3,8 @@
 # table rows (| what | figure |). Needs wrk and nginx; everything runs on
 # 127.0.0.1 ephemeral-ish ports in a temp folder that is removed at exit.
 #   CASK_BIN   folder with cask-master and cask-volume (default: .)
-#   BENCH_SECS seconds per wrk run (default 5)
+#   BENCH_SECS   seconds per wrk run (default 5)
+#   BENCH_ROUNDS interleaved rounds of the 302/404 comparison (default 5)
 set -eu
 BIN=${CASK_BIN:-.}
 SECS=${BENCH_SECS:-5}
@@ -50,12 +51,24 @@ wait_up "$NP" /
 
 curl -s -o /dev/null -X PUT -d bigswag "http://127.0.0.1:$MP/wehave"
 
-nginx302=$(wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$NP/wehave" | rate)
-get302=$(wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$MP/wehave" | rate)
-get404=$(wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$MP/missing" | rate)
-echo "| nginx \`return 302\` (wrk -t1 -c64) | $nginx302 req/s |"
-echo "| master GET existing key → 302 (wrk -t1 -c64) | $get302 req/s ($(awk "BEGIN{printf \"%.2f\", $get302/$nginx302}")× nginx) |"
-echo "| master GET missing key → 404 (wrk -t1 -c64) | $get404 req/s ($(awk "BEGIN{printf \"%.2f\", $get404/$nginx302}")× nginx) |"
+# Load on these shared machines shifts within seconds, so the three are
+# run in ROUNDS interleaved rounds and each ratio is the median of the
+# rounds' ratios, not one run against another taken later.
+ROUNDS=${BENCH_ROUNDS:-5}
+r302=""
+r404=""
+for i in $(seq "$ROUNDS"); do
+	n=$(wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$NP/wehave" | rate)
+	g=$(wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$MP/wehave" | rate)
+	m=$(wrk -t1 -c64 -d"${SECS}s" "http://127.0.0.1:$MP/missing" | rate)
+	echo "$n $g $m" >>"$TMP/rounds"
+done
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+ratios() { awk -v c="$1" '{printf "%.3f\n", $c / $1}' "$TMP/rounds"; }
+col() { awk -v c="$1" '{print $c}' "$TMP/rounds" | median; }
+echo "| nginx \`return 302\` (wrk -t1 -c64, median of $ROUNDS interleaved rounds) | $(col 1) req/s |"
+echo "| master GET existing key → 302 | $(col 2) req/s; median ratio $(ratios 2 | median)× nginx (rounds: $(ratios 2 | tr '\n' ' ')) |"
+echo "| master GET missing key → 404 | $(col 3) req/s; median ratio $(ratios 3 | median)× nginx (rounds: $(ratios 3 | tr '\n' ' ')) |"
 
 # PUT 4 KiB of fresh keys: each wrk connection numbers its own keys.
 head -c 4096 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 4096 \
