@@ -56,6 +56,11 @@ for i in 1 2 3; do
 	echo $! >"$data/master$i.pid"
 done
 for port in 3000 3010 3020; do wait_health "$port"; done
+# Writes need a leader: wait for the election, so the first curl works.
+for _ in $(seq 1 200); do
+	curl -fs http://127.0.0.1:3000/_/status | grep -q '"leader":[1-9]' && break
+	sleep 0.05
+done
 
 cat <<TRY
 
