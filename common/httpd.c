@@ -61,6 +61,21 @@ enum MHD_Result http_reply_empty(struct MHD_Connection *c, unsigned code)
 	return ret;
 }
 
+enum MHD_Result http_reply_buf(struct MHD_Connection *c, struct buf *b,
+			       const char *content_type, unsigned *code)
+{
+	if (buf_failed(b)) {
+		buf_free(b);
+		if (code)
+			*code = 500;
+		return http_reply_text(c, 500, "out of memory");
+	}
+	if (code)
+		*code = 200;
+	size_t len = b->len;
+	return http_reply_owned(c, 200, content_type, buf_steal(b), len);
+}
+
 size_t http_unescape_none(void *cls, struct MHD_Connection *c, char *s)
 {
 	(void)cls;

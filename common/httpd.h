@@ -9,6 +9,8 @@
 #include <microhttpd.h>
 #include <stddef.h>
 
+#include "common/buf.h"
+
 /* Queues `code` with a text body built from fmt (a '\n' is appended). */
 enum MHD_Result http_reply_text(struct MHD_Connection *c, unsigned code,
 				const char *fmt, ...)
@@ -21,6 +23,12 @@ enum MHD_Result http_reply_empty(struct MHD_Connection *c, unsigned code);
 enum MHD_Result http_reply_owned(struct MHD_Connection *c, unsigned code,
 				 const char *content_type, char *data,
 				 size_t len);
+
+/* Queues 200 with the response built in b, or, when building it ran out
+ * of memory, 500 with a one-line reason. b is consumed either way (its data
+ * handed to MHD or freed). *code, if not NULL, gets the status sent. */
+enum MHD_Result http_reply_buf(struct MHD_Connection *c, struct buf *b,
+			       const char *content_type, unsigned *code);
 
 /* An MHD_OPTION_UNESCAPE_CALLBACK that leaves the URL as sent, so that
  * the daemon decodes keys itself and can reject bad escapes and NUL bytes

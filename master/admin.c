@@ -109,18 +109,6 @@ static enum MHD_Result reply_text(unsigned *status, struct MHD_Connection *c,
 	return http_reply_text(c, code, "%s", why);
 }
 
-static enum MHD_Result reply_buf(unsigned *status, struct MHD_Connection *c,
-				 struct buf *b, const char *ctype)
-{
-	if (buf_failed(b)) {
-		buf_free(b);
-		return reply_text(status, c, 500, "out of memory");
-	}
-	size_t len = b->len;
-	*status = 200;
-	return http_reply_owned(c, 200, ctype, buf_steal(b), len);
-}
-
 /* --- GET /_/admin/records ------------------------------------------ */
 
 struct page {
@@ -195,7 +183,7 @@ static enum MHD_Result records_get(struct admin *ad, struct MHD_Connection *c,
 		buf_free(&b);
 		return reply_text(status, c, 500, "index read failed");
 	}
-	return reply_buf(status, c, &b, NDJSON);
+	return http_reply_buf(c, &b, NDJSON, status);
 }
 
 /* --- GET /_/admin/volumes ------------------------------------------ */
@@ -237,7 +225,7 @@ static enum MHD_Result volumes_get(struct admin *ad, struct MHD_Connection *c,
 		buf_free(&b);
 		return reply_text(status, c, 500, "index read failed");
 	}
-	return reply_buf(status, c, &b, NDJSON);
+	return http_reply_buf(c, &b, NDJSON, status);
 }
 
 /* --- workers ------------------------------------------------------- */

@@ -80,6 +80,13 @@ static enum MHD_Result empty(struct req *r, unsigned code)
 	return http_reply_empty(r->c, code);
 }
 
+static enum MHD_Result reply_buf(struct req *r, struct buf *b,
+				 const char *content_type)
+{
+	r->answered = true;
+	return http_reply_buf(r->c, b, content_type, &r->status);
+}
+
 static struct MHD_Response *empty_response(void)
 {
 	return MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -479,15 +486,7 @@ static enum MHD_Result list(struct api *a, struct req *r, const char *url,
 	buf_append(&out, b.data + next_at, b.len - next_at);
 	buf_free(&b);
 	buf_free(&nb);
-	if (buf_failed(&out)) {
-		buf_free(&out);
-		return text(r, 500, "out of memory");
-	}
-	size_t len = out.len;
-	r->status = 200;
-	r->answered = true;
-	return http_reply_owned(r->c, 200, "application/json", buf_steal(&out),
-				len);
+	return reply_buf(r, &out, "application/json");
 }
 
 struct status_ctx {
@@ -526,15 +525,7 @@ static enum MHD_Result status(struct api *a, struct req *r)
 	if (a->d.node)
 		node_status_json(a->d.node, &b);
 	buf_append(&b, "}\n", 2);
-	if (buf_failed(&b)) {
-		buf_free(&b);
-		return text(r, 500, "out of memory");
-	}
-	size_t len = b.len;
-	r->status = 200;
-	r->answered = true;
-	return http_reply_owned(r->c, 200, "application/json", buf_steal(&b),
-				len);
+	return reply_buf(r, &b, "application/json");
 }
 
 static void count_healthy(void *arg, const struct vol *v)
@@ -575,15 +566,7 @@ static enum MHD_Result metrics(struct api *a, struct req *r)
 			"Index transactions (group commits).", txns);
 	if (a->d.node)
 		node_metrics(a->d.node, &b);
-	if (buf_failed(&b)) {
-		buf_free(&b);
-		return text(r, 500, "out of memory");
-	}
-	size_t len = b.len;
-	r->status = 200;
-	r->answered = true;
-	return http_reply_owned(r->c, 200, "text/plain; version=0.0.4",
-				buf_steal(&b), len);
+	return reply_buf(r, &b, "text/plain; version=0.0.4");
 }
 
 static enum MHD_Result system_get(struct api *a, struct req *r, const char *url)

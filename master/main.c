@@ -153,6 +153,21 @@ static void sync_volumes_replicated(struct node *nd, struct idx *ix,
 		 "by whichever master leads first");
 }
 
+/* Stops what main started, in the reverse order; each stop accepts NULL
+ * for a part that never started. */
+static void stop_all(bool putting, struct purge *pg, struct vols *vs,
+		     struct commit *cm, struct node *nd, struct idx *ix)
+{
+	if (putting)
+		put_system_stop();
+	purge_stop(pg);
+	atomic_store(&reload_target, NULL);
+	vol_stop(vs);
+	commit_stop(cm);
+	node_stop(nd);
+	idx_close(ix);
+}
+
 int main(int argc, char **argv)
 {
 	long port, replicas, subvolumes, threads;
@@ -320,14 +335,7 @@ int main(int argc, char **argv)
 	if (rc) {
 		log_error("cask-master: %s failed (-db %s, port %ld): %s", what,
 			  db, port, strerror(-rc));
-		if (putting)
-			put_system_stop();
-		purge_stop(pg);
-		atomic_store(&reload_target, NULL);
-		vol_stop(vs);
-		commit_stop(cm);
-		node_stop(nd);
-		idx_close(ix);
+		stop_all(putting, pg, vs, cm, nd, ix);
 		return 1;
 	}
 	if (nd && !*join)
@@ -342,13 +350,7 @@ int main(int argc, char **argv)
 	if (nd && node_step_down(nd, 2000))
 		log_warn("raft: leadership transfer did not finish in 2 s");
 	api_stop(api, 30000);
-	put_system_stop();
-	purge_stop(pg);
-	atomic_store(&reload_target, NULL);
-	vol_stop(vs);
-	commit_stop(cm);
-	node_stop(nd);
-	idx_close(ix);
+	stop_all(true, pg, vs, cm, nd, ix);
 	httpc_global_cleanup();
 	log_info("stopped cleanly");
 	return 0;

@@ -519,12 +519,7 @@ static enum MHD_Result handle_status(struct srv *s, struct req *r,
 		   st.corrupt_records, st.truncated_bytes, st.syncs,
 		   st.synced_writes, st.merges, st.scrub_errors, st.disk_free,
 		   st.keydir_bytes);
-	if (buf_failed(&b))
-		return MHD_NO;
-	size_t len = b.len;
-	r->code = MHD_HTTP_OK;
-	return http_reply_owned(c, r->code, "application/json", buf_steal(&b),
-				len);
+	return http_reply_buf(c, &b, "application/json", &r->code);
 }
 
 static enum MHD_Result handle_metrics(struct srv *s, struct req *r,
@@ -566,12 +561,7 @@ static enum MHD_Result handle_metrics(struct srv *s, struct req *r,
 	metrics_gauge(&b, "cask_volume_keydir_bytes",
 		      "Memory held by the key directory.",
 		      (double)st.keydir_bytes);
-	if (buf_failed(&b))
-		return MHD_NO;
-	size_t len = b.len;
-	r->code = MHD_HTTP_OK;
-	return http_reply_owned(c, r->code, "text/plain; version=0.0.4",
-				buf_steal(&b), len);
+	return http_reply_buf(c, &b, "text/plain; version=0.0.4", &r->code);
 }
 
 static enum MHD_Result handle_scrub(struct srv *s, struct req *r,
