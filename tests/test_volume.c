@@ -232,10 +232,12 @@ static void *concurrent_worker(void *arg)
 	return NULL;
 }
 
-START_TEST(sixty_four_concurrent_clients)
+/* 64 clients at once doing PUT, GET and DELETE, in the given serving
+ * mode; then group commit must have covered several writes per sync. */
+static void concurrent_clients(const char *const extra[])
 {
 	struct vol v;
-	vol_start(&v, NULL);
+	vol_start(&v, extra);
 	enum { N = 64 };
 	pthread_t t[N];
 	struct worker w[N];
@@ -261,6 +263,20 @@ START_TEST(sixty_four_concurrent_clients)
 	ck_assert_uint_lt(syncs, writes);
 	harness_resp_free(&r);
 	harness_stop(&v.p);
+}
+
+START_TEST(sixty_four_concurrent_clients)
+{
+	concurrent_clients(NULL);
+}
+END_TEST
+
+/* -threads 0: a thread per connection, where PUT and DELETE wait for
+ * their sync on the connection's own thread instead of suspending. */
+START_TEST(sixty_four_clients_thread_per_connection)
+{
+	const char *extra[] = {"-threads", "0", NULL};
+	concurrent_clients(extra);
 }
 END_TEST
 
@@ -739,6 +755,7 @@ int main(void)
 	tcase_add_test(tc, ranges);
 	tcase_add_test(tc, sizes_one_byte_to_64mib);
 	tcase_add_test(tc, sixty_four_concurrent_clients);
+	tcase_add_test(tc, sixty_four_clients_thread_per_connection);
 	tcase_add_test(tc, kill9_during_write_storm);
 	tcase_add_test(tc, keys_listing_and_status);
 	tcase_add_test(tc, bad_input_changes_nothing);
