@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/md5.h"
 #include "tests/harness.h"
 
@@ -243,6 +244,92 @@ static int port_connect(int port)
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	return fd;
 }
+
+/* Admin endpoints (used by rebuild and rebalance) refuse bad input with a
+ * one-line 4xx and change nothing: a batch with one bad line applies none. */
+START_TEST(admin_bad_input_changes_nothing)
+{
+	struct harness_proc *m = cluster();
+	char vol[64];
+	size_t vl = strcspn(shared.volumes, ",");
+	ck_assert_uint_lt(vl, sizeof(vol));
+	memcpy(vol, shared.volumes, vl);
+	vol[vl] = '\0';
+	struct harness_resp before, after, r;
+	ck_assert_int_eq(
+		req(m, "GET", "/_/admin/records?limit=10000", NULL, 0, &before),
+		200);
+
+	/* md5 of "x" */
+	char good[256], body[512];
+	snprintf(good, sizeof(good),
+		 "{\"key\":\"/adm/new\",\"size\":1,\"md5\":"
+		 "\"9dd4e461268c8034f5c8564e155c67a6\",\"volumes\":[\"%s\"]}\n",
+		 vol);
+	snprintf(body, sizeof(body), "%snot json\n", good);
+	ck_assert_int_eq(
+		req(m, "POST", "/_/admin/records", body, strlen(body), &r),
+		400);
+	ck_assert_ptr_nonnull(strstr(r.body, "line 2"));
+	harness_resp_free(&r);
+	const char *bad_lines[] = {
+		"{\"key\":\"/adm/u\",\"size\":1,\"md5\":"
+		"\"9dd4e461268c8034f5c8564e155c67a6\","
+		"\"volumes\":[\"127.0.0.1:1\"]}\n", /* unknown volume */
+		"{\"key\":\"/_/adm\",\"size\":1,\"md5\":"
+		"\"9dd4e461268c8034f5c8564e155c67a6\","
+		"\"volumes\":[\"127.0.0.1:1\"]}\n", /* reserved key */
+		"{\"key\":\"/adm/m\",\"size\":1,\"md5\":\"zz\"}\n",
+		"{\"key\":\"/adm/m\"}\n", /* an upsert without its value */
+		NULL};
+	for (int i = 0; bad_lines[i]; i++) {
+		ck_assert_int_eq(req(m, "POST", "/_/admin/records",
+				     bad_lines[i], strlen(bad_lines[i]), &r),
+				 400);
+		ck_assert_ptr_nonnull(strchr(r.body, '\n'));
+		harness_resp_free(&r);
+	}
+	/* More lines than one batch may hold. */
+	struct buf many = {0};
+	for (int i = 0; i < 1001; i++)
+		buf_append(&many, good, strlen(good));
+	ck_assert(!buf_failed(&many));
+	ck_assert_int_eq(
+		req(m, "POST", "/_/admin/records", many.data, many.len, NULL),
+		413);
+	buf_free(&many);
+	ck_assert_int_eq(
+		req(m, "GET", "/_/admin/records?limit=abc", NULL, 0, NULL),
+		400);
+
+	ck_assert_int_eq(req(m, "POST", "/_/admin/volumes", "{\"frob\":\"x\"}",
+			     12, NULL),
+			 400);
+	ck_assert_int_eq(req(m, "POST", "/_/admin/volumes",
+			     "{\"drain\":\"nocolon\"}", 19, NULL),
+			 400);
+	ck_assert_int_eq(req(m, "POST", "/_/admin/volumes",
+			     "{\"drain\":\"127.0.0.1:1\"}", 23, NULL),
+			 404);
+	/* 3 volumes, 3 replicas: none can go. */
+	snprintf(body, sizeof(body), "{\"remove\":\"%s\"}", vol);
+	ck_assert_int_eq(
+		req(m, "POST", "/_/admin/volumes", body, strlen(body), NULL),
+		409);
+
+	ck_assert_int_eq(req(m, "GET", "/adm/new", NULL, 0, NULL), 404);
+	ck_assert_int_eq(
+		req(m, "GET", "/_/admin/records?limit=10000", NULL, 0, &after),
+		200);
+	ck_assert_str_eq(after.body, before.body);
+	harness_resp_free(&before);
+	harness_resp_free(&after);
+	ck_assert_int_eq(req(m, "GET", "/_/admin/volumes", NULL, 0, &r), 200);
+	ck_assert_ptr_null(strstr(r.body, "draining"));
+	ck_assert_ptr_null(strstr(r.body, "retired"));
+	harness_resp_free(&r);
+}
+END_TEST
 
 START_TEST(bad_input_status_codes)
 {
@@ -503,6 +590,7 @@ int main(void)
 	tcase_add_test(tc, put_get_delete_roundtrip);
 	tcase_add_test(tc, unlink_and_listing);
 	tcase_add_test(tc, bad_input_status_codes);
+	tcase_add_test(tc, admin_bad_input_changes_nothing);
 	tcase_add_test(tc, value_sizes);
 	tcase_add_test(tc, concurrent_clients);
 	tcase_add_test(tc, protect_and_fallback);
