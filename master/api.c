@@ -35,8 +35,16 @@ struct api {
 enum kind {
 	KIND_READ,
 	KIND_PUT,
-	KIND_WRITE, /* DELETE, UNLINK */
+	KIND_WRITE,    /* DELETE, UNLINK */
+	KIND_REDIRECT, /* a write on a follower: 307 once the body is read */
 };
+
+/* A follower reads and drops a write's body up to this size before its
+ * 307, so the client keeps its connection: libmicrohttpd closes one whose
+ * body was left unread, and a new connection per redirected write costs
+ * the client, the follower and the leader more than the bytes do. Larger
+ * bodies get the 307 at once and lose the connection. */
+#define REDIRECT_DRAIN_MAX (64 * 1024)
 
 struct req {
 	struct api *a;
@@ -170,6 +178,26 @@ static bool leads(struct api *a)
 		return true;
 	node_info(a->d.node, &in);
 	return in.role == RAFT_LEADER;
+}
+
+/* The first call of a write this master does not lead: redirect after
+ * the (small) body, or now. */
+static enum MHD_Result redirect_write(struct api *a, struct req *r,
+				      const char *url)
+{
+	const char *cl = MHD_lookup_connection_value(
+		r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end = NULL;
+	errno = 0;
+	unsigned long long size = cl ? strtoull(cl, &end, 10) : 0;
+	/* A chunked body has no length to bound the drain. */
+	if (MHD_lookup_connection_value(r->c, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+	    (cl &&
+	     (*end || errno || cl[0] == '-' || size > REDIRECT_DRAIN_MAX)))
+		return not_leader(a, r, url);
+	r->kind = KIND_REDIRECT;
+	return MHD_YES;
 }
 
 /* Reads wait for this master to have applied a read index the leader
@@ -772,19 +800,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			r->kind = KIND_PUT;
 			atomic_fetch_add(&a->writes, 1);
 			if (!leads(a))
-				return not_leader(a, r, url);
+				return redirect_write(a, r, url);
 			return put_begin(a, r, url);
 		case METRICS_DELETE:
 		case METRICS_UNLINK:
 			r->kind = KIND_WRITE;
 			atomic_fetch_add(&a->writes, 1);
 			if (!leads(a))
-				return not_leader(a, r, url);
+				return redirect_write(a, r, url);
 			return MHD_YES;
 		default:
 			/* Answering on the first call costs keep-alive. */
 			return MHD_YES;
 		}
+	}
+	if (r->kind == KIND_REDIRECT) {
+		if (*upload_data_size) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return not_leader(a, r, url);
 	}
 	if (admin_claims(url, method)) {
 		enum MHD_Result ret =

@@ -634,6 +634,39 @@ END_TEST
 
 /* Writes through any master, reads from every master, 307 from followers,
  * 503 with Retry-After when no quorum. */
+/* Sends method with a body of len bytes to url twice on one connection
+ * cache and returns how many new connections the second one needed: 0
+ * when the first answer kept the connection alive. */
+static long connects_after(const char *method, const char *url, size_t len)
+{
+	char *body = malloc(len + 1);
+	ck_assert_ptr_nonnull(body);
+	memset(body, 'b', len);
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
+	long connects = -1;
+	for (int i = 0; i < 2; i++) {
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		if (len) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
+		}
+		ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+		long code = 0;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		ck_assert_int_eq(code, 307);
+		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	free(body);
+	return connects;
+}
+
 START_TEST(replication_and_redirects)
 {
 	start_cluster(3, "10000");
@@ -651,6 +684,13 @@ START_TEST(replication_and_redirects)
 	snprintf(want, sizeof(want), "http://127.0.0.1:%d/r/x?a=1", C.port[l]);
 	ck_assert_str_eq(loc, want);
 	harness_resp_free(&r);
+	/* The follower drops small bodies and keeps the connection; a large
+	 * one is not read, so the connection closes. Nothing is written. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/r/keep", C.port[f]);
+	ck_assert_int_eq(connects_after("PUT", url, 4096), 0);
+	ck_assert_int_eq(connects_after("DELETE", url, 0), 0);
+	ck_assert_int_eq(connects_after("PUT", url, 256 * 1024), 1);
+	ck_assert_int_eq(request(l, "GET", "/r/keep", NULL, 0, NULL), 404);
 	start_load();
 	await_acks(200, 30000);
 	stop_load();
