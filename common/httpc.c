@@ -6,6 +6,7 @@
 
 struct httpc {
 	CURL *easy;
+	CURLM *multi; /* made by the first httpc_request_all */
 };
 
 int httpc_global_init(void)
@@ -36,6 +37,8 @@ void httpc_free(struct httpc *h)
 	if (!h)
 		return;
 	curl_easy_cleanup(h->easy);
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
 	free(h);
 }
 
@@ -89,10 +92,22 @@ int httpc_request(struct httpc *h, const char *method, const char *url,
 	return 0;
 }
 
-int httpc_get_all(const char *const *urls, size_t n, long timeout_ms,
-		  long *codes)
+static CURLM *multi_new(void)
 {
 	CURLM *m = curl_multi_init();
+	if (m)
+		curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS,
+				  (long)HTTPC_PER_HOST);
+	return m;
+}
+
+int httpc_request_all(struct httpc *h, const char *method,
+		      const char *const *urls, size_t n, long timeout_ms,
+		      long *codes)
+{
+	if (h && !h->multi)
+		h->multi = multi_new();
+	CURLM *m = h ? h->multi : multi_new();
 	CURL **e = calloc(n ? n : 1, sizeof(*e));
 	int rc = (!m || !e) ? -ENOMEM : 0;
 	for (size_t i = 0; !rc && i < n; i++) {
@@ -102,7 +117,7 @@ int httpc_get_all(const char *const *urls, size_t n, long timeout_ms,
 			rc = -ENOMEM;
 			break;
 		}
-		setup(e[i], "GET", urls[i], timeout_ms);
+		setup(e[i], method, urls[i], timeout_ms);
 		curl_easy_setopt(e[i], CURLOPT_PRIVATE, (void *)&codes[i]);
 		curl_multi_add_handle(m, e[i]);
 	}
@@ -128,7 +143,7 @@ int httpc_get_all(const char *const *urls, size_t n, long timeout_ms,
 		curl_easy_cleanup(e[i]);
 	}
 	free(e);
-	if (m)
+	if (m && !h)
 		curl_multi_cleanup(m);
 	return rc;
 }

@@ -2,8 +2,9 @@
  *
  * Requests carry no body, discard what they receive, never follow
  * redirects, and never raise signals (CURLOPT_NOSIGNAL), so they are safe
- * on any thread. A `struct httpc` is one reusable connection cache, used
- * by one thread at a time; reusing it keeps TCP connections alive.
+ * on any thread. A `struct httpc` is one reusable connection cache (one
+ * for single requests, one for parallel ones), used by one thread at a
+ * time; reusing it keeps TCP connections alive.
  * Errors: 0 or a negative errno: -ETIMEDOUT, -ECONNREFUSED, -EIO for any
  * other transfer failure, -ENOMEM. */
 #ifndef CASK_HTTPC_H
@@ -24,10 +25,15 @@ void httpc_free(struct httpc *h); /* NULL is a no-op */
 int httpc_request(struct httpc *h, const char *method, const char *url,
 		  long timeout_ms, long *code);
 
-/* GETs every url at once (in parallel) and stores each status in codes[i],
- * 0 for a transfer that failed. Returns 0 or -ENOMEM. */
-int httpc_get_all(const char *const *urls, size_t n, long timeout_ms,
-		  long *codes);
+/* Sends `method` to every url at once, in parallel (at most
+ * HTTPC_PER_HOST connections to one host, the rest wait their turn), and
+ * stores each status in codes[i], 0 for a transfer that failed. h keeps
+ * the connections for the next call, as httpc_request does; NULL uses
+ * new ones. Returns 0 or -ENOMEM. */
+#define HTTPC_PER_HOST 16
+int httpc_request_all(struct httpc *h, const char *method,
+		      const char *const *urls, size_t n, long timeout_ms,
+		      long *codes);
 
 /* Maps a libcurl CURLcode to a negative errno as above. */
 int httpc_errno(int curlcode);

@@ -19,8 +19,10 @@
 struct item {
 	uint32_t vol;
 	uint64_t seq;
+	bool locked; /* this item took its key's lock */
 	size_t keylen;
 	char key[KEY_MAX + 1];
+	char url[IDX_ADDR_MAX + 3 * KEY_MAX + 16];
 };
 
 struct purge {
@@ -53,55 +55,79 @@ static int collect(void *arg, const struct idx_purge *e)
 	return p->n == BATCH ? IDX_SCAN_STOP : IDX_SCAN_NEXT;
 }
 
-/* Deletes one copy. Returns 0 when it is gone from the volume. */
-static int purge_one(struct purge *p, const struct item *it)
+/* Whether an earlier item of the batch is the same key: its lock
+ * covers this one too. */
+static bool shares_lock(const struct purge *p, size_t i)
 {
-	const struct vol *v = vol_by_id(p->vs, it->vol);
-	char path[3 * KEY_MAX + 1], url[IDX_ADDR_MAX + sizeof(path) + 16];
-	if (key_pct_encode(it->key, it->keylen, path, sizeof(path)) < 0)
-		return -ENAMETOOLONG;
-	snprintf(url, sizeof(url), "http://%s%s", v->addr, path);
-	long code = 0;
-	int rc = httpc_request(p->http, "DELETE", url, p->timeout_ms, &code);
-	if (rc || (code != 204 && code != 404)) {
-		log_warn("purge: DELETE %s failed: %s", url,
-			 rc ? strerror(-rc) : "unexpected status");
-		return rc ? rc : -EIO;
-	}
-	return 0;
+	for (size_t j = 0; j < i; j++)
+		if (p->batch[j].locked &&
+		    p->batch[j].keylen == p->batch[i].keylen &&
+		    memcmp(p->batch[j].key, p->batch[i].key,
+			   p->batch[i].keylen) == 0)
+			return true;
+	return false;
 }
 
-/* One pass over up to BATCH entries; returns how many were purged. */
+/* One pass over up to BATCH entries, their DELETEs sent in parallel (a
+ * volume fsyncs each tombstone, so one at a time could not keep up with
+ * clients deleting). Returns how many were purged. */
 static size_t round_once(struct purge *p)
 {
 	p->n = 0;
 	/* Only the leader purges: its key locks are the ones writers hold. */
 	if (!commit_leads(p->cm) || idx_purge_scan(p->ix, 0, collect, p))
 		return 0;
+	const char *urls[BATCH];
+	long codes[BATCH];
+	size_t go[BATCH], ngo = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		struct item *it = &p->batch[i];
+		it->locked = false;
+		if (!shares_lock(p, i)) {
+			if (keylock_try(it->key, it->keylen, KEYLOCK_PURGE))
+				continue; /* a write is in flight; next round */
+			it->locked = true;
+		}
+		const struct vol *v = vol_by_id(p->vs, it->vol);
+		char path[3 * KEY_MAX + 1];
+		/* Only while the entry is unchanged: a write that came and
+		 * went meanwhile owns what is on the volume now. */
+		if (!v ||
+		    idx_purge_pending(p->ix, it->vol, it->key, it->keylen,
+				      it->seq) ||
+		    key_pct_encode(it->key, it->keylen, path, sizeof(path)) < 0)
+			continue;
+		snprintf(it->url, sizeof(it->url), "http://%s%s", v->addr,
+			 path);
+		urls[ngo] = it->url;
+		go[ngo++] = i;
+	}
 	struct cmd done[BATCH];
 	size_t ndone = 0;
-	for (size_t i = 0; i < p->n; i++) {
-		const struct item *it = &p->batch[i];
-		if (keylock_try(it->key, it->keylen, KEYLOCK_PURGE))
-			continue; /* a write is in flight; next round */
-		if (idx_purge_pending(p->ix, it->vol, it->key, it->keylen,
-				      it->seq) == 0) {
-			if (purge_one(p, it) == 0)
-				done[ndone++] =
-					(struct cmd){.type = CMD_PURGE_DONE,
+	if (ngo && httpc_request_all(p->http, "DELETE", urls, ngo,
+				     p->timeout_ms, codes) == 0)
+		for (size_t k = 0; k < ngo; k++) {
+			const struct item *it = &p->batch[go[k]];
+			if (codes[k] != 204 && codes[k] != 404) {
+				log_warn("purge: DELETE %s failed: %s", it->url,
+					 codes[k] ? "unexpected status"
+						  : "no answer");
+				atomic_fetch_add(&p->failed, 1);
+				continue;
+			}
+			done[ndone++] = (struct cmd){.type = CMD_PURGE_DONE,
 						     .key = it->key,
 						     .keylen = it->keylen,
 						     .nvols = 1,
 						     .vols = {it->vol},
 						     .seq = it->seq};
-			else
-				atomic_fetch_add(&p->failed, 1);
 		}
-		keylock_release(it->key, it->keylen);
-	}
 	int results[BATCH];
 	if (ndone && commit_run_many(p->cm, done, ndone, results) == 0)
 		atomic_fetch_add(&p->done, ndone);
+	for (size_t i = 0; i < p->n; i++)
+		if (p->batch[i].locked)
+			keylock_release(p->batch[i].key, p->batch[i].keylen);
 	return ndone;
 }
 

@@ -123,7 +123,7 @@ static void check_all(struct vols *vs)
 		u[n] = urls[n];
 		n++;
 	}
-	if (httpc_get_all(u, n, vs->timeout_ms, codes))
+	if (httpc_request_all(NULL, "GET", u, n, vs->timeout_ms, codes))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		bool up = codes[i] == 200;

@@ -475,6 +475,58 @@ static void sleep_ms(long ms)
 	nanosleep(&d, NULL);
 }
 
+/* Many deletes at once: the purge worker sends its DELETEs in parallel
+ * batches, where one key's copies on several volumes share a batch. Every
+ * copy goes, and a key written again right after its DELETE keeps its new
+ * value. */
+START_TEST(purge_deletes_every_copy)
+{
+	struct harness_proc *m = cluster();
+	enum { KEYS = 150 };
+	char path[64], want[64];
+	for (int i = 0; i < KEYS; i++) {
+		snprintf(path, sizeof(path), "/pg/%d", i);
+		ck_assert_int_eq(put(m, path, "first"), 201);
+	}
+	for (int i = 0; i < KEYS; i++) {
+		snprintf(path, sizeof(path), "/pg/%d", i);
+		ck_assert_int_eq(req(m, "DELETE", path, NULL, 0, NULL), 204);
+		snprintf(want, sizeof(want), "again-%d", i);
+		if (i % 2)
+			ck_assert_int_eq(put(m, path, want), 201);
+	}
+	long left = -1;
+	for (int i = 0; i < 300 && left != 0; i++) {
+		sleep_ms(100);
+		left = status_number(m, "purge_queue");
+	}
+	ck_assert_int_eq(left, 0);
+	for (int i = 0; i < KEYS; i++) {
+		snprintf(path, sizeof(path), "/pg/%d", i);
+		if (i % 2) {
+			size_t len;
+			char *body = fetch(m, path, &len);
+			ck_assert_ptr_nonnull(body);
+			snprintf(want, sizeof(want), "again-%d", i);
+			ck_assert_uint_eq(len, strlen(want));
+			ck_assert_mem_eq(body, want, len);
+			free(body);
+			continue;
+		}
+		for (int v = 0; v < NVOL; v++) {
+			char url[256];
+			snprintf(url, sizeof(url), "http://127.0.0.1:%d%s",
+				 shared.vol[v].port, path);
+			struct harness_resp r;
+			ck_assert_int_eq(
+				harness_http("GET", url, NULL, 0, NULL, &r), 0);
+			ck_assert_int_eq(r.code, 404);
+			harness_resp_free(&r);
+		}
+	}
+}
+END_TEST
+
 START_TEST(volume_failures)
 {
 	struct cluster c;
@@ -593,6 +645,7 @@ int main(void)
 	tcase_add_test(tc, admin_bad_input_changes_nothing);
 	tcase_add_test(tc, value_sizes);
 	tcase_add_test(tc, concurrent_clients);
+	tcase_add_test(tc, purge_deletes_every_copy);
 	tcase_add_test(tc, protect_and_fallback);
 	tcase_add_test(tc, volume_failures);
 	tcase_add_test(tc, master_restart_keeps_everything);
