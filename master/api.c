@@ -180,21 +180,32 @@ static bool leads(struct api *a)
 	return in.role == RAFT_LEADER;
 }
 
+/* The request's Content-Length in *size: 1, 0 when there is none, -1
+ * when it is not a decimal number. */
+static int content_length(struct req *r, unsigned long long *size)
+{
+	const char *cl = MHD_lookup_connection_value(
+		r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	*size = 0;
+	if (!cl)
+		return 0;
+	char *end;
+	errno = 0;
+	*size = strtoull(cl, &end, 10);
+	return *cl < '0' || *cl > '9' || *end || errno ? -1 : 1;
+}
+
 /* The first call of a write this master does not lead: redirect after
  * the (small) body, or now. */
 static enum MHD_Result redirect_write(struct api *a, struct req *r,
 				      const char *url)
 {
-	const char *cl = MHD_lookup_connection_value(
-		r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	char *end = NULL;
-	errno = 0;
-	unsigned long long size = cl ? strtoull(cl, &end, 10) : 0;
+	unsigned long long size;
+	int has = content_length(r, &size);
 	/* A chunked body has no length to bound the drain. */
 	if (MHD_lookup_connection_value(r->c, MHD_HEADER_KIND,
 					MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
-	    (cl &&
-	     (*end || errno || cl[0] == '-' || size > REDIRECT_DRAIN_MAX)))
+	    has < 0 || (has && size > REDIRECT_DRAIN_MAX))
 		return not_leader(a, r, url);
 	r->kind = KIND_REDIRECT;
 	return MHD_YES;
@@ -627,12 +638,8 @@ static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 	enum MHD_Result ret;
 	if (!take_key(r, url, &ret))
 		return ret;
-	const char *cl = MHD_lookup_connection_value(
-		r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	char *end = NULL;
-	errno = 0;
-	unsigned long long size = cl ? strtoull(cl, &end, 10) : 0;
-	if (!cl || *end || errno || cl[0] == '-' || size == 0)
+	unsigned long long size;
+	if (content_length(r, &size) <= 0 || size == 0)
 		return text(r, 411,
 			    "PUT needs a non-empty body with a "
 			    "Content-Length");
