@@ -81,10 +81,29 @@ static int key_index(const char *key, size_t klen)
 	return atoi(k + 5);
 }
 
-/* Asserts key holds exactly val[0..len), through the fd bc_get returns. */
+/* Asserts key holds exactly val[0..len) through bc_read's copy. */
+static void expect_copy(struct bc *bc, const char *key, const void *val,
+			size_t len)
+{
+	struct bc_entry e;
+	void *got;
+	int fd;
+	int rc = bc_read(bc, key, strlen(key), len, &e, &got, &fd);
+	ck_assert_msg(rc == 0, "read %s: %d", key, rc);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_uint_eq(e.size, len);
+	ck_assert_msg(memcmp(got, val, len) == 0, "copy of %s differs", key);
+	free(got);
+}
+
+/* Asserts key holds exactly val[0..len), through the fd bc_get returns
+ * and through bc_read's copy. */
 static void expect_val(struct bc *bc, const char *key, const void *val,
 		       size_t len)
 {
+	expect_copy(bc, key, val, len);
+
 	struct bc_entry e;
 	int fd;
 	int rc = bc_get(bc, key, strlen(key), &e, &fd);
@@ -820,6 +839,69 @@ START_TEST(merge_correctness)
 }
 END_TEST
 
+START_TEST(read_copy_or_fd)
+{
+	char *dir = tmpdir();
+	struct bc_options o = opts(dir, BC_SYNC_NONE, 1 << 20);
+	struct bc *bc = open_ok(&o);
+	static char big[4097];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('A' + i % 23);
+	ck_assert_int_eq(bc_put(bc, "/small", 6, big, 100, NULL), 0);
+	ck_assert_int_eq(bc_put(bc, "/edge", 5, big, 4096, NULL), 0);
+	ck_assert_int_eq(bc_put(bc, "/big", 4, big, 4097, NULL), 0);
+	ck_assert_int_eq(bc_put(bc, "/empty", 6, "", 0, NULL), 0);
+
+	/* Up to max: a copy, no descriptor. */
+	expect_copy(bc, "/small", big, 100);
+	struct bc_entry e;
+	void *val;
+	int fd;
+	ck_assert_int_eq(bc_read(bc, "/edge", 5, 4096, &e, &val, &fd), 0);
+	ck_assert_ptr_nonnull(val);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_uint_eq(e.size, 4096);
+	ck_assert_mem_eq(val, big, 4096);
+	uint8_t md5[MD5_LEN];
+	md5_buf(big, 4096, md5);
+	ck_assert_mem_eq(e.md5, md5, MD5_LEN);
+	free(val);
+	ck_assert_int_eq(bc_read(bc, "/empty", 6, 4096, &e, &val, &fd), 0);
+	ck_assert_ptr_nonnull(val);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_uint_eq(e.size, 0);
+	free(val);
+
+	/* Over max: bc_get's descriptor, no copy. */
+	ck_assert_int_eq(bc_read(bc, "/big", 4, 4096, &e, &val, &fd), 0);
+	ck_assert_ptr_null(val);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_eq(e.size, 4097);
+	char got[4097];
+	ck_assert_int_eq(pread(fd, got, sizeof(got), (off_t)e.value_offset),
+			 (ssize_t)sizeof(got));
+	ck_assert_mem_eq(got, big, sizeof(got));
+	close(fd);
+	ck_assert_int_eq(bc_read(bc, "/small", 6, 0, &e, &val, &fd), 0);
+	ck_assert_ptr_null(val);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+
+	/* Errors leave both empty. */
+	val = big;
+	fd = 7;
+	ck_assert_int_eq(bc_read(bc, "/nope", 5, 4096, &e, &val, &fd), -ENOENT);
+	ck_assert_ptr_null(val);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(bc_read(bc, "", 0, 4096, &e, &val, &fd), -EINVAL);
+	ck_assert_ptr_null(val);
+	ck_assert_int_eq(fd, -1);
+	bc_close(bc);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 struct churn_arg {
 	struct bc *bc;
 	volatile bool stop;
@@ -839,6 +921,33 @@ static void *reader(void *p)
 	return NULL;
 }
 
+/* Copies keys that are being overwritten, so merge drops segments that
+ * copies may have pinned: each copy must be one whole written version. */
+static void *churn_copier(void *p)
+{
+	struct churn_arg *a = p;
+	char k[32], v[256];
+	while (!a->stop) {
+		for (int i = 1; i < 500; i += 3) {
+			key_of(i, k);
+			struct bc_entry e;
+			void *got;
+			int fd;
+			ck_assert_int_eq(bc_read(a->bc, k, strlen(k), 256, &e,
+						 &got, &fd),
+					 0);
+			bool found = false;
+			for (int round = 0; round < 20 && !found; round++) {
+				size_t n = make_val(i, round, v, sizeof(v));
+				found = e.size == n && memcmp(got, v, n) == 0;
+			}
+			ck_assert_msg(found, "copy of %s is no version", k);
+			free(got);
+		}
+	}
+	return NULL;
+}
+
 /* Background merge while readers and writers run. */
 START_TEST(merge_background)
 {
@@ -852,8 +961,9 @@ START_TEST(merge_background)
 			bc_put(bc, k, (size_t)key_of(i, k), v, len, NULL), 0);
 	}
 	struct churn_arg a = {bc, false};
-	pthread_t t;
+	pthread_t t, tc;
 	pthread_create(&t, NULL, reader, &a);
+	pthread_create(&tc, NULL, churn_copier, &a);
 	for (int round = 0; round < 20; round++)
 		for (int i = 1; i < 500; i += 3) {
 			size_t len = make_val(i, round, v, sizeof(v));
@@ -864,6 +974,7 @@ START_TEST(merge_background)
 	usleep(50000);
 	a.stop = true;
 	pthread_join(t, NULL);
+	pthread_join(tc, NULL);
 	struct bc_stats st;
 	bc_stats(bc, &st);
 	ck_assert_uint_gt(st.merges, 0);
@@ -1163,6 +1274,7 @@ static Suite *suite(void)
 	tcase_add_test(t, interleaved_streams);
 	tcase_add_test(t, delete_after_inflight_put);
 	tcase_add_test(t, async_commit);
+	tcase_add_test(t, read_copy_or_fd);
 	tcase_add_test(t, merge_correctness);
 	tcase_add_test(t, merge_background);
 	tcase_add_test(t, recover_truncate_every_offset);

@@ -167,6 +167,63 @@ START_TEST(ranges)
 }
 END_TEST
 
+/* GET of [from, to] of key through a Range header: 206, the bytes and the
+ * Content-Range of a value of `size` bytes. */
+static void expect_range(struct vol *v, const char *key, const char *val,
+			 size_t size, size_t from, size_t to)
+{
+	char hdr[96], want_cr[96], cr[96];
+	snprintf(hdr, sizeof(hdr), "Range: bytes=%zu-%zu", from, to);
+	snprintf(want_cr, sizeof(want_cr), "bytes %zu-%zu/%zu", from, to, size);
+	const char *extra[] = {hdr, NULL};
+	struct harness_resp r;
+	ck_assert_int_eq(
+		harness_http("GET", url_of(v, key), NULL, 0, extra, &r), 0);
+	ck_assert_int_eq(r.code, 206);
+	ck_assert_uint_eq(r.len, to - from + 1);
+	ck_assert(memcmp(r.body, val + from, r.len) == 0);
+	ck_assert_int_eq(harness_header(&r, "Content-Range", cr, sizeof(cr)),
+			 0);
+	ck_assert_str_eq(cr, want_cr);
+	harness_resp_free(&r);
+}
+
+/* Values up to 64 KiB are sent from a copy, bigger ones with sendfile:
+ * both byte-exact, whole, in ranges and under HEAD, on each side of the
+ * bound. */
+START_TEST(copied_and_sendfile_values)
+{
+	static const size_t sizes[] = {1, 4096, 65535, 65536, 65537, 300000};
+	struct vol v;
+	vol_start(&v, NULL);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i];
+		char key[32], cl[32], want_cl[32];
+		snprintf(key, sizeof(key), "/cs/%zu", n);
+		char *val = malloc(n);
+		harness_fill(val, n, 7 * i + 3);
+		ck_assert_int_eq(req(&v, "PUT", key, val, n, NULL), 201);
+		assert_value(&v, key, val, n);
+		expect_range(&v, key, val, n, 0, 0);
+		expect_range(&v, key, val, n, n / 3, n - 1);
+		expect_range(&v, key, val, n, n - 1, n - 1);
+		if (n > 2)
+			expect_range(&v, key, val, n, 1, n - 2);
+		struct harness_resp r;
+		ck_assert_int_eq(req(&v, "HEAD", key, NULL, 0, &r), 200);
+		snprintf(want_cl, sizeof(want_cl), "%zu", n);
+		ck_assert_int_eq(
+			harness_header(&r, "Content-Length", cl, sizeof(cl)),
+			0);
+		ck_assert_str_eq(cl, want_cl);
+		ck_assert_uint_eq(r.len, 0);
+		harness_resp_free(&r);
+		free(val);
+	}
+	harness_stop(&v.p);
+}
+END_TEST
+
 START_TEST(sizes_one_byte_to_64mib)
 {
 	static const size_t sizes[] = {1,     2,       100,	4096,
@@ -725,6 +782,108 @@ START_TEST(merge_while_serving)
 }
 END_TEST
 
+enum { GM_KEYS = 8, GM_ROUNDS = 30, GM_LEN = 1500 };
+
+struct gm_reader {
+	struct vol *v;
+	atomic_bool *stop;
+	int gets;
+	int failures;
+};
+
+/* True if body is the value some round of the writer gave /gm/f/k. */
+static bool gm_is_version(const struct harness_resp *r, int k)
+{
+	char want[GM_LEN];
+	if (r->len != GM_LEN)
+		return false;
+	for (int round = 0; round < GM_ROUNDS; round++) {
+		harness_fill(want, GM_LEN, (unsigned)(round * 100 + k));
+		if (memcmp(r->body, want, GM_LEN) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void *gm_reader_main(void *arg)
+{
+	struct gm_reader *g = arg;
+	char key[32], want[GM_LEN];
+	for (int i = 0; !atomic_load(g->stop); i++) {
+		int k = i % GM_KEYS;
+		struct harness_resp r;
+		/* A key that stays put while merge moves it... */
+		snprintf(key, sizeof(key), "/gm/s/%d", k);
+		harness_fill(want, GM_LEN, (unsigned)(5000 + k));
+		if (req(g->v, "GET", key, NULL, 0, &r) != 200 ||
+		    r.len != GM_LEN || memcmp(r.body, want, GM_LEN) != 0)
+			g->failures++;
+		harness_resp_free(&r);
+		/* ...and one overwritten until merge drops its segments. */
+		snprintf(key, sizeof(key), "/gm/f/%d", k);
+		if (req(g->v, "GET", key, NULL, 0, &r) != 200 ||
+		    !gm_is_version(&r, k))
+			g->failures++;
+		harness_resp_free(&r);
+		g->gets += 2;
+	}
+	return NULL;
+}
+
+/* GETs of copied values while merge rewrites and drops the segments that
+ * hold them: every answer is a whole, once-written value. */
+START_TEST(get_while_merging)
+{
+	struct vol v;
+	const char *extra[] = {"-segment-size", "16K", "-merge-interval", "5",
+			       NULL};
+	vol_start(&v, extra);
+	char key[32], val[GM_LEN];
+	for (int k = 0; k < GM_KEYS; k++) {
+		snprintf(key, sizeof(key), "/gm/s/%d", k);
+		harness_fill(val, GM_LEN, (unsigned)(5000 + k));
+		ck_assert_int_eq(req(&v, "PUT", key, val, GM_LEN, NULL), 201);
+		snprintf(key, sizeof(key), "/gm/f/%d", k);
+		harness_fill(val, GM_LEN, (unsigned)k);
+		ck_assert_int_eq(req(&v, "PUT", key, val, GM_LEN, NULL), 201);
+	}
+	enum { READERS = 4 };
+	atomic_bool stop = false;
+	struct gm_reader g[READERS];
+	pthread_t t[READERS];
+	for (int i = 0; i < READERS; i++) {
+		g[i] = (struct gm_reader){&v, &stop, 0, 0};
+		pthread_create(&t[i], NULL, gm_reader_main, &g[i]);
+	}
+	for (int round = 1; round < GM_ROUNDS; round++)
+		for (int k = 0; k < GM_KEYS; k++) {
+			snprintf(key, sizeof(key), "/gm/f/%d", k);
+			harness_fill(val, GM_LEN, (unsigned)(round * 100 + k));
+			ck_assert_int_eq(req(&v, "PUT", key, val, GM_LEN, NULL),
+					 201);
+		}
+	/* Readers go on until merge has run under them. */
+	unsigned long long merges = 0;
+	for (int i = 0; i < 1000 && merges < 2; i++) {
+		struct harness_resp r;
+		ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
+		sscanf(strstr(r.body, "\"merges\":"), "\"merges\":%llu",
+		       &merges);
+		harness_resp_free(&r);
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < READERS; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(g[i].failures, 0);
+		ck_assert_int_gt(g[i].gets, 0);
+	}
+	ck_assert_uint_ge(merges, 2);
+	harness_stop(&v.p);
+}
+END_TEST
+
 START_TEST(sigterm_is_clean)
 {
 	struct vol v;
@@ -753,6 +912,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, put_get_head_delete);
 	tcase_add_test(tc, ranges);
+	tcase_add_test(tc, copied_and_sendfile_values);
 	tcase_add_test(tc, sizes_one_byte_to_64mib);
 	tcase_add_test(tc, sixty_four_concurrent_clients);
 	tcase_add_test(tc, sixty_four_clients_thread_per_connection);
@@ -763,6 +923,7 @@ int main(void)
 	tcase_add_test(tc, client_gone_while_put_syncs);
 	tcase_add_test(tc, delete_behind_slow_put_one_thread);
 	tcase_add_test(tc, merge_while_serving);
+	tcase_add_test(tc, get_while_merging);
 	tcase_add_test(tc, sigterm_is_clean);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

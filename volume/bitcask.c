@@ -93,6 +93,22 @@ static int pwrite_all(int fd, const void *p, size_t len, uint64_t off)
 	return 0;
 }
 
+static int pread_all(int fd, void *p, size_t len, uint64_t off)
+{
+	uint8_t *c = p;
+	while (len > 0) {
+		ssize_t k = pread(fd, c, len, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -EIO;
+		c += k;
+		len -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
 /* ---- segment table ---- */
 
 static void seg_free(struct bc_seg *seg)
@@ -930,6 +946,10 @@ int bc_delete(struct bc *bc, const char *key, size_t klen)
 
 struct pin {
 	struct bc *bc;
+	bool copy; /* bc_read: pin the file for values up to max, not dup */
+	uint64_t max;
+	struct bc_seg *seg; /* pinned: fd is seg->fd[gen], not ours */
+	uint8_t gen;
 	int fd;
 	int rc;
 };
@@ -940,32 +960,70 @@ static void pin_fd(void *arg, const struct keydir_loc *loc)
 	pthread_rwlock_rdlock(&p->bc->segs_lock);
 	struct bc_seg *seg = bc_seg_at(p->bc, loc->seg);
 	int fd = seg ? seg->fd[loc->gen] : -1;
-	if (fd < 0)
+	if (fd < 0) {
 		p->rc = -EIO;
-	else if ((p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+	} else if (p->copy && loc->size <= p->max) {
+		atomic_fetch_add(&seg->readers[loc->gen], 1);
+		p->seg = seg;
+		p->gen = loc->gen;
+		p->fd = fd;
+	} else if ((p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		p->rc = errno == EMFILE || errno == ENFILE ? -EMFILE : -EIO;
+	}
 	pthread_rwlock_unlock(&p->bc->segs_lock);
+}
+
+static int lookup(struct bc *bc, const char *key, size_t klen,
+		  struct bc_entry *e, struct pin *p, bool want_file)
+{
+	struct keydir_loc loc;
+	int rc = check_key(key, klen);
+	if (rc)
+		return rc;
+	rc = keydir_get(bc->kd, key, klen, &loc, want_file ? pin_fd : NULL, p);
+	if (rc)
+		return rc;
+	if (p->rc)
+		return p->rc;
+	e->segment = loc.seg;
+	e->value_offset = loc.off + REC_HDR_SIZE + klen;
+	e->size = loc.size;
+	memcpy(e->md5, loc.md5, MD5_LEN);
+	return 0;
 }
 
 int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
 	   int *fd)
 {
-	struct keydir_loc loc;
 	struct pin p = {.bc = bc, .fd = -1};
-	int rc = check_key(key, klen);
-	if (rc)
-		return rc;
-	rc = keydir_get(bc->kd, key, klen, &loc, fd ? pin_fd : NULL, &p);
-	if (rc)
-		return rc;
-	if (p.rc)
-		return p.rc;
-	e->segment = loc.seg;
-	e->value_offset = loc.off + REC_HDR_SIZE + klen;
-	e->size = loc.size;
-	memcpy(e->md5, loc.md5, MD5_LEN);
-	if (fd)
+	int rc = lookup(bc, key, klen, e, &p, fd != NULL);
+	if (!rc && fd)
 		*fd = p.fd;
+	return rc;
+}
+
+int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
+	    struct bc_entry *e, void **val, int *fd)
+{
+	struct pin p = {.bc = bc, .copy = true, .max = max, .fd = -1};
+	*val = NULL;
+	*fd = -1;
+	int rc = lookup(bc, key, klen, e, &p, true);
+	if (rc)
+		return rc;
+	if (!p.seg) {
+		*fd = p.fd;
+		return 0;
+	}
+	/* malloc(0) may return NULL, which would read as "no copy". */
+	void *buf = malloc(e->size ? e->size : 1);
+	rc = buf ? pread_all(p.fd, buf, e->size, e->value_offset) : -ENOMEM;
+	atomic_fetch_sub(&p.seg->readers[p.gen], 1);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*val = buf;
 	return 0;
 }
 

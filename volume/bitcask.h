@@ -137,6 +137,20 @@ struct bc_entry {
 int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
 	   int *fd);
 
+/* Looks up `key` like bc_get with a descriptor, but a value of at most
+ * `max` bytes comes back as a copy instead: *val is a malloc()ed buffer of
+ * e->size bytes (never NULL, even for an empty value) that the caller
+ * frees, and *fd is -1. A bigger value comes back as bc_get's dup()ed
+ * descriptor in *fd, with *val NULL. The copy costs one pread and no
+ * descriptor: the file version is pinned rather than dup()ed, and no lock
+ * is held across the read, so a read that misses the page cache holds up
+ * no writer (merge waits for it before it closes that file). Both forms
+ * give the bytes as stored, as sendfile would: nothing is verified on the
+ * way (e->md5 lets the client check them; bc_scrub checks the records).
+ * On error both are left empty. */
+int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
+	    struct bc_entry *e, void **val, int *fd);
+
 /* Streams live keys in chunks without holding the whole key set in
  * memory. A cursor starts zeroed. Each call fills `cb` with the keys of
  * the next part of the keydir (those starting with prefix, if plen > 0)

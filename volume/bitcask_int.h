@@ -10,7 +10,10 @@
  * bc_get holds a shard read lock while it dups the segment fd under
  * segs_lock, so a location and the file it refers to are read together;
  * merge retires a file version only after it has moved every entry off
- * it under the shard write locks.
+ * it under the shard write locks. bc_read pins the file version instead
+ * of dup'ing it (readers[gen], taken under the same two locks), then reads
+ * with no lock held; merge closes or frees a file version only once its
+ * readers are gone.
  */
 #ifndef CASK_BITCASK_INT_H
 #define CASK_BITCASK_INT_H
@@ -31,6 +34,7 @@ struct bc_seg {
 	_Atomic uint64_t live;	/* record bytes the keydir points at */
 	_Atomic uint64_t tomb;	/* tombstone bytes */
 	_Atomic int writers;	/* reservations not yet committed/aborted */
+	_Atomic int readers[2]; /* bc_read copies in progress from fd[i] */
 	uint64_t hint_len;	/* bytes covered by the hint file on disk */
 	uint64_t alloc_end;	/* disk allocated up to here (active; wmu) */
 };

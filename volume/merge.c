@@ -8,8 +8,8 @@
  *      copy over NNNNNNNN.data, sync the directory;
  *   3. install the new file as the segment's other generation, move each
  *      keydir entry that still points at its old place to the new one;
- *   4. close the old file (open dups from bc_get keep reading it) and
- *      write the new hint.
+ *   4. close the old file once the bc_read copies pinning it end (open
+ *      dups from bc_get keep reading it) and write the new hint.
  * Reads and writes go on meanwhile; each keydir entry moves under its
  * shard lock only, and the segment table is locked only to swap fds.
  */
@@ -137,6 +137,16 @@ static void move_entries(struct merge_ctx *c, uint8_t old_gen)
 	}
 }
 
+/* Waits for the bc_read copies from a file version that no keydir entry
+ * points at any more, so no new one can start. They hold no lock and each
+ * is a single pread, so polling costs merge little and readers nothing. */
+static void wait_readers(struct bc_seg *seg, uint8_t gen)
+{
+	struct timespec tick = {0, 100 * 1000};
+	while (atomic_load(&seg->readers[gen]) > 0)
+		nanosleep(&tick, NULL);
+}
+
 /* Drops a segment nothing points at any more. */
 static int drop_segment(struct bc *bc, struct bc_seg *seg)
 {
@@ -154,9 +164,12 @@ static int drop_segment(struct bc *bc, struct bc_seg *seg)
 	bc->segs[seg->id] = NULL;
 	pthread_rwlock_unlock(&bc->segs_lock);
 	atomic_fetch_sub(&bc->disk_bytes, atomic_load(&seg->bytes));
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
+		/* A reader may have pinned it before its last key moved on. */
+		wait_readers(seg, (uint8_t)i);
 		if (seg->fd[i] >= 0)
 			close(seg->fd[i]);
+	}
 	free(seg);
 	return 0;
 }
@@ -187,7 +200,9 @@ static int install(struct merge_ctx *c, const char *tmp)
 	c->out = -1;
 	move_entries(c, g);
 	/* Every entry has left the old file, and every bc_get that read an
-	 * old location held its shard lock while it dup'ed the old fd. */
+	 * old location held its shard lock while it dup'ed the old fd or,
+	 * for bc_read, pinned it. */
+	wait_readers(seg, g);
 	pthread_rwlock_wrlock(&bc->segs_lock);
 	close(seg->fd[g]);
 	seg->fd[g] = -1;
