@@ -735,6 +735,24 @@ START_TEST(delete_behind_slow_put_one_thread)
 }
 END_TEST
 
+/* Polls /_/status until the volume has merged `n` segments (or about 10 s
+ * passed) and returns how many it merged. */
+static unsigned long long wait_merges(struct vol *v, unsigned long long n)
+{
+	unsigned long long merges = 0;
+	for (int i = 0; i < 1000 && merges < n; i++) {
+		struct harness_resp r;
+		ck_assert_int_eq(req(v, "GET", "/_/status", NULL, 0, &r), 200);
+		const char *m = strstr(r.body, "\"merges\":");
+		ck_assert_ptr_nonnull(m);
+		sscanf(m, "\"merges\":%llu", &merges);
+		harness_resp_free(&r);
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+	return merges;
+}
+
 START_TEST(merge_while_serving)
 {
 	struct vol v;
@@ -753,17 +771,7 @@ START_TEST(merge_while_serving)
 				req(&v, "PUT", key, val, sizeof(val), NULL),
 				201);
 		}
-	unsigned long long merges = 0;
-	for (int i = 0; i < 1000 && merges == 0; i++) {
-		struct harness_resp r;
-		ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
-		sscanf(strstr(r.body, "\"merges\":"), "\"merges\":%llu",
-		       &merges);
-		harness_resp_free(&r);
-		struct timespec d = {0, 10000000};
-		nanosleep(&d, NULL);
-	}
-	ck_assert_uint_gt(merges, 0);
+	ck_assert_uint_gt(wait_merges(&v, 1), 0);
 	for (int k = 0; k < 16; k++) {
 		char key[32];
 		snprintf(key, sizeof(key), "/m/%d", k);
@@ -863,16 +871,7 @@ START_TEST(get_while_merging)
 					 201);
 		}
 	/* Readers go on until merge has run under them. */
-	unsigned long long merges = 0;
-	for (int i = 0; i < 1000 && merges < 2; i++) {
-		struct harness_resp r;
-		ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
-		sscanf(strstr(r.body, "\"merges\":"), "\"merges\":%llu",
-		       &merges);
-		harness_resp_free(&r);
-		struct timespec d = {0, 10000000};
-		nanosleep(&d, NULL);
-	}
+	unsigned long long merges = wait_merges(&v, 2);
 	atomic_store(&stop, true);
 	for (int i = 0; i < READERS; i++) {
 		pthread_join(t[i], NULL);

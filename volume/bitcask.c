@@ -93,7 +93,7 @@ static int pwrite_all(int fd, const void *p, size_t len, uint64_t off)
 	return 0;
 }
 
-static int pread_all(int fd, void *p, size_t len, uint64_t off)
+int bc_pread_all(int fd, void *p, size_t len, uint64_t off)
 {
 	uint8_t *c = p;
 	while (len > 0) {
@@ -1017,7 +1017,7 @@ int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
 	}
 	/* malloc(0) may return NULL, which would read as "no copy". */
 	void *buf = malloc(e->size ? e->size : 1);
-	rc = buf ? pread_all(p.fd, buf, e->size, e->value_offset) : -ENOMEM;
+	rc = buf ? bc_pread_all(p.fd, buf, e->size, e->value_offset) : -ENOMEM;
 	atomic_fetch_sub(&p.seg->readers[p.gen], 1);
 	if (rc) {
 		free(buf);

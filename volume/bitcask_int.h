@@ -87,6 +87,10 @@ static inline struct bc_seg *bc_seg_at(struct bc *bc, uint32_t id)
 	return id < bc->segs_cap ? bc->segs[id] : NULL;
 }
 
+/* Reads exactly len bytes at off, retrying short reads; -EIO on an error
+ * or the end of the file. */
+int bc_pread_all(int fd, void *p, size_t len, uint64_t off);
+
 /* Subtracts a dead record's bytes from its segment's live count. */
 void bc_account_dead(struct bc *bc, uint32_t seg, uint64_t bytes);
 

@@ -28,22 +28,6 @@ static void collect(void *arg, const char *key, size_t klen,
 	buf_append(b, key, klen);
 }
 
-static int read_at(int fd, void *p, size_t len, uint64_t off)
-{
-	uint8_t *c = p;
-	while (len > 0) {
-		ssize_t k = pread(fd, c, len, (off_t)off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -EIO;
-		c += k;
-		len -= (size_t)k;
-		off += (uint64_t)k;
-	}
-	return 0;
-}
-
 /* Returns 0 if the record is sound, 1 if it is bad (logged), or a
  * negative errno when it could not be checked. */
 static int check_one(struct bc *bc, const char *key, uint16_t klen,
@@ -60,7 +44,7 @@ static int check_one(struct bc *bc, const char *key, uint16_t klen,
 	struct rec_hdr h;
 	const char *why = NULL;
 	uint64_t off = e.value_offset - REC_HDR_SIZE - klen;
-	if (read_at(fd, hb, REC_HDR_SIZE + klen, off))
+	if (bc_pread_all(fd, hb, REC_HDR_SIZE + klen, off))
 		why = "unreadable header";
 	else if (rec_decode(hb, &h) || h.type != REC_PUT || h.klen != klen ||
 		 h.vlen != e.size || memcmp(hb + REC_HDR_SIZE, key, klen) != 0)
@@ -72,7 +56,7 @@ static int check_one(struct bc *bc, const char *key, uint16_t klen,
 			size_t n = e.size - done < READ_BUF
 					   ? (size_t)(e.size - done)
 					   : READ_BUF;
-			if (read_at(fd, rbuf, n, e.value_offset + done))
+			if (bc_pread_all(fd, rbuf, n, e.value_offset + done))
 				why = "unreadable value";
 			crc = crc32c_update(crc, rbuf, n);
 			md5_update(&m, rbuf, n);
