@@ -4,9 +4,11 @@
  * The queue is durable (the index's purge database), so a purge survives
  * restarts; an entry leaves it only by a committed CMD_PURGE_DONE after
  * the volume answered 204 or 404. Volumes the health check marks down are
- * skipped and retried when they return. Each copy is deleted under its
- * key's write lock and only while its queue entry is unchanged, so a
- * purge never deletes a value written after it was queued.
+ * skipped and retried when they return. A round sends up to 64 DELETEs
+ * in parallel and commits the removal of the ones that succeeded as one
+ * batch. Each copy is deleted under its key's write lock (held until that
+ * commit) and only while its queue entry is unchanged, so a purge never
+ * deletes a value written after it was queued.
  *
  * Threads: one worker thread; purge_poke from any thread. */
 #ifndef CASK_MASTER_PURGE_H
