@@ -13,13 +13,15 @@ KEYS=${BENCH_TOOLS_KEYS:-100000}
 OPS=${BENCH_TOOLS_OPS:-10000}
 . "$(dirname "$0")/benchlib.sh"
 bench_init tools
-volume() { # name -> prints host:port
+# Not called as $(volume ...): a subshell's PIDS never reach the cleanup,
+# and the volume would outlive the script.
+volume() { # name -> sets ADDR to host:port
 	p=$(free_port)
 	"$BIN/cask-volume" -port "$p" -bind 127.0.0.1 -dir "$TMP/$1" \
 		-log-level warn >"$TMP/$1.log" 2>&1 &
 	PIDS="$PIDS $!"
 	wait_up "$p"
-	echo "127.0.0.1:$p"
+	ADDR="127.0.0.1:$p"
 }
 MP=$(free_port)
 master() {
@@ -35,7 +37,10 @@ json() { # field -> value from a thrasher -json line on stdin
 }
 
 VOLS=""
-for i in 1 2 3 4 5; do VOLS="$VOLS${VOLS:+,}$(volume v$i)"; done
+for i in 1 2 3 4 5; do
+	volume "v$i"
+	VOLS="$VOLS${VOLS:+,}$ADDR"
+done
 master
 
 out=$("$BIN/cask-thrasher" -masters "127.0.0.1:$MP" -n "$OPS" -c 16 \
@@ -61,8 +66,8 @@ printf '| rebuild, %s keys x 3 replicas on 5 volumes, index destroyed | %s keys/
 
 # Two more volumes, then rebalance.
 for i in 6 7; do
-	a=$(volume v$i)
-	curl -sf -o /dev/null -X POST -d "{\"add\":\"$a\"}" \
+	volume "v$i"
+	curl -sf -o /dev/null -X POST -d "{\"add\":\"$ADDR\"}" \
 		"http://127.0.0.1:$MP/_/admin/volumes"
 done
 line=$("$BIN/cask-rebalance" -master "127.0.0.1:$MP" -c 16 | tail -1)
