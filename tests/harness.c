@@ -305,6 +305,20 @@ int harness_http(const char *method, const char *url, const void *body,
 	return 0;
 }
 
+long harness_request(const char *method, const char *url, const void *body,
+		     size_t len, struct harness_resp *out)
+{
+	struct harness_resp r;
+	if (harness_http(method, url, body, len, NULL, &r))
+		return -1;
+	long code = r.code;
+	if (out)
+		*out = r;
+	else
+		harness_resp_free(&r);
+	return code;
+}
+
 int harness_header(const struct harness_resp *r, const char *name, char *out,
 		   size_t cap)
 {

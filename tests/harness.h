@@ -64,6 +64,12 @@ struct harness_resp {
 int harness_http(const char *method, const char *url, const void *body,
 		 size_t len, const char *const *extra, struct harness_resp *r);
 
+/* harness_http without extra headers, for the status: returns the code,
+ * or -1 when no HTTP answer came. The response goes to *out when out is
+ * not NULL (the caller frees it), else it is freed. */
+long harness_request(const char *method, const char *url, const void *body,
+		     size_t len, struct harness_resp *out);
+
 /* Copies the value of header `name` (case-insensitive) into out.
  * Returns 0 or -ENOENT. */
 int harness_header(const struct harness_resp *r, const char *name, char *out,

@@ -93,15 +93,7 @@ static long req(struct harness_proc *m, const char *method, const char *path,
 {
 	char url[2048];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", m->port, path);
-	struct harness_resp r;
-	if (harness_http(method, url, body, len, NULL, &r))
-		return -1;
-	long code = r.code;
-	if (out)
-		*out = r;
-	else
-		harness_resp_free(&r);
-	return code;
+	return harness_request(method, url, body, len, out);
 }
 
 static long put(struct harness_proc *m, const char *path, const char *v)

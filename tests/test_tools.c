@@ -240,20 +240,6 @@ static void free_written(struct written *w)
 	free(w->md5);
 }
 
-static long http(const char *method, const char *url, const void *body,
-		 size_t len, struct harness_resp *out)
-{
-	struct harness_resp r;
-	if (harness_http(method, url, body, len, NULL, &r))
-		return -1;
-	long code = r.code;
-	if (out)
-		*out = r;
-	else
-		harness_resp_free(&r);
-	return code;
-}
-
 /* GETs key through the master: 302 with Content-Md5 md5, Key-Balance
  * balanced, `nvols` volumes, and the volume's bytes hash to md5. */
 static void check_key(const struct cluster *c, const char *key, const char *md5,
@@ -262,7 +248,7 @@ static void check_key(const struct cluster *c, const char *key, const char *md5,
 	char url[1024], h[1024];
 	snprintf(url, sizeof(url), "%s%s", c->murl, key);
 	struct harness_resp r, v;
-	ck_assert_int_eq(http("GET", url, NULL, 0, &r), 302);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 302);
 	ck_assert_int_eq(harness_header(&r, "Content-Md5", h, sizeof(h)), 0);
 	ck_assert_str_eq(h, md5);
 	ck_assert_int_eq(harness_header(&r, "Key-Balance", h, sizeof(h)), 0);
@@ -274,7 +260,7 @@ static void check_key(const struct cluster *c, const char *key, const char *md5,
 	ck_assert_int_eq(commas + 1, nvols);
 	ck_assert_int_eq(harness_header(&r, "Location", h, sizeof(h)), 0);
 	harness_resp_free(&r);
-	ck_assert_int_eq(http("GET", h, NULL, 0, &v), 200);
+	ck_assert_int_eq(harness_request("GET", h, NULL, 0, &v), 200);
 	uint8_t d[MD5_LEN];
 	char hex[33];
 	md5_buf(v.body, v.len, d);
@@ -289,7 +275,7 @@ static void wait_purged(const struct cluster *c)
 	snprintf(url, sizeof(url), "%s/_/status", c->murl);
 	for (int i = 0; i < 600; i++) {
 		struct harness_resp r;
-		ck_assert_int_eq(http("GET", url, NULL, 0, &r), 200);
+		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
 		bool empty = strstr(r.body, "\"purge_queue\":0,") != NULL;
 		harness_resp_free(&r);
 		if (empty)
@@ -458,7 +444,7 @@ static void list_all(const struct cluster *c, const struct written *w)
 		snprintf(url, sizeof(url), "%s/rb/?list&limit=1000%s%s",
 			 c->murl, next[0] ? "&start=" : "", next);
 		struct harness_resp r;
-		ck_assert_int_eq(http("GET", url, NULL, 0, &r), 200);
+		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
 		/* {"next":"K","keys":["k1",...]} with plain keys */
 		char *p = strstr(r.body, "\"next\":\"") + 8;
 		char *q = strchr(p, '"');
@@ -485,7 +471,7 @@ static int key_volumes(const struct cluster *c, const char *key, int *out)
 	char url[1024], h[1024];
 	snprintf(url, sizeof(url), "%s%s", c->murl, key);
 	struct harness_resp r;
-	ck_assert_int_eq(http("GET", url, NULL, 0, &r), 302);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 302);
 	ck_assert_int_eq(harness_header(&r, "Key-Volumes", h, sizeof(h)), 0);
 	harness_resp_free(&r);
 	int n = 0;
@@ -502,7 +488,7 @@ static long vol_req(const struct cluster *c, int v, const char *method,
 {
 	char url[1024];
 	snprintf(url, sizeof(url), "http://%s%s", c->addr[v], key);
-	return http(method, url, body, len, out);
+	return harness_request(method, url, body, len, out);
 }
 
 START_TEST(rebuild_from_volumes)
@@ -528,7 +514,7 @@ START_TEST(rebuild_from_volumes)
 	ck_assert_int_eq(harness_restart(&c.master), 0);
 	char url[1024];
 	snprintf(url, sizeof(url), "%s%s", c.murl, w.key[0]);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL), 404);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 404);
 
 	const char *rebuild[] = {"-master", c.murl + 7, NULL};
 	ck_assert_run("cask-rebuild", rebuild, out, 0);
@@ -579,7 +565,7 @@ START_TEST(rebuild_from_volumes)
 	/* A dry run changes nothing. */
 	ck_assert_int_eq(key_volumes(&c, w.key[0], v0), 2);
 	snprintf(url, sizeof(url), "%s/rb/planted", c.murl);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL), 404);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 404);
 
 	/* Bring it in line: the orphan joins the record, the mismatched
 	 * replica leaves it, the planted key appears, the lost one stays
@@ -587,12 +573,12 @@ START_TEST(rebuild_from_volumes)
 	ck_assert_run("cask-rebuild", rebuild, out, 0);
 	ck_assert_int_eq(key_volumes(&c, w.key[0], v0), 3);
 	ck_assert_int_eq(key_volumes(&c, w.key[1], v1), 1);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL), 302);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 302);
 	snprintf(url, sizeof(url), "%s%s", c.murl, w.key[2]);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL), 302);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 302);
 	const char *prune[] = {"-master", c.murl, "-prune", NULL};
 	ck_assert_run("cask-rebuild", prune, out, 0);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL), 404);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 404);
 	free_written(&w);
 	stop_cluster(&c);
 }
@@ -607,7 +593,7 @@ static void volume_keys(const struct cluster *c, int v, const char *prefix,
 	snprintf(url, sizeof(url), "http://%s/_/keys?prefix=%s", c->addr[v],
 		 prefix);
 	struct harness_resp r;
-	ck_assert_int_eq(http("GET", url, NULL, 0, &r), 200);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
 	*n = 0;
 	*keys = NULL;
 	size_t cap = 0;
@@ -666,7 +652,8 @@ static void volume_admin(const struct cluster *c, const char *verb, int v)
 	char url[128], body[128];
 	snprintf(url, sizeof(url), "%s/_/admin/volumes", c->murl);
 	snprintf(body, sizeof(body), "{\"%s\":\"%s\"}", verb, c->addr[v]);
-	ck_assert_int_eq(http("POST", url, body, strlen(body), NULL), 200);
+	ck_assert_int_eq(harness_request("POST", url, body, strlen(body), NULL),
+			 200);
 }
 
 START_TEST(rebalance_while_thrashing)

@@ -50,15 +50,7 @@ static char *url_of(const struct vol *v, const char *path)
 static long req(const struct vol *v, const char *method, const char *path,
 		const void *body, size_t len, struct harness_resp *out)
 {
-	struct harness_resp r;
-	if (harness_http(method, url_of(v, path), body, len, NULL, &r))
-		return -1;
-	long code = r.code;
-	if (out)
-		*out = r;
-	else
-		harness_resp_free(&r);
-	return code;
+	return harness_request(method, url_of(v, path), body, len, out);
 }
 
 static void assert_value(const struct vol *v, const char *key, const void *want,
