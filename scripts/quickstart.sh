@@ -56,10 +56,18 @@ for i in 1 2 3; do
 	echo $! >"$data/master$i.pid"
 done
 for port in 3000 3010 3020; do wait_health "$port"; done
-# Writes need a leader: wait for the election, so the first curl works.
-for _ in $(seq 1 200); do
-	curl -fs http://127.0.0.1:3000/_/status | grep -q '"leader":[1-9]' && break
-	sleep 0.05
+# Writes need a leader that has applied the volume set, which the new
+# leader proposes after its election: wait for both on every master, so
+# the first curl works (a PUT before it is answered 503).
+ready() { # port -> active volumes it knows, 0 while it knows no leader
+	curl -fs "http://127.0.0.1:$1/_/status" | grep '"leader":[1-9]' |
+		grep -o '"active":true' | wc -l
+}
+for port in 3000 3010 3020; do
+	for _ in $(seq 1 200); do
+		[ "$(ready "$port")" -ge 3 ] && break
+		sleep 0.05
+	done
 done
 
 cat <<TRY
