@@ -18,8 +18,9 @@ struct progress {
 	uint64_t match;
 	uint64_t next;
 	uint64_t pending_snap;
-	uint64_t lease_tick; /* our clock when the last answered msg left */
-	uint64_t read_ack;   /* highest read round acknowledged */
+	uint64_t lease_tick;  /* our clock when the last answered msg left */
+	uint64_t read_ack;    /* highest read round acknowledged */
+	uint64_t sent_commit; /* commit index our last APPEND carried */
 	uint64_t infl[RAFT_MAX_INFLIGHT]; /* last index of each APPEND */
 	unsigned infl_head;
 	unsigned infl_count;
@@ -88,6 +89,10 @@ struct raft {
 	size_t cap_out;
 	struct raft_msg *ready_msgs;
 	size_t cap_ready_msgs;
+	/* Proposals or a commit advance since the last raft_ready(): the
+	 * leader's APPENDs for all of them are built there (flush_appends),
+	 * one per follower and batch rather than one per proposal and ack. */
+	bool appends_due;
 
 	struct raft_hard_state saved;
 };
@@ -385,6 +390,7 @@ static bool send_append(struct raft *r, struct progress *p, bool if_empty)
 	m->commit = r->commit;
 	m->n_entries = n;
 	m->tick = r->now;
+	p->sent_commit = r->commit;
 	if (p->state == PR_REPLICATE && n) {
 		p->next = prev + n + 1;
 		p->infl[(p->infl_head + p->infl_count) % RAFT_MAX_INFLIGHT] =
@@ -529,8 +535,7 @@ static void maybe_commit(struct raft *r)
 	uint64_t c = kth_largest(m, n, quorum(r));
 	if (c > r->commit && term_of(r, c) == r->term) {
 		commit_to(r, c);
-		if (r->role == RAFT_LEADER)
-			broadcast_append(r);
+		r->appends_due = true;
 	}
 }
 
@@ -996,7 +1001,7 @@ static int propose(struct raft *r, uint8_t type, const void *data, size_t len,
 	if (index)
 		*index = last_index(r);
 	maybe_commit(r);
-	broadcast_append(r);
+	r->appends_due = true;
 	return 0;
 }
 
@@ -1137,15 +1142,39 @@ static bool hs_equal(struct raft_hard_state a, struct raft_hard_state b)
 	return a.term == b.term && a.vote == b.vote && a.commit == b.commit;
 }
 
+/* What every follower lacks, in as few APPENDs as its window and the batch
+ * limits allow; an empty one when only the commit index moved past what
+ * it was last told. */
+static void flush_appends(struct raft *r)
+{
+	if (!r->appends_due)
+		return;
+	r->appends_due = false;
+	if (r->role != RAFT_LEADER)
+		return;
+	for (size_t i = 0; i < r->n_prs; i++) {
+		struct progress *p = &r->prs[i];
+		if (p->id == r->o.id)
+			continue;
+		bool sent = false;
+		while (send_append(r, p, false))
+			sent = true;
+		if (!sent && p->sent_commit < r->commit)
+			send_append(r, p, true);
+	}
+}
+
 bool raft_has_ready(const struct raft *r)
 {
 	return r->snap_pending || r->stable < last_index(r) || r->n_out ||
+	       (r->appends_due && r->role == RAFT_LEADER) ||
 	       r->applied < r->commit || r->n_reads ||
 	       !hs_equal(hard_state(r), r->saved);
 }
 
 void raft_ready(struct raft *r, struct raft_ready *rd)
 {
+	flush_appends(r);
 	memset(rd, 0, sizeof(*rd));
 	rd->role = r->role;
 	rd->leader = r->leader;
