@@ -29,7 +29,8 @@ struct inbox {
 	enum in_type type;
 	uint8_t *buf; /* IN_MSGS: a batch; IN_SNAPSHOT: the message */
 	size_t len;
-	uint64_t id; /* IN_SNAP_DONE */
+	struct transport_reply *reply; /* IN_MSGS: its sender waits */
+	uint64_t id;		       /* IN_SNAP_DONE */
 	bool ok;
 	struct inbox *next;
 };
@@ -63,6 +64,9 @@ struct node {
 	struct idx *ix;
 	struct raftlog *rl;
 	struct transport *tp;
+	/* Batches stepped whose senders wait for our reply (see
+	 * answer_senders), linked through next. */
+	struct inbox *stepped;
 	struct raft *r;
 	pthread_t thread, joiner;
 	bool joining;
@@ -123,15 +127,19 @@ static void push_inbox(struct node *n, struct inbox *it)
 
 /* Transport callbacks (MHD and transport threads). */
 
-static void on_msgs(void *arg, uint8_t *body, size_t len)
+static void on_msgs(void *arg, uint8_t *body, size_t len,
+		    struct transport_reply *reply)
 {
 	struct node *n = arg;
 	struct inbox *it = calloc(1, sizeof(*it));
 	if (!it) {
 		free(body); /* lost, as on the network */
+		if (reply)
+			transport_reply(n->tp, reply);
 		return;
 	}
-	*it = (struct inbox){.type = IN_MSGS, .buf = body, .len = len};
+	*it = (struct inbox){
+		.type = IN_MSGS, .buf = body, .len = len, .reply = reply};
 	push_inbox(n, it);
 }
 
@@ -464,6 +472,18 @@ static void send_all(struct node *n, const struct raft_ready *rd, bool early)
 	}
 }
 
+/* What stepping the batches produced is queued: their POSTs may answer
+ * now, carrying it back. */
+static void answer_senders(struct node *n)
+{
+	while (n->stepped) {
+		struct inbox *it = n->stepped;
+		n->stepped = it->next;
+		transport_reply(n->tp, it->reply);
+		free(it);
+	}
+}
+
 static void handle_ready(struct node *n)
 {
 	while (raft_has_ready(n->r)) {
@@ -496,11 +516,13 @@ static void handle_ready(struct node *n)
 			n->saved_term = rd.hs.term;
 		atomic_fetch_add(&n->entries_saved, rd.n_entries);
 		send_all(n, &rd, false);
+		answer_senders(n);
 		if (rd.n_committed)
 			apply(n, rd.committed, rd.n_committed);
 		read_states(n, rd.reads, rd.n_reads);
 		raft_advance(n->r, &rd);
 	}
+	answer_senders(n);
 	release_reads(n);
 }
 
@@ -692,6 +714,12 @@ static void process_inbox(struct node *n, struct inbox *in)
 		switch (it->type) {
 		case IN_MSGS:
 			step_batch(n, it->buf, it->len);
+			if (it->reply) {
+				free(it->buf);
+				it->next = n->stepped;
+				n->stepped = it;
+				continue;
+			}
 			break;
 		case IN_SNAPSHOT:
 			if (raft_msg_decode(it->buf, it->len, &m) == 0) {
@@ -798,6 +826,7 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&n->mu);
 		if (stopping) {
 			process_inbox(n, in);
+			answer_senders(n);
 			propose_all(n, props, now_us());
 			while (reads) {
 				struct node_read *rd = reads;
@@ -1036,13 +1065,15 @@ void node_stop(struct node *n)
 	if (n->joining)
 		pthread_join(n->joiner, NULL);
 	pthread_join(n->thread, NULL);
-	transport_stop(n->tp);
 	while (n->in_head) {
 		struct inbox *it = n->in_head;
 		n->in_head = it->next;
+		if (it->reply)
+			transport_reply(n->tp, it->reply);
 		free(it->buf);
 		free(it);
 	}
+	transport_stop(n->tp);
 	raft_free(n->r);
 	raftlog_close(n->rl);
 	free(n->pend);
@@ -1253,6 +1284,8 @@ void node_metrics(struct node *n, struct buf *b)
 			tc.dropped);
 	metrics_counter(b, "cask_master_raft_posts_total",
 			"Batched message POSTs sent.", tc.posts);
+	metrics_counter(b, "cask_master_raft_answers_total",
+			"POST answers that carried messages back.", tc.answers);
 	metrics_counter(b, "cask_master_raft_snapshots_sent_total",
 			"Snapshots streamed to followers.", tc.snapshots_sent);
 	metrics_counter(b, "cask_master_raft_snapshots_installed_total",

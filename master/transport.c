@@ -33,12 +33,17 @@ struct peer {
 	char url[TRANSPORT_URL_MAX];
 	struct qmsg *q;
 	size_t qn;
-	/* The message POST in flight. */
+	/* The message POST in flight, and the answer it is bringing back. */
 	CURL *post;
 	bool busy;
 	uint8_t *body;
 	size_t body_len, body_msgs;
 	struct curl_slist *hdrs;
+	uint8_t *resp;
+	size_t resp_len, resp_cap;
+	/* POSTs from this peer waiting for our answer: what we queue for it
+	 * meanwhile leaves in that answer, not in a POST of our own. */
+	unsigned replying;
 	/* The snapshot: queued (path set), then in flight (snap set). */
 	char snap_path[4096];
 	char *snap_hex;
@@ -59,7 +64,7 @@ struct transport {
 	size_t npeers;
 	atomic_bool receiving; /* a snapshot upload or install is under way */
 	atomic_uint_fast64_t sent, received, dropped, posts, failed_posts,
-		snaps_sent, snaps_received;
+		answers, snaps_sent, snaps_received;
 };
 
 static struct peer *find(struct transport *t, uint64_t id)
@@ -75,6 +80,29 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	(void)p;
 	(void)arg;
 	return size * n;
+}
+
+/* A POST's answer: the messages the peer had for us. Bounded like an
+ * inbound POST; returning short fails the transfer. */
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+	struct peer *p = arg;
+	size_t len = size * n;
+	if (len > BODY_MAX - p->resp_len)
+		return 0;
+	if (p->resp_len + len > p->resp_cap) {
+		size_t cap = p->resp_cap ? p->resp_cap : 4096;
+		while (cap < p->resp_len + len)
+			cap *= 2;
+		uint8_t *r = realloc(p->resp, cap);
+		if (!r)
+			return 0;
+		p->resp = r;
+		p->resp_cap = cap;
+	}
+	memcpy(p->resp + p->resp_len, data, len);
+	p->resp_len += len;
+	return len;
 }
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -129,36 +157,56 @@ static CURL *new_easy(struct transport *t, struct peer *p, const char *path,
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	if (strcmp(path, "/_/raft/msgs") == 0) {
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, p);
+	}
 	curl_easy_setopt(h, CURLOPT_PRIVATE, p);
 	(void)t;
 	return h;
+}
+
+/* Takes what is queued for p (up to BATCH_BYTES) as one body of
+ * (u32 LE length ‖ message)*: *bytes long, *n messages. NULL when nothing
+ * is queued or memory is short (the queue is then kept). Caller holds mu. */
+static uint8_t *pack(struct peer *p, size_t *bytes, size_t *n)
+{
+	*n = *bytes = 0;
+	while (*n < p->qn &&
+	       (*n == 0 || *bytes + 4 + p->q[*n].len <= BATCH_BYTES))
+		*bytes += 4 + p->q[(*n)++].len;
+	uint8_t *body = *n ? malloc(*bytes) : NULL;
+	if (!body)
+		return NULL;
+	size_t off = 0;
+	for (size_t i = 0; i < *n; i++) {
+		put_le32(body + off, (uint32_t)p->q[i].len);
+		memcpy(body + off + 4, p->q[i].buf, p->q[i].len);
+		off += 4 + p->q[i].len;
+		free(p->q[i].buf);
+	}
+	memmove(p->q, p->q + *n, (p->qn - *n) * sizeof(*p->q));
+	p->qn -= *n;
+	return body;
 }
 
 /* Packs what is queued for p into one body and starts its POST. Caller
  * holds mu; transport thread. */
 static void start_post(struct transport *t, struct peer *p)
 {
-	size_t n = 0, bytes = 0;
-	while (n < p->qn && (n == 0 || bytes + 4 + p->q[n].len <= BATCH_BYTES))
-		bytes += 4 + p->q[n++].len;
-	uint8_t *body = malloc(bytes);
 	struct curl_slist *hdrs = common_headers(t);
 	if (!p->post)
 		p->post = new_easy(t, p, "/_/raft/msgs", t->o.timeout_ms);
-	if (!body || !hdrs || !p->post) {
-		free(body);
+	if (!hdrs || !p->post) {
 		curl_slist_free_all(hdrs);
 		return; /* retried on the next round */
 	}
-	size_t off = 0;
-	for (size_t i = 0; i < n; i++) {
-		put_le32(body + off, (uint32_t)p->q[i].len);
-		memcpy(body + off + 4, p->q[i].buf, p->q[i].len);
-		off += 4 + p->q[i].len;
-		free(p->q[i].buf);
+	size_t bytes, n;
+	uint8_t *body = pack(p, &bytes, &n);
+	if (!body) {
+		curl_slist_free_all(hdrs);
+		return;
 	}
-	memmove(p->q, p->q + n, (p->qn - n) * sizeof(*p->q));
-	p->qn -= n;
 	char url[TRANSPORT_URL_MAX + 32];
 	snprintf(url, sizeof(url), "%s/_/raft/msgs", p->url);
 	curl_easy_setopt(p->post, CURLOPT_URL, url);
@@ -171,6 +219,7 @@ static void start_post(struct transport *t, struct peer *p)
 	p->body_msgs = n;
 	p->hdrs = hdrs;
 	p->busy = true;
+	p->resp_len = 0;
 	curl_multi_add_handle(t->multi, p->post);
 	atomic_fetch_add(&t->posts, 1);
 }
@@ -232,6 +281,25 @@ static void start_snapshot(struct transport *t, struct peer *p)
 	curl_multi_add_handle(t->multi, h);
 }
 
+static bool valid_batch(const uint8_t *b, size_t len, size_t *n);
+
+/* The POST's answer carried messages for us: step them like a POST of the
+ * peer's own. Caller holds mu, which is let go around the callback. */
+static void take_answer(struct transport *t, struct peer *p)
+{
+	size_t n;
+	if (!p->resp_len || !valid_batch(p->resp, p->resp_len, &n))
+		return;
+	uint8_t *body = p->resp;
+	size_t len = p->resp_len;
+	p->resp = NULL;
+	p->resp_len = p->resp_cap = 0;
+	atomic_fetch_add(&t->received, n);
+	pthread_mutex_unlock(&t->mu);
+	t->cb.on_msgs(t->cb.arg, body, len, NULL);
+	pthread_mutex_lock(&t->mu);
+}
+
 static void finish_post(struct transport *t, struct peer *p, bool ok)
 {
 	curl_multi_remove_handle(t->multi, p->post);
@@ -242,6 +310,7 @@ static void finish_post(struct transport *t, struct peer *p, bool ok)
 	p->busy = false;
 	if (ok) {
 		atomic_fetch_add(&t->sent, p->body_msgs);
+		take_answer(t, p);
 	} else {
 		atomic_fetch_add(&t->failed_posts, 1);
 		atomic_fetch_add(&t->dropped, p->body_msgs);
@@ -299,7 +368,7 @@ static void *run(void *arg)
 	while (!t->stopping) {
 		for (size_t i = 0; i < t->npeers; i++) {
 			struct peer *p = &t->peers[i];
-			if (!p->busy && p->qn)
+			if (!p->busy && p->qn && !p->replying)
 				start_post(t, p);
 			if (!p->snap && p->snap_path[0])
 				start_snapshot(t, p);
@@ -364,6 +433,7 @@ void transport_stop(struct transport *t)
 		if (p->post)
 			curl_easy_cleanup(p->post);
 		free(p->body);
+		free(p->resp);
 		curl_slist_free_all(p->hdrs);
 		if (p->snap) {
 			curl_multi_remove_handle(t->multi, p->snap);
@@ -496,7 +566,7 @@ void transport_send(struct transport *t, const struct raft_msg *m)
 		return;
 	}
 	p->q[p->qn++] = (struct qmsg){buf, len};
-	bool wake = !p->busy;
+	bool wake = !p->busy && !p->replying;
 	pthread_mutex_unlock(&t->mu);
 	if (wake)
 		curl_multi_wakeup(t->multi);
@@ -542,6 +612,7 @@ void transport_counts(struct transport *t, struct transport_counts *out)
 	out->dropped = atomic_load(&t->dropped);
 	out->posts = atomic_load(&t->posts);
 	out->failed_posts = atomic_load(&t->failed_posts);
+	out->answers = atomic_load(&t->answers);
 	out->snapshots_sent = atomic_load(&t->snaps_sent);
 	out->snapshots_received = atomic_load(&t->snaps_received);
 }
@@ -550,8 +621,16 @@ void transport_counts(struct transport *t, struct transport_counts *out)
 
 enum in_kind { IN_MSGS = 1, IN_SNAPSHOT };
 
+/* A POST of messages waits for the node to step them (suspended) so
+ * that its answer carries the node's reply to their sender. */
+enum in_answer { ANSWER_NONE, ANSWER_WAIT, ANSWER_READY };
+
 struct inbound {
 	enum in_kind kind;
+	enum in_answer answer;
+	bool orphan; /* the request ended while the node held it */
+	uint64_t from;
+	struct MHD_Connection *c;
 	uint8_t *body; /* IN_MSGS */
 	size_t len, cap;
 	int fd; /* IN_SNAPSHOT */
@@ -642,6 +721,10 @@ static enum MHD_Result begin(struct transport *t, struct MHD_Connection *c,
 	in->kind = kind;
 	in->t = t;
 	in->fd = -1;
+	in->c = c;
+	const char *from =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Raft-From");
+	in->from = from ? strtoull(from, NULL, 10) : 0;
 	*state = in;
 	if (kind == IN_MSGS) {
 		in->cap = (size_t)size;
@@ -707,20 +790,68 @@ static void take(struct inbound *in, const char *data, size_t n)
 	}
 }
 
+/* The node stepped the batch and queued its reply: answer with what is
+ * queued for the sender (204 when nothing is). */
+static enum MHD_Result answer(struct transport *t, struct MHD_Connection *c,
+			      struct inbound *in)
+{
+	size_t bytes = 0, n = 0;
+	uint8_t *body = NULL;
+	pthread_mutex_lock(&t->mu);
+	struct peer *p = find(t, in->from);
+	bool more = false;
+	if (p) {
+		body = pack(p, &bytes, &n);
+		p->replying--;
+		more = p->qn && !p->busy && !p->replying;
+	}
+	in->answer = ANSWER_NONE;
+	pthread_mutex_unlock(&t->mu);
+	if (more)
+		curl_multi_wakeup(t->multi);
+	if (!body)
+		return http_reply_empty(c, 204);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		bytes, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		atomic_fetch_add(&t->dropped, n);
+		return MHD_NO;
+	}
+	atomic_fetch_add(&t->sent, n);
+	atomic_fetch_add(&t->answers, 1);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/octet-stream");
+	enum MHD_Result ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result end(struct transport *t, struct MHD_Connection *c,
 			   struct inbound *in)
 {
 	if (in->failed)
 		return http_reply_text(c, in->code, "%s", in->why);
 	if (in->kind == IN_MSGS) {
+		if (in->answer == ANSWER_READY)
+			return answer(t, c, in);
 		size_t n;
 		if (!valid_batch(in->body, in->len, &n))
 			return http_reply_text(c, 400, "malformed raft batch");
 		atomic_fetch_add(&t->received, n);
 		uint8_t *body = in->body;
 		in->body = NULL;
-		t->cb.on_msgs(t->cb.arg, body, in->len);
-		return http_reply_empty(c, 204);
+		pthread_mutex_lock(&t->mu);
+		struct peer *p = find(t, in->from);
+		if (p) {
+			p->replying++;
+			in->answer = ANSWER_WAIT;
+			MHD_suspend_connection(c);
+		}
+		pthread_mutex_unlock(&t->mu);
+		t->cb.on_msgs(t->cb.arg, body, in->len,
+			      p ? (struct transport_reply *)in : NULL);
+		return p ? MHD_YES : http_reply_empty(c, 204);
 	}
 	int rc = fsync(in->fd);
 	close(in->fd);
@@ -750,11 +881,43 @@ enum MHD_Result transport_http(struct transport *t, struct MHD_Connection *c,
 	return end(t, c, in);
 }
 
+void transport_reply(struct transport *t, struct transport_reply *reply)
+{
+	struct inbound *in = (struct inbound *)reply;
+	pthread_mutex_lock(&t->mu);
+	if (in->orphan) {
+		pthread_mutex_unlock(&t->mu);
+		free(in->body);
+		free(in);
+		return;
+	}
+	in->answer = ANSWER_READY;
+	MHD_resume_connection(in->c);
+	pthread_mutex_unlock(&t->mu);
+}
+
 void transport_http_done(void *state)
 {
 	struct inbound *in = state;
 	if (!in)
 		return;
+	if (in->kind == IN_MSGS) {
+		struct transport *t = in->t;
+		pthread_mutex_lock(&t->mu);
+		struct peer *p =
+			in->answer != ANSWER_NONE ? find(t, in->from) : NULL;
+		if (p)
+			p->replying--;
+		/* The node still holds it: transport_reply frees it. */
+		bool held = in->answer == ANSWER_WAIT;
+		in->orphan = held;
+		in->answer = ANSWER_NONE;
+		pthread_mutex_unlock(&t->mu);
+		if (p)
+			curl_multi_wakeup(t->multi);
+		if (held)
+			return;
+	}
 	if (in->fd >= 0) {
 		close(in->fd);
 		/* An upload cut short frees the slot for the next one. */

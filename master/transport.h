@@ -4,8 +4,13 @@
  * drives a libcurl multi handle: whenever a peer has messages and no POST
  * in flight, everything queued (up to a batch cap) leaves in one
  *   POST <peer>/_/raft/msgs   body: (u32 LE length ‖ raft_msg_encode)*
- * so replication is pipelined (the core does not wait for answers; they
- * come back as POSTs of their own) and batched. A POST that fails or times
+ * so replication is pipelined (the core does not wait for answers) and
+ * batched. The receiver holds the POST until its node stepped the batch
+ * and queued what it had to say back (transport_reply), and answers with
+ * whatever is queued for the sender: an append's acknowledgement or a
+ * read index rides back in the answer instead of a POST of its own. While
+ * such a POST waits, nothing queued for its sender leaves any other way.
+ * A POST that fails or times
  * out is dropped, which Raft treats as network loss; a full queue drops
  * new messages. A dead or stopped peer therefore costs a bounded queue and
  * one connection, never a blocked sender or a blocked neighbour.
@@ -37,11 +42,17 @@
 
 #define TRANSPORT_URL_MAX 256
 
+struct transport_reply;
+
 struct transport_callbacks {
 	void *arg;
-	/* A POST's body: (u32 LE length ‖ message)*, every message known
-	 * to decode. The callee owns body (free()). */
-	void (*on_msgs)(void *arg, uint8_t *body, size_t len);
+	/* A POST's body or a POST's answer: (u32 LE length ‖ message)*,
+	 * every message known to decode. The callee owns body (free()).
+	 * A non-NULL reply must be passed to transport_reply once what
+	 * stepping the batch produced was given to transport_send; its
+	 * sender waits for it. */
+	void (*on_msgs)(void *arg, uint8_t *body, size_t len,
+			struct transport_reply *reply);
 	/* A snapshot arrived whole and synced at the options' incoming_path
 	 * with its SNAPSHOT message (encoded, owned by the callee). No other
 	 * snapshot is received until transport_snapshot_consumed. */
@@ -59,6 +70,7 @@ struct transport_options {
 
 struct transport_counts {
 	uint64_t sent, received, dropped, posts, failed_posts;
+	uint64_t answers; /* answers that carried messages back */
 	uint64_t snapshots_sent, snapshots_received;
 };
 
@@ -93,6 +105,10 @@ void transport_send(struct transport *t, const struct raft_msg *m);
  * reported as failed). */
 void transport_send_snapshot(struct transport *t, const struct raft_msg *m,
 			     const char *path);
+
+/* The batch handed over with `reply` was stepped and its replies queued:
+ * answer its POST. Exactly once per reply; any thread. */
+void transport_reply(struct transport *t, struct transport_reply *reply);
 
 /* The node is done with the received snapshot file. */
 void transport_snapshot_consumed(struct transport *t);
