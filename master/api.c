@@ -648,6 +648,13 @@ static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 	if (put_active() >= MAX_PUTS) {
 		return text(r, 503, "too many PUTs in flight");
 	}
+	/* The live-key refusal below must see every acknowledged write: a
+	 * leader just elected, or one deposed without knowing it, may not
+	 * have them, and writing the volumes first would overwrite a live
+	 * key's copies. Such a leader confirms itself within milliseconds. */
+	uint64_t index;
+	if (!lease_read(a, &index) && needs_barrier(a))
+		return text(r, 503, "leadership not confirmed yet: retry");
 	if (keylock_try(r->key, r->keylen, KEYLOCK_CLIENT))
 		return text(r, 409, "another write to this key is in flight");
 	struct idx_record rec;
@@ -729,14 +736,21 @@ static enum MHD_Result write_begin(struct api *a, struct req *r,
 	if (keylock_try(r->key, r->keylen, KEYLOCK_CLIENT))
 		return text(r, 409, "another write to this key is in flight");
 	r->locked = true;
-	/* Cheap refusals from a read; apply re-checks authoritatively. */
+	/* Cheap refusals from a read, when state/ is known to hold every
+	 * acknowledged write: a master alone, or a leader within its lease.
+	 * A leader just elected may not have applied what its predecessor
+	 * acknowledged, so it proposes and lets apply decide (it re-checks
+	 * authoritatively either way). */
+	uint64_t index;
 	struct idx_record rec;
-	int rc = idx_get(a->d.ix, r->key, r->keylen, &rec);
+	int rc = lease_read(a, &index) || !needs_barrier(a)
+			 ? idx_get(a->d.ix, r->key, r->keylen, &rec)
+			 : -EAGAIN;
 	if (rc == -ENOENT || (!rc && unlink && rec.state != IDX_LIVE))
 		return text(r, 404, "no such key");
-	if (rc)
+	if (rc && rc != -EAGAIN)
 		return text(r, 500, "index read failed");
-	if (!unlink && a->opt.protect && rec.state == IDX_LIVE)
+	if (!rc && !unlink && a->opt.protect && rec.state == IDX_LIVE)
 		return text(r, 403, "protected: UNLINK the key before DELETE");
 	struct cmd c = {.type = unlink ? CMD_UNLINK : CMD_DELETE,
 			.key = r->key,
