@@ -239,6 +239,20 @@ static bool lease_read(struct api *a, uint64_t *index)
 	       idx_applied(a->d.ix, &applied) == 0 && applied >= *index;
 }
 
+/* A write may be refused from local state (key exists, no such key) when
+ * that state holds every acknowledged write: on a master alone, or on
+ * the leader within its lease once it applied what earlier leaders
+ * acknowledged. A leader just elected, or deposed without knowing it
+ * (stopped, cut off), may not hold them. */
+static bool knows_all_writes(struct api *a)
+{
+	uint64_t floor, applied;
+	if (!needs_barrier(a))
+		return true;
+	return node_lease_write(a->d.node, &floor) == 0 &&
+	       idx_applied(a->d.ix, &applied) == 0 && applied >= floor;
+}
+
 /* Otherwise the read waits: for the apply only, given that index, else
  * for one from the leader. */
 static enum MHD_Result read_barrier(struct api *a, struct req *r,
@@ -648,12 +662,10 @@ static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 	if (put_active() >= MAX_PUTS) {
 		return text(r, 503, "too many PUTs in flight");
 	}
-	/* The live-key refusal below must see every acknowledged write: a
-	 * leader just elected, or one deposed without knowing it, may not
-	 * have them, and writing the volumes first would overwrite a live
-	 * key's copies. Such a leader confirms itself within milliseconds. */
-	uint64_t index;
-	if (!lease_read(a, &index) && needs_barrier(a))
+	/* The live-key refusal below must be right: the volumes are written
+	 * before the proposal, so going ahead on a live key would overwrite
+	 * its copies. A leader confirms itself within milliseconds. */
+	if (!knows_all_writes(a))
 		return text(r, 503, "leadership not confirmed yet: retry");
 	if (keylock_try(r->key, r->keylen, KEYLOCK_CLIENT))
 		return text(r, 409, "another write to this key is in flight");
@@ -736,16 +748,12 @@ static enum MHD_Result write_begin(struct api *a, struct req *r,
 	if (keylock_try(r->key, r->keylen, KEYLOCK_CLIENT))
 		return text(r, 409, "another write to this key is in flight");
 	r->locked = true;
-	/* Cheap refusals from a read, when state/ is known to hold every
-	 * acknowledged write: a master alone, or a leader within its lease.
-	 * A leader just elected may not have applied what its predecessor
-	 * acknowledged, so it proposes and lets apply decide (it re-checks
-	 * authoritatively either way). */
-	uint64_t index;
+	/* Cheap refusals from a read when they are sure to be right;
+	 * otherwise the proposal goes ahead and apply decides (it re-checks
+	 * either way). */
 	struct idx_record rec;
-	int rc = lease_read(a, &index) || !needs_barrier(a)
-			 ? idx_get(a->d.ix, r->key, r->keylen, &rec)
-			 : -EAGAIN;
+	int rc = knows_all_writes(a) ? idx_get(a->d.ix, r->key, r->keylen, &rec)
+				     : -EAGAIN;
 	if (rc == -ENOENT || (!rc && unlink && rec.state != IDX_LIVE))
 		return text(r, 404, "no such key");
 	if (rc && rc != -EAGAIN)

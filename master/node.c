@@ -98,6 +98,10 @@ struct node {
 
 	/* Lease reads (node_lease_read), written by the driver only. */
 	atomic_uint_fast64_t read_commit, lease_until_us;
+	/* node_lease_write: the commit index when this term's first lease
+	 * was published, and that term (driver only). */
+	atomic_uint_fast64_t write_floor;
+	uint64_t floor_term;
 	char peers_saved[PEERS_MAX];
 
 	atomic_uint_fast64_t cmds, entries_saved, proposals, proposals_failed,
@@ -436,8 +440,14 @@ static void publish_lease(struct node *n)
 	if (st.role == RAFT_LEADER && ticks >= 2 &&
 	    raft_term_at(n->r, st.commit, &t) == 0 && t == st.term)
 		until = n->next_tick + (ticks - 2) * n->tick_us;
-	/* Commit first: a reader that sees the deadline sees this commit or
-	 * a later one. */
+	/* Our no-op, and so everything an earlier leader acknowledged, is
+	 * at or below the commit index of our first lease. */
+	if (until && n->floor_term != st.term) {
+		n->floor_term = st.term;
+		atomic_store(&n->write_floor, st.commit);
+	}
+	/* Commit (and floor) first: a reader that sees the deadline sees
+	 * this commit or a later one. */
 	atomic_store(&n->read_commit, st.commit);
 	atomic_store(&n->lease_until_us, until);
 }
@@ -1128,6 +1138,14 @@ int node_lease_read(struct node *n, uint64_t *index)
 		return -EAGAIN;
 	*index = atomic_load(&n->read_commit);
 	atomic_fetch_add(&n->reads_lease, 1);
+	return 0;
+}
+
+int node_lease_write(struct node *n, uint64_t *floor)
+{
+	if (now_us() >= atomic_load(&n->lease_until_us))
+		return -EAGAIN;
+	*floor = atomic_load(&n->write_floor);
 	return 0;
 }
 

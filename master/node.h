@@ -97,6 +97,13 @@ void node_read(struct node *n, struct node_read *rd);
  * argument is at publish_lease in node.c. */
 int node_lease_read(struct node *n, uint64_t *index);
 
+/* For a write's refusals from local state (key exists, no such key):
+ * while the lease holds, 0 and the commit index at which this term's
+ * lease began. Once idx_applied reached it, state/ holds every write an
+ * earlier leader acknowledged, and this leader acknowledges its own only
+ * once applied. -EAGAIN otherwise. */
+int node_lease_write(struct node *n, uint64_t *floor);
+
 void node_info(struct node *n, struct node_info *out);
 
 /* The leader's base URL: 0, -EAGAIN when we lead, -ENOENT when no leader
