@@ -256,8 +256,9 @@ static void curl_init_once(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int harness_http(const char *method, const char *url, const void *body,
-		 size_t len, const char *const *extra, struct harness_resp *r)
+static int http_within(const char *method, const char *url, const void *body,
+		       size_t len, const char *const *extra, long timeout_ms,
+		       struct harness_resp *r)
 {
 	pthread_once(&curl_once, curl_init_once);
 	memset(r, 0, sizeof(*r));
@@ -276,7 +277,7 @@ int harness_http(const char *method, const char *url, const void *body,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, sink_write);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	if (strcmp(method, "HEAD") == 0) {
@@ -305,11 +306,23 @@ int harness_http(const char *method, const char *url, const void *body,
 	return 0;
 }
 
+int harness_http(const char *method, const char *url, const void *body,
+		 size_t len, const char *const *extra, struct harness_resp *r)
+{
+	return http_within(method, url, body, len, extra, 120000L, r);
+}
+
 long harness_request(const char *method, const char *url, const void *body,
 		     size_t len, struct harness_resp *out)
 {
+	return harness_request_ms(method, url, body, len, 120000L, out);
+}
+
+long harness_request_ms(const char *method, const char *url, const void *body,
+			size_t len, long timeout_ms, struct harness_resp *out)
+{
 	struct harness_resp r;
-	if (harness_http(method, url, body, len, NULL, &r))
+	if (http_within(method, url, body, len, NULL, timeout_ms, &r))
 		return -1;
 	long code = r.code;
 	if (out)

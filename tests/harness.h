@@ -70,6 +70,11 @@ int harness_http(const char *method, const char *url, const void *body,
 long harness_request(const char *method, const char *url, const void *body,
 		     size_t len, struct harness_resp *out);
 
+/* harness_request giving up after timeout_ms (harness_request and
+ * harness_http wait up to 120 s): a stopped server must not hang it. */
+long harness_request_ms(const char *method, const char *url, const void *body,
+			size_t len, long timeout_ms, struct harness_resp *out);
+
 /* Copies the value of header `name` (case-insensitive) into out.
  * Returns 0 or -ENOENT. */
 int harness_header(const struct harness_resp *r, const char *name, char *out,

@@ -174,8 +174,13 @@ static uint64_t field(const char *s, const char *name)
 	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
 }
 
+/* One request with a 3 s timeout: a SIGSTOPped master must not hang a
+ * client. */
 static long http(const char *method, const char *url, const void *body,
-		 size_t len, struct harness_resp *out);
+		 size_t len, struct harness_resp *out)
+{
+	return harness_request_ms(method, url, body, len, 3000L, out);
+}
 
 static int status(int i, struct st *st)
 {
@@ -273,82 +278,6 @@ static void wait_caught_up(int timeout_ms)
 }
 
 /* Clients. */
-
-/* One request with a 3 s timeout (a SIGSTOPped master must not hang a
- * client), following 307s. Fills out like harness_http. */
-struct sink {
-	struct harness_resp *r;
-	size_t cap;
-	char hdr[4096];
-	size_t hlen;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t len = size * n;
-	char *b = realloc(s->r->body, s->r->len + len + 1);
-	if (!b)
-		return 0;
-	memcpy(b + s->r->len, p, len);
-	s->r->body = b;
-	s->r->len += len;
-	b[s->r->len] = '\0';
-	return len;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t len = size * n;
-	if (s->hlen + len < sizeof(s->hdr)) {
-		memcpy(s->hdr + s->hlen, p, len);
-		s->hlen += len;
-		s->hdr[s->hlen] = '\0';
-	}
-	return len;
-}
-
-static long http(const char *method, const char *url, const void *body,
-		 size_t len, struct harness_resp *out)
-{
-	CURL *h = curl_easy_init();
-	struct harness_resp r = {0};
-	struct sink s = {.r = &r};
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	if (body) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
-	}
-	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	CURLcode cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.code);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
-	r.headers = strdup(s.hdr);
-	if (!r.body)
-		r.body = strdup("");
-	if (cc != CURLE_OK || r.code <= 0) {
-		harness_resp_free(&r);
-		return -1;
-	}
-	long code = r.code;
-	if (out)
-		*out = r;
-	else
-		harness_resp_free(&r);
-	return code;
-}
 
 /* A counter from master i's /_/metrics; fails the test when absent. */
 static unsigned long metric(int i, const char *name)
