@@ -67,6 +67,14 @@ struct transport {
 		answers, snaps_sent, snaps_received;
 };
 
+/* Something queued for p may leave in a POST now: none in flight, and
+ * no POST of p's waiting for an answer that would carry it. Caller holds
+ * mu. */
+static bool post_due(const struct peer *p)
+{
+	return p->qn && !p->busy && !p->replying;
+}
+
 static struct peer *find(struct transport *t, uint64_t id)
 {
 	for (size_t i = 0; i < t->npeers; i++)
@@ -156,11 +164,10 @@ static CURL *new_easy(struct transport *t, struct peer *p, const char *path,
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	if (strcmp(path, "/_/raft/msgs") == 0) {
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, p);
-	}
+	/* A message POST's answer carries messages; a snapshot's does not. */
+	bool msgs = strcmp(path, "/_/raft/msgs") == 0;
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, msgs ? collect : discard);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, p);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, p);
 	(void)t;
 	return h;
@@ -368,7 +375,7 @@ static void *run(void *arg)
 	while (!t->stopping) {
 		for (size_t i = 0; i < t->npeers; i++) {
 			struct peer *p = &t->peers[i];
-			if (!p->busy && p->qn && !p->replying)
+			if (post_due(p))
 				start_post(t, p);
 			if (!p->snap && p->snap_path[0])
 				start_snapshot(t, p);
@@ -566,7 +573,7 @@ void transport_send(struct transport *t, const struct raft_msg *m)
 		return;
 	}
 	p->q[p->qn++] = (struct qmsg){buf, len};
-	bool wake = !p->busy && !p->replying;
+	bool wake = post_due(p);
 	pthread_mutex_unlock(&t->mu);
 	if (wake)
 		curl_multi_wakeup(t->multi);
@@ -803,7 +810,7 @@ static enum MHD_Result answer(struct transport *t, struct MHD_Connection *c,
 	if (p) {
 		body = pack(p, &bytes, &n);
 		p->replying--;
-		more = p->qn && !p->busy && !p->replying;
+		more = post_due(p);
 	}
 	in->answer = ANSWER_NONE;
 	pthread_mutex_unlock(&t->mu);
@@ -908,12 +915,13 @@ void transport_http_done(void *state)
 			in->answer != ANSWER_NONE ? find(t, in->from) : NULL;
 		if (p)
 			p->replying--;
+		bool more = p && post_due(p);
 		/* The node still holds it: transport_reply frees it. */
 		bool held = in->answer == ANSWER_WAIT;
 		in->orphan = held;
 		in->answer = ANSWER_NONE;
 		pthread_mutex_unlock(&t->mu);
-		if (p)
+		if (more)
 			curl_multi_wakeup(t->multi);
 		if (held)
 			return;
