@@ -402,13 +402,6 @@ static bool send_append(struct raft *r, struct progress *p, bool if_empty)
 	return true;
 }
 
-static void broadcast_append(struct raft *r)
-{
-	for (size_t i = 0; i < r->n_prs; i++)
-		if (r->prs[i].id != r->o.id)
-			send_append(r, &r->prs[i], true);
-}
-
 static void broadcast_heartbeat(struct raft *r)
 {
 	for (size_t i = 0; i < r->n_prs; i++) {
@@ -877,7 +870,7 @@ static void step_candidate(struct raft *r, const struct raft_msg *m)
 		} else {
 			become_leader(r);
 			maybe_commit(r);
-			broadcast_append(r);
+			r->appends_due = true; /* our no-op */
 		}
 	} else if (no >= quorum(r)) {
 		become_follower(r, r->term, 0);
