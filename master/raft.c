@@ -70,6 +70,10 @@ struct raft {
 	uint64_t rng;
 
 	uint64_t term_start; /* index of the leader's no-op */
+	/* Our log up to here is the leader's of this term, as its APPENDs
+	 * proved: a follower may commit up to it whatever index the leader
+	 * tells it is committed. */
+	uint64_t leader_match;
 	uint64_t pending_conf;
 	uint64_t transferee;
 	bool lease_void; /* we sent TIMEOUT_NOW: others may win early */
@@ -427,6 +431,7 @@ static void reset(struct raft *r, uint64_t term)
 		r->vote = 0;
 	}
 	r->leader = 0;
+	r->leader_match = 0;
 	r->election_elapsed = 0;
 	r->heartbeat_elapsed = 0;
 	r->timeout =
@@ -767,6 +772,8 @@ static void handle_append(struct raft *r, const struct raft_msg *m)
 		}
 	}
 	uint64_t last_new = m->index + m->n_entries;
+	if (last_new > r->leader_match)
+		r->leader_match = last_new;
 	/* Rule 5: commit no further than the last new entry. */
 	commit_to(r, m->commit < last_new ? m->commit : last_new);
 	resp->index = last_new;
@@ -829,8 +836,14 @@ static void step_follower(struct raft *r, const struct raft_msg *m)
 		campaign(r, false, true);
 		break;
 	case RAFT_MSG_READ_INDEX_RESP:
-		if (!m->reject)
-			add_read(r, m->ctx, m->index);
+		if (m->reject)
+			break;
+		/* The read's index is committed: if we hold the leader's
+		 * entries that far, the read need not wait for the APPEND
+		 * that would tell us so. */
+		commit_to(r, m->index < r->leader_match ? m->index
+							: r->leader_match);
+		add_read(r, m->ctx, m->index);
 		break;
 	default:
 		break;
@@ -1130,9 +1143,16 @@ static struct raft_hard_state hard_state(const struct raft *r)
 	return (struct raft_hard_state){r->term, r->vote, r->commit};
 }
 
-static bool hs_equal(struct raft_hard_state a, struct raft_hard_state b)
+/* Whether the hard state must be saved: a vote or a term must be durable
+ * before anything that depends on it leaves; the commit index rides along
+ * with a write that happens anyway. Saving it alone would double a
+ * follower's syncs, one for each APPEND and one for the commit it learns
+ * from the next. */
+static bool hs_due(const struct raft *r, bool writing)
 {
-	return a.term == b.term && a.vote == b.vote && a.commit == b.commit;
+	struct raft_hard_state hs = hard_state(r);
+	return hs.term != r->saved.term || hs.vote != r->saved.vote ||
+	       (writing && hs.commit != r->saved.commit);
 }
 
 /* What every follower lacks, in as few APPENDs as its window and the batch
@@ -1161,8 +1181,7 @@ bool raft_has_ready(const struct raft *r)
 {
 	return r->snap_pending || r->stable < last_index(r) || r->n_out ||
 	       (r->appends_due && r->role == RAFT_LEADER) ||
-	       r->applied < r->commit || r->n_reads ||
-	       !hs_equal(hard_state(r), r->saved);
+	       r->applied < r->commit || r->n_reads || hs_due(r, false);
 }
 
 void raft_ready(struct raft *r, struct raft_ready *rd)
@@ -1172,16 +1191,20 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
 	rd->role = r->role;
 	rd->leader = r->leader;
 	rd->hs = hard_state(r);
-	rd->hs_changed = !hs_equal(rd->hs, r->saved);
 	if (r->snap_pending)
 		rd->snapshot = &r->snap;
 	if (r->stable < last_index(r)) {
 		rd->entries = entry(r, r->stable + 1);
 		rd->n_entries = last_index(r) - r->stable;
 	}
-	if (r->applied < r->commit) {
+	rd->hs_changed = hs_due(r, rd->snapshot || rd->n_entries);
+	/* Only entries already in our stable log: the caller may apply them
+	 * while it persists the new ones. Those committed but not stable
+	 * come in the next Ready. */
+	uint64_t upto = r->commit < r->stable ? r->commit : r->stable;
+	if (r->applied < upto) {
 		rd->committed = entry(r, r->applied + 1);
-		rd->n_committed = r->commit - r->applied;
+		rd->n_committed = upto - r->applied;
 	}
 	rd->reads = r->reads;
 	rd->n_reads = r->n_reads;
@@ -1218,7 +1241,8 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
 
 void raft_advance(struct raft *r, const struct raft_ready *rd)
 {
-	r->saved = rd->hs;
+	if (rd->hs_changed)
+		r->saved = rd->hs;
 	r->snap_pending = false;
 	if (rd->n_entries)
 		r->stable = rd->entries[rd->n_entries - 1].index;

@@ -21,9 +21,17 @@
  *           2. persist rd.entries: first delete every stored entry with
  *              index >= rd.entries[0].index, then append them.
  *           3. if rd.hs_changed: persist rd.hs (term, vote, commit).
+ *              It is set when the term or vote moved, or when the commit
+ *              moved in a Ready that persists entries or a snapshot
+ *              anyway. A commit alone costs no write: commit is volatile
+ *              in Raft, a restarted node relearns it from the leader, and
+ *              a state machine ahead of the restored commit only skips
+ *              what it already applied (see raft_restore).
  *           4. only now send rd.msgs (a vote or an append acknowledgement
  *              must never leave before the state it promises is durable).
- *           5. apply rd.committed in order (they are already durable).
+ *           5. apply rd.committed in order. They are entries of the
+ *              stable log only, durable before this Ready, so this step
+ *              may come before 1-4 when there is no rd.snapshot.
  *           6. serve rd.reads once the applied index reaches their index.
  *           raft_advance(r, &rd);
  *   }

@@ -204,6 +204,79 @@ static void drain(struct cluster *c)
 		free(c->q[c->head++ % 4096].buf);
 }
 
+/* What one Ready of r asked for; r is advanced past it. */
+struct ready_sum {
+	bool hs_changed;
+	uint64_t hs_commit;
+	size_t n_entries;
+	size_t n_committed;
+	uint64_t last_committed;
+	size_t n_reads;
+	uint64_t read_index;
+};
+
+static struct ready_sum ready_sum(struct raft *r)
+{
+	ck_assert(raft_has_ready(r));
+	struct raft_ready rd;
+	raft_ready(r, &rd);
+	struct ready_sum s = {
+		.hs_changed = rd.hs_changed,
+		.hs_commit = rd.hs.commit,
+		.n_entries = rd.n_entries,
+		.n_committed = rd.n_committed,
+		.n_reads = rd.n_reads,
+	};
+	if (rd.n_committed)
+		s.last_committed = rd.committed[rd.n_committed - 1].index;
+	if (rd.n_reads)
+		s.read_index = rd.reads[rd.n_reads - 1].index;
+	raft_advance(r, &rd);
+	return s;
+}
+
+/* An APPEND from leader 1 to node 2 of entries after `prev`, all of term t. */
+static void append_to_2(struct cluster *c, uint64_t t, uint64_t prev, size_t n,
+			uint64_t commit)
+{
+	struct raft_entry e[8];
+	ck_assert_uint_le(n, 8);
+	for (size_t i = 0; i < n; i++)
+		e[i] = (struct raft_entry){.term = t, .index = prev + 1 + i};
+	struct raft_msg m = {.type = RAFT_MSG_APPEND,
+			     .from = 1,
+			     .to = 2,
+			     .term = t,
+			     .index = prev,
+			     .log_term = t,
+			     .commit = commit,
+			     .n_entries = n,
+			     .entries = e};
+	ck_assert_int_eq(raft_step(c->r[2], &m), 0);
+}
+
+/* Three nodes, 1 leading, everything delivered: its term and last index. */
+static struct cluster *leader_1(uint64_t *term, uint64_t *last)
+{
+	struct cluster *c = cluster_new(3, 0);
+	elect(c, 1);
+	*term = status(c, 2).term;
+	*last = status(c, 2).last_index;
+	return c;
+}
+
+static void read_resp_to_2(struct cluster *c, uint64_t from, uint64_t t,
+			   uint64_t index)
+{
+	struct raft_msg m = {.type = RAFT_MSG_READ_INDEX_RESP,
+			     .from = from,
+			     .to = 2,
+			     .term = t,
+			     .ctx = 9,
+			     .index = index};
+	ck_assert_int_eq(raft_step(c->r[2], &m), 0);
+}
+
 /* ---- figure 2: all servers ---- */
 
 START_TEST(rule_higher_term_makes_follower)
@@ -954,6 +1027,79 @@ START_TEST(read_index_at_leader_and_follower)
 }
 END_TEST
 
+/* Commit is volatile (Raft figure 2): a Ready that only moves it asks for
+ * no write, and committed entries are handed out once they are in the
+ * stable log, so they can be applied while new ones are persisted. */
+START_TEST(ready_commit_alone_is_not_persisted)
+{
+	uint64_t t, base;
+	struct cluster *c = leader_1(&t, &base);
+	ck_assert_uint_eq(status(c, 2).commit, base);
+	append_to_2(c, t, base, 2, base + 1);
+	struct ready_sum rs = ready_sum(c->r[2]);
+	ck_assert_uint_eq(rs.n_entries, 2);
+	ck_assert(rs.hs_changed); /* rides along with the entries */
+	ck_assert_uint_eq(rs.hs_commit, base + 1);
+	ck_assert_uint_eq(rs.n_committed, 0); /* base + 1 was not stable */
+	rs = ready_sum(c->r[2]);
+	ck_assert_uint_eq(rs.n_entries, 0);
+	ck_assert_uint_eq(rs.n_committed, 1);
+	ck_assert_uint_eq(rs.last_committed, base + 1);
+	ck_assert(!raft_has_ready(c->r[2]));
+	append_to_2(c, t, base + 2, 0, base + 2);
+	rs = ready_sum(c->r[2]);
+	ck_assert(!rs.hs_changed);
+	ck_assert_uint_eq(rs.n_entries, 0);
+	ck_assert_uint_eq(rs.last_committed, base + 2);
+	ck_assert(!raft_has_ready(c->r[2]));
+	/* A new term must be durable before anything is answered. */
+	struct raft_msg hb = {
+		.type = RAFT_MSG_HEARTBEAT, .from = 3, .to = 2, .term = t + 1};
+	ck_assert_int_eq(raft_step(c->r[2], &hb), 0);
+	rs = ready_sum(c->r[2]);
+	ck_assert(rs.hs_changed);
+	drain(c);
+	cluster_free(c);
+}
+END_TEST
+
+/* A follower's read index is committed: the follower may commit that far
+ * at once, but only over entries this term's leader has vouched for. */
+START_TEST(read_index_commits_at_follower)
+{
+	uint64_t t, base;
+	struct cluster *c = leader_1(&t, &base);
+	append_to_2(c, t, base, 4, base);
+	while (raft_has_ready(c->r[2]))
+		ready_sum(c->r[2]);
+	ck_assert_uint_eq(status(c, 2).commit, base);
+	read_resp_to_2(c, 1, t, base + 2);
+	struct ready_sum rs = ready_sum(c->r[2]);
+	ck_assert_uint_eq(rs.n_committed, 2);
+	ck_assert_uint_eq(rs.last_committed, base + 2);
+	ck_assert_uint_eq(rs.n_reads, 1);
+	ck_assert_uint_eq(rs.read_index, base + 2);
+	ck_assert(!rs.hs_changed);
+	/* Entries the leader has not sent us are not committed here. */
+	read_resp_to_2(c, 1, t, base + 9);
+	ck_assert_uint_eq(status(c, 2).commit, base + 4);
+	/* A new leader has vouched for nothing yet: the entries of the old
+	 * one it has not confirmed stay uncommitted. */
+	append_to_2(c, t, base + 4, 2, base + 4);
+	while (raft_has_ready(c->r[2]))
+		ready_sum(c->r[2]);
+	struct raft_msg hb = {
+		.type = RAFT_MSG_HEARTBEAT, .from = 3, .to = 2, .term = t + 1};
+	ck_assert_int_eq(raft_step(c->r[2], &hb), 0);
+	read_resp_to_2(c, 3, t + 1, base + 6);
+	ck_assert_uint_eq(status(c, 2).commit, base + 4);
+	while (raft_has_ready(c->r[2]))
+		ready_sum(c->r[2]);
+	drain(c);
+	cluster_free(c);
+}
+END_TEST
+
 START_TEST(read_index_waits_for_first_commit)
 {
 	struct cluster *c = cluster_new(3, 0);
@@ -1196,6 +1342,8 @@ static Suite *raft_suite(void)
 	tcase_add_test(f, transfer_aborts_when_target_is_gone);
 	tcase_add_test(f, read_index_at_leader_and_follower);
 	tcase_add_test(f, read_index_waits_for_first_commit);
+	tcase_add_test(f, read_index_commits_at_follower);
+	tcase_add_test(f, ready_commit_alone_is_not_persisted);
 	tcase_add_test(f, lease_read_without_round_trip);
 	tcase_add_test(f, options_are_validated);
 	tcase_add_test(f, codec_round_trip);
