@@ -457,16 +457,29 @@ static void publish_lease(struct node *n)
  * overlap: they promise nothing about our disk. Our entries count towards
  * the commit only through acknowledgements, which this thread steps after
  * raftlog_save returned, so a commit still needs a majority of synced
- * logs. The term they carry must be durable already, or a restarted
- * leader could lead the same term again with other entries: hence the
- * test against the last term saved. Everything else (votes, append
- * acknowledgements, snapshots) waits for the sync. */
+ * logs. For the same reason a READ_INDEX_RESP, which carries the commit
+ * index, may leave early. The term they carry must be durable already, or
+ * a restarted leader could lead the same term again with other entries:
+ * hence the test against the last term saved. Everything else (votes,
+ * append acknowledgements, snapshots) waits for the sync. */
 static bool send_early(const struct node *n, const struct raft_ready *rd,
 		       const struct raft_msg *m)
 {
 	return rd->role == RAFT_LEADER && !rd->snapshot &&
 	       m->term == n->saved_term &&
-	       (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT);
+	       (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT ||
+		m->type == RAFT_MSG_READ_INDEX_RESP);
+}
+
+/* Whether nothing in the Ready waits for the sync: then the POSTs whose
+ * batches produced it may be answered before it, and a follower's read
+ * or its next entries do not wait for our disk. */
+static bool none_late(const struct node *n, const struct raft_ready *rd)
+{
+	for (size_t i = 0; i < rd->n_msgs; i++)
+		if (!send_early(n, rd, &rd->msgs[i]))
+			return false;
+	return true;
 }
 
 static void send_all(struct node *n, const struct raft_ready *rd, bool early)
@@ -514,6 +527,15 @@ static void handle_ready(struct node *n)
 		}
 		publish_lease(n);
 		send_all(n, &rd, true);
+		if (none_late(n, &rd))
+			answer_senders(n);
+		/* The committed entries are in our stable log already: the
+		 * writes and reads waiting for them need not also wait for
+		 * the new entries' sync. */
+		if (rd.n_committed)
+			apply(n, rd.committed, rd.n_committed);
+		read_states(n, rd.reads, rd.n_reads);
+		release_reads(n);
 		int rc = raftlog_save(n->rl, rd.snapshot, rd.entries,
 				      rd.n_entries,
 				      rd.hs_changed ? &rd.hs : NULL);
@@ -527,9 +549,6 @@ static void handle_ready(struct node *n)
 		atomic_fetch_add(&n->entries_saved, rd.n_entries);
 		send_all(n, &rd, false);
 		answer_senders(n);
-		if (rd.n_committed)
-			apply(n, rd.committed, rd.n_committed);
-		read_states(n, rd.reads, rd.n_reads);
 		raft_advance(n->r, &rd);
 	}
 	answer_senders(n);
