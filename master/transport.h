@@ -10,11 +10,10 @@
  * whatever is queued for the sender: an append's acknowledgement or a
  * read index rides back in the answer instead of a POST of its own. While
  * such a POST waits, nothing queued for its sender leaves any other way.
- * A POST that fails or times
- * out is dropped, which Raft treats as network loss; a full queue drops
- * new messages. A dead or stopped peer therefore costs a bounded queue and
- * one connection, never a blocked sender or a blocked neighbour.
- * Snapshots stream a file as
+ * A POST that fails or times out is dropped, which Raft treats as network
+ * loss; a full queue drops new messages. A dead or stopped peer therefore
+ * costs a bounded queue and one connection, never a blocked sender or a
+ * blocked neighbour. Snapshots stream a file as
  *   POST <peer>/_/raft/snapshot   X-Raft-Msg: hex(raft_msg_encode)
  * and report their outcome through a callback.
  *

@@ -324,11 +324,16 @@ long harness_request_ms(const char *method, const char *url, const void *body,
 	struct harness_resp r;
 	if (http_within(method, url, body, len, NULL, timeout_ms, &r))
 		return -1;
-	long code = r.code;
+	return harness_resp_give(&r, out);
+}
+
+long harness_resp_give(struct harness_resp *r, struct harness_resp *out)
+{
+	long code = r->code;
 	if (out)
-		*out = r;
+		*out = *r;
 	else
-		harness_resp_free(&r);
+		harness_resp_free(r);
 	return code;
 }
 

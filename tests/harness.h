@@ -82,6 +82,10 @@ int harness_header(const struct harness_resp *r, const char *name, char *out,
 
 void harness_resp_free(struct harness_resp *r);
 
+/* Hands r to out when the caller wants it, else frees it; returns its
+ * status code. */
+long harness_resp_give(struct harness_resp *r, struct harness_resp *out);
+
 /* Sends raw bytes on a fresh TCP connection and reads the answer until
  * the peer closes or `timeout_ms` passes; returns the status code parsed
  * from the first line, or -EIO. For malformed-request tests. */

@@ -310,12 +310,7 @@ static long request(int i, const char *method, const char *path,
 		if (rc)
 			return -1;
 	}
-	long code = r.code;
-	if (out)
-		*out = r;
-	else
-		harness_resp_free(&r);
-	return code;
+	return harness_resp_give(&r, out);
 }
 
 static uint64_t hash_of(const void *b, size_t len)
