@@ -29,7 +29,10 @@ struct api {
 	struct api_deps d;
 	struct MHD_Daemon *mhd;
 	struct admin *admin; /* /_/admin/ and REBALANCE (master/admin.h) */
-	atomic_uint writes;  /* write requests not yet completed */
+	/* Requests begun and not yet completed: libmicrohttpd must not be
+	 * stopped while one of them is suspended. */
+	atomic_uint open;
+	atomic_bool stopping; /* new requests are refused */
 };
 
 enum kind {
@@ -819,22 +822,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		r->c = c;
 		r->method = metrics_method_of(method);
 		r->start_us = http_now_usec();
-		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
+		atomic_fetch_add(&a->open, 1);
 		*con_cls = r;
+		/* Keep-alive connections outlive the listening socket. */
+		if (atomic_load(&a->stopping))
+			return text(r, 503, "shutting down: retry");
+		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
 		if (r->raft)
 			return node_http(a->d.node, c, url, method, upload_data,
 					 upload_data_size, &r->raft_state);
 		switch (r->method) {
 		case METRICS_PUT:
 			r->kind = KIND_PUT;
-			atomic_fetch_add(&a->writes, 1);
 			if (!leads(a))
 				return redirect_write(a, r, url);
 			return put_begin(a, r, url);
 		case METRICS_DELETE:
 		case METRICS_UNLINK:
 			r->kind = KIND_WRITE;
-			atomic_fetch_add(&a->writes, 1);
 			if (!leads(a))
 				return redirect_write(a, r, url);
 			return MHD_YES;
@@ -914,24 +919,23 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (!r)
 		return;
+	*con_cls = NULL;
 	if (r->raft) {
 		node_http_done(a->d.node, r->raft_state);
 		free(r);
-		*con_cls = NULL;
+		atomic_fetch_sub(&a->open, 1);
 		return;
 	}
 	if (r->put)
 		put_detach(r->put);
 	if (r->locked)
 		keylock_release(r->key, r->keylen);
-	if (r->kind != KIND_READ)
-		atomic_fetch_sub(&a->writes, 1);
 	metrics_http_observe(r->method, r->answered ? (int)r->status : 0,
 			     http_now_usec() - r->start_us);
 	admin_req_free(r->admin);
 	free(r->cr);
 	free(r);
-	*con_cls = NULL;
+	atomic_fetch_sub(&a->open, 1);
 }
 
 int api_start(const struct api_options *opt, const struct api_deps *deps,
@@ -979,12 +983,17 @@ void api_stop(struct api *a, unsigned grace_ms)
 	MHD_socket fd = MHD_quiesce_daemon(a->mhd);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	for (unsigned waited = 0; atomic_load(&a->writes) && waited < grace_ms;
+	atomic_store(&a->stopping, true);
+	admin_drain(a->admin);
+	/* Requests in flight finish, and none may still be suspended when
+	 * the daemon stops (libmicrohttpd aborts the process then): a write
+	 * waiting for its commit, a read for its read index, a raft POST for
+	 * the node's answer. The node still runs and answers them all. */
+	for (unsigned waited = 0; atomic_load(&a->open) && waited < grace_ms;
 	     waited += 10) {
 		struct timespec d = {0, 10 * 1000000};
 		nanosleep(&d, NULL);
 	}
-	admin_drain(a->admin);
 	MHD_stop_daemon(a->mhd);
 	admin_free(a->admin);
 	free(a);

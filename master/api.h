@@ -64,8 +64,9 @@ struct api;
 int api_start(const struct api_options *opt, const struct api_deps *deps,
 	      struct api **out);
 
-/* Stops accepting, lets writes in flight finish (up to grace_ms), then
- * closes every connection and frees the api. */
+/* Stops accepting, answers new requests on open connections 503, lets
+ * the requests in flight finish (up to grace_ms), then closes every
+ * connection and frees the api. The node (deps.node) must still run. */
 void api_stop(struct api *a, unsigned grace_ms);
 
 #endif
