@@ -561,6 +561,12 @@ static void maybe_compact(struct node *n)
 {
 	if (n->applied < n->snap_index + n->o.snapshot_entries)
 		return;
+	/* After a restart state/ may be ahead of the commit the core
+	 * learned so far; it compacts only entries it handed out. */
+	struct raft_status st;
+	raft_status(n->r, &st);
+	if (st.applied < n->applied)
+		return;
 	if (snap_save(n->ix, n->dir))
 		return; /* logged; retried after more entries */
 	/* state/ skips meta syncs: the log may forget only what is durable
