@@ -572,7 +572,7 @@ int idx_applied(struct idx *ix, uint64_t *applied)
 
 int idx_relax_sync(struct idx *ix)
 {
-	int rc = mdb_env_set_flags(ix->env, MDB_NOMETASYNC, 1);
+	int rc = mdb_env_set_flags(ix->env, MDB_NOSYNC, 1);
 	return rc ? lmdbenv_error(rc) : 0;
 }
 

@@ -94,10 +94,12 @@ int idx_stats(struct idx *ix, struct idx_stats *out);
  * this state (LMDB readers see the last commit as of their start). */
 int idx_applied(struct idx *ix, uint64_t *applied);
 
-/* For a state machine a synced log replays (Raft): commits skip the meta
- * page sync (MDB_NOMETASYNC). Integrity is kept, but a power cut may undo
- * the last transaction, so the owner must call idx_sync (everything
- * durable) before its log forgets entries the state holds. */
+/* For a state machine a synced log replays (Raft): commits are not
+ * synced at all (MDB_NOSYNC). A crash of the process loses nothing (the
+ * kernel has every write, and LMDB's commits stay atomic), but a crash of
+ * the machine may tear the environment: the owner must be able to rebuild
+ * it from a snapshot and its log (master/snapshot.h), and idx_sync makes
+ * everything durable, as before a clean close. */
 int idx_relax_sync(struct idx *ix);
 int idx_sync(struct idx *ix);
 

@@ -17,6 +17,7 @@
 #include "master/node.h"
 #include "master/purge.h"
 #include "master/put.h"
+#include "master/snapshot.h"
 #include "master/volumes.h"
 
 /* Parses a Go duration ("1s", "500ms", "1.5s", "2m"), as minikeyvalue's
@@ -266,8 +267,13 @@ int main(int argc, char **argv)
 	struct node *nd = NULL;
 	bool putting = false;
 	bool replicated = *peers || *join;
-	const char *what = "opening the index";
-	rc = idx_open(db, &ix);
+	const char *what = "checking state/ after a restart of the machine";
+	if (replicated)
+		rc = snap_state_recover(db);
+	if (!rc) {
+		what = "opening the index";
+		rc = idx_open(db, &ix);
+	}
 	char own[600];
 	if (!rc && replicated && !*peers) {
 		/* Joining: this master's own address is all it knows. */

@@ -567,15 +567,11 @@ static void maybe_compact(struct node *n)
 	raft_status(n->r, &st);
 	if (st.applied < n->applied)
 		return;
+	/* The log may forget what the synced snapshot holds: state/ itself
+	 * is not synced, and after a crash of the machine it restarts from
+	 * the snapshot (snap_state_recover). */
 	if (snap_save(n->ix, n->dir))
 		return; /* logged; retried after more entries */
-	/* state/ skips meta syncs: the log may forget only what is durable
-	 * in state/ itself, which restarts from it. */
-	int src = idx_sync(n->ix);
-	if (src) {
-		log_warn("raft: syncing state/: %s", strerror(-src));
-		return;
-	}
 	int rc = raft_compact(n->r, n->applied);
 	if (rc) {
 		log_warn("raft: compacting at %" PRIu64 ": %s", n->applied,
@@ -1005,6 +1001,12 @@ static int restore(struct node *n)
 		rc = parse_peers(n, n->o.peers, &conf);
 		return rc ? rc : raft_bootstrap(n->r, &conf);
 	}
+	/* Entries up to the log's snapshot are gone from the log: state/
+	 * must hold them already. */
+	if (st.has_snap && is.applied < st.snap.index) {
+		raftlog_state_free(&st);
+		return -ESTALE;
+	}
 	n->snap_index = st.has_snap ? st.snap.index : 0;
 	n->saved_term = st.hs.term;
 	rc = raft_restore(n->r, &st.hs, st.has_snap ? &st.snap : NULL, st.ents,
@@ -1062,8 +1064,12 @@ int node_start(const struct node_options *o, struct idx *ix, struct node **out)
 		rc = restore(n);
 	n->tick_us = (uint64_t)o->tick_ms * 1000u;
 	n->next_tick = now_us() + n->tick_us;
+	/* From here on state/ commits are not synced: the log replays what
+	 * a crash of the machine takes (master/snapshot.h). */
 	if (!rc)
-		rc = idx_relax_sync(ix); /* the log replays what it loses */
+		rc = snap_state_mark(n->dir);
+	if (!rc)
+		rc = idx_relax_sync(ix);
 	if (!rc) {
 		handle_ready(n); /* persists a bootstrap before anything */
 		publish(n);
@@ -1077,7 +1083,9 @@ int node_start(const struct node_options *o, struct idx *ix, struct node **out)
 			  o->dir,
 			  rc == -EEXIST ? "state/ was written without -peers; "
 					  "start from an empty -db"
-					: strerror(-rc));
+			  : rc == -ESTALE ? "state/ is older than the log's "
+					    "snapshot (raft/snapshot.mdb)"
+					  : strerror(-rc));
 		transport_stop(n->tp);
 		if (n->r)
 			raft_free(n->r);
@@ -1100,6 +1108,13 @@ void node_stop(struct node *n)
 	if (n->joining)
 		pthread_join(n->joiner, NULL);
 	pthread_join(n->thread, NULL);
+	/* Nothing applies any more: state/ can be made durable, and then
+	 * needs no restore whatever happens to the machine. */
+	int rc = idx_sync(n->ix);
+	if (rc)
+		log_warn("raft: syncing state/: %s", strerror(-rc));
+	else
+		snap_state_clean(n->dir);
 	while (n->in_head) {
 		struct inbox *it = n->in_head;
 		n->in_head = it->next;
