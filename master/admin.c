@@ -596,6 +596,7 @@ static void rebalance(struct admin_req *r)
 
 static void *worker(void *arg)
 {
+	pthread_setname_np(pthread_self(), "admin-worker");
 	struct admin_req *r = arg;
 	struct admin *ad = r->ad;
 	switch (r->what) {

@@ -49,6 +49,7 @@ static void apply_batch(struct commit *cm, struct commit_req **reqs, size_t n)
 
 static void *run(void *arg)
 {
+	pthread_setname_np(pthread_self(), "commit");
 	struct commit *cm = arg;
 	struct commit_req *reqs[BATCH_MAX];
 	pthread_mutex_lock(&cm->mu);

@@ -835,6 +835,7 @@ static void fail_all(struct node *n)
 
 static void *run(void *arg)
 {
+	pthread_setname_np(pthread_self(), "raft-driver");
 	struct node *n = arg;
 	for (;;) {
 		struct inbox *in;
@@ -919,6 +920,7 @@ static size_t discard_body(char *p, size_t size, size_t nmemb, void *arg)
  * followed (a follower answers 307 to its leader), the body re-sent. */
 static void *join(void *arg)
 {
+	pthread_setname_np(pthread_self(), "raft-join");
 	struct node *n = arg;
 	char url[TRANSPORT_URL_MAX + 32], self[TRANSPORT_URL_MAX], body[400];
 	if (transport_peer_url(n->tp, n->o.id, self, sizeof(self)))

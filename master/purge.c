@@ -133,6 +133,7 @@ static size_t round_once(struct purge *p)
 
 static void *worker(void *arg)
 {
+	pthread_setname_np(pthread_self(), "purge");
 	struct purge *p = arg;
 	pthread_mutex_lock(&p->mu);
 	while (!p->stopping) {

@@ -476,6 +476,7 @@ static bool take_work(struct fanout *f, struct put **retry)
 
 static void *fanout_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "put-fanout");
 	struct fanout *f = arg;
 	struct put *retry;
 	while (take_work(f, &retry)) {

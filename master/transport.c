@@ -370,6 +370,7 @@ static void reap(struct transport *t)
 
 static void *run(void *arg)
 {
+	pthread_setname_np(pthread_self(), "raft-transport");
 	struct transport *t = arg;
 	pthread_mutex_lock(&t->mu);
 	while (!t->stopping) {

@@ -142,6 +142,7 @@ out:
 
 static void *checker(void *arg)
 {
+	pthread_setname_np(pthread_self(), "vol-health");
 	struct vols *vs = arg;
 	pthread_mutex_lock(&vs->mu);
 	while (!vs->stopping) {
