@@ -959,9 +959,23 @@ START_TEST(raft_endpoints_refuse_garbage)
 }
 END_TEST
 
+/* A membership request, asked again while the answer is 503 (no leader
+ * known for a moment: the client is told to retry), for up to 10 s. */
 static long members(int i, const char *body)
 {
-	return request(i, "POST", "/_/raft/members", body, strlen(body), NULL);
+	for (int waited = 0;; waited += 100) {
+		struct harness_resp r;
+		long code = request(i, "POST", "/_/raft/members", body,
+				    strlen(body), &r);
+		if (code < 0)
+			return code;
+		if (code != 503 || waited >= 10000)
+			return harness_resp_give(&r, NULL);
+		fprintf(stderr, "test_cluster: members '%s': 503 %s", body,
+			r.body);
+		harness_resp_free(&r);
+		sleep_ms(100);
+	}
 }
 
 /* A fourth master joins with -join under load, then one is removed; a
