@@ -206,6 +206,23 @@ void harness_stop(struct harness_proc *p)
 		harness_signal(p, SIGTERM);
 }
 
+int harness_stop_clean(struct harness_proc *p)
+{
+	int st = harness_signal(p, SIGTERM);
+	if (st == 0)
+		return 0;
+	fprintf(stderr, "harness: %s exited with status %d; its log:\n", p->bin,
+		st);
+	FILE *f = fopen(p->log, "r");
+	char chunk[4096];
+	size_t n;
+	while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, stderr);
+	if (f)
+		fclose(f);
+	return st;
+}
+
 struct sink {
 	char *data;
 	size_t len;

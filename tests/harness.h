@@ -50,6 +50,12 @@ int harness_signal(struct harness_proc *p, int sig);
 /* SIGTERM then reap; no-op when not running. */
 void harness_stop(struct harness_proc *p);
 
+/* SIGTERM then reap, for a test that requires a clean stop: returns the
+ * wait status (0 for exit 0), and when it is not 0 copies the child's
+ * log to stderr, since the test's temp folder is gone by the time
+ * anyone looks. */
+int harness_stop_clean(struct harness_proc *p);
+
 struct harness_resp {
 	long code;
 	char *body; /* NUL-terminated, owned */

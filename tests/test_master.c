@@ -581,7 +581,7 @@ START_TEST(master_restart_keeps_everything)
 	ck_assert_int_eq(put(m, "/r/live", "1"), 201);
 	ck_assert_int_eq(put(m, "/r/gone", "2"), 201);
 	ck_assert_int_eq(req(m, "UNLINK", "/r/gone", NULL, 0, NULL), 204);
-	ck_assert_int_eq(harness_signal(m, SIGTERM), 0);
+	ck_assert_int_eq(harness_stop_clean(m), 0);
 	ck_assert_int_eq(harness_restart(m), 0);
 	ck_assert_int_eq(req(m, "GET", "/r/live", NULL, 0, NULL), 302);
 	ck_assert_int_eq(req(m, "GET", "/r/gone", NULL, 0, NULL), 404);

@@ -880,9 +880,7 @@ START_TEST(sigterm_is_clean)
 	struct vol v;
 	vol_start(&v, NULL);
 	ck_assert_int_eq(req(&v, "PUT", "/k", "v", 1, NULL), 201);
-	int st = harness_signal(&v.p, SIGTERM);
-	ck_assert(WIFEXITED(st));
-	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
 	/* A clean shutdown leaves hint files for a fast restart. */
 	char pattern[700];
 	snprintf(pattern, sizeof(pattern), "%s/data/*.hint", v.dir);
