@@ -980,9 +980,9 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 
 void api_stop(struct api *a, unsigned grace_ms)
 {
+	/* Closed only after MHD_stop_daemon, as srv_stop does and for the
+	 * same reason: the daemon's threads may still use it. */
 	MHD_socket fd = MHD_quiesce_daemon(a->mhd);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
 	atomic_store(&a->stopping, true);
 	admin_drain(a->admin);
 	/* Requests in flight finish, and none may still be suspended when
@@ -995,6 +995,8 @@ void api_stop(struct api *a, unsigned grace_ms)
 		nanosleep(&d, NULL);
 	}
 	MHD_stop_daemon(a->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 	admin_free(a->admin);
 	free(a);
 }

@@ -779,9 +779,10 @@ int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 
 void srv_stop(struct srv *s, unsigned grace_ms)
 {
+	/* The listening socket is closed only once the daemon stopped: its
+	 * threads may still use it, and a number reused meanwhile by another
+	 * file made libmicrohttpd abort the process now and then. */
 	MHD_socket lfd = MHD_quiesce_daemon(s->d);
-	if (lfd != MHD_INVALID_SOCKET)
-		close(lfd);
 	struct timespec tick = {0, 10 * 1000000};
 	for (unsigned waited = 0;
 	     atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10)
@@ -793,5 +794,7 @@ void srv_stop(struct srv *s, unsigned grace_ms)
 	while (atomic_load(&s->pending) > 0)
 		nanosleep(&tick, NULL);
 	MHD_stop_daemon(s->d);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
 	free(s);
 }
