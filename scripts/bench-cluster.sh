@@ -1,7 +1,9 @@
 #!/bin/sh
 # Replicated masters against a master alone, in the same run, on the same
 # 3 volumes: cask-thrasher PUT/GET/DELETE/GET sequences (4 KiB, 16 and 64
-# workers), spread over every master of the cluster under test. PUT
+# workers), spread over every master of the cluster under test, and
+# again through its leader alone, which shows what the 307s and the reads
+# on followers cost. PUT
 # latency includes the index commit: one synced LMDB transaction alone,
 # a Raft round (leader append + a majority's synced append) with 3.
 # Prints markdown rows (| what | figure |).
@@ -69,6 +71,15 @@ run() { # label, masters, prefix, connections
 	until [ "$(queue "$first")" = 0 ]; do sleep 0.05; done
 	echo $(($(now_ms) - t0)) >"$TMP/$3.ms"
 }
+leader() { # the cluster's leader's URL
+	for p in $PORTS; do
+		if curl -s "http://127.0.0.1:$p/_/status" | grep -q '"role":"leader"'; then
+			echo "http://127.0.0.1:$p"
+			return
+		fi
+	done
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 rate() { sed -E 's/.*"per_sec":([0-9]+).*/\1/' "$1.json"; }
 sustained() { awk -v n="$OPS" '{printf "%d", n * 1000 / $1}' "$1.ms"; }
 put_lat() { # p50 and p99 of PUT, in ms
@@ -81,6 +92,7 @@ for c in 16 64; do
 	for r in a b; do
 		run solo "http://127.0.0.1:$solo" "solo-$c$r" "$c"
 		run cluster "$URLS" "cluster-$c$r" "$c"
+		run leader "$(leader)" "leader-$c$r" "$c"
 	done
 done
 
@@ -92,8 +104,12 @@ for c in 16 64; do
 			"$c" "$r" "$(rate "$s")" "$(sustained "$s")" "$(put_lat "$s")"
 		printf '| thrasher 4 KiB, -c %s, 3 masters (run %s) | %s seq/s (%s with its purges done), PUT %s |\n' \
 			"$c" "$r" "$(rate "$k")" "$(sustained "$k")" "$(put_lat "$k")"
-		printf '| 3 masters / 1 master, -c %s (run %s) | %s (with purges done: %s) |\n' "$c" "$r" \
-			"$(awk -v a="$(rate "$k")" -v b="$(rate "$s")" 'BEGIN {printf "%.2f", a / b}')" \
-			"$(awk -v a="$(sustained "$k")" -v b="$(sustained "$s")" 'BEGIN {printf "%.2f", a / b}')"
+		l=$TMP/leader-$c$r
+		printf '| 3 masters / 1 master, -c %s (run %s) | %s (with purges done: %s) |\n' \
+			"$c" "$r" "$(ratio "$(rate "$k")" "$(rate "$s")")" \
+			"$(ratio "$(sustained "$k")" "$(sustained "$s")")"
+		printf '| 3 masters through the leader alone / 1 master, -c %s (run %s) | %s (with purges done: %s) |\n' \
+			"$c" "$r" "$(ratio "$(rate "$l")" "$(rate "$s")")" \
+			"$(ratio "$(sustained "$l")" "$(sustained "$s")")"
 	done
 done
