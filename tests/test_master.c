@@ -625,6 +625,15 @@ START_TEST(sigterm_finishes_requests_in_flight)
 	const char head[] = "PUT /drain/k HTTP/1.1\r\nHost: x\r\n"
 			    "Content-Length: 10\r\n\r\n01234";
 	ck_assert_int_eq(send(slow, head, strlen(head), 0), (long)strlen(head));
+	/* The PUT must have begun before the signal, or it is a new request
+	 * refused like any other. */
+	long started = 0;
+	for (int i = 0; i < 500 && started != 1; i++) {
+		started = status_number(m, "puts_in_flight");
+		if (started != 1)
+			sleep_ms(10);
+	}
+	ck_assert_int_eq(started, 1);
 	kill(m->pid, SIGTERM);
 	int code = 200;
 	for (int i = 0; i < 500 && code == 200; i++)
