@@ -6,12 +6,27 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 data=${CASK_DATA:-$src/cask-data}
 build=$src/build
 
+# SIGTERM to every daemon, then waits (up to 30 s) until they have exited:
+# a leader first hands over, and a master syncs its index before it goes,
+# so "stopped" means stopped, and a restart finds the ports free.
 stop() {
 	[ -d "$data" ] || return 0
+	local pids=""
 	for pidfile in "$data"/*.pid; do
 		[ -e "$pidfile" ] || continue
-		kill "$(cat "$pidfile")" 2>/dev/null || true
+		pid=$(cat "$pidfile")
+		kill "$pid" 2>/dev/null && pids="$pids $pid"
 		rm -f "$pidfile"
+	done
+	for pid in $pids; do
+		for _ in $(seq 1 300); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "process $pid did not stop; see $data/*.log" >&2
+			return 1
+		fi
 	done
 }
 
