@@ -71,13 +71,19 @@ run() { # label, masters, prefix, connections
 	until [ "$(queue "$first")" = 0 ]; do sleep 0.05; done
 	echo $(($(now_ms) - t0)) >"$TMP/$3.ms"
 }
-leader() { # the cluster's leader's URL
-	for p in $PORTS; do
-		if curl -s "http://127.0.0.1:$p/_/status" | grep -q '"role":"leader"'; then
-			echo "http://127.0.0.1:$p"
-			return
-		fi
+leader() { # the cluster's leader's URL, once one is known (up to 20 s)
+	for _ in $(seq 1 400); do
+		for p in $PORTS; do
+			if curl -s "http://127.0.0.1:$p/_/status" |
+				grep -q '"role":"leader"'; then
+				echo "http://127.0.0.1:$p"
+				return
+			fi
+		done
+		sleep 0.05
 	done
+	echo "bench: the cluster has no leader" >&2
+	exit 1
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 rate() { sed -E 's/.*"per_sec":([0-9]+).*/\1/' "$1.json"; }

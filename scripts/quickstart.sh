@@ -11,7 +11,7 @@ build=$src/build
 # so "stopped" means stopped, and a restart finds the ports free.
 stop() {
 	[ -d "$data" ] || return 0
-	local pids=""
+	local pids="" pid
 	for pidfile in "$data"/*.pid; do
 		[ -e "$pidfile" ] || continue
 		pid=$(cat "$pidfile")
