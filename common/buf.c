@@ -81,6 +81,8 @@ char *buf_steal(struct buf *b)
 		buf_free(b);
 		return NULL;
 	}
+	/* An empty buffer that was never appended to has no terminator. */
+	b->data[b->len] = '\0';
 	char *d = b->data;
 	*b = (struct buf){0};
 	return d;

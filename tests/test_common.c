@@ -152,6 +152,24 @@ START_TEST(buf_json)
 }
 END_TEST
 
+/* A buffer nothing was appended to still hands over a C string. The
+ * block freed just before is what malloc hands out next, so without the
+ * terminator the string would start with its leftovers. */
+START_TEST(buf_steal_empty)
+{
+	char *junk = malloc(256);
+	ck_assert_ptr_nonnull(junk);
+	memset(junk, 'x', 256);
+	free(junk);
+	struct buf b = {0};
+	char *s = buf_steal(&b);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "");
+	ck_assert_ptr_null(b.data);
+	free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -162,6 +180,7 @@ int main(void)
 	tcase_add_test(tc, pct_roundtrip);
 	tcase_add_test(tc, flags_forms);
 	tcase_add_test(tc, buf_json);
+	tcase_add_test(tc, buf_steal_empty);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
