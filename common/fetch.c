@@ -6,24 +6,6 @@
 
 #include "common/httpc.h"
 
-struct sink {
-	struct buf *b;
-	size_t max;
-	bool too_big;
-};
-
-static size_t keep(char *p, size_t size, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t len = size * n;
-	if (s->b->len + len > s->max) {
-		s->too_big = true;
-		return 0; /* aborts the transfer */
-	}
-	buf_append(s->b, p, len);
-	return buf_failed(s->b) ? 0 : len;
-}
-
 int fetch(const char *method, const char *url, const void *body, size_t len,
 	  long timeout_ms, size_t max, struct fetch_resp *out)
 {
@@ -31,13 +13,13 @@ int fetch(const char *method, const char *url, const void *body, size_t len,
 	CURL *e = curl_easy_init();
 	if (!e)
 		return -ENOMEM;
-	struct sink s = {&out->body, max, false};
+	struct httpc_sink s = {&out->body, max, false};
 	struct curl_slist *h = curl_slist_append(NULL, "Expect:");
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, httpc_keep);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)&s);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
 	if (body) {

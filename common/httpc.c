@@ -42,11 +42,23 @@ void httpc_free(struct httpc *h)
 	free(h);
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
+size_t httpc_discard(char *p, size_t size, size_t n, void *arg)
 {
 	(void)p;
 	(void)arg;
 	return size * n;
+}
+
+size_t httpc_keep(char *p, size_t size, size_t n, void *sink)
+{
+	struct httpc_sink *s = sink;
+	size_t len = size * n;
+	if (len > s->max - s->b->len) {
+		s->too_big = true;
+		return 0; /* aborts the transfer */
+	}
+	buf_append(s->b, p, len);
+	return buf_failed(s->b) ? 0 : len;
 }
 
 int httpc_errno(int curlcode)
@@ -71,7 +83,7 @@ static void setup(CURL *e, const char *method, const char *url, long timeout_ms)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, httpc_discard);
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	if (method[0] == 'H')
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);

@@ -10,7 +10,10 @@
 #ifndef CASK_HTTPC_H
 #define CASK_HTTPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "common/buf.h"
 
 /* Initializes libcurl; call once from main before any thread starts. */
 int httpc_global_init(void);
@@ -37,5 +40,18 @@ int httpc_request_all(struct httpc *h, const char *method,
 
 /* Maps a libcurl CURLcode to a negative errno as above. */
 int httpc_errno(int curlcode);
+
+/* libcurl write callbacks (CURLOPT_WRITEFUNCTION, or HEADERFUNCTION).
+ * httpc_discard drops what arrives (libcurl would print it otherwise).
+ * httpc_keep appends it to sink->b while it stays within sink->max bytes;
+ * past that it sets too_big and fails the transfer, as it does when the
+ * buffer cannot grow (buf_failed). */
+struct httpc_sink {
+	struct buf *b;
+	size_t max;
+	bool too_big;
+};
+size_t httpc_discard(char *p, size_t size, size_t n, void *arg);
+size_t httpc_keep(char *p, size_t size, size_t n, void *sink);
 
 #endif

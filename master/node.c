@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/httpc.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "master/members.h"
@@ -909,13 +910,6 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static size_t discard_body(char *p, size_t size, size_t nmemb, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * nmemb;
-}
-
 /* Joining a running cluster: ask until a member adds us. Redirects are
  * followed (a follower answers 307 to its leader), the body re-sent. */
 static void *join(void *arg)
@@ -937,7 +931,7 @@ static void *join(void *arg)
 	curl_easy_setopt(h, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 35000L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_discard);
 	for (;;) {
 		pthread_mutex_lock(&n->mu);
 		bool stop = n->stopping;

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/httpc.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/md5.h"
@@ -196,13 +197,6 @@ static size_t read_header(char *line, size_t size, size_t nitems, void *arg)
 	return len;
 }
 
-static size_t discard(char *ptr, size_t size, size_t nitems, void *arg)
-{
-	(void)ptr;
-	(void)arg;
-	return size * nitems;
-}
-
 static int setup_target(struct put *p, struct target *t)
 {
 	char path[3 * KEY_MAX + 1], url[IDX_ADDR_MAX + sizeof(path) + 16];
@@ -222,7 +216,7 @@ static int setup_target(struct put *p, struct target *t)
 	curl_easy_setopt(h, CURLOPT_READDATA, t);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_discard);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, no_expect);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/httpc.h"
 #include "common/httpd.h"
 #include "common/log.h"
 
@@ -39,8 +40,8 @@ struct peer {
 	uint8_t *body;
 	size_t body_len, body_msgs;
 	struct curl_slist *hdrs;
-	uint8_t *resp;
-	size_t resp_len, resp_cap;
+	struct buf resp;
+	struct httpc_sink sink; /* into resp, up to BODY_MAX */
 	/* POSTs from this peer waiting for our answer: what we queue for it
 	 * meanwhile leaves in that answer, not in a POST of our own. */
 	unsigned replying;
@@ -81,36 +82,6 @@ static struct peer *find(struct transport *t, uint64_t id)
 		if (t->peers[i].id == id)
 			return &t->peers[i];
 	return NULL;
-}
-
-static size_t discard(char *p, size_t size, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * n;
-}
-
-/* A POST's answer: the messages the peer had for us. Bounded like an
- * inbound POST; returning short fails the transfer. */
-static size_t collect(char *data, size_t size, size_t n, void *arg)
-{
-	struct peer *p = arg;
-	size_t len = size * n;
-	if (len > BODY_MAX - p->resp_len)
-		return 0;
-	if (p->resp_len + len > p->resp_cap) {
-		size_t cap = p->resp_cap ? p->resp_cap : 4096;
-		while (cap < p->resp_len + len)
-			cap *= 2;
-		uint8_t *r = realloc(p->resp, cap);
-		if (!r)
-			return 0;
-		p->resp = r;
-		p->resp_cap = cap;
-	}
-	memcpy(p->resp + p->resp_len, data, len);
-	p->resp_len += len;
-	return len;
 }
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -164,10 +135,14 @@ static CURL *new_easy(struct transport *t, struct peer *p, const char *path,
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	/* A message POST's answer carries messages; a snapshot's does not. */
+	/* A message POST's answer carries messages, bounded like an inbound
+	 * POST; a snapshot's carries nothing. */
 	bool msgs = strcmp(path, "/_/raft/msgs") == 0;
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, msgs ? collect : discard);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, p);
+	if (msgs)
+		p->sink = (struct httpc_sink){.b = &p->resp, .max = BODY_MAX};
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION,
+			 msgs ? httpc_keep : httpc_discard);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &p->sink);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, p);
 	(void)t;
 	return h;
@@ -226,7 +201,7 @@ static void start_post(struct transport *t, struct peer *p)
 	p->body_msgs = n;
 	p->hdrs = hdrs;
 	p->busy = true;
-	p->resp_len = 0;
+	buf_free(&p->resp);
 	curl_multi_add_handle(t->multi, p->post);
 	atomic_fetch_add(&t->posts, 1);
 }
@@ -294,13 +269,12 @@ static bool valid_batch(const uint8_t *b, size_t len, size_t *n);
  * peer's own. Caller holds mu, which is let go around the callback. */
 static void take_answer(struct transport *t, struct peer *p)
 {
-	size_t n;
-	if (!p->resp_len || !valid_batch(p->resp, p->resp_len, &n))
+	size_t n, len = p->resp.len;
+	if (!len || !valid_batch((const uint8_t *)p->resp.data, len, &n))
 		return;
-	uint8_t *body = p->resp;
-	size_t len = p->resp_len;
-	p->resp = NULL;
-	p->resp_len = p->resp_cap = 0;
+	uint8_t *body = (uint8_t *)buf_steal(&p->resp);
+	if (!body)
+		return;
 	atomic_fetch_add(&t->received, n);
 	pthread_mutex_unlock(&t->mu);
 	t->cb.on_msgs(t->cb.arg, body, len, NULL);
@@ -441,7 +415,7 @@ void transport_stop(struct transport *t)
 		if (p->post)
 			curl_easy_cleanup(p->post);
 		free(p->body);
-		free(p->resp);
+		buf_free(&p->resp);
 		curl_slist_free_all(p->hdrs);
 		if (p->snap) {
 			curl_multi_remove_handle(t->multi, p->snap);

@@ -19,6 +19,7 @@
 
 #include "common/adminc.h"
 #include "common/flags.h"
+#include "common/httpc.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/placement.h"
@@ -86,13 +87,6 @@ static int on_record(void *arg, const struct adminc_record *rec)
 	return 0;
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * n;
-}
-
 static CURL *request(const struct run *r, struct todo *t)
 {
 	char path[3 * KEY_MAX + 1], url[1024 + sizeof(path)];
@@ -106,7 +100,7 @@ static CURL *request(const struct run *r, struct todo *t)
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "REBALANCE");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, httpc_discard);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
 	return e;
 }

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/httpc.h"
 
 #define MAX_TMPDIRS 32
 
@@ -223,32 +226,6 @@ int harness_stop_clean(struct harness_proc *p)
 	return st;
 }
 
-struct sink {
-	char *data;
-	size_t len;
-	size_t cap;
-};
-
-static size_t sink_write(char *ptr, size_t size, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t add = size * n;
-	if (s->len + add + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap < s->len + add + 1)
-			cap *= 2;
-		char *d = realloc(s->data, cap);
-		if (!d)
-			return 0;
-		s->data = d;
-		s->cap = cap;
-	}
-	memcpy(s->data + s->len, ptr, add);
-	s->len += add;
-	s->data[s->len] = '\0';
-	return add;
-}
-
 struct source {
 	const char *data;
 	size_t len;
@@ -282,7 +259,9 @@ static int http_within(const char *method, const char *url, const void *body,
 	CURL *c = curl_easy_init();
 	if (!c)
 		return -ENOMEM;
-	struct sink b = {0}, h = {0};
+	struct buf b = {0}, h = {0};
+	struct httpc_sink bs = {&b, SIZE_MAX, false},
+			  hs = {&h, SIZE_MAX, false};
 	struct source src = {body, len, 0};
 	struct curl_slist *hdrs = NULL;
 	for (int i = 0; extra && extra[i]; i++)
@@ -290,10 +269,10 @@ static int http_within(const char *method, const char *url, const void *body,
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, sink_write);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, httpc_keep);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &bs);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, httpc_keep);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &hs);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
@@ -313,13 +292,13 @@ static int http_within(const char *method, const char *url, const void *body,
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK || r->code == 0) {
-		free(b.data);
-		free(h.data);
+		buf_free(&b);
+		buf_free(&h);
 		return -EIO;
 	}
-	r->body = b.data ? b.data : strdup("");
 	r->len = b.len;
-	r->headers = h.data ? h.data : strdup("");
+	r->body = buf_steal(&b);
+	r->headers = buf_steal(&h);
 	return 0;
 }
 
