@@ -9,24 +9,29 @@
 #include "common/fs.h"
 #include "common/log.h"
 
+/* <dir>/<rel> into out; -ENAMETOOLONG when it does not fit. */
+static int in_dir(const char *dir, const char *rel, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, rel);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
 int snap_path(const char *dir, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "%s/raft/snapshot.mdb", dir);
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	return in_dir(dir, "raft/snapshot.mdb", out, cap);
 }
 
 int snap_incoming_path(const char *dir, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "%s/raft/incoming.mdb", dir);
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	return in_dir(dir, "raft/incoming.mdb", out, cap);
 }
 
 /* The rename is durable only once the folder is synced. */
 static int sync_dir(const char *dir)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/raft", dir);
-	return fs_sync_dir(path);
+	int rc = in_dir(dir, "raft", path, sizeof(path));
+	return rc ? rc : fs_sync_dir(path);
 }
 
 int snap_save(struct idx *ix, const char *dir)
@@ -90,12 +95,6 @@ static void boot_id(char *out, size_t cap)
 	out[strcspn(out, "\n")] = '\0';
 }
 
-static int state_path(const char *dir, const char *name, char *out, size_t cap)
-{
-	int n = snprintf(out, cap, "%s/state%s%s", dir, *name ? "/" : "", name);
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
 /* A synced copy of the file at `from` as `to`. */
 static int copy_file(const char *from, const char *to)
 {
@@ -141,13 +140,13 @@ static int restore_state(const char *dir, bool *from_snapshot)
 	char snap[4096], data[4096], tmp[4096], lock[4096], sdir[4096];
 	int rc = snap_path(dir, snap, sizeof(snap));
 	if (!rc)
-		rc = state_path(dir, "data.mdb", data, sizeof(data));
+		rc = in_dir(dir, "state/data.mdb", data, sizeof(data));
 	if (!rc)
-		rc = state_path(dir, "data.mdb.restore", tmp, sizeof(tmp));
+		rc = in_dir(dir, "state/data.mdb.restore", tmp, sizeof(tmp));
 	if (!rc)
-		rc = state_path(dir, "lock.mdb", lock, sizeof(lock));
+		rc = in_dir(dir, "state/lock.mdb", lock, sizeof(lock));
 	if (!rc)
-		rc = state_path(dir, "", sdir, sizeof(sdir));
+		rc = in_dir(dir, "state", sdir, sizeof(sdir));
 	if (rc)
 		return rc;
 	*from_snapshot = access(snap, F_OK) == 0;
@@ -169,7 +168,7 @@ static int restore_state(const char *dir, bool *from_snapshot)
 int snap_state_recover(const char *dir)
 {
 	char path[4096], boot[64], seen[64] = "";
-	int rc = state_path(dir, "unsynced", path, sizeof(path));
+	int rc = in_dir(dir, "state/unsynced", path, sizeof(path));
 	if (rc)
 		return rc;
 	FILE *f = fopen(path, "re");
@@ -203,9 +202,9 @@ int snap_state_recover(const char *dir)
 int snap_state_mark(const char *dir)
 {
 	char path[4096], sdir[4096], boot[64];
-	int rc = state_path(dir, "unsynced", path, sizeof(path));
+	int rc = in_dir(dir, "state/unsynced", path, sizeof(path));
 	if (!rc)
-		rc = state_path(dir, "", sdir, sizeof(sdir));
+		rc = in_dir(dir, "state", sdir, sizeof(sdir));
 	if (rc)
 		return rc;
 	boot_id(boot, sizeof(boot));
@@ -234,9 +233,9 @@ int snap_state_mark(const char *dir)
 int snap_state_clean(const char *dir)
 {
 	char path[4096], sdir[4096];
-	int rc = state_path(dir, "unsynced", path, sizeof(path));
+	int rc = in_dir(dir, "state/unsynced", path, sizeof(path));
 	if (!rc)
-		rc = state_path(dir, "", sdir, sizeof(sdir));
+		rc = in_dir(dir, "state", sdir, sizeof(sdir));
 	if (!rc && unlink(path) && errno != ENOENT)
 		rc = -errno;
 	if (!rc)
