@@ -21,6 +21,7 @@
 
 #define QUEUE_MAX     4096 /* messages queued per peer */
 #define READ_RETRY_MS 300  /* re-ask for a read index lost with a leader */
+#define SNAP_RETRY_MS 1000 /* after a snapshot that could not be written */
 #define PEERS_MAX     (2 * RAFT_MAX_NODES * (TRANSPORT_URL_MAX + 24))
 
 /* Work handed to the driver thread by other threads. */
@@ -76,6 +77,7 @@ struct node {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stopping;
+	bool snap_written, snap_ok; /* by the snapshot thread, when done */
 	struct inbox *in_head, *in_tail;
 	struct commit_req *prop_head, *prop_tail;
 	struct node_read *read_head, *read_tail;
@@ -93,7 +95,14 @@ struct node {
 	uint64_t read_ctx;
 	struct member_job *job;
 	uint64_t applied, snap_index;
-	uint64_t saved_term; /* the term in the synced hard state */
+	/* The snapshot being written off this thread (see maybe_compact):
+	 * the applied index when it began, and the count of snapshots
+	 * installed then. */
+	pthread_t snapper;
+	bool snapping;
+	uint64_t snap_at, snap_installs, installs, snap_retry_us;
+	atomic_bool snapshotting; /* for /_/status and /_/metrics */
+	uint64_t saved_term;	  /* the term in the synced hard state */
 	uint64_t last_leader;
 	uint64_t tick_us, next_tick; /* when raft_tick is due next */
 
@@ -522,6 +531,7 @@ static void handle_ready(struct node *n)
 			}
 			n->applied = rd.snapshot->index;
 			n->snap_index = rd.snapshot->index;
+			n->installs++;
 			atomic_fetch_add(&n->snapshots_installed, 1);
 			if (n->o.on_volumes)
 				n->o.on_volumes(n->o.arg);
@@ -556,11 +566,75 @@ static void handle_ready(struct node *n)
 	release_reads(n);
 }
 
-/* Compaction. */
+/* Compaction.
+ *
+ * Copying state/ takes as long as reading the whole index, which grows
+ * with it (a million keys: 160 MB), while a driver that stops ticking for
+ * an election timeout costs the cluster its leader and every write waits
+ * behind it. So the copy is written on a thread of its own, and the
+ * driver only publishes it and drops the log prefix once it is synced.
+ * The copy holds at least what was applied when it began (snap_at), so
+ * the log is compacted to snap_at; a snapshot installed meanwhile
+ * supersedes it. */
 
-static void maybe_compact(struct node *n)
+static void *write_snapshot(void *arg)
 {
-	if (n->applied < n->snap_index + n->o.snapshot_entries)
+	pthread_setname_np(pthread_self(), "raft-snapshot");
+	struct node *n = arg;
+	bool ok = snap_write(n->ix, n->dir) == 0;
+	pthread_mutex_lock(&n->mu);
+	n->snap_ok = ok;
+	n->snap_written = true;
+	pthread_cond_signal(&n->cv);
+	pthread_mutex_unlock(&n->mu);
+	return NULL;
+}
+
+static void snapshot_written(struct node *n, uint64_t now)
+{
+	pthread_join(n->snapper, NULL);
+	n->snapping = false;
+	atomic_store(&n->snapshotting, false);
+	if (!n->snap_ok || n->installs != n->snap_installs ||
+	    n->snap_at <= n->snap_index) {
+		snap_abandon(n->dir);
+		if (!n->snap_ok)
+			n->snap_retry_us = now + SNAP_RETRY_MS * 1000u;
+		return;
+	}
+	/* The log may forget what the synced snapshot holds: state/ itself
+	 * is not synced, and after a crash of the machine it restarts from
+	 * the snapshot (snap_state_recover). */
+	if (snap_publish(n->dir)) {
+		snap_abandon(n->dir);
+		n->snap_retry_us = now + SNAP_RETRY_MS * 1000u;
+		return;
+	}
+	int rc = raft_compact(n->r, n->snap_at);
+	if (rc) {
+		log_warn("raft: compacting at %" PRIu64 ": %s", n->snap_at,
+			 strerror(-rc));
+		return;
+	}
+	if (raftlog_compact(n->rl, raft_snapshot_meta(n->r)) == 0) {
+		n->snap_index = n->snap_at;
+		atomic_fetch_add(&n->snapshots_taken, 1);
+	}
+}
+
+static void maybe_compact(struct node *n, uint64_t now)
+{
+	if (n->snapping) {
+		pthread_mutex_lock(&n->mu);
+		bool written = n->snap_written;
+		n->snap_written = false;
+		pthread_mutex_unlock(&n->mu);
+		if (written)
+			snapshot_written(n, now);
+		return;
+	}
+	if (n->applied < n->snap_index + n->o.snapshot_entries ||
+	    now < n->snap_retry_us)
 		return;
 	/* After a restart state/ may be ahead of the commit the core
 	 * learned so far; it compacts only entries it handed out. */
@@ -568,21 +642,16 @@ static void maybe_compact(struct node *n)
 	raft_status(n->r, &st);
 	if (st.applied < n->applied)
 		return;
-	/* The log may forget what the synced snapshot holds: state/ itself
-	 * is not synced, and after a crash of the machine it restarts from
-	 * the snapshot (snap_state_recover). */
-	if (snap_save(n->ix, n->dir))
-		return; /* logged; retried after more entries */
-	int rc = raft_compact(n->r, n->applied);
+	n->snap_at = n->applied;
+	n->snap_installs = n->installs;
+	int rc = pthread_create(&n->snapper, NULL, write_snapshot, n);
 	if (rc) {
-		log_warn("raft: compacting at %" PRIu64 ": %s", n->applied,
-			 strerror(-rc));
+		log_warn("raft: no thread for a snapshot: %s", strerror(rc));
+		n->snap_retry_us = now + SNAP_RETRY_MS * 1000u;
 		return;
 	}
-	if (raftlog_compact(n->rl, raft_snapshot_meta(n->r)) == 0) {
-		n->snap_index = n->applied;
-		atomic_fetch_add(&n->snapshots_taken, 1);
-	}
+	n->snapping = true;
+	atomic_store(&n->snapshotting, true);
 }
 
 /* Membership jobs, one at a time, driven every loop. */
@@ -846,7 +915,7 @@ static void *run(void *arg)
 		bool stopping;
 		pthread_mutex_lock(&n->mu);
 		while (!n->in_head && !n->prop_head && !n->read_head &&
-		       !n->jobs_in && !n->stopping) {
+		       !n->jobs_in && !n->snap_written && !n->stopping) {
 			uint64_t now = now_us();
 			if (now >= n->next_tick)
 				break;
@@ -902,7 +971,7 @@ static void *run(void *arg)
 			run_job(n, now);
 		handle_ready(n);
 		expire(n, now);
-		maybe_compact(n);
+		maybe_compact(n, now_us());
 		publish(n);
 		save_peers(n);
 	}
@@ -1104,6 +1173,12 @@ void node_stop(struct node *n)
 	if (n->joining)
 		pthread_join(n->joiner, NULL);
 	pthread_join(n->thread, NULL);
+	/* A snapshot being written is finished, not published: the next
+	 * start takes another. */
+	if (n->snapping) {
+		pthread_join(n->snapper, NULL);
+		snap_abandon(n->dir);
+	}
 	/* Nothing applies any more: state/ can be made durable, and then
 	 * needs no restore whatever happens to the machine. */
 	int rc = idx_sync(n->ix);
@@ -1278,9 +1353,11 @@ void node_status_json(struct node *n, struct buf *b)
 		   ",\"raft\":{\"id\":%" PRIu64
 		   ",\"role\":\"%s\",\"term\":%" PRIu64 ",\"leader\":%" PRIu64
 		   ",\"commit\":%" PRIu64 ",\"applied\":%" PRIu64
-		   ",\"snapshot\":%" PRIu64 ",\"peers\":[",
+		   ",\"snapshot\":%" PRIu64 ",\"snapshotting\":%s"
+		   ",\"peers\":[",
 		   in.id, role_name(in.role), in.term, in.leader, in.commit,
-		   in.applied, in.snapshot_index);
+		   in.applied, in.snapshot_index,
+		   atomic_load(&n->snapshotting) ? "true" : "false");
 	for (size_t i = 0; i < conf.n; i++) {
 		char url[TRANSPORT_URL_MAX] = "";
 		transport_peer_url(n->tp, conf.ids[i], url, sizeof(url));
@@ -1307,6 +1384,9 @@ void node_metrics(struct node *n, struct buf *b)
 		      "Highest log index known committed.", (double)in.commit);
 	metrics_gauge(b, "cask_master_raft_snapshot_index",
 		      "Index of the last snapshot.", (double)in.snapshot_index);
+	metrics_gauge(b, "cask_master_raft_snapshot_writing",
+		      "1 while a snapshot is being written.",
+		      atomic_load(&n->snapshotting));
 	metrics_counter(b, "cask_master_raft_log_syncs_total",
 			"Synced writes of the Raft log.", raftlog_syncs(n->rl));
 	metrics_counter(b, "cask_master_raft_entries_persisted_total",

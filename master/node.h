@@ -22,9 +22,12 @@
  * -ETIMEDOUT instead.
  *
  * Compaction: once `snapshot_entries` entries were applied since the last
- * snapshot, the driver copies state/ (compacted, consistent: it is the
- * only writer) to raft/snapshot.mdb, syncs state/ (its commits skip the
- * meta sync, idx_relax_sync) and drops the log prefix.
+ * snapshot, a thread of its own (raft-snapshot) writes a compacted copy
+ * of state/, synced, while the driver goes on applying; the driver then
+ * makes it raft/snapshot.mdb and drops the log up to what was applied
+ * when the copy began (the copy may hold more; see master/snapshot.h).
+ * A copy that could not be written is retried a second later. node_stop
+ * waits for a copy under way and drops it.
  *
  * Threads: every function may be called from any thread; completion
  * callbacks run on the driver thread and must neither block nor submit.

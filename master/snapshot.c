@@ -34,13 +34,18 @@ static int sync_dir(const char *dir)
 	return rc ? rc : fs_sync_dir(path);
 }
 
-int snap_save(struct idx *ix, const char *dir)
+/* Where snap_write puts the copy until snap_publish. */
+static int tmp_path(const char *dir, char *out, size_t cap)
 {
-	char path[4096], tmp[4112];
-	int rc = snap_path(dir, path, sizeof(path));
+	return in_dir(dir, "raft/snapshot.mdb.tmp", out, cap);
+}
+
+int snap_write(struct idx *ix, const char *dir)
+{
+	char tmp[4096];
+	int rc = tmp_path(dir, tmp, sizeof(tmp));
 	if (rc)
 		return rc;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = -errno;
@@ -51,16 +56,35 @@ int snap_save(struct idx *ix, const char *dir)
 	if (!rc && fsync(fd))
 		rc = -errno;
 	close(fd);
+	if (rc) {
+		unlink(tmp);
+		log_error("snapshot: writing %s failed: %s", tmp,
+			  strerror(-rc));
+	}
+	return rc;
+}
+
+int snap_publish(const char *dir)
+{
+	char path[4096], tmp[4096];
+	int rc = snap_path(dir, path, sizeof(path));
+	if (!rc)
+		rc = tmp_path(dir, tmp, sizeof(tmp));
 	if (!rc && rename(tmp, path))
 		rc = -errno;
 	if (!rc)
 		rc = sync_dir(dir);
-	if (rc) {
-		unlink(tmp);
-		log_error("snapshot: writing %s failed: %s", path,
+	if (rc)
+		log_error("snapshot: publishing %s failed: %s", path,
 			  strerror(-rc));
-	}
 	return rc;
+}
+
+void snap_abandon(const char *dir)
+{
+	char tmp[4096];
+	if (tmp_path(dir, tmp, sizeof(tmp)) == 0)
+		unlink(tmp);
 }
 
 int snap_install(struct idx *ix, const char *dir)

@@ -9,9 +9,9 @@
  * leaves the old state as it was, and keeps the file as its own
  * snapshot for when it leads.
  *
- * Threads: the node's driver thread only; snap_state_* while no node
- * runs (before it starts, after it stopped). Errors: 0 or a negative
- * errno, logged here. */
+ * Threads: the node's driver thread, except snap_write (below);
+ * snap_state_* while no node runs (before it starts, after it stopped).
+ * Errors: 0 or a negative errno, logged here. */
 #ifndef CASK_MASTER_SNAPSHOT_H
 #define CASK_MASTER_SNAPSHOT_H
 
@@ -23,9 +23,24 @@
 int snap_path(const char *dir, char *out, size_t cap);
 int snap_incoming_path(const char *dir, char *out, size_t cap);
 
-/* Writes the snapshot of ix as it is now. The caller must be the only
- * writer of ix, so the copy is exactly its applied index. */
-int snap_save(struct idx *ix, const char *dir);
+/* Taking a snapshot, in two steps so that the copy, which takes as long
+ * as reading the whole index, keeps off the driver thread:
+ *
+ *   snap_write    any thread: writes a compacted copy of ix, synced, to
+ *                 `<dir>/raft/snapshot.mdb.tmp`. ix keeps being applied
+ *                 meanwhile; the copy is one consistent read view, so it
+ *                 holds at least what was applied when snap_write began
+ *                 (its own applied index says exactly where it stands).
+ *   snap_publish  driver thread: makes that copy the snapshot (rename,
+ *                 folder synced).
+ *   snap_abandon  driver thread: drops a copy that will not be published.
+ *
+ * A snapshot may thus be ahead of the index its metadata names: whoever
+ * installs or restores it replays the log from that index, and idx_apply
+ * skips what the state already holds. */
+int snap_write(struct idx *ix, const char *dir);
+int snap_publish(const char *dir);
+void snap_abandon(const char *dir);
 
 /* Replaces ix's contents with the received snapshot, then keeps that file
  * as this master's snapshot. */

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -814,6 +816,83 @@ START_TEST(snapshot_catch_up)
 }
 END_TEST
 
+/* Whether master i's /_/status says it is writing a snapshot. */
+static bool snapshotting(int i)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/status", C.port[i]);
+	struct harness_resp r;
+	if (http("GET", url, NULL, 0, &r) < 0)
+		return false;
+	bool yes = r.code == 200 && strstr(r.body, "\"snapshotting\":true");
+	harness_resp_free(&r);
+	return yes;
+}
+
+/* Reads the FIFO at path to its end: the writer blocked on it goes on. */
+static void drain(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	char buf[1 << 16];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) != 0)
+		ck_assert(n > 0 || errno == EINTR);
+	close(fd);
+}
+
+/* Copying state/ for a snapshot takes as long as reading the whole index.
+ * Here every master's copy goes to a FIFO that nothing reads, a disk that
+ * never finishes: the cluster must keep its leader and go on committing
+ * meanwhile. Once the FIFO is read, that copy fails (a FIFO cannot be
+ * synced), and the next one, a second later, goes to disk and compacts the
+ * log. */
+START_TEST(snapshot_off_driver)
+{
+	start_cluster(3, "50");
+	reset_history();
+	int l = wait_leader(10000);
+	ck_assert_int_ge(l, 0);
+	char fifo[3][600];
+	for (int i = 0; i < 3; i++) {
+		snprintf(fifo[i], sizeof(fifo[i]),
+			 "%s/m%d/raft/snapshot.mdb.tmp", C.dir, i + 1);
+		ck_assert_int_eq(mkfifo(fifo[i], 0600), 0);
+	}
+	struct st before, after;
+	ck_assert_int_eq(status(l, &before), 0);
+	start_load();
+	for (int i = 0; i < 3; i++)
+		for (int waited = 0; !snapshotting(i); waited += 20) {
+			ck_assert_msg(waited < 30000,
+				      "master %d began no snapshot", i + 1);
+			sleep_ms(20);
+		}
+	await_acks(200, 30000);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(snapshotting(i),
+			      "master %d is no longer writing its snapshot",
+			      i + 1);
+	ck_assert_int_eq(status(l, &after), 0);
+	ck_assert_str_eq(after.role, "leader");
+	ck_assert_uint_eq(after.term, before.term);
+	ck_assert_uint_eq(after.snapshot, 0);
+	for (int i = 0; i < 3; i++)
+		drain(fifo[i]);
+	for (int i = 0; i < 3; i++)
+		for (int waited = 0;
+		     !metric(i, "cask_master_raft_snapshots_taken_total");
+		     waited += 20) {
+			ck_assert_msg(waited < 30000,
+				      "master %d compacted no log", i + 1);
+			sleep_ms(20);
+		}
+	stop_load();
+	verify();
+	stop_cluster();
+}
+END_TEST
+
 /* What a crash of the machine may leave of stopped master i's state/,
  * which is not synced: torn pages, under a marker from another boot. */
 static void tear_state(int i)
@@ -1032,6 +1111,7 @@ int main(void)
 	tcase_add_test(tc, raft_endpoints_refuse_garbage);
 	tcase_add_test(tc, leader_faults);
 	tcase_add_test(tc, snapshot_catch_up);
+	tcase_add_test(tc, snapshot_off_driver);
 	tcase_add_loop_test(tc, machine_crash, 0, 2);
 	tcase_add_test(tc, membership);
 	suite_add_tcase(s, tc);
