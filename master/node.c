@@ -95,9 +95,10 @@ struct node {
 	uint64_t read_ctx;
 	struct member_job *job;
 	uint64_t applied, snap_index;
-	/* The snapshot being written off this thread (see maybe_compact):
-	 * the applied index when it began, and the count of snapshots
-	 * installed then. */
+	/* Snapshots (see maybe_compact): whether one is being written off
+	 * this thread, the applied index when it began (snap_at), the count
+	 * of snapshots installed then and now, and when a failed one may be
+	 * tried again. */
 	pthread_t snapper;
 	bool snapping;
 	uint64_t snap_at, snap_installs, installs, snap_retry_us;
