@@ -100,10 +100,9 @@ struct node {
 	 * of snapshots installed then and now, and when a failed one may be
 	 * tried again. */
 	pthread_t snapper;
-	bool snapping;
+	atomic_bool snapping; /* read by /_/status and /_/metrics too */
 	uint64_t snap_at, snap_installs, installs, snap_retry_us;
-	atomic_bool snapshotting; /* for /_/status and /_/metrics */
-	uint64_t saved_term;	  /* the term in the synced hard state */
+	uint64_t saved_term; /* the term in the synced hard state */
 	uint64_t last_leader;
 	uint64_t tick_us, next_tick; /* when raft_tick is due next */
 
@@ -594,10 +593,8 @@ static void *write_snapshot(void *arg)
 static void snapshot_written(struct node *n, uint64_t now)
 {
 	pthread_join(n->snapper, NULL);
-	n->snapping = false;
-	atomic_store(&n->snapshotting, false);
-	if (!n->snap_ok || n->installs != n->snap_installs ||
-	    n->snap_at <= n->snap_index) {
+	atomic_store(&n->snapping, false);
+	if (!n->snap_ok || n->installs != n->snap_installs) {
 		snap_abandon(n->dir);
 		if (!n->snap_ok)
 			n->snap_retry_us = now + SNAP_RETRY_MS * 1000u;
@@ -625,7 +622,7 @@ static void snapshot_written(struct node *n, uint64_t now)
 
 static void maybe_compact(struct node *n, uint64_t now)
 {
-	if (n->snapping) {
+	if (atomic_load(&n->snapping)) {
 		pthread_mutex_lock(&n->mu);
 		bool written = n->snap_written;
 		n->snap_written = false;
@@ -651,8 +648,7 @@ static void maybe_compact(struct node *n, uint64_t now)
 		n->snap_retry_us = now + SNAP_RETRY_MS * 1000u;
 		return;
 	}
-	n->snapping = true;
-	atomic_store(&n->snapshotting, true);
+	atomic_store(&n->snapping, true);
 }
 
 /* Membership jobs, one at a time, driven every loop. */
@@ -972,7 +968,7 @@ static void *run(void *arg)
 			run_job(n, now);
 		handle_ready(n);
 		expire(n, now);
-		maybe_compact(n, now_us());
+		maybe_compact(n, now);
 		publish(n);
 		save_peers(n);
 	}
@@ -1176,7 +1172,7 @@ void node_stop(struct node *n)
 	pthread_join(n->thread, NULL);
 	/* A snapshot being written is finished, not published: the next
 	 * start takes another. */
-	if (n->snapping) {
+	if (atomic_load(&n->snapping)) {
 		pthread_join(n->snapper, NULL);
 		snap_abandon(n->dir);
 	}
@@ -1358,7 +1354,7 @@ void node_status_json(struct node *n, struct buf *b)
 		   ",\"peers\":[",
 		   in.id, role_name(in.role), in.term, in.leader, in.commit,
 		   in.applied, in.snapshot_index,
-		   atomic_load(&n->snapshotting) ? "true" : "false");
+		   atomic_load(&n->snapping) ? "true" : "false");
 	for (size_t i = 0; i < conf.n; i++) {
 		char url[TRANSPORT_URL_MAX] = "";
 		transport_peer_url(n->tp, conf.ids[i], url, sizeof(url));
@@ -1387,7 +1383,7 @@ void node_metrics(struct node *n, struct buf *b)
 		      "Index of the last snapshot.", (double)in.snapshot_index);
 	metrics_gauge(b, "cask_master_raft_snapshot_writing",
 		      "1 while a snapshot is being written.",
-		      atomic_load(&n->snapshotting));
+		      atomic_load(&n->snapping));
 	metrics_counter(b, "cask_master_raft_log_syncs_total",
 			"Synced writes of the Raft log.", raftlog_syncs(n->rl));
 	metrics_counter(b, "cask_master_raft_entries_persisted_total",
