@@ -13,3 +13,18 @@ int fs_sync_dir(const char *dir)
 	close(fd);
 	return rc;
 }
+
+int fs_write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+	while (len > 0) {
+		ssize_t k = write(fd, c, len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		c += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}

@@ -141,12 +141,7 @@ static int copy_file(const char *from, const char *to)
 			rc = n < 0 ? -errno : 0;
 			break;
 		}
-		for (ssize_t off = 0; off < n && !rc;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno != EINTR)
-				rc = -errno;
-			off += w > 0 ? w : 0;
-		}
+		rc = fs_write_all(out, buf, (size_t)n);
 		if (rc)
 			break;
 	}
@@ -238,11 +233,7 @@ int snap_state_mark(const char *dir)
 	} else {
 		size_t len = strlen(boot);
 		boot[len] = '\n';
-		ssize_t w = write(fd, boot, len + 1);
-		if (w < 0)
-			rc = -errno;
-		else if ((size_t)w != len + 1)
-			rc = -EIO;
+		rc = fs_write_all(fd, boot, len + 1);
 		if (!rc && fsync(fd))
 			rc = -errno;
 		close(fd);

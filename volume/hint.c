@@ -46,21 +46,6 @@ void hint_builder_free(struct hint_builder *hb)
 	hb->count = 0;
 }
 
-static int write_all(int fd, const void *p, size_t len)
-{
-	const uint8_t *c = p;
-	while (len > 0) {
-		ssize_t k = write(fd, c, len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return errno == ENOSPC ? -ENOSPC : -EIO;
-		c += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 int hint_write(const char *dir, uint32_t seg, uint64_t covered,
 	       struct hint_builder *hb)
 {
@@ -88,11 +73,11 @@ int hint_write(const char *dir, uint32_t seg, uint64_t covered,
 	if (fd < 0) {
 		rc = -errno;
 	} else {
-		rc = write_all(fd, h, sizeof(h));
+		rc = fs_write_all(fd, h, sizeof(h));
 		if (!rc)
-			rc = write_all(fd, hb->b.data, hb->b.len);
+			rc = fs_write_all(fd, hb->b.data, hb->b.len);
 		if (!rc)
-			rc = write_all(fd, t, sizeof(t));
+			rc = fs_write_all(fd, t, sizeof(t));
 		if (!rc && fsync(fd))
 			rc = -EIO;
 		close(fd);
