@@ -123,6 +123,39 @@ static char *fetch(struct harness_proc *m, const char *path, size_t *len)
 static struct cluster shared;
 static bool shared_up;
 
+static long status_number(struct harness_proc *m, const char *field)
+{
+	struct harness_resp r;
+	ck_assert_int_eq(req(m, "GET", "/_/status", NULL, 0, &r), 200);
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":", field);
+	const char *p = strstr(r.body, pat);
+	long v = p ? strtol(p + strlen(pat), NULL, 10) : -1;
+	harness_resp_free(&r);
+	return v;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&d, NULL);
+}
+
+/* Polls /_/status until it contains text, for up to 5 s. */
+static bool status_has(struct harness_proc *m, const char *text)
+{
+	for (int waited = 0; waited < 5000; waited += 20) {
+		struct harness_resp r;
+		ck_assert_int_eq(req(m, "GET", "/_/status", NULL, 0, &r), 200);
+		bool has = strstr(r.body, text) != NULL;
+		harness_resp_free(&r);
+		if (has)
+			return true;
+		sleep_ms(20);
+	}
+	return false;
+}
+
 static struct harness_proc *cluster(void)
 {
 	if (!shared_up) {
@@ -173,10 +206,8 @@ START_TEST(put_get_delete_roundtrip)
 	long code = 409;
 	for (int i = 0; i < 100 && code == 409; i++) {
 		code = put(m, "/wehave", "again");
-		if (code == 409) {
-			struct timespec d = {0, 20 * 1000000};
-			nanosleep(&d, NULL);
-		}
+		if (code == 409)
+			sleep_ms(20);
 	}
 	ck_assert_int_eq(code, 201);
 }
@@ -368,14 +399,13 @@ START_TEST(bad_input_status_codes)
 	const char slow[] = "PUT /busy HTTP/1.1\r\nHost: x\r\n"
 			    "Content-Length: 10\r\n\r\nabc";
 	ck_assert_int_eq(send(fd, slow, strlen(slow), 0), (long)strlen(slow));
-	struct timespec d = {0, 200 * 1000000};
-	nanosleep(&d, NULL);
+	ck_assert(status_has(m, "\"puts_in_flight\":1,"));
 	ck_assert_int_eq(put(m, "/busy", "v"), 409);
 	ck_assert_int_eq(req(m, "DELETE", "/busy", NULL, 0, NULL), 409);
 	close(fd); /* the client goes away: nothing is recorded */
 	long got = 0;
 	for (int i = 0; i < 100 && (got = put(m, "/busy", "v")) == 409; i++)
-		nanosleep(&d, NULL);
+		sleep_ms(200);
 	ck_assert_int_eq(got, 201);
 
 	struct harness_resp r;
@@ -458,24 +488,6 @@ START_TEST(concurrent_clients)
 }
 END_TEST
 
-static long status_number(struct harness_proc *m, const char *field)
-{
-	struct harness_resp r;
-	ck_assert_int_eq(req(m, "GET", "/_/status", NULL, 0, &r), 200);
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\"%s\":", field);
-	const char *p = strstr(r.body, pat);
-	long v = p ? strtol(p + strlen(pat), NULL, 10) : -1;
-	harness_resp_free(&r);
-	return v;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
-	nanosleep(&d, NULL);
-}
-
 /* Many deletes at once: the purge worker sends its DELETEs in parallel
  * batches, where one key's copies on several volumes share a batch. Every
  * copy goes, and a key written again right after its DELETE keeps its new
@@ -542,7 +554,7 @@ START_TEST(volume_failures)
 	ck_assert_int_eq(req(m, "GET", "/during", NULL, 0, NULL), 404);
 
 	/* GETs redirect only to live replicas once the check noticed. */
-	sleep_ms(700);
+	ck_assert(status_has(m, "\"healthy\":false"));
 	char dead[64];
 	snprintf(dead, sizeof(dead), ":%d/", c.vol[2].port);
 	for (int i = 0; i < 30; i++) {
@@ -555,9 +567,9 @@ START_TEST(volume_failures)
 		harness_resp_free(&r);
 	}
 
-	/* DELETE while a replica is down: 204 now, purge when it is back. */
+	/* DELETE while a replica is down: 204 now, purge when it is back
+	 * (the copy stays queued while its volume is unhealthy). */
 	ck_assert_int_eq(req(m, "DELETE", "/before", NULL, 0, NULL), 204);
-	sleep_ms(500);
 	ck_assert_int_ge(status_number(m, "purge_queue"), 1);
 	ck_assert_int_eq(harness_restart(&c.vol[2]), 0);
 	long left = -1;
@@ -602,10 +614,8 @@ static int exchange(int fd, const char *req, char *ans, size_t cap)
 		if (end && cl &&
 		    got >= (size_t)(end + 4 - ans) + strtoul(cl + 15, NULL, 10))
 			return atoi(ans + 9);
-		if (n <= 0) {
-			struct timespec d = {0, 10 * 1000000};
-			nanosleep(&d, NULL);
-		}
+		if (n <= 0)
+			sleep_ms(10);
 	}
 	return -1;
 }
