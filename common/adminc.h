@@ -1,4 +1,4 @@
-/* A client of the master's admin endpoints (master/admin.h), for
+/* A client of the master's admin endpoints (master/http/admin.h), for
  * cask-rebuild and cask-rebalance: the volume set and the index records.
  *
  * `master` is a base URL ("http://host:port"). Memory: adminc_volumes

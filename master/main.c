@@ -11,14 +11,14 @@
 #include "common/flags.h"
 #include "common/httpc.h"
 #include "common/log.h"
-#include "master/api.h"
-#include "master/commit.h"
-#include "master/index.h"
-#include "master/node.h"
-#include "master/purge.h"
-#include "master/put.h"
-#include "master/snapshot.h"
-#include "master/volumes.h"
+#include "master/http/api.h"
+#include "master/write/commit.h"
+#include "master/state/index.h"
+#include "master/repl/node.h"
+#include "master/write/purge.h"
+#include "master/write/put.h"
+#include "master/repl/snapshot.h"
+#include "master/write/volumes.h"
 
 /* Parses a Go duration ("1s", "500ms", "1.5s", "2m"), as minikeyvalue's
  * -voltimeout takes. Returns milliseconds or -EINVAL. */

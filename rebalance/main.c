@@ -1,6 +1,6 @@
 /* cask-rebalance: moves every key whose record differs from its placement
  * over the active volumes, online, by asking the master to REBALANCE it
- * (master/move.h: copy, verify, commit, purge the old copies).
+ * (master/write/move.h: copy, verify, commit, purge the old copies).
  *
  * The records are read a page at a time (GET /_/admin/records) and judged
  * here, so balanced keys cost no request; unbalanced ones go to the

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Proves the raft simulator finds bugs: each patch in tests/raft_mutations
+# Proves the raft simulator finds bugs: each patch in raft/tests/mutations
 # breaks one safety rule of the core. For each, copy the sources to a temp
 # dir, apply the patch, build the simulator and check that it FAILS.
 #
@@ -12,23 +12,23 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 if [ $# -eq 0 ]; then
-	set -- "$src"/tests/raft_mutations/*.patch
+	set -- "$src"/raft/tests/mutations/*.patch
 fi
 
 undetected=0
 for patch in "$@"; do
 	name=$(basename "$patch" .patch)
 	tree="$tmp/$name"
-	mkdir -p "$tree/master" "$tree/tests"
-	cp "$src"/master/raft*.[ch] "$tree/master/"
-	cp "$src"/tests/raft_sim*.c "$tree/tests/"
+	mkdir -p "$tree/raft/tests"
+	cp "$src"/raft/raft*.[ch] "$tree/raft/"
+	cp "$src"/raft/tests/raft_sim.c "$tree/raft/tests/"
 	if ! patch -s -d "$tree" -p1 <"$patch"; then
 		echo "$name: ERROR patch does not apply"
 		undetected=$((undetected + 1))
 		continue
 	fi
 	if ! "$cc" -O2 -std=c11 -D_GNU_SOURCE -I"$tree" \
-		"$tree"/master/raft*.c "$tree"/tests/raft_sim*.c \
+		"$tree"/raft/raft*.c "$tree"/raft/tests/raft_sim.c \
 		-o "$tree/raft_sim"; then
 		echo "$name: ERROR does not build"
 		undetected=$((undetected + 1))
@@ -39,7 +39,7 @@ for patch in "$@"; do
 		unit="unit tests not run (no pkg-config check)"
 		if pkg-config --exists check &&
 			"$cc" -std=c11 -D_GNU_SOURCE -I"$tree" \
-				"$tree"/master/raft*.c "$src"/tests/test_raft.c \
+				"$tree"/raft/raft*.c "$src"/raft/tests/test_raft.c \
 				$(pkg-config --cflags --libs check) \
 				-o "$tree/test_raft"; then
 			if CK_VERBOSITY=silent "$tree/test_raft" >/dev/null 2>&1

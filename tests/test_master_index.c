@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "master/cmd.h"
-#include "master/index.h"
+#include "master/state/cmd.h"
+#include "master/state/index.h"
 #include "tests/harness.h"
 
 static uint64_t next_index;

@@ -1,11 +1,11 @@
-/* Unit tests of the Raft log on disk (master/raftlog.h): what is saved
+/* Unit tests of the Raft log on disk (master/repl/raftlog.h): what is saved
  * comes back after a reopen, in the order and shape raft_restore wants. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "master/raftlog.h"
+#include "master/repl/raftlog.h"
 #include "tests/harness.h"
 
 static struct raft_entry ent(uint64_t index, uint64_t term, const char *s)

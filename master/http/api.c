@@ -1,0 +1,1002 @@
+#include "master/http/api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/httpd.h"
+#include "common/key.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/placement.h"
+#include "master/http/admin.h"
+#include "master/write/keylock.h"
+#include "master/write/put.h"
+
+/* Beyond this many PUTs in flight, new ones are told to come back. */
+#define MAX_PUTS 512
+#define URL_MAX	 (IDX_ADDR_MAX + 3 * KEY_MAX + 16)
+
+struct api {
+	struct api_options opt;
+	struct api_deps d;
+	struct MHD_Daemon *mhd;
+	struct admin *admin; /* /_/admin/ and REBALANCE (master/http/admin.h) */
+	/* Requests begun and not yet completed: libmicrohttpd must not be
+	 * stopped while one of them is suspended. */
+	atomic_uint open;
+	atomic_bool stopping; /* new requests are refused */
+};
+
+enum kind {
+	KIND_READ,
+	KIND_PUT,
+	KIND_WRITE,    /* DELETE, UNLINK */
+	KIND_REDIRECT, /* a write on a follower: 307 once the body is read */
+};
+
+/* A follower reads and drops a write's body up to this size before its
+ * 307, so the client keeps its connection: libmicrohttpd closes one whose
+ * body was left unread, and a new connection per redirected write costs
+ * the client, the follower and the leader more than the bytes do. Larger
+ * bodies get the 307 at once and lose the connection. */
+#define REDIRECT_DRAIN_MAX (64 * 1024)
+
+struct req {
+	struct api *a;
+	struct MHD_Connection *c;
+	enum kind kind;
+	enum metrics_method method;
+	unsigned long long start_us;
+	unsigned status;
+	bool answered;
+	struct put *put;
+	bool locked; /* holds the key's write lock (KIND_WRITE) */
+	bool suspended;
+	atomic_bool committed;
+	struct commit_req *cr;
+	bool raft;		/* a /_/raft/ request, handled by the node */
+	void *raft_state;	/* its per-request state */
+	bool reading;		/* waits for a linearizable read index */
+	atomic_bool read_ready; /* rd.result is set */
+	struct node_read rd;
+	struct admin_req *admin;
+	size_t keylen;
+	char key[KEY_MAX + 1];
+};
+
+static enum MHD_Result queue(struct req *r, unsigned code,
+			     struct MHD_Response *resp)
+{
+	if (!resp)
+		return MHD_NO;
+	r->status = code;
+	r->answered = true;
+	enum MHD_Result ret = MHD_queue_response(r->c, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result empty(struct req *r, unsigned code)
+{
+	r->status = code;
+	r->answered = true;
+	return http_reply_empty(r->c, code);
+}
+
+static enum MHD_Result reply_buf(struct req *r, struct buf *b,
+				 const char *content_type)
+{
+	r->answered = true;
+	return http_reply_buf(r->c, b, content_type, &r->status);
+}
+
+static struct MHD_Response *empty_response(void)
+{
+	return MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result text(struct req *r, unsigned code, const char *why)
+{
+	r->status = code;
+	r->answered = true;
+	if (code != 503)
+		return http_reply_text(r->c, code, "%s", why);
+	/* Every 503 is transient: tell clients when to come back. */
+	size_t len = strlen(why);
+	char *body = malloc(len + 2);
+	if (!body)
+		return MHD_NO;
+	memcpy(body, why, len);
+	body[len] = '\n';
+	body[len + 1] = '\0';
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		len + 1, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	enum MHD_Result ret = MHD_queue_response(r->c, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+struct query_buf {
+	char *out;
+	size_t len, cap;
+};
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
+			       const char *key, const char *value)
+{
+	struct query_buf *q = cls;
+	(void)kind;
+	int n = snprintf(q->out + q->len, q->cap - q->len, "%c%s%s%s",
+			 q->len ? '&' : '?', key, value ? "=" : "",
+			 value ? value : "");
+	if (n < 0 || (size_t)n >= q->cap - q->len)
+		return MHD_NO;
+	q->len += (size_t)n;
+	return MHD_YES;
+}
+
+/* A write reached a follower, or the leader lost its place: 307 to the
+ * leader with the same path and query (curl -L re-sends the body), or
+ * 503 when there is no leader to send it to. */
+static enum MHD_Result not_leader(struct api *a, struct req *r, const char *url)
+{
+	char loc[URL_MAX + 4096], query[4096] = "";
+	int rc = node_leader_url(a->d.node, loc, IDX_ADDR_MAX + 16);
+	if (rc)
+		return text(r, 503,
+			    rc == -EAGAIN ? "leadership is changing: retry"
+					  : "no leader: retry");
+	struct query_buf q = {query, 0, sizeof(query)};
+	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+	size_t n = strlen(loc);
+	if (snprintf(loc + n, sizeof(loc) - n, "%s%s", url, query) >=
+	    (int)(sizeof(loc) - n))
+		return text(r, 414, "URL too long to redirect");
+	struct MHD_Response *resp = empty_response();
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+	return queue(r, 307, resp);
+}
+
+static bool leads(struct api *a)
+{
+	struct node_info in;
+	if (!a->d.node)
+		return true;
+	node_info(a->d.node, &in);
+	return in.role == RAFT_LEADER;
+}
+
+/* The request's Content-Length in *size: 1, 0 when there is none, -1
+ * when it is not a decimal number. */
+static int content_length(struct req *r, unsigned long long *size)
+{
+	const char *cl = MHD_lookup_connection_value(
+		r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	*size = 0;
+	if (!cl)
+		return 0;
+	char *end;
+	errno = 0;
+	*size = strtoull(cl, &end, 10);
+	return *cl < '0' || *cl > '9' || *end || errno ? -1 : 1;
+}
+
+/* The first call of a write this master does not lead: redirect after
+ * the (small) body, or now. */
+static enum MHD_Result redirect_write(struct api *a, struct req *r,
+				      const char *url)
+{
+	unsigned long long size;
+	int has = content_length(r, &size);
+	/* A chunked body has no length to bound the drain. */
+	if (MHD_lookup_connection_value(r->c, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+	    has < 0 || (has && size > REDIRECT_DRAIN_MAX))
+		return not_leader(a, r, url);
+	r->kind = KIND_REDIRECT;
+	return MHD_YES;
+}
+
+/* Reads wait for this master to have applied a read index the leader
+ * confirmed, unless it is the only voter. */
+static bool needs_barrier(struct api *a)
+{
+	struct node_info in;
+	if (!a->d.node)
+		return false;
+	node_info(a->d.node, &in);
+	return !in.single;
+}
+
+static void read_released(struct node_read *rd)
+{
+	struct req *r = rd->arg;
+	atomic_store(&r->read_ready, true);
+	MHD_resume_connection(r->c);
+}
+
+/* The leader within its lease reads at once when state/ is applied
+ * through the read index the lease gave (*index, else 0). */
+static bool lease_read(struct api *a, uint64_t *index)
+{
+	uint64_t applied;
+	*index = 0;
+	return a->d.node && node_lease_read(a->d.node, index) == 0 &&
+	       idx_applied(a->d.ix, &applied) == 0 && applied >= *index;
+}
+
+/* A write may be refused from local state (key exists, no such key) when
+ * that state holds every acknowledged write: on a master alone, or on
+ * the leader within its lease once it applied what earlier leaders
+ * acknowledged. A leader just elected, or deposed without knowing it
+ * (stopped, cut off), may not hold them. */
+static bool knows_all_writes(struct api *a)
+{
+	uint64_t floor, applied;
+	if (!needs_barrier(a))
+		return true;
+	return node_lease_write(a->d.node, &floor) == 0 &&
+	       idx_applied(a->d.ix, &applied) == 0 && applied >= floor;
+}
+
+/* Otherwise the read waits: for the apply only, given that index, else
+ * for one from the leader. */
+static enum MHD_Result read_barrier(struct api *a, struct req *r,
+				    uint64_t index)
+{
+	r->reading = true;
+	r->rd.done = read_released;
+	r->rd.arg = r;
+	r->rd.index = index;
+	MHD_suspend_connection(r->c);
+	node_read(a->d.node, &r->rd);
+	return MHD_YES;
+}
+
+/* Decodes the request path as a key, answering 414/400 when it is not. */
+static bool take_key(struct req *r, const char *url, enum MHD_Result *ret)
+{
+	const char *why = "bad key";
+	long n = key_from_path(url, r->key, &why);
+	if (n < 0) {
+		*ret = text(r, n == -ENAMETOOLONG ? 414 : 400, why);
+		return false;
+	}
+	r->keylen = (size_t)n;
+	return true;
+}
+
+static unsigned rand_below(unsigned n)
+{
+	static _Thread_local uint64_t x;
+	if (!x)
+		x = (uint64_t)http_now_usec() ^ (uint64_t)(uintptr_t)&x;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (unsigned)(x % n);
+}
+
+static bool balanced(struct api *a, const struct req *r,
+		     const struct idx_record *rec)
+{
+	const struct vol_active *act = vol_active(a->d.vs);
+	const char *addrs[CMD_MAX_VOLS * 4];
+	size_t win[CMD_MAX_VOLS];
+	if (act->n > sizeof(addrs) / sizeof(addrs[0]))
+		return true; /* too many to judge on the read path */
+	for (size_t i = 0; i < act->n; i++)
+		addrs[i] = act->v[i]->addr;
+	int n = placement_pick(r->key, r->keylen, addrs, act->n,
+			       a->opt.replicas, win);
+	if (n < 0 || (unsigned)n != rec->nvols)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (act->v[win[i]]->id != rec->vols[i])
+			return false;
+	return true;
+}
+
+static enum MHD_Result redirect(struct req *r, unsigned code, const char *host,
+				struct MHD_Response *resp)
+{
+	char path[3 * KEY_MAX + 1], url[URL_MAX];
+	if (key_pct_encode(r->key, r->keylen, path, sizeof(path)) < 0) {
+		MHD_destroy_response(resp);
+		return text(r, 500, "key does not encode");
+	}
+	snprintf(url, sizeof(url), "http://%s%s", host, path);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url);
+	return queue(r, code, resp);
+}
+
+static enum MHD_Result get_key(struct api *a, struct req *r, const char *url)
+{
+	enum MHD_Result ret;
+	if (!take_key(r, url, &ret))
+		return ret;
+	struct idx_record rec;
+	int rc = idx_get(a->d.ix, r->key, r->keylen, &rec);
+	if (rc && rc != -ENOENT)
+		return text(r, 500, "index read failed");
+	struct MHD_Response *resp = empty_response();
+	if (!resp)
+		return MHD_NO;
+	if (!rc) {
+		char hex[2 * MD5_LEN + 1];
+		md5_hex(rec.md5, hex);
+		MHD_add_response_header(resp, "Content-Md5", hex);
+	}
+	if (rc || rec.state != IDX_LIVE) {
+		if (a->opt.fallback[0])
+			return redirect(r, 302, a->opt.fallback, resp);
+		return queue(r, 404, resp);
+	}
+	char vols[CMD_MAX_VOLS * IDX_ADDR_MAX] = "";
+	size_t vl = 0;
+	const struct vol *live[CMD_MAX_VOLS];
+	unsigned nlive = 0;
+	for (unsigned i = 0; i < rec.nvols; i++) {
+		const struct vol *v = vol_by_id(a->d.vs, rec.vols[i]);
+		if (!v)
+			continue;
+		vl += (size_t)snprintf(vols + vl, sizeof(vols) - vl, "%s%s",
+				       vl ? "," : "", v->addr);
+		if (atomic_load(&v->healthy))
+			live[nlive++] = v;
+	}
+	MHD_add_response_header(resp, "Key-Volumes", vols);
+	MHD_add_response_header(resp, "Key-Balance",
+				balanced(a, r, &rec) ? "balanced"
+						     : "unbalanced");
+	if (nlive == 0) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		MHD_destroy_response(resp);
+		return text(r, 503, "no replica of the key is live");
+	}
+	return redirect(r, 302, live[rand_below(nlive)]->addr, resp);
+}
+
+/* Appends s as a JSON string exactly as Go's encoding/json does, so that
+ * listings are byte-identical to minikeyvalue's: <, > and & escaped,
+ * invalid UTF-8 replaced by U+FFFD, U+2028/2029 escaped. */
+static void json_go_string(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	buf_append(b, "\"", 1);
+	size_t run = 0, i = 0;
+	while (i < len) {
+		unsigned char c = u[i];
+		if (c < 0x80) {
+			const char *esc = NULL;
+			char ub[7];
+			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' &&
+			    c != '>' && c != '&') {
+				i++;
+				continue;
+			}
+			switch (c) {
+			case '"':
+				esc = "\\\"";
+				break;
+			case '\\':
+				esc = "\\\\";
+				break;
+			case '\b':
+				esc = "\\b";
+				break;
+			case '\f':
+				esc = "\\f";
+				break;
+			case '\n':
+				esc = "\\n";
+				break;
+			case '\r':
+				esc = "\\r";
+				break;
+			case '\t':
+				esc = "\\t";
+				break;
+			default:
+				memcpy(ub, "\\u00", 4);
+				ub[4] = hex[c >> 4];
+				ub[5] = hex[c & 15];
+				ub[6] = '\0';
+				esc = ub;
+			}
+			buf_append(b, s + run, i - run);
+			buf_append(b, esc, strlen(esc));
+			run = ++i;
+			continue;
+		}
+		/* Multi-byte: decode and validate as Go's utf8 package. */
+		size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+		uint32_t cp = n == 4 ? c & 7u : n == 3 ? c & 15u : c & 31u;
+		bool ok = n && i + n <= len && c <= 0xf4;
+		for (size_t k = 1; ok && k < n; k++) {
+			ok = (u[i + k] & 0xc0) == 0x80;
+			cp = cp << 6 | (u[i + k] & 63u);
+		}
+		if (ok)
+			ok = !(n == 3 && cp < 0x800) &&
+			     !(n == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
+			     !(cp >= 0xd800 && cp <= 0xdfff);
+		if (!ok || cp == 0x2028 || cp == 0x2029) {
+			buf_append(b, s + run, i - run);
+			buf_printf(b, "\\u%04x", ok ? cp : 0xfffdu);
+			i += ok ? n : 1;
+			run = i;
+			continue;
+		}
+		i += n;
+	}
+	buf_append(b, s + run, len - run);
+	buf_append(b, "\"", 1);
+}
+
+static int list_one(void *arg, const char *key, size_t keylen)
+{
+	struct buf *b = arg;
+	if (b->len && b->data[b->len - 1] != '[')
+		buf_append(b, ",", 1);
+	json_go_string(b, key, keylen);
+	return buf_failed(b) ? -ENOMEM : 0;
+}
+
+struct query {
+	unsigned n;
+	const char *first;
+	const char *first_value;
+};
+
+static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query *q = cls;
+	(void)kind;
+	if (q->n++ == 0) {
+		q->first = key;
+		q->first_value = value;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result list(struct api *a, struct req *r, const char *url,
+			    const struct query *q)
+{
+	/* As minikeyvalue: the operation is the first query argument. */
+	bool unlinked = strcmp(q->first, "unlinked") == 0;
+	if ((!unlinked && strcmp(q->first, "list") != 0) ||
+	    (q->first_value && q->first_value[0]))
+		return text(r, 403, "unknown query: use ?list or ?unlinked");
+	char prefix[KEY_MAX + 1], start[KEY_MAX + 1], num[32];
+	long plen = key_pct_decode(url, strlen(url), prefix, sizeof(prefix));
+	if (plen == -ENAMETOOLONG)
+		return text(r, 414, "prefix longer than 511 bytes");
+	if (plen < 1 || prefix[0] != '/' || memchr(prefix, 0, (size_t)plen))
+		return text(r, 400, "malformed prefix");
+	long slen = http_query_arg(r->c, "start", start, sizeof(start));
+	if (slen == -ENOENT)
+		slen = 0;
+	else if (slen < 0)
+		return text(r, 400, "malformed start");
+	size_t limit = 0;
+	long nlen = http_query_arg(r->c, "limit", num, sizeof(num) - 1);
+	if (nlen >= 0) {
+		char *end;
+		num[nlen] = '\0';
+		errno = 0;
+		long long v = strtoll(num, &end, 10);
+		if (nlen == 0 || *end || errno || v < 0)
+			return text(r, 400, "limit must be a number >= 0");
+		limit = (size_t)v;
+	} else if (nlen != -ENOENT) {
+		return text(r, 400, "malformed limit");
+	}
+	struct buf b = {0};
+	buf_append(&b, "{\"next\":", 8);
+	size_t next_at = b.len;
+	buf_append(&b, ",\"keys\":[", 9);
+	struct idx_list l = {.prefix = prefix,
+			     .prefixlen = (size_t)plen,
+			     .start = slen ? start : NULL,
+			     .startlen = (size_t)slen,
+			     .unlinked = unlinked,
+			     .limit = limit,
+			     .max = a->opt.list_max,
+			     .fn = list_one,
+			     .arg = &b};
+	int rc = idx_list(a->d.ix, &l);
+	if (rc == -E2BIG) {
+		buf_free(&b);
+		return text(r, 413, "too many keys: page with &limit=N");
+	}
+	if (rc || buf_failed(&b)) {
+		buf_free(&b);
+		return text(r, 500, "listing failed");
+	}
+	buf_append(&b, "]}", 2);
+	struct buf nb = {0};
+	json_go_string(&nb, l.next, l.nextlen);
+	struct buf out = {0};
+	buf_append(&out, b.data, next_at);
+	buf_append(&out, nb.data, nb.len);
+	buf_append(&out, b.data + next_at, b.len - next_at);
+	buf_free(&b);
+	buf_free(&nb);
+	return reply_buf(r, &out, "application/json");
+}
+
+struct status_ctx {
+	struct buf *b;
+	bool first;
+};
+
+static void status_vol(void *arg, const struct vol *v)
+{
+	struct status_ctx *s = arg;
+	buf_printf(s->b,
+		   "%s{\"id\":%" PRIu32 ",\"address\":", s->first ? "" : ",",
+		   v->id);
+	json_go_string(s->b, v->addr, strlen(v->addr));
+	buf_printf(s->b, ",\"active\":%s,\"healthy\":%s}",
+		   atomic_load(&v->active) ? "true" : "false",
+		   atomic_load(&v->healthy) ? "true" : "false");
+	s->first = false;
+}
+
+static enum MHD_Result status(struct api *a, struct req *r)
+{
+	struct idx_stats st;
+	if (idx_stats(a->d.ix, &st))
+		return text(r, 500, "index read failed");
+	struct buf b = {0};
+	buf_printf(&b,
+		   "{\"keys\":%" PRIu64 ",\"purge_queue\":%" PRIu64
+		   ",\"applied\":%" PRIu64 ",\"puts_in_flight\":%u"
+		   ",\"replicas\":%u,\"volumes\":[",
+		   st.keys, st.purge, st.applied, put_active(),
+		   a->opt.replicas);
+	struct status_ctx s = {&b, true};
+	vol_each(a->d.vs, status_vol, &s);
+	buf_append(&b, "]", 1);
+	if (a->d.node)
+		node_status_json(a->d.node, &b);
+	buf_append(&b, "}\n", 2);
+	return reply_buf(r, &b, "application/json");
+}
+
+static void count_healthy(void *arg, const struct vol *v)
+{
+	unsigned *n = arg;
+	*n += atomic_load(&v->healthy);
+}
+
+static enum MHD_Result metrics(struct api *a, struct req *r)
+{
+	struct idx_stats st = {0};
+	uint64_t purged, purge_failed, cmds, txns;
+	unsigned healthy = 0;
+	idx_stats(a->d.ix, &st);
+	purge_counts(a->d.pg, &purged, &purge_failed);
+	commit_counts(a->d.cm, &cmds, &txns);
+	vol_each(a->d.vs, count_healthy, &healthy);
+	struct buf b = {0};
+	metrics_render_http(&b, "cask_master");
+	metrics_gauge(&b, "cask_master_keys", "Records in the index.",
+		      (double)st.keys);
+	metrics_gauge(&b, "cask_master_purge_queue",
+		      "Copies waiting to be deleted from volumes.",
+		      (double)st.purge);
+	metrics_gauge(&b, "cask_master_applied_index",
+		      "Last command applied to the index.", (double)st.applied);
+	metrics_gauge(&b, "cask_master_volumes_healthy",
+		      "Volumes answering their health check.", healthy);
+	metrics_gauge(&b, "cask_master_puts_in_flight",
+		      "PUTs streaming to volumes.", put_active());
+	metrics_counter(&b, "cask_master_purged_total",
+			"Copies deleted from volumes.", purged);
+	metrics_counter(&b, "cask_master_purge_failures_total",
+			"Purge attempts that failed (retried).", purge_failed);
+	metrics_counter(&b, "cask_master_commands_total",
+			"Commands applied to the index.", cmds);
+	metrics_counter(&b, "cask_master_commits_total",
+			"Index transactions (group commits).", txns);
+	if (a->d.node)
+		node_metrics(a->d.node, &b);
+	return reply_buf(r, &b, "text/plain; version=0.0.4");
+}
+
+static enum MHD_Result system_get(struct api *a, struct req *r, const char *url)
+{
+	if (strcmp(url, "/_/health") == 0)
+		return text(r, 200, "ok");
+	if (strcmp(url, "/_/status") == 0)
+		return status(a, r);
+	if (strcmp(url, "/_/metrics") == 0)
+		return metrics(a, r);
+	return text(r, 400, "keys under /_/ are reserved");
+}
+
+static void put_suspend(void *arg)
+{
+	struct req *r = arg;
+	MHD_suspend_connection(r->c);
+}
+
+static void put_resume(void *arg)
+{
+	struct req *r = arg;
+	MHD_resume_connection(r->c);
+}
+
+/* The first call of a PUT: everything that can be refused before the
+ * body is read is refused here. */
+static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
+{
+	enum MHD_Result ret;
+	if (!take_key(r, url, &ret))
+		return ret;
+	unsigned long long size;
+	if (content_length(r, &size) <= 0 || size == 0)
+		return text(r, 411,
+			    "PUT needs a non-empty body with a "
+			    "Content-Length");
+	if (size > a->opt.max_value)
+		return text(r, 413, "value larger than -max-value");
+	if (put_active() >= MAX_PUTS) {
+		return text(r, 503, "too many PUTs in flight");
+	}
+	/* The live-key refusal below must be right: the volumes are written
+	 * before the proposal, so going ahead on a live key would overwrite
+	 * its copies. A leader confirms itself within milliseconds. */
+	if (!knows_all_writes(a))
+		return text(r, 503, "leadership not confirmed yet: retry");
+	if (keylock_try(r->key, r->keylen, KEYLOCK_CLIENT))
+		return text(r, 409, "another write to this key is in flight");
+	struct idx_record rec;
+	int rc = idx_get(a->d.ix, r->key, r->keylen, &rec);
+	if (rc == 0 && rec.state == IDX_LIVE) {
+		keylock_release(r->key, r->keylen);
+		return text(r, 403, "key exists (DELETE it first)");
+	}
+	if (rc && rc != -ENOENT) {
+		keylock_release(r->key, r->keylen);
+		return text(r, 500, "index read failed");
+	}
+	const struct vol_active *act = vol_active(a->d.vs);
+	const char *addrs[VOL_MAX_ID];
+	size_t win[CMD_MAX_VOLS];
+	for (size_t i = 0; i < act->n; i++)
+		addrs[i] = act->v[i]->addr;
+	int n = placement_pick(r->key, r->keylen, addrs, act->n,
+			       a->opt.replicas, win);
+	if (n < (int)a->opt.replicas) {
+		keylock_release(r->key, r->keylen);
+		return text(r, 503, "fewer volumes than -replicas");
+	}
+	struct put_params pp = {.key = r->key,
+				.keylen = r->keylen,
+				.size = size,
+				.n = (unsigned)n,
+				.md5sum = a->opt.md5sum,
+				.connect_timeout_ms = a->opt.voltimeout_ms,
+				.cm = a->d.cm,
+				.pg = a->d.pg,
+				.io = {put_suspend, put_resume, r}};
+	for (int i = 0; i < n; i++) {
+		pp.ids[i] = act->v[win[i]]->id;
+		pp.addrs[i] = act->v[win[i]]->addr;
+	}
+	if (rc == 0) {
+		pp.nkeep = rec.nvols;
+		memcpy(pp.keep, rec.vols, sizeof(rec.vols[0]) * rec.nvols);
+	}
+	rc = put_start(&pp, &r->put);
+	if (rc) {
+		keylock_release(r->key, r->keylen);
+		return text(r, 500, "could not start the upload");
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result put_body(struct req *r, const char *data, size_t *size)
+{
+	if (*size) {
+		*size -= put_feed(r->put, data, *size);
+		return MHD_YES;
+	}
+	if (!put_finish(r->put))
+		return MHD_YES;
+	const char *why;
+	unsigned code = put_status(r->put, &why);
+	if (code == 201)
+		return empty(r, 201);
+	return text(r, code, why);
+}
+
+static void write_done(struct commit_req *cr)
+{
+	struct req *r = cr->arg;
+	keylock_release(r->key, r->keylen);
+	r->locked = false;
+	atomic_store(&r->committed, true);
+	MHD_resume_connection(r->c);
+}
+
+static enum MHD_Result write_begin(struct api *a, struct req *r,
+				   const char *url, bool unlink)
+{
+	enum MHD_Result ret;
+	if (!take_key(r, url, &ret))
+		return ret;
+	if (keylock_try(r->key, r->keylen, KEYLOCK_CLIENT))
+		return text(r, 409, "another write to this key is in flight");
+	r->locked = true;
+	/* Cheap refusals from a read when they are sure to be right;
+	 * otherwise the proposal goes ahead and apply decides (it re-checks
+	 * either way). */
+	struct idx_record rec;
+	int rc = knows_all_writes(a) ? idx_get(a->d.ix, r->key, r->keylen, &rec)
+				     : -EAGAIN;
+	if (rc == -ENOENT || (!rc && unlink && rec.state != IDX_LIVE))
+		return text(r, 404, "no such key");
+	if (rc && rc != -EAGAIN)
+		return text(r, 500, "index read failed");
+	if (!rc && !unlink && a->opt.protect && rec.state == IDX_LIVE)
+		return text(r, 403, "protected: UNLINK the key before DELETE");
+	struct cmd c = {.type = unlink ? CMD_UNLINK : CMD_DELETE,
+			.key = r->key,
+			.keylen = r->keylen,
+			.protect = a->opt.protect};
+	r->cr = malloc(sizeof(*r->cr));
+	if (!r->cr)
+		return text(r, 500, "out of memory");
+	long len = cmd_encode(&c, r->cr->cmd, sizeof(r->cr->cmd));
+	if (len < 0)
+		return text(r, 500, "command does not encode");
+	r->cr->len = (size_t)len;
+	r->cr->done = write_done;
+	r->cr->arg = r;
+	/* Suspend first: the commit may finish before this returns. */
+	r->suspended = true;
+	MHD_suspend_connection(r->c);
+	commit_submit(a->d.cm, r->cr);
+	return MHD_YES;
+}
+
+static enum MHD_Result write_end(struct api *a, struct req *r, const char *url)
+{
+	int rc = r->cr->result;
+	switch (rc) {
+	case 0:
+		if (r->method == METRICS_DELETE)
+			purge_poke(a->d.pg);
+		return empty(r, 204);
+	case -ENOENT:
+		return text(r, 404, "no such key");
+	case -EPERM:
+		return text(r, 403, "protected: UNLINK the key before DELETE");
+	case -ENOTCONN:
+		return not_leader(a, r, url);
+	case -ECANCELED:
+	case -ETIMEDOUT:
+	case -ESHUTDOWN:
+		return text(r, 503, "the change was not committed: retry");
+	default:
+		return text(r, 500, "index commit failed");
+	}
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct req *r = *con_cls;
+	(void)version;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->a = a;
+		r->c = c;
+		r->method = metrics_method_of(method);
+		r->start_us = http_now_usec();
+		atomic_fetch_add(&a->open, 1);
+		*con_cls = r;
+		/* Keep-alive connections outlive the listening socket. */
+		if (atomic_load(&a->stopping))
+			return text(r, 503, "shutting down: retry");
+		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
+		if (r->raft)
+			return node_http(a->d.node, c, url, method, upload_data,
+					 upload_data_size, &r->raft_state);
+		switch (r->method) {
+		case METRICS_PUT:
+			r->kind = KIND_PUT;
+			if (!leads(a))
+				return redirect_write(a, r, url);
+			return put_begin(a, r, url);
+		case METRICS_DELETE:
+		case METRICS_UNLINK:
+			r->kind = KIND_WRITE;
+			if (!leads(a))
+				return redirect_write(a, r, url);
+			return MHD_YES;
+		default:
+			/* Answering on the first call costs keep-alive. */
+			return MHD_YES;
+		}
+	}
+	if (r->kind == KIND_REDIRECT) {
+		if (*upload_data_size) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return not_leader(a, r, url);
+	}
+	if (admin_claims(url, method)) {
+		enum MHD_Result ret =
+			admin_handle(a->admin, c, url, method, upload_data,
+				     upload_data_size, &r->admin, &r->status);
+		r->answered = r->status != 0;
+		return ret;
+	}
+	if (r->raft)
+		return node_http(a->d.node, c, url, method, upload_data,
+				 upload_data_size, &r->raft_state);
+	if (r->answered) {
+		*upload_data_size = 0; /* a body after a refusal is dropped */
+		return MHD_YES;
+	}
+	if (r->kind == KIND_PUT)
+		return put_body(r, upload_data, upload_data_size);
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* bodies of other methods are ignored */
+		return MHD_YES;
+	}
+	switch (r->method) {
+	case METRICS_GET:
+	case METRICS_HEAD:
+		if (strncmp(url, "/_/", 3) == 0)
+			return system_get(a, r, url);
+		uint64_t index;
+		if (!r->reading && !lease_read(a, &index) && needs_barrier(a))
+			return read_barrier(a, r, index);
+		if (r->reading && !atomic_load(&r->read_ready))
+			return MHD_YES;
+		if (r->reading && r->rd.result)
+			return text(
+				r, 503,
+				r->rd.result == -ENOTCONN
+					? "no leader: retry"
+					: "no read index from the leader in "
+					  "time: retry");
+		if (r->method == METRICS_GET) {
+			struct query q = {0};
+			MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
+						  count_arg, &q);
+			if (q.n)
+				return list(a, r, url, &q);
+		}
+		return get_key(a, r, url);
+	case METRICS_DELETE:
+	case METRICS_UNLINK:
+		if (r->suspended)
+			return write_end(a, r, url);
+		return write_begin(a, r, url, r->method == METRICS_UNLINK);
+	default:
+		return text(r, 405, "method not allowed");
+	}
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct api *a = cls;
+	struct req *r = *con_cls;
+	(void)c;
+	(void)toe;
+	if (!r)
+		return;
+	*con_cls = NULL;
+	if (r->raft) {
+		node_http_done(a->d.node, r->raft_state);
+		free(r);
+		atomic_fetch_sub(&a->open, 1);
+		return;
+	}
+	if (r->put)
+		put_detach(r->put);
+	if (r->locked)
+		keylock_release(r->key, r->keylen);
+	metrics_http_observe(r->method, r->answered ? (int)r->status : 0,
+			     http_now_usec() - r->start_us);
+	admin_req_free(r->admin);
+	free(r->cr);
+	free(r);
+	atomic_fetch_sub(&a->open, 1);
+}
+
+int api_start(const struct api_options *opt, const struct api_deps *deps,
+	      struct api **out)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)opt->port)};
+	if (inet_pton(AF_INET, opt->bind, &sa.sin_addr) != 1)
+		return -EINVAL;
+	struct api *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->opt = *opt;
+	a->d = *deps;
+	struct move_deps md = {deps->ix, deps->cm,	deps->vs,
+			       deps->pg, opt->replicas, opt->voltimeout_ms};
+	a->admin = admin_new(&md);
+	if (!a->admin) {
+		free(a);
+		return -ENOMEM;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+	a->mhd = MHD_start_daemon(
+		flags, (uint16_t)opt->port, NULL, NULL, handle, a,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
+		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+	if (!a->mhd) {
+		admin_free(a->admin);
+		free(a);
+		return -EADDRINUSE;
+	}
+	*out = a;
+	return 0;
+}
+
+void api_stop(struct api *a, unsigned grace_ms)
+{
+	/* Closed only after MHD_stop_daemon, as srv_stop does and for the
+	 * same reason: the daemon's threads may still use it. */
+	MHD_socket fd = MHD_quiesce_daemon(a->mhd);
+	atomic_store(&a->stopping, true);
+	admin_drain(a->admin);
+	/* Requests in flight finish, and none may still be suspended when
+	 * the daemon stops (libmicrohttpd aborts the process then): a write
+	 * waiting for its commit, a read for its read index, a raft POST for
+	 * the node's answer. The node still runs and answers them all. */
+	for (unsigned waited = 0; atomic_load(&a->open) && waited < grace_ms;
+	     waited += 10) {
+		struct timespec d = {0, 10 * 1000000};
+		nanosleep(&d, NULL);
+	}
+	MHD_stop_daemon(a->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	admin_free(a->admin);
+	free(a);
+}

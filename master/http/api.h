@@ -1,0 +1,72 @@
+/* The master's public HTTP API (minikeyvalue-compatible) and its system
+ * endpoints, over libmicrohttpd.
+ *
+ *   PUT /key             201; 403 exists, 409 busy, 411 no length, 413
+ *                        over max_value, 414/400 bad key, 5xx when a
+ *                        replica fails (master/write/put.h)
+ *   GET, HEAD /key       302 to a live replica (Content-Md5, Key-Volumes,
+ *                        Key-Balance); 404 absent or unlinked, or 302 to
+ *                        the fallback; 503 when no replica is live
+ *   DELETE /key          204 once committed, purge in the background;
+ *                        404 absent, 403 live under `protect`
+ *   UNLINK /key          204 soft delete; 404 absent or unlinked
+ *   GET /p?list|unlinked[&start=K][&limit=N]  {"next":..,"keys":[..]}
+ *   GET /_/health, /_/status (JSON), /_/metrics (Prometheus)
+ *   /_/raft/...          the Raft transport and membership (master/repl/node.h)
+ *
+ * Replicated (deps.node set): writes on a follower get 307 to the
+ * leader's URL with the same path and query, 503 with Retry-After when
+ * no leader is known; reads first wait for a linearizable read index
+ * (node_read), 503 with Retry-After when none comes in time.
+ *
+ * Threads: MHD's epoll thread pool answers reads inline (LMDB reads do
+ * not block). Writes never hold a polling thread: a PUT's connection is
+ * suspended while its worker waits on the volumes, a DELETE's or UNLINK's
+ * while its command is committed. */
+#ifndef CASK_MASTER_API_H
+#define CASK_MASTER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "master/write/commit.h"
+#include "master/state/index.h"
+#include "master/repl/node.h"
+#include "master/write/purge.h"
+#include "master/write/volumes.h"
+
+struct api_options {
+	const char *bind;
+	int port;
+	unsigned replicas;
+	bool protect;
+	const char *fallback; /* host:port for absent keys, or "" */
+	bool md5sum;
+	long voltimeout_ms;
+	uint64_t max_value;
+	size_t list_max; /* largest unbounded ?list answer (else 413) */
+	unsigned threads;
+};
+
+struct api_deps {
+	struct idx *ix;
+	struct commit *cm;
+	struct vols *vs;
+	struct purge *pg;
+	struct node *node; /* the Raft node, or NULL for a master alone */
+};
+
+struct api;
+
+/* Starts serving. Options and deps are borrowed for the api's lifetime.
+ * Returns 0, -EADDRINUSE, -EINVAL (bad bind address) or -EIO. */
+int api_start(const struct api_options *opt, const struct api_deps *deps,
+	      struct api **out);
+
+/* Stops accepting, answers new requests on open connections 503, lets
+ * the requests in flight finish (up to grace_ms), then closes every
+ * connection and frees the api. The node (deps.node) must still run. */
+void api_stop(struct api *a, unsigned grace_ms);
+
+#endif

@@ -1,0 +1,915 @@
+#include "master/repl/transport.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/httpc.h"
+#include "common/httpd.h"
+#include "common/log.h"
+#include "raft/raft_codec.h"
+
+#define MAX_PEERS	   (2 * RAFT_MAX_NODES)
+#define BATCH_BYTES	   ((size_t)4 << 20)  /* per POST, beyond one message */
+#define BODY_MAX	   ((size_t)64 << 20) /* largest inbound POST */
+#define MSG_HEX_MAX	   8192		      /* X-Raft-Msg of a snapshot */
+#define PEERS_HDR_MAX	   (MAX_PEERS * (TRANSPORT_URL_MAX + 24))
+#define SNAP_TIMEOUT_MS	   600000L
+#define CONNECT_TIMEOUT_MS 300L
+
+struct qmsg {
+	uint8_t *buf;
+	size_t len;
+};
+
+struct peer {
+	uint64_t id;
+	char url[TRANSPORT_URL_MAX];
+	struct qmsg *q;
+	size_t qn;
+	/* The message POST in flight, and the answer it is bringing back. */
+	CURL *post;
+	bool busy;
+	uint8_t *body;
+	size_t body_len, body_msgs;
+	struct curl_slist *hdrs;
+	struct buf resp;
+	struct httpc_sink sink; /* into resp, up to BODY_MAX */
+	/* POSTs from this peer waiting for our answer: what we queue for it
+	 * meanwhile leaves in that answer, not in a POST of our own. */
+	unsigned replying;
+	/* The snapshot: queued (path set), then in flight (snap set). */
+	char snap_path[4096];
+	char *snap_hex;
+	CURL *snap;
+	FILE *snap_file;
+	struct curl_slist *snap_hdrs;
+};
+
+struct transport {
+	struct transport_options o;
+	struct transport_callbacks cb;
+	char incoming[4096];
+	pthread_t thread;
+	pthread_mutex_t mu;
+	CURLM *multi;
+	bool stopping;
+	struct peer peers[MAX_PEERS];
+	size_t npeers;
+	atomic_bool receiving; /* a snapshot upload or install is under way */
+	atomic_uint_fast64_t sent, received, dropped, posts, failed_posts,
+		answers, snaps_sent, snaps_received;
+};
+
+/* Something queued for p may leave in a POST now: none in flight, and
+ * no POST of p's waiting for an answer that would carry it. Caller holds
+ * mu. */
+static bool post_due(const struct peer *p)
+{
+	return p->qn && !p->busy && !p->replying;
+}
+
+static struct peer *find(struct transport *t, uint64_t id)
+{
+	for (size_t i = 0; i < t->npeers; i++)
+		if (t->peers[i].id == id)
+			return &t->peers[i];
+	return NULL;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* Headers every POST carries. Caller holds mu. */
+static struct curl_slist *common_headers(struct transport *t)
+{
+	char from[64], *peers = malloc(PEERS_HDR_MAX + 16);
+	struct curl_slist *h = NULL;
+	if (!peers)
+		return NULL;
+	snprintf(from, sizeof(from), "X-Raft-From: %" PRIu64, t->o.id);
+	strcpy(peers, "X-Raft-Peers: ");
+	size_t n = strlen(peers);
+	for (size_t i = 0; i < t->npeers; i++)
+		n += (size_t)snprintf(peers + n, PEERS_HDR_MAX + 16 - n,
+				      "%s%" PRIu64 "=%s", i ? "," : "",
+				      t->peers[i].id, t->peers[i].url);
+	h = curl_slist_append(h, from);
+	if (h)
+		h = curl_slist_append(h, peers);
+	if (h)
+		h = curl_slist_append(h, "Expect:");
+	if (h)
+		h = curl_slist_append(h,
+				      "Content-Type: application/octet-stream");
+	free(peers);
+	return h;
+}
+
+static CURL *new_easy(struct transport *t, struct peer *p, const char *path,
+		      long timeout_ms)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return NULL;
+	char url[TRANSPORT_URL_MAX + 32];
+	snprintf(url, sizeof(url), "%s%s", p->url, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	/* A message POST's answer carries messages, bounded like an inbound
+	 * POST; a snapshot's carries nothing. */
+	bool msgs = strcmp(path, "/_/raft/msgs") == 0;
+	if (msgs)
+		p->sink = (struct httpc_sink){.b = &p->resp, .max = BODY_MAX};
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION,
+			 msgs ? httpc_keep : httpc_discard);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &p->sink);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, p);
+	(void)t;
+	return h;
+}
+
+/* Takes what is queued for p (up to BATCH_BYTES) as one body of
+ * (u32 LE length ‖ message)*: *bytes long, *n messages. NULL when nothing
+ * is queued or memory is short (the queue is then kept). Caller holds mu. */
+static uint8_t *pack(struct peer *p, size_t *bytes, size_t *n)
+{
+	*n = *bytes = 0;
+	while (*n < p->qn &&
+	       (*n == 0 || *bytes + 4 + p->q[*n].len <= BATCH_BYTES))
+		*bytes += 4 + p->q[(*n)++].len;
+	uint8_t *body = *n ? malloc(*bytes) : NULL;
+	if (!body)
+		return NULL;
+	size_t off = 0;
+	for (size_t i = 0; i < *n; i++) {
+		put_le32(body + off, (uint32_t)p->q[i].len);
+		memcpy(body + off + 4, p->q[i].buf, p->q[i].len);
+		off += 4 + p->q[i].len;
+		free(p->q[i].buf);
+	}
+	memmove(p->q, p->q + *n, (p->qn - *n) * sizeof(*p->q));
+	p->qn -= *n;
+	return body;
+}
+
+/* Packs what is queued for p into one body and starts its POST. Caller
+ * holds mu; transport thread. */
+static void start_post(struct transport *t, struct peer *p)
+{
+	struct curl_slist *hdrs = common_headers(t);
+	if (!p->post)
+		p->post = new_easy(t, p, "/_/raft/msgs", t->o.timeout_ms);
+	if (!hdrs || !p->post) {
+		curl_slist_free_all(hdrs);
+		return; /* retried on the next round */
+	}
+	size_t bytes, n;
+	uint8_t *body = pack(p, &bytes, &n);
+	if (!body) {
+		curl_slist_free_all(hdrs);
+		return;
+	}
+	char url[TRANSPORT_URL_MAX + 32];
+	snprintf(url, sizeof(url), "%s/_/raft/msgs", p->url);
+	curl_easy_setopt(p->post, CURLOPT_URL, url);
+	curl_easy_setopt(p->post, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(p->post, CURLOPT_POSTFIELDSIZE_LARGE,
+			 (curl_off_t)bytes);
+	curl_easy_setopt(p->post, CURLOPT_HTTPHEADER, hdrs);
+	p->body = body;
+	p->body_len = bytes;
+	p->body_msgs = n;
+	p->hdrs = hdrs;
+	p->busy = true;
+	buf_free(&p->resp);
+	curl_multi_add_handle(t->multi, p->post);
+	atomic_fetch_add(&t->posts, 1);
+}
+
+static size_t read_file(char *buf, size_t size, size_t n, void *arg)
+{
+	return fread(buf, 1, size * n, arg);
+}
+
+static void snap_failed(struct transport *t, struct peer *p)
+{
+	uint64_t id = p->id;
+	p->snap_path[0] = '\0';
+	free(p->snap_hex);
+	p->snap_hex = NULL;
+	pthread_mutex_unlock(&t->mu);
+	t->cb.snapshot_done(t->cb.arg, id, false);
+	pthread_mutex_lock(&t->mu);
+}
+
+/* Opens the queued snapshot file and starts its POST. Caller holds mu. */
+static void start_snapshot(struct transport *t, struct peer *p)
+{
+	FILE *f = fopen(p->snap_path, "rb");
+	struct stat st;
+	if (!f || fstat(fileno(f), &st)) {
+		log_warn("raft: snapshot %s for %" PRIu64 ": %s", p->snap_path,
+			 p->id, strerror(errno));
+		if (f)
+			fclose(f);
+		snap_failed(t, p);
+		return;
+	}
+	struct curl_slist *hdrs = common_headers(t);
+	char *line = malloc(strlen(p->snap_hex) + 16);
+	CURL *h = new_easy(t, p, "/_/raft/snapshot", SNAP_TIMEOUT_MS);
+	if (line) {
+		sprintf(line, "X-Raft-Msg: %s", p->snap_hex);
+		hdrs = hdrs ? curl_slist_append(hdrs, line) : NULL;
+	}
+	free(line);
+	if (!hdrs || !h) {
+		curl_slist_free_all(hdrs);
+		if (h)
+			curl_easy_cleanup(h);
+		fclose(f);
+		snap_failed(t, p);
+		return;
+	}
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_file);
+	curl_easy_setopt(h, CURLOPT_READDATA, f);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+			 (curl_off_t)st.st_size);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	p->snap = h;
+	p->snap_file = f;
+	p->snap_hdrs = hdrs;
+	p->snap_path[0] = '\0';
+	curl_multi_add_handle(t->multi, h);
+}
+
+static bool valid_batch(const uint8_t *b, size_t len, size_t *n);
+
+/* The POST's answer carried messages for us: step them like a POST of the
+ * peer's own. Caller holds mu, which is let go around the callback. */
+static void take_answer(struct transport *t, struct peer *p)
+{
+	size_t n, len = p->resp.len;
+	if (!len || !valid_batch((const uint8_t *)p->resp.data, len, &n))
+		return;
+	uint8_t *body = (uint8_t *)buf_steal(&p->resp);
+	if (!body)
+		return;
+	atomic_fetch_add(&t->received, n);
+	pthread_mutex_unlock(&t->mu);
+	t->cb.on_msgs(t->cb.arg, body, len, NULL);
+	pthread_mutex_lock(&t->mu);
+}
+
+static void finish_post(struct transport *t, struct peer *p, bool ok)
+{
+	curl_multi_remove_handle(t->multi, p->post);
+	free(p->body);
+	curl_slist_free_all(p->hdrs);
+	p->body = NULL;
+	p->hdrs = NULL;
+	p->busy = false;
+	if (ok) {
+		atomic_fetch_add(&t->sent, p->body_msgs);
+		take_answer(t, p);
+	} else {
+		atomic_fetch_add(&t->failed_posts, 1);
+		atomic_fetch_add(&t->dropped, p->body_msgs);
+		/* A fresh connection next time: the old one may be wedged. */
+		curl_easy_cleanup(p->post);
+		p->post = NULL;
+	}
+}
+
+static void finish_snapshot(struct transport *t, struct peer *p, bool ok)
+{
+	curl_multi_remove_handle(t->multi, p->snap);
+	curl_easy_cleanup(p->snap);
+	fclose(p->snap_file);
+	curl_slist_free_all(p->snap_hdrs);
+	free(p->snap_hex);
+	p->snap = NULL;
+	p->snap_file = NULL;
+	p->snap_hdrs = NULL;
+	p->snap_hex = NULL;
+	uint64_t id = p->id;
+	if (ok)
+		atomic_fetch_add(&t->snaps_sent, 1);
+	else
+		log_warn("raft: snapshot to %" PRIu64 " failed", id);
+	pthread_mutex_unlock(&t->mu);
+	t->cb.snapshot_done(t->cb.arg, id, ok);
+	pthread_mutex_lock(&t->mu);
+}
+
+static void reap(struct transport *t)
+{
+	CURLMsg *m;
+	int left;
+	while ((m = curl_multi_info_read(t->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		struct peer *p;
+		long code = 0;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p);
+		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE,
+				  &code);
+		bool ok = m->data.result == CURLE_OK && code / 100 == 2;
+		if (m->easy_handle == p->post)
+			finish_post(t, p, ok);
+		else
+			finish_snapshot(t, p, ok);
+	}
+}
+
+static void *run(void *arg)
+{
+	pthread_setname_np(pthread_self(), "raft-transport");
+	struct transport *t = arg;
+	pthread_mutex_lock(&t->mu);
+	while (!t->stopping) {
+		for (size_t i = 0; i < t->npeers; i++) {
+			struct peer *p = &t->peers[i];
+			if (post_due(p))
+				start_post(t, p);
+			if (!p->snap && p->snap_path[0])
+				start_snapshot(t, p);
+		}
+		pthread_mutex_unlock(&t->mu);
+		int running;
+		curl_multi_perform(t->multi, &running);
+		pthread_mutex_lock(&t->mu);
+		reap(t);
+		pthread_mutex_unlock(&t->mu);
+		curl_multi_poll(t->multi, NULL, 0, 100, NULL);
+		pthread_mutex_lock(&t->mu);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+int transport_start(const struct transport_options *o,
+		    const struct transport_callbacks *cb,
+		    struct transport **out)
+{
+	struct transport *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->o = *o;
+	t->cb = *cb;
+	if (snprintf(t->incoming, sizeof(t->incoming), "%s",
+		     o->incoming_path) >= (int)sizeof(t->incoming)) {
+		free(t);
+		return -ENAMETOOLONG;
+	}
+	t->o.incoming_path = t->incoming;
+	pthread_mutex_init(&t->mu, NULL);
+	t->multi = curl_multi_init();
+	if (!t->multi) {
+		free(t);
+		return -ENOMEM;
+	}
+	int rc = pthread_create(&t->thread, NULL, run, t);
+	if (rc) {
+		curl_multi_cleanup(t->multi);
+		free(t);
+		return -rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void transport_stop(struct transport *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->stopping = true;
+	pthread_mutex_unlock(&t->mu);
+	curl_multi_wakeup(t->multi);
+	pthread_join(t->thread, NULL);
+	for (size_t i = 0; i < t->npeers; i++) {
+		struct peer *p = &t->peers[i];
+		if (p->busy)
+			curl_multi_remove_handle(t->multi, p->post);
+		if (p->post)
+			curl_easy_cleanup(p->post);
+		free(p->body);
+		buf_free(&p->resp);
+		curl_slist_free_all(p->hdrs);
+		if (p->snap) {
+			curl_multi_remove_handle(t->multi, p->snap);
+			curl_easy_cleanup(p->snap);
+			fclose(p->snap_file);
+			curl_slist_free_all(p->snap_hdrs);
+		}
+		free(p->snap_hex);
+		for (size_t k = 0; k < p->qn; k++)
+			free(p->q[k].buf);
+		free(p->q);
+	}
+	curl_multi_cleanup(t->multi);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+static bool valid_url(const char *url)
+{
+	size_t n = strlen(url);
+	return n > 7 && n < TRANSPORT_URL_MAX &&
+	       strncmp(url, "http://", 7) == 0 && !strpbrk(url, ",= \"\\\r\n");
+}
+
+/* Caller holds mu. */
+static int set_peer_locked(struct transport *t, uint64_t id, const char *url)
+{
+	if (!id || !valid_url(url))
+		return -EINVAL;
+	struct peer *p = find(t, id);
+	if (!p) {
+		if (t->npeers == MAX_PEERS)
+			return -ENOSPC;
+		p = &t->peers[t->npeers++];
+		p->id = id;
+		p->q = calloc(t->o.queue_max, sizeof(*p->q));
+		if (!p->q) {
+			t->npeers--;
+			return -ENOMEM;
+		}
+	}
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	size_t n = strlen(p->url);
+	while (n > 7 && p->url[n - 1] == '/')
+		p->url[--n] = '\0';
+	return 0;
+}
+
+int transport_set_peer(struct transport *t, uint64_t id, const char *url)
+{
+	pthread_mutex_lock(&t->mu);
+	int rc = set_peer_locked(t, id, url);
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+int transport_peer_url(struct transport *t, uint64_t id, char *out, size_t cap)
+{
+	pthread_mutex_lock(&t->mu);
+	struct peer *p = find(t, id);
+	int rc = !p ? -ENOENT : strlen(p->url) >= cap ? -ENOSPC : 0;
+	if (!rc)
+		strcpy(out, p->url);
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+int transport_peers(struct transport *t, char *out, size_t cap)
+{
+	pthread_mutex_lock(&t->mu);
+	size_t n = 0;
+	int rc = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < t->npeers && !rc; i++) {
+		int w = snprintf(out + n, cap - n, "%s%" PRIu64 "=%s",
+				 i ? "," : "", t->peers[i].id, t->peers[i].url);
+		if (w < 0 || (size_t)w >= cap - n)
+			rc = -ENOSPC;
+		else
+			n += (size_t)w;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+int transport_merge_peers(struct transport *t, const char *table)
+{
+	int added = 0;
+	pthread_mutex_lock(&t->mu);
+	for (const char *p = table; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char item[TRANSPORT_URL_MAX + 24], *eq, *end;
+		if (len >= sizeof(item)) {
+			added = -EINVAL;
+			break;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		p += len + (comma ? 1 : 0);
+		eq = strchr(item, '=');
+		errno = 0;
+		unsigned long long id = eq ? strtoull(item, &end, 10) : 0;
+		if (!eq || end != eq || errno || !id || !valid_url(eq + 1)) {
+			added = -EINVAL;
+			break;
+		}
+		if (!find(t, id) && set_peer_locked(t, id, eq + 1) == 0)
+			added++;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return added;
+}
+
+void transport_send(struct transport *t, const struct raft_msg *m)
+{
+	size_t len = raft_msg_size(m);
+	uint8_t *buf = malloc(len);
+	if (!buf || raft_msg_encode(m, buf, len)) {
+		free(buf);
+		atomic_fetch_add(&t->dropped, 1);
+		return;
+	}
+	pthread_mutex_lock(&t->mu);
+	struct peer *p = find(t, m->to);
+	if (!p || p->qn == t->o.queue_max) {
+		pthread_mutex_unlock(&t->mu);
+		free(buf);
+		atomic_fetch_add(&t->dropped, 1);
+		return;
+	}
+	p->q[p->qn++] = (struct qmsg){buf, len};
+	bool wake = post_due(p);
+	pthread_mutex_unlock(&t->mu);
+	if (wake)
+		curl_multi_wakeup(t->multi);
+}
+
+void transport_send_snapshot(struct transport *t, const struct raft_msg *m,
+			     const char *path)
+{
+	size_t len = raft_msg_size(m);
+	uint8_t *buf = malloc(len);
+	char *hex = malloc(2 * len + 1);
+	bool ok = buf && hex && 2 * len < MSG_HEX_MAX &&
+		  raft_msg_encode(m, buf, len) == 0 &&
+		  strlen(path) < sizeof(((struct peer *)0)->snap_path);
+	for (size_t i = 0; ok && i < len; i++)
+		sprintf(hex + 2 * i, "%02x", buf[i]);
+	free(buf);
+	pthread_mutex_lock(&t->mu);
+	struct peer *p = find(t, m->to);
+	ok = ok && p && !p->snap && !p->snap_path[0];
+	if (ok) {
+		strcpy(p->snap_path, path);
+		p->snap_hex = hex;
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (!ok) {
+		free(hex);
+		t->cb.snapshot_done(t->cb.arg, m->to, false);
+		return;
+	}
+	curl_multi_wakeup(t->multi);
+}
+
+void transport_snapshot_consumed(struct transport *t)
+{
+	atomic_store(&t->receiving, false);
+}
+
+void transport_counts(struct transport *t, struct transport_counts *out)
+{
+	out->sent = atomic_load(&t->sent);
+	out->received = atomic_load(&t->received);
+	out->dropped = atomic_load(&t->dropped);
+	out->posts = atomic_load(&t->posts);
+	out->failed_posts = atomic_load(&t->failed_posts);
+	out->answers = atomic_load(&t->answers);
+	out->snapshots_sent = atomic_load(&t->snaps_sent);
+	out->snapshots_received = atomic_load(&t->snaps_received);
+}
+
+/* Inbound. */
+
+enum in_kind { IN_MSGS = 1, IN_SNAPSHOT };
+
+/* A POST of messages waits for the node to step them (suspended) so
+ * that its answer carries the node's reply to their sender. */
+enum in_answer { ANSWER_NONE, ANSWER_WAIT, ANSWER_READY };
+
+struct inbound {
+	enum in_kind kind;
+	enum in_answer answer;
+	bool orphan; /* the request ended while the node held it */
+	uint64_t from;
+	struct MHD_Connection *c;
+	uint8_t *body; /* IN_MSGS */
+	size_t len, cap;
+	int fd; /* IN_SNAPSHOT */
+	uint8_t *msg;
+	size_t msglen;
+	bool failed;
+	const char *why;
+	unsigned code;
+	struct transport *t;
+};
+
+/* Checks the framing and that every message decodes. */
+static bool valid_batch(const uint8_t *b, size_t len, size_t *n)
+{
+	*n = 0;
+	for (size_t off = 0; off < len;) {
+		if (len - off < 4)
+			return false;
+		size_t l = get_le32(b + off);
+		off += 4;
+		if (l > len - off)
+			return false;
+		struct raft_msg m;
+		if (raft_msg_decode(b + off, l, &m))
+			return false;
+		raft_msg_release(&m);
+		off += l;
+		(*n)++;
+	}
+	return true;
+}
+
+static int unhex(const char *s, uint8_t **out, size_t *len)
+{
+	size_t n = strlen(s);
+	if (n % 2 || n > MSG_HEX_MAX)
+		return -EINVAL;
+	uint8_t *b = malloc(n / 2 + 1);
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+			free(b);
+			return -EINVAL;
+		}
+		b[i] = (uint8_t)v;
+	}
+	*out = b;
+	*len = n / 2;
+	return 0;
+}
+
+static void fail(struct inbound *in, unsigned code, const char *why)
+{
+	if (!in->failed) {
+		in->failed = true;
+		in->code = code;
+		in->why = why;
+	}
+}
+
+static enum MHD_Result begin(struct transport *t, struct MHD_Connection *c,
+			     const char *url, const char *method, void **state)
+{
+	if (strcmp(method, "POST") != 0)
+		return http_reply_text(c, 405, "raft endpoints take POST");
+	enum in_kind kind = strcmp(url, "/_/raft/msgs") == 0	   ? IN_MSGS
+			    : strcmp(url, "/_/raft/snapshot") == 0 ? IN_SNAPSHOT
+								   : 0;
+	if (!kind)
+		return http_reply_text(c, 404, "no such raft endpoint");
+	const char *cl = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end = NULL;
+	unsigned long long size = cl ? strtoull(cl, &end, 10) : 0;
+	if (!cl || *end || (kind == IN_MSGS && size > BODY_MAX))
+		return http_reply_text(c, 413,
+				       "raft body too large or "
+				       "without a Content-Length");
+	const char *peers =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Raft-Peers");
+	if (peers && strlen(peers) < PEERS_HDR_MAX)
+		transport_merge_peers(t, peers);
+	struct inbound *in = calloc(1, sizeof(*in));
+	if (!in)
+		return MHD_NO;
+	in->kind = kind;
+	in->t = t;
+	in->fd = -1;
+	in->c = c;
+	const char *from =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Raft-From");
+	in->from = from ? strtoull(from, NULL, 10) : 0;
+	*state = in;
+	if (kind == IN_MSGS) {
+		in->cap = (size_t)size;
+		in->body = malloc(in->cap ? in->cap : 1);
+		if (!in->body)
+			fail(in, 503, "out of memory");
+		return MHD_YES;
+	}
+	const char *hex =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Raft-Msg");
+	struct raft_msg m;
+	if (!hex || unhex(hex, &in->msg, &in->msglen) ||
+	    raft_msg_decode(in->msg, in->msglen, &m)) {
+		fail(in, 400, "bad X-Raft-Msg");
+		return MHD_YES;
+	}
+	bool snap = m.type == RAFT_MSG_SNAPSHOT;
+	raft_msg_release(&m);
+	if (!snap) {
+		fail(in, 400, "X-Raft-Msg is not a snapshot message");
+		return MHD_YES;
+	}
+	bool idle = false;
+	if (!atomic_compare_exchange_strong(&t->receiving, &idle, true)) {
+		fail(in, 503, "another snapshot is being received");
+		return MHD_YES;
+	}
+	in->fd = open(t->incoming, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		      0644);
+	if (in->fd < 0) {
+		log_error("raft: %s: %s", t->incoming, strerror(errno));
+		atomic_store(&t->receiving, false);
+		fail(in, 500, "cannot write the snapshot");
+	}
+	return MHD_YES;
+}
+
+static void take(struct inbound *in, const char *data, size_t n)
+{
+	if (in->failed)
+		return;
+	if (in->kind == IN_MSGS) {
+		if (n > in->cap - in->len) {
+			fail(in, 400, "body longer than its Content-Length");
+			return;
+		}
+		memcpy(in->body + in->len, data, n);
+		in->len += n;
+		return;
+	}
+	while (n) {
+		ssize_t w = write(in->fd, data, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_error("raft: writing the snapshot: %s",
+				  strerror(errno));
+			fail(in, 507, "cannot write the snapshot");
+			return;
+		}
+		data += w;
+		n -= (size_t)w;
+	}
+}
+
+/* The node stepped the batch and queued its reply: answer with what is
+ * queued for the sender (204 when nothing is). */
+static enum MHD_Result answer(struct transport *t, struct MHD_Connection *c,
+			      struct inbound *in)
+{
+	size_t bytes = 0, n = 0;
+	uint8_t *body = NULL;
+	pthread_mutex_lock(&t->mu);
+	struct peer *p = find(t, in->from);
+	bool more = false;
+	if (p) {
+		body = pack(p, &bytes, &n);
+		p->replying--;
+		more = post_due(p);
+	}
+	in->answer = ANSWER_NONE;
+	pthread_mutex_unlock(&t->mu);
+	if (more)
+		curl_multi_wakeup(t->multi);
+	if (!body)
+		return http_reply_empty(c, 204);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		bytes, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		atomic_fetch_add(&t->dropped, n);
+		return MHD_NO;
+	}
+	atomic_fetch_add(&t->sent, n);
+	atomic_fetch_add(&t->answers, 1);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/octet-stream");
+	enum MHD_Result ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result end(struct transport *t, struct MHD_Connection *c,
+			   struct inbound *in)
+{
+	if (in->failed)
+		return http_reply_text(c, in->code, "%s", in->why);
+	if (in->kind == IN_MSGS) {
+		if (in->answer == ANSWER_READY)
+			return answer(t, c, in);
+		size_t n;
+		if (!valid_batch(in->body, in->len, &n))
+			return http_reply_text(c, 400, "malformed raft batch");
+		atomic_fetch_add(&t->received, n);
+		uint8_t *body = in->body;
+		in->body = NULL;
+		pthread_mutex_lock(&t->mu);
+		struct peer *p = find(t, in->from);
+		if (p) {
+			p->replying++;
+			in->answer = ANSWER_WAIT;
+			MHD_suspend_connection(c);
+		}
+		pthread_mutex_unlock(&t->mu);
+		t->cb.on_msgs(t->cb.arg, body, in->len,
+			      p ? (struct transport_reply *)in : NULL);
+		return p ? MHD_YES : http_reply_empty(c, 204);
+	}
+	int rc = fsync(in->fd);
+	close(in->fd);
+	in->fd = -1;
+	if (rc)
+		return http_reply_text(c, 507, "cannot sync the snapshot");
+	atomic_fetch_add(&t->snaps_received, 1);
+	uint8_t *msg = in->msg;
+	in->msg = NULL;
+	t->cb.on_snapshot(t->cb.arg, msg, in->msglen);
+	return http_reply_empty(c, 204);
+}
+
+enum MHD_Result transport_http(struct transport *t, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *upload, size_t *upload_size,
+			       void **state)
+{
+	struct inbound *in = *state;
+	if (!in)
+		return begin(t, c, url, method, state);
+	if (*upload_size) {
+		take(in, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return end(t, c, in);
+}
+
+void transport_reply(struct transport *t, struct transport_reply *reply)
+{
+	struct inbound *in = (struct inbound *)reply;
+	pthread_mutex_lock(&t->mu);
+	if (in->orphan) {
+		pthread_mutex_unlock(&t->mu);
+		free(in->body);
+		free(in);
+		return;
+	}
+	in->answer = ANSWER_READY;
+	MHD_resume_connection(in->c);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void transport_http_done(void *state)
+{
+	struct inbound *in = state;
+	if (!in)
+		return;
+	if (in->kind == IN_MSGS) {
+		struct transport *t = in->t;
+		pthread_mutex_lock(&t->mu);
+		struct peer *p =
+			in->answer != ANSWER_NONE ? find(t, in->from) : NULL;
+		if (p)
+			p->replying--;
+		bool more = p && post_due(p);
+		/* The node still holds it: transport_reply frees it. */
+		bool held = in->answer == ANSWER_WAIT;
+		in->orphan = held;
+		in->answer = ANSWER_NONE;
+		pthread_mutex_unlock(&t->mu);
+		if (more)
+			curl_multi_wakeup(t->multi);
+		if (held)
+			return;
+	}
+	if (in->fd >= 0) {
+		close(in->fd);
+		/* An upload cut short frees the slot for the next one. */
+		atomic_store(&in->t->receiving, false);
+	} else if (in->kind == IN_SNAPSHOT && in->msg && !in->failed) {
+		atomic_store(&in->t->receiving, false);
+	}
+	free(in->body);
+	free(in->msg);
+	free(in);
+}

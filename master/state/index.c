@@ -1,0 +1,856 @@
+#include "master/state/index.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/le.h"
+#include "master/state/lmdbenv.h"
+
+/* The map only reserves address space; the file grows as it fills. */
+#define MAP_SIZE    (256ull << 30)
+#define REC_VERSION 1
+/* version, state, size, md5, created, nvols */
+#define REC_FIXED     (1 + 1 + 8 + MD5_LEN + 8 + 1)
+#define PURGE_KEY_MAX (4 + KEY_MAX)
+
+struct idx {
+	MDB_env *env;
+	MDB_dbi keys, volumes, purge, applied;
+};
+
+static void be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+int idx_open(const char *dir, struct idx **out)
+{
+	static const char *const names[] = {"keys", "volumes", "purge",
+					    "applied"};
+	MDB_dbi dbis[4];
+	struct idx *ix = calloc(1, sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	int rc = lmdbenv_open(dir, "state", MAP_SIZE, names, dbis, 4, &ix->env);
+	if (rc) {
+		free(ix);
+		return rc;
+	}
+	ix->keys = dbis[0];
+	ix->volumes = dbis[1];
+	ix->purge = dbis[2];
+	ix->applied = dbis[3];
+	*out = ix;
+	return 0;
+}
+
+void idx_close(struct idx *ix)
+{
+	if (!ix)
+		return;
+	mdb_env_close(ix->env);
+	free(ix);
+}
+
+static int rec_decode(const MDB_val *v, struct idx_record *r)
+{
+	const uint8_t *p = v->mv_data;
+	if (v->mv_size < REC_FIXED || p[0] != REC_VERSION)
+		return -EIO;
+	r->state = (enum idx_state)p[1];
+	r->size = le_get64(p + 2);
+	memcpy(r->md5, p + 10, MD5_LEN);
+	r->created_ms = le_get64(p + 10 + MD5_LEN);
+	r->nvols = p[REC_FIXED - 1];
+	if (r->nvols > CMD_MAX_VOLS || v->mv_size != REC_FIXED + 4 * r->nvols)
+		return -EIO;
+	for (unsigned i = 0; i < r->nvols; i++)
+		r->vols[i] = get_be32(p + REC_FIXED + 4 * i);
+	return 0;
+}
+
+static int rec_put(struct idx *ix, MDB_txn *txn, const MDB_val *key,
+		   const struct idx_record *r)
+{
+	uint8_t b[REC_FIXED + 4 * CMD_MAX_VOLS];
+	b[0] = REC_VERSION;
+	b[1] = (uint8_t)r->state;
+	le_put64(b + 2, r->size);
+	memcpy(b + 10, r->md5, MD5_LEN);
+	le_put64(b + 10 + MD5_LEN, r->created_ms);
+	b[REC_FIXED - 1] = (uint8_t)r->nvols;
+	for (unsigned i = 0; i < r->nvols; i++)
+		be32(b + REC_FIXED + 4 * i, r->vols[i]);
+	MDB_val v = {REC_FIXED + 4 * r->nvols, b};
+	return mdb_put(txn, ix->keys, (MDB_val *)key, &v, 0);
+}
+
+/* Reads a record inside txn: 0, MDB_NOTFOUND, or an LMDB error. */
+static int rec_get(struct idx *ix, MDB_txn *txn, const MDB_val *key,
+		   struct idx_record *r)
+{
+	MDB_val v;
+	int rc = mdb_get(txn, ix->keys, (MDB_val *)key, &v);
+	if (rc)
+		return rc;
+	return rec_decode(&v, r) ? MDB_CORRUPTED : 0;
+}
+
+static size_t purge_key(uint8_t *out, uint32_t vol, const char *key,
+			size_t keylen)
+{
+	be32(out, vol);
+	memcpy(out + 4, key, keylen);
+	return 4 + keylen;
+}
+
+static int purge_add(struct idx *ix, MDB_txn *txn, uint32_t vol,
+		     const MDB_val *key, uint64_t seq)
+{
+	uint8_t k[PURGE_KEY_MAX], s[8];
+	MDB_val kv = {purge_key(k, vol, key->mv_data, key->mv_size), k};
+	le_put64(s, seq);
+	MDB_val sv = {8, s};
+	return mdb_put(txn, ix->purge, &kv, &sv, 0);
+}
+
+static int purge_del(struct idx *ix, MDB_txn *txn, uint32_t vol,
+		     const MDB_val *key)
+{
+	uint8_t k[PURGE_KEY_MAX];
+	MDB_val kv = {purge_key(k, vol, key->mv_data, key->mv_size), k};
+	int rc = mdb_del(txn, ix->purge, &kv, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static bool has_vol(const uint32_t *vols, unsigned n, uint32_t v)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (vols[i] == v)
+			return true;
+	return false;
+}
+
+/* Stores the record a PUT or RECORD command describes. */
+static int rec_put_cmd(struct idx *ix, MDB_txn *txn, const MDB_val *key,
+		       const struct cmd *c, enum idx_state state)
+{
+	struct idx_record r = {.state = state,
+			       .size = c->size,
+			       .created_ms = c->created_ms,
+			       .nvols = c->nvols};
+	memcpy(r.md5, c->md5, MD5_LEN);
+	memcpy(r.vols, c->vols, sizeof(r.vols[0]) * c->nvols);
+	return rec_put(ix, txn, key, &r);
+}
+
+static int apply_put(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+		     uint64_t index, int *result)
+{
+	MDB_val key = {c->keylen, (void *)c->key};
+	struct idx_record old = {0};
+	int rc = rec_get(ix, txn, &key, &old);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (!rc && old.state == IDX_LIVE) {
+		*result = -EEXIST;
+		return 0;
+	}
+	/* Replacing an unlinked record: copies the new value did not
+	 * overwrite are now garbage. */
+	for (unsigned i = 0; !rc && i < old.nvols; i++)
+		if (!has_vol(c->vols, c->nvols, old.vols[i]) &&
+		    (rc = purge_add(ix, txn, old.vols[i], &key, index)))
+			return rc;
+	/* The new value overwrote whatever a queued purge meant to delete
+	 * on these volumes; purging now would delete the new copy. */
+	for (unsigned i = 0; i < c->nvols; i++)
+		if ((rc = purge_del(ix, txn, c->vols[i], &key)))
+			return rc;
+	*result = 0;
+	return rec_put_cmd(ix, txn, &key, c, IDX_LIVE);
+}
+
+static int apply_unlink(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			int *result)
+{
+	MDB_val key = {c->keylen, (void *)c->key};
+	struct idx_record r;
+	int rc = rec_get(ix, txn, &key, &r);
+	if (rc == MDB_NOTFOUND || (!rc && r.state != IDX_LIVE)) {
+		*result = -ENOENT;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	r.state = IDX_UNLINKED;
+	*result = 0;
+	return rec_put(ix, txn, &key, &r);
+}
+
+static int apply_delete(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			uint64_t index, int *result)
+{
+	MDB_val key = {c->keylen, (void *)c->key};
+	struct idx_record r;
+	int rc = rec_get(ix, txn, &key, &r);
+	if (rc == MDB_NOTFOUND) {
+		*result = -ENOENT;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (c->protect && r.state == IDX_LIVE) {
+		*result = -EPERM;
+		return 0;
+	}
+	for (unsigned i = 0; i < r.nvols; i++)
+		if ((rc = purge_add(ix, txn, r.vols[i], &key, index)))
+			return rc;
+	*result = 0;
+	return mdb_del(txn, ix->keys, &key, NULL);
+}
+
+static int apply_purge_done(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			    int *result)
+{
+	uint8_t k[PURGE_KEY_MAX];
+	MDB_val kv = {purge_key(k, c->vols[0], c->key, c->keylen), k}, v;
+	int rc = mdb_get(txn, ix->purge, &kv, &v);
+	if (rc == MDB_NOTFOUND ||
+	    (!rc && (v.mv_size != 8 || le_get64(v.mv_data) != c->seq))) {
+		*result = -ENOENT;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	*result = 0;
+	return mdb_del(txn, ix->purge, &kv, NULL);
+}
+
+static int apply_purge_add(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			   uint64_t index, int *result)
+{
+	MDB_val key = {c->keylen, (void *)c->key};
+	*result = 0;
+	for (unsigned i = 0; i < c->nvols; i++) {
+		int rc = purge_add(ix, txn, c->vols[i], &key, index);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Whether `addr` (len bytes) is one of the comma-separated `list`. */
+static bool in_list(const char *list, size_t listlen, const char *addr,
+		    size_t len)
+{
+	size_t i = 0;
+	while (i < listlen) {
+		const char *comma = memchr(list + i, ',', listlen - i);
+		size_t end = comma ? (size_t)(comma - list) : listlen;
+		if (end - i == len && memcmp(list + i, addr, len) == 0)
+			return true;
+		i = end + 1;
+	}
+	return false;
+}
+
+static int vol_put_state(struct idx *ix, MDB_txn *txn, uint32_t id,
+			 uint8_t state, const char *addr, size_t len)
+{
+	uint8_t k[4], v[1 + IDX_ADDR_MAX];
+	if (len >= IDX_ADDR_MAX)
+		return MDB_BAD_VALSIZE;
+	be32(k, id);
+	v[0] = state;
+	memcpy(v + 1, addr, len);
+	MDB_val kv = {4, k}, vv = {1 + len, v};
+	return mdb_put(txn, ix->volumes, &kv, &vv, 0);
+}
+
+static int apply_volumes(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			 int *result)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, ix->volumes, &cur);
+	if (rc)
+		return rc;
+	/* Every known volume: active when listed, retired otherwise. */
+	uint32_t next_id = 1;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 4 || v.mv_size < 1) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		uint32_t id = get_be32(k.mv_data);
+		const char *addr = (const char *)v.mv_data + 1;
+		size_t len = v.mv_size - 1;
+		bool active = in_list(c->addrs, c->addrslen, addr, len);
+		uint8_t state = active ? 1 : 2;
+		if (((uint8_t *)v.mv_data)[0] != state) {
+			uint8_t nv[1 + IDX_ADDR_MAX];
+			nv[0] = state;
+			memcpy(nv + 1, addr, len);
+			MDB_val vv = {v.mv_size, nv};
+			rc = mdb_cursor_put(cur, &k, &vv, MDB_CURRENT);
+			if (rc)
+				break;
+		}
+		if (id >= next_id)
+			next_id = id + 1;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	/* Listed addresses not known yet get fresh ids, in list order. */
+	size_t i = 0;
+	while (i < c->addrslen) {
+		const char *a = c->addrs + i;
+		const char *comma = memchr(a, ',', c->addrslen - i);
+		size_t len = comma ? (size_t)(comma - a) : c->addrslen - i;
+		i += len + 1;
+		size_t before = a > c->addrs ? (size_t)(a - c->addrs) - 1 : 0;
+		if (len == 0 || in_list(c->addrs, before, a, len))
+			continue; /* empty, or a duplicate of an earlier one */
+		bool known = false;
+		rc = mdb_cursor_open(txn, ix->volumes, &cur);
+		if (rc)
+			return rc;
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+			if (v.mv_size - 1 == len &&
+			    memcmp((char *)v.mv_data + 1, a, len) == 0)
+				known = true;
+		mdb_cursor_close(cur);
+		if (rc != MDB_NOTFOUND)
+			return rc;
+		if (!known && (rc = vol_put_state(ix, txn, next_id++,
+						  IDX_VOL_ACTIVE, a, len)))
+			return rc;
+	}
+	*result = 0;
+	return 0;
+}
+
+static bool record_expected(const struct cmd *c, int found,
+			    const struct idx_record *r)
+{
+	switch (c->expect) {
+	case CMD_EXPECT_ANY:
+		return true;
+	case CMD_EXPECT_ABSENT:
+		return found == MDB_NOTFOUND;
+	case CMD_EXPECT_MD5:
+		return found == 0 &&
+		       memcmp(r->md5, c->expect_md5, MD5_LEN) == 0;
+	}
+	return false;
+}
+
+static int apply_record(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			uint64_t index, int *result)
+{
+	MDB_val key = {c->keylen, (void *)c->key};
+	struct idx_record old = {0};
+	int rc = rec_get(ix, txn, &key, &old);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (!record_expected(c, rc, &old)) {
+		*result = -ESTALE;
+		return 0;
+	}
+	bool found = rc == 0;
+	*result = 0;
+	if (c->remove) {
+		if (!found)
+			return 0;
+		return mdb_del(txn, ix->keys, &key, NULL);
+	}
+	for (unsigned i = 0; i < c->nvols; i++) {
+		uint8_t k[PURGE_KEY_MAX];
+		MDB_val kv = {purge_key(k, c->vols[i], c->key, c->keylen), k},
+			v;
+		rc = mdb_get(txn, ix->purge, &kv, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc)
+			return rc;
+		if (!c->written) {
+			*result = -EBUSY;
+			return 0;
+		}
+		if ((rc = mdb_del(txn, ix->purge, &kv, NULL)))
+			return rc;
+	}
+	for (unsigned i = 0; c->purge_dropped && found && i < old.nvols; i++)
+		if (!has_vol(c->vols, c->nvols, old.vols[i]) &&
+		    (rc = purge_add(ix, txn, old.vols[i], &key, index)))
+			return rc;
+	return rec_put_cmd(ix, txn, &key, c, (enum idx_state)c->state);
+}
+
+static int apply_volume(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			int *result)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, ix->volumes, &cur);
+	if (rc)
+		return rc;
+	uint32_t next_id = 1, id = 0;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 4 || v.mv_size < 1) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		uint32_t at = get_be32(k.mv_data);
+		if (v.mv_size - 1 == c->addrslen &&
+		    memcmp((char *)v.mv_data + 1, c->addrs, c->addrslen) == 0)
+			id = at;
+		if (at >= next_id)
+			next_id = at + 1;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	if (!id && c->state == IDX_VOL_RETIRED) {
+		*result = -ENOENT;
+		return 0;
+	}
+	*result = 0;
+	return vol_put_state(ix, txn, id ? id : next_id, c->state, c->addrs,
+			     c->addrslen);
+}
+
+static int apply_one(struct idx *ix, MDB_txn *txn, const struct idx_entry *e,
+		     int *result)
+{
+	struct cmd c;
+	if (cmd_decode(e->cmd, e->len, &c)) {
+		*result = -EINVAL;
+		return 0;
+	}
+	switch (c.type) {
+	case CMD_PUT:
+		return apply_put(ix, txn, &c, e->index, result);
+	case CMD_UNLINK:
+		return apply_unlink(ix, txn, &c, result);
+	case CMD_DELETE:
+		return apply_delete(ix, txn, &c, e->index, result);
+	case CMD_PURGE_DONE:
+		return apply_purge_done(ix, txn, &c, result);
+	case CMD_PURGE_ADD:
+		return apply_purge_add(ix, txn, &c, e->index, result);
+	case CMD_VOLUMES:
+		return apply_volumes(ix, txn, &c, result);
+	case CMD_RECORD:
+		return apply_record(ix, txn, &c, e->index, result);
+	case CMD_VOLUME:
+		return apply_volume(ix, txn, &c, result);
+	}
+	*result = -EINVAL;
+	return 0;
+}
+
+static int read_applied(struct idx *ix, MDB_txn *txn, uint64_t *index,
+			uint64_t *term)
+{
+	MDB_val k = {5, "index"}, v;
+	int rc = mdb_get(txn, ix->applied, &k, &v);
+	*index = *term = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (v.mv_size != 16)
+		return MDB_CORRUPTED;
+	*index = le_get64(v.mv_data);
+	*term = le_get64((uint8_t *)v.mv_data + 8);
+	return 0;
+}
+
+int idx_apply(struct idx *ix, const struct idx_entry *e, size_t n, int *results)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+	if (rc)
+		return lmdbenv_error(rc);
+	uint64_t applied, term;
+	rc = read_applied(ix, txn, &applied, &term);
+	for (size_t i = 0; !rc && i < n; i++) {
+		results[i] = 0;
+		if (e[i].index <= applied)
+			continue;
+		rc = apply_one(ix, txn, &e[i], &results[i]);
+		applied = e[i].index;
+		term = e[i].term;
+	}
+	if (!rc) {
+		uint8_t b[16];
+		le_put64(b, applied);
+		le_put64(b + 8, term);
+		MDB_val k = {5, "index"}, v = {16, b};
+		rc = mdb_put(txn, ix->applied, &k, &v, 0);
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return lmdbenv_error(rc);
+	}
+	rc = mdb_txn_commit(txn);
+	return rc ? lmdbenv_error(rc) : 0;
+}
+
+static int read_begin(struct idx *ix, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, txn);
+	return rc ? lmdbenv_error(rc) : 0;
+}
+
+/* A read transaction with a cursor on dbi; both closed by the caller. */
+static int read_cursor(struct idx *ix, MDB_dbi dbi, MDB_txn **txn,
+		       MDB_cursor **cur)
+{
+	int rc = read_begin(ix, txn);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_open(*txn, dbi, cur);
+	if (rc) {
+		mdb_txn_abort(*txn);
+		return lmdbenv_error(rc);
+	}
+	return 0;
+}
+
+int idx_stats(struct idx *ix, struct idx_stats *out)
+{
+	MDB_txn *txn;
+	int rc = read_begin(ix, &txn);
+	if (rc)
+		return rc;
+	MDB_stat ks, ps;
+	rc = mdb_stat(txn, ix->keys, &ks);
+	if (!rc)
+		rc = mdb_stat(txn, ix->purge, &ps);
+	if (!rc)
+		rc = read_applied(ix, txn, &out->applied, &out->term);
+	mdb_txn_abort(txn);
+	if (rc)
+		return lmdbenv_error(rc);
+	out->keys = ks.ms_entries;
+	out->purge = ps.ms_entries;
+	return 0;
+}
+
+int idx_applied(struct idx *ix, uint64_t *applied)
+{
+	MDB_txn *txn;
+	int rc = read_begin(ix, &txn);
+	if (rc)
+		return rc;
+	uint64_t term;
+	rc = read_applied(ix, txn, applied, &term);
+	mdb_txn_abort(txn);
+	return rc ? lmdbenv_error(rc) : 0;
+}
+
+int idx_relax_sync(struct idx *ix)
+{
+	int rc = mdb_env_set_flags(ix->env, MDB_NOSYNC, 1);
+	return rc ? lmdbenv_error(rc) : 0;
+}
+
+int idx_sync(struct idx *ix)
+{
+	int rc = mdb_env_sync(ix->env, 1);
+	return rc ? lmdbenv_error(rc) : 0;
+}
+
+int idx_get(struct idx *ix, const char *key, size_t keylen,
+	    struct idx_record *out)
+{
+	if (keylen == 0 || keylen > KEY_MAX)
+		return -ENOENT;
+	MDB_txn *txn;
+	int rc = read_begin(ix, &txn);
+	if (rc)
+		return rc;
+	MDB_val k = {keylen, (void *)key};
+	rc = rec_get(ix, txn, &k, out);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	return rc ? lmdbenv_error(rc) : 0;
+}
+
+int idx_volumes(struct idx *ix,
+		int (*fn)(void *arg, const struct idx_volume *v), void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	int rc = read_cursor(ix, ix->volumes, &txn, &cur);
+	if (rc)
+		return rc;
+	MDB_val k, v;
+	int stop = 0;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && !stop;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 4 || v.mv_size < 1 ||
+		    v.mv_size > IDX_ADDR_MAX) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		struct idx_volume vol = {
+			.id = get_be32(k.mv_data),
+			.active = ((uint8_t *)v.mv_data)[0] == IDX_VOL_ACTIVE,
+			.draining =
+				((uint8_t *)v.mv_data)[0] == IDX_VOL_DRAINING};
+		memcpy(vol.addr, (char *)v.mv_data + 1, v.mv_size - 1);
+		vol.addr[v.mv_size - 1] = '\0';
+		stop = fn(arg, &vol);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (stop)
+		return stop;
+	return rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
+}
+
+int idx_list(struct idx *ix, struct idx_list *l)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	l->nextlen = 0;
+	l->next[0] = '\0';
+	int rc = read_begin(ix, &txn);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_open(txn, ix->keys, &cur);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return lmdbenv_error(rc);
+	}
+	/* Start at the later of the prefix and `start`: a start before
+	 * the prefix must not list keys outside it. */
+	MDB_val k = {l->prefixlen, (void *)l->prefix}, v;
+	if (l->start && l->startlen > 0 && l->startlen <= KEY_MAX) {
+		size_t m =
+			l->startlen < l->prefixlen ? l->startlen : l->prefixlen;
+		int cmp = memcmp(l->start, l->prefix, m);
+		if (cmp > 0 || (cmp == 0 && l->startlen > l->prefixlen))
+			k = (MDB_val){l->startlen, (void *)l->start};
+	}
+	size_t limit = l->limit && l->limit <= l->max ? l->limit : 0;
+	size_t count = 0;
+	int out = 0;
+	if (k.mv_size == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	else
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < l->prefixlen ||
+		    memcmp(k.mv_data, l->prefix, l->prefixlen) != 0)
+			break;
+		struct idx_record r;
+		if (rec_decode(&v, &r)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if ((r.state == IDX_UNLINKED) != l->unlinked)
+			continue;
+		if (limit && count == limit) {
+			memcpy(l->next, k.mv_data, k.mv_size);
+			l->next[k.mv_size] = '\0';
+			l->nextlen = k.mv_size;
+			break;
+		}
+		if (!limit && count == l->max) {
+			out = -E2BIG;
+			break;
+		}
+		if ((out = l->fn(l->arg, k.mv_data, k.mv_size)))
+			break;
+		count++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (out)
+		return out;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
+}
+
+int idx_records(struct idx *ix, const char *start, size_t startlen,
+		int (*fn)(void *arg, const char *key, size_t keylen,
+			  const struct idx_record *r),
+		void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	int rc = read_cursor(ix, ix->keys, &txn, &cur);
+	if (rc)
+		return rc;
+	MDB_val k = {startlen, (void *)start}, v;
+	bool seek = start && startlen > 0 && startlen <= KEY_MAX;
+	rc = mdb_cursor_get(cur, &k, &v, seek ? MDB_SET_RANGE : MDB_FIRST);
+	int out = 0;
+	for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct idx_record r;
+		if (rec_decode(&v, &r)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if ((out = fn(arg, k.mv_data, k.mv_size, &r)))
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (out)
+		return out;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
+}
+
+int idx_purge_scan(struct idx *ix, uint32_t from_vol,
+		   int (*fn)(void *arg, const struct idx_purge *p), void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	int rc = read_cursor(ix, ix->purge, &txn, &cur);
+	if (rc)
+		return rc;
+	uint8_t seek[4];
+	be32(seek, from_vol);
+	MDB_val k = {4, seek}, v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (!rc) {
+		if (k.mv_size < 5 || v.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		struct idx_purge p = {.vol = get_be32(k.mv_data),
+				      .key = (char *)k.mv_data + 4,
+				      .keylen = k.mv_size - 4,
+				      .seq = le_get64(v.mv_data)};
+		int what = fn(arg, &p);
+		if (what == IDX_SCAN_STOP)
+			break;
+		if (what == IDX_SCAN_SKIP_VOL) {
+			if (p.vol == UINT32_MAX)
+				break;
+			be32(seek, p.vol + 1);
+			k = (MDB_val){4, seek};
+			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		} else {
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
+}
+
+int idx_purge_pending(struct idx *ix, uint32_t vol, const char *key,
+		      size_t keylen, uint64_t seq)
+{
+	if (keylen == 0 || keylen > KEY_MAX)
+		return -ENOENT;
+	MDB_txn *txn;
+	int rc = read_begin(ix, &txn);
+	if (rc)
+		return rc;
+	uint8_t k[PURGE_KEY_MAX];
+	MDB_val kv = {purge_key(k, vol, key, keylen), k}, v;
+	rc = mdb_get(txn, ix->purge, &kv, &v);
+	bool match = !rc && v.mv_size == 8 && le_get64(v.mv_data) == seq;
+	mdb_txn_abort(txn);
+	if (rc && rc != MDB_NOTFOUND)
+		return lmdbenv_error(rc);
+	return match ? 0 : -ENOENT;
+}
+
+int idx_copy(struct idx *ix, int fd)
+{
+	int rc = mdb_env_copyfd2(ix->env, fd, MDB_CP_COMPACT);
+	return rc ? lmdbenv_error(rc) : 0;
+}
+
+/* Replaces the contents of dst with those of src (same name) in txn. */
+static int copy_db(MDB_txn *from, MDB_txn *txn, const char *name, MDB_dbi dst)
+{
+	MDB_dbi src;
+	int rc = mdb_drop(txn, dst, 0);
+	if (rc)
+		return rc;
+	rc = mdb_dbi_open(from, name, 0, &src);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	MDB_cursor *cur;
+	rc = mdb_cursor_open(from, src, &cur);
+	if (rc)
+		return rc;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if ((rc = mdb_put(txn, dst, &k, &v, MDB_APPEND)))
+			break;
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int idx_install(struct idx *ix, const char *path)
+{
+	MDB_env *env;
+	MDB_txn *from = NULL, *txn = NULL;
+	int rc = mdb_env_create(&env);
+	if (rc)
+		return lmdbenv_error(rc);
+	rc = mdb_env_set_maxdbs(env, 8);
+	if (!rc)
+		rc = mdb_env_set_mapsize(env, MAP_SIZE);
+	if (!rc)
+		rc = mdb_env_open(env, path,
+				  MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0644);
+	if (!rc)
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &from);
+	if (!rc)
+		rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+	if (!rc)
+		rc = copy_db(from, txn, "keys", ix->keys);
+	if (!rc)
+		rc = copy_db(from, txn, "volumes", ix->volumes);
+	if (!rc)
+		rc = copy_db(from, txn, "purge", ix->purge);
+	if (!rc)
+		rc = copy_db(from, txn, "applied", ix->applied);
+	if (!rc) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	/* The log is about to forget what this replaces: durable now,
+	 * even under idx_relax_sync. */
+	if (!rc)
+		rc = mdb_env_sync(ix->env, 1);
+	if (txn)
+		mdb_txn_abort(txn);
+	if (from)
+		mdb_txn_abort(from);
+	mdb_env_close(env);
+	return rc ? lmdbenv_error(rc) : 0;
+}
