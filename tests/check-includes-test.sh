@@ -5,6 +5,10 @@
 # one allowed header and include cycles each fail naming the file or the
 # cycle, and that the real source tree passes.
 set -u
+command -v python3 >/dev/null 2>&1 || {
+	echo "SKIP: no python3"
+	exit 77
+}
 src=${CASK_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 check="python3 $src/scripts/check-includes.py"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/check-includes.XXXXXX") || exit 99
