@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "raft/raft.h"
-#include "raft/raft_codec.h"
 
 enum pr_state { PR_PROBE, PR_REPLICATE, PR_SNAPSHOT };
 

@@ -278,6 +278,10 @@ bool raft_lease_valid(const struct raft *r);
  * ticks (n > 0 exactly when raft_lease_valid); 0 when there is none. */
 unsigned raft_lease_ticks(const struct raft *r);
 
+/* The payload of RAFT_ENTRY_CONFIG entries. */
+size_t raft_conf_size(const struct raft_conf *c);
+int raft_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap);
+int raft_conf_decode(const uint8_t *buf, size_t len, struct raft_conf *c);
 /* Index of id in c, or -1. */
 int raft_conf_find(const struct raft_conf *c, uint64_t id);
 

@@ -1,5 +1,6 @@
 /*
- * Wire format of the Raft core's messages and configuration entries:
+ * Wire format of the Raft core's messages (the payload format of
+ * configuration entries is the core's own: raft.h):
  * little-endian, fixed-width fields, self-delimiting, so a message can
  * cross machines and compilers. Pure like the core: no I/O, and memory
  * only as each function says.
@@ -17,19 +18,13 @@
 
 #include "raft/raft.h"
 
-/*
- * Serialisation (little-endian, self-delimiting). raft_msg_size() is the
- * exact encoded size. raft_msg_decode() allocates m->entries (free with
- * raft_msg_release()); entry payloads point into buf, which must outlive m.
+/* raft_msg_size() is the exact encoded size. raft_msg_decode() allocates
+ * m->entries (free with raft_msg_release()); entry payloads point into buf,
+ * which must outlive m.
  */
 size_t raft_msg_size(const struct raft_msg *m);
 int raft_msg_encode(const struct raft_msg *m, uint8_t *buf, size_t cap);
 int raft_msg_decode(const uint8_t *buf, size_t len, struct raft_msg *m);
 void raft_msg_release(struct raft_msg *m);
-
-/* The payload of RAFT_ENTRY_CONFIG entries. */
-size_t raft_conf_size(const struct raft_conf *c);
-int raft_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap);
-int raft_conf_decode(const uint8_t *buf, size_t len, struct raft_conf *c);
 
 #endif

@@ -47,7 +47,7 @@ clean() {
 	put "$t" master/http/api.h
 	put "$t" rebuild/main.c common/log.h
 	put "$t" tests/harness.h master/state/index.h volume/bitcask.h
-	put "$t" raft/tests/raft_sim.c raft/raft.h tests/harness.h
+	put "$t" raft/tests/raft_sim.c raft/raft.h
 	put "$t" config.h
 	# A build folder inside the tree (as in distcheck) is not sources.
 	put "$t" _build/sub/common/bad.c master/http/api.h
@@ -150,6 +150,20 @@ put "$t" master/repl/b.h master/repl/c.h
 put "$t" master/repl/c.h master/repl/a.h
 fail "three-module cycle" "$t" \
 	"cycle: master/repl/a -> master/repl/b -> master/repl/c -> master/repl/a"
+
+t=$(clean private)
+put "$t" volume/bitcask_int.h volume/bitcask.h
+put "$t" volume/bitcask.c volume/bitcask.h volume/bitcask_int.h
+pass "a private header x_int.h is part of module x" "$t"
+put "$t" volume/merge.h volume/bitcask_int.h
+put "$t" volume/bitcask_int.h volume/bitcask.h volume/merge.h
+fail "a private header's cycle with another module" "$t" \
+	"cycle: volume/bitcask -> volume/merge -> volume/bitcask"
+
+t=$(clean rafttests)
+put "$t" raft/tests/test_raft.c raft/raft.h tests/harness.h
+fail "raft/tests/ uses the core alone" "$t" \
+	"raft/tests/test_raft.c:2: includes tests/harness.h"
 
 if command -v git >/dev/null 2>&1; then
 	# At the top of a git work tree only tracked files count.
