@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/key.h"
 
@@ -91,12 +90,4 @@ long http_query_arg(struct MHD_Connection *c, const char *name, char *out,
 	if (!v)
 		return -ENOENT;
 	return key_pct_decode(v, strlen(v), out, cap);
-}
-
-unsigned long long http_now_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000ull +
-	       (unsigned long long)ts.tv_nsec / 1000;
 }

@@ -41,7 +41,4 @@ size_t http_unescape_none(void *cls, struct MHD_Connection *c, char *s);
 long http_query_arg(struct MHD_Connection *c, const char *name, char *out,
 		    size_t cap);
 
-/* Microseconds on the monotonic clock, for request latency. */
-unsigned long long http_now_usec(void);
-
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/key.h"
 #include "common/md5.h"
 #include "common/progress.h"
@@ -131,7 +132,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 
 static uint64_t now_us(const struct run *r)
 {
-	return progress_now_us() - r->start_us;
+	return clock_mono_us() - r->start_us;
 }
 
 static void begin_step(struct slot *s, enum thr_op step)
@@ -185,7 +186,7 @@ static bool begin_sequence(struct slot *s)
 {
 	struct run *r = s->run;
 	const struct thr_opts *o = r->o;
-	if (o->duration_ms ? progress_now_us() >= r->deadline_us
+	if (o->duration_ms ? clock_mono_us() >= r->deadline_us
 			   : r->next_op >= o->ops)
 		return false;
 	s->opno = r->next_op++;
@@ -330,7 +331,7 @@ int thr_run(const struct thr_opts *o, struct thr_result *out)
 	}
 	struct progress pr;
 	progress_init(&pr, "thrasher", o->duration_ms ? 0 : o->ops);
-	r.start_us = progress_now_us();
+	r.start_us = clock_mono_us();
 	r.deadline_us = r.start_us + o->duration_ms * 1000;
 	unsigned active = 0;
 	for (unsigned i = 0; !rc && i < o->concurrency; i++)
@@ -354,7 +355,7 @@ int thr_run(const struct thr_opts *o, struct thr_result *out)
 			curl_multi_poll(r.multi, NULL, 0, 100, NULL);
 	}
 	progress_end(&pr);
-	out->seconds = (double)(progress_now_us() - r.start_us) / 1e6;
+	out->seconds = (double)(clock_mono_us() - r.start_us) / 1e6;
 	for (unsigned i = 0; slots && i < o->concurrency; i++)
 		if (slots[i].e)
 			curl_easy_cleanup(slots[i].e);

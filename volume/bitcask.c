@@ -13,9 +13,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -63,13 +63,6 @@ struct bc_write {
 	uint16_t klen;
 	char key[];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int seg_fd(const struct bc_seg *seg)
 {
@@ -648,7 +641,7 @@ static void release(struct bc *bc, struct bc_seg *seg, uint64_t off,
 
 static int check_key(const char *key, size_t klen)
 {
-	return key && klen > 0 && klen <= BC_KEY_MAX ? 0 : -EINVAL;
+	return key && klen > 0 && klen <= KEY_MAX ? 0 : -EINVAL;
 }
 
 int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
@@ -667,7 +660,7 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 	*w = (struct bc_write){.bc = bc,
 			       .size = size,
 			       .klen = (uint16_t)klen,
-			       .timestamp = now_ns()};
+			       .timestamp = clock_wall_ns()};
 	memcpy(w->key, key, klen);
 	rc = md5_init(&w->md5);
 	if (rc) {
@@ -699,7 +692,7 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 		*out = w;
 		return 0;
 	}
-	uint8_t rec[REC_HDR_SIZE + REC_KEY_MAX];
+	uint8_t rec[REC_HDR_SIZE + KEY_MAX];
 	struct rec_hdr h = {.type = REC_PENDING,
 			    .klen = w->klen,
 			    .vlen = size,
@@ -921,11 +914,11 @@ int bc_delete(struct bc *bc, const char *key, size_t klen)
 	rc = reserve(bc, len, NULL, &seg, &off);
 	if (rc)
 		return rc;
-	uint8_t rec[REC_HDR_SIZE + REC_KEY_MAX];
+	uint8_t rec[REC_HDR_SIZE + KEY_MAX];
 	struct rec_hdr h = {.data_crc = crc32c_update(0, key, klen),
 			    .type = REC_TOMBSTONE,
 			    .klen = (uint16_t)klen,
-			    .timestamp = now_ns()};
+			    .timestamp = clock_wall_ns()};
 	rec_encode(&h, rec);
 	memcpy(rec + REC_HDR_SIZE, key, klen);
 	rc = pwrite_all(seg_fd(seg), rec, (size_t)len, off);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/httpd.h"
 #include "common/key.h"
 #include "common/log.h"
@@ -50,7 +51,7 @@ struct req {
 	uint8_t md5[MD5_LEN];
 	enum metrics_method method;
 	unsigned code;
-	unsigned long long start_usec;
+	uint64_t start_usec;
 	bool system; /* a /_/ endpoint */
 	struct bc_write *w;
 	uint64_t expected;
@@ -636,7 +637,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		pthread_mutex_init(&r->mu, NULL);
 		*req_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
-		r->start_usec = http_now_usec();
+		r->start_usec = clock_mono_us();
 		r->method = metrics_method_of(method);
 		r->system = strncmp(url, "/_/", 3) == 0;
 		if (r->system && r->method != METRICS_GET &&
@@ -718,7 +719,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (r->w)
 		bc_write_abort(r->w);
 	metrics_http_observe(r->method, (int)r->code,
-			     http_now_usec() - r->start_usec);
+			     clock_mono_us() - r->start_usec);
 	*req_cls = NULL;
 	req_unref(r);
 	atomic_fetch_sub(&s->inflight, 1);

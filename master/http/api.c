@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/httpd.h"
 #include "common/key.h"
 #include "common/log.h"
@@ -54,7 +55,7 @@ struct req {
 	struct MHD_Connection *c;
 	enum kind kind;
 	enum metrics_method method;
-	unsigned long long start_us;
+	uint64_t start_us;
 	unsigned status;
 	bool answered;
 	struct put *put;
@@ -287,7 +288,7 @@ static unsigned rand_below(unsigned n)
 {
 	static _Thread_local uint64_t x;
 	if (!x)
-		x = (uint64_t)http_now_usec() ^ (uint64_t)(uintptr_t)&x;
+		x = clock_mono_us() ^ (uint64_t)(uintptr_t)&x;
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
@@ -821,7 +822,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		r->a = a;
 		r->c = c;
 		r->method = metrics_method_of(method);
-		r->start_us = http_now_usec();
+		r->start_us = clock_mono_us();
 		atomic_fetch_add(&a->open, 1);
 		*con_cls = r;
 		/* Keep-alive connections outlive the listening socket. */
@@ -931,7 +932,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r->locked)
 		keylock_release(r->key, r->keylen);
 	metrics_http_observe(r->method, r->answered ? (int)r->status : 0,
-			     http_now_usec() - r->start_us);
+			     clock_mono_us() - r->start_us);
 	admin_req_free(r->admin);
 	free(r->cr);
 	free(r);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/httpc.h"
 #include "common/key.h"
 #include "common/log.h"
@@ -273,13 +273,6 @@ static unsigned judge(struct put *p, uint8_t *out)
 	return 201;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Publishes the answer. Runs on the fan-out or the commit thread. */
 static void finish(struct put *p, unsigned status)
 {
@@ -353,7 +346,8 @@ static void recorded(struct commit_req *cr)
 	}
 	snprintf(p->why, sizeof(p->why), "index commit failed: %s",
 		 strerror(-rc));
-	/* Raft outcomes (master/repl/node.h) are transient: the client retries. */
+	/* Raft outcomes (master/repl/node.h) are transient: the client retries.
+	 */
 	p->final = rc == -EEXIST ? 403
 		   : rc == -ENOTCONN || rc == -ECANCELED || rc == -ETIMEDOUT ||
 				   rc == -ESHUTDOWN
@@ -392,7 +386,7 @@ static void settle(struct put *p)
 			.key = p->key,
 			.keylen = p->keylen,
 			.size = p->size,
-			.created_ms = now_ms(),
+			.created_ms = clock_wall_ms(),
 			.nvols = p->n};
 	memcpy(c.md5, md5, MD5_LEN);
 	for (unsigned i = 0; i < p->n; i++)

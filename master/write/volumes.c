@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/httpc.h"
 #include "common/log.h"
 
@@ -146,14 +147,8 @@ static void *checker(void *arg)
 	struct vols *vs = arg;
 	pthread_mutex_lock(&vs->mu);
 	while (!vs->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += vs->interval_ms / 1000;
-		until.tv_nsec += (vs->interval_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		struct timespec until =
+			clock_deadline_ms((uint64_t)vs->interval_ms);
 		pthread_cond_timedwait(&vs->cv, &vs->mu, &until);
 		if (vs->stopping)
 			break;
