@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/httpd.h"
+#include "common/httperr.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -75,19 +76,28 @@ static enum MHD_Result reply_empty(struct req *r, struct MHD_Connection *c,
 	return http_reply_empty(c, code);
 }
 
+/* An engine error, answered as common/httperr.h says; a fault of this
+ * volume's (500) is logged. */
 static enum MHD_Result reply_engine_error(struct req *r,
 					  struct MHD_Connection *c, int err,
 					  const char *what)
 {
-	if (err == -ENOSPC)
-		return reply_text(r, c, MHD_HTTP_INSUFFICIENT_STORAGE,
-				  "no space left on this volume");
-	if (err == -EFBIG)
-		return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
-				  "value too large for this volume");
-	log_error("%s %.*s: %s", what, (int)r->klen, r->key, strerror(-err));
-	return reply_text(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			  "storage error on this volume");
+	const char *why = NULL;
+	switch (err) {
+	case -ENOSPC:
+		why = "no space left on this volume";
+		break;
+	case -EFBIG:
+		why = "value too large for this volume";
+		break;
+	default:
+		if (httperr_status(err) == MHD_HTTP_INTERNAL_SERVER_ERROR) {
+			log_error("%s %.*s: %s", what, (int)r->klen, r->key,
+				  strerror(-err));
+			why = "storage error on this volume";
+		}
+	}
+	return http_reply_errno(c, err, why, &r->code);
 }
 
 static void add_md5_headers(struct MHD_Response *resp,

@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/httpd.h"
+#include "common/httperr.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -108,71 +109,30 @@ static enum MHD_Result text(struct req *r, unsigned code, const char *why)
 {
 	r->status = code;
 	r->answered = true;
-	if (code != 503)
-		return http_reply_text(r->c, code, "%s", why);
-	/* Every 503 is transient: tell clients when to come back. */
-	size_t len = strlen(why);
-	char *body = malloc(len + 2);
-	if (!body)
-		return MHD_NO;
-	memcpy(body, why, len);
-	body[len] = '\n';
-	body[len + 1] = '\0';
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		len + 1, body, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	enum MHD_Result ret = MHD_queue_response(r->c, code, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_reply_text(r->c, code, "%s", why);
 }
 
-struct query_buf {
-	char *out;
-	size_t len, cap;
-};
-
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
-			       const char *key, const char *value)
+/* An operation ended with rc: the answer common/httperr.h gives it, with
+ * `why` or, when NULL, the table's reason. */
+static enum MHD_Result failed(struct req *r, int rc, const char *why)
 {
-	struct query_buf *q = cls;
-	(void)kind;
-	int n = snprintf(q->out + q->len, q->cap - q->len, "%c%s%s%s",
-			 q->len ? '&' : '?', key, value ? "=" : "",
-			 value ? value : "");
-	if (n < 0 || (size_t)n >= q->cap - q->len)
-		return MHD_NO;
-	q->len += (size_t)n;
-	return MHD_YES;
+	r->answered = true;
+	return http_reply_errno(r->c, rc, why, &r->status);
 }
 
-/* A write reached a follower, or the leader lost its place: 307 to the
- * leader with the same path and query (curl -L re-sends the body), or
- * 503 when there is no leader to send it to. */
+/* A write reached a follower before any work: 307 to the leader with the
+ * same path and query (curl -L re-sends the body), or 503 when there is
+ * no leader to send it to. */
 static enum MHD_Result not_leader(struct api *a, struct req *r, const char *url)
 {
-	char loc[URL_MAX + 4096], query[4096] = "";
-	int rc = node_leader_url(a->d.node, loc, IDX_ADDR_MAX + 16);
+	char leader[IDX_ADDR_MAX + 16];
+	int rc = node_leader_url(a->d.node, leader, sizeof(leader));
 	if (rc)
 		return text(r, 503,
 			    rc == -EAGAIN ? "leadership is changing: retry"
 					  : "no leader: retry");
-	struct query_buf q = {query, 0, sizeof(query)};
-	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-	size_t n = strlen(loc);
-	if (snprintf(loc + n, sizeof(loc) - n, "%s%s", url, query) >=
-	    (int)(sizeof(loc) - n))
-		return text(r, 414, "URL too long to redirect");
-	struct MHD_Response *resp = empty_response();
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-	return queue(r, 307, resp);
+	r->answered = true;
+	return http_reply_to_leader(r->c, leader, url, &r->status);
 }
 
 static bool leads(struct api *a)
@@ -368,7 +328,6 @@ static enum MHD_Result get_key(struct api *a, struct req *r, const char *url)
 				balanced(a, r, &rec) ? "balanced"
 						     : "unbalanced");
 	if (nlive == 0) {
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		MHD_destroy_response(resp);
 		return text(r, 503, "no replica of the key is live");
 	}
@@ -784,27 +743,23 @@ static enum MHD_Result write_begin(struct api *a, struct req *r,
 	return MHD_YES;
 }
 
-static enum MHD_Result write_end(struct api *a, struct req *r, const char *url)
+/* The commit's outcome. A leader lost meanwhile (-ENOTCONN) is a 503 as
+ * for a PUT, not a 307: the write began here, and whether it happened is
+ * unknown (common/httperr.h). */
+static enum MHD_Result write_end(struct api *a, struct req *r)
 {
 	int rc = r->cr->result;
-	switch (rc) {
-	case 0:
+	if (rc == 0) {
 		if (r->method == METRICS_DELETE)
 			purge_poke(a->d.pg);
 		return empty(r, 204);
-	case -ENOENT:
-		return text(r, 404, "no such key");
-	case -EPERM:
-		return text(r, 403, "protected: UNLINK the key before DELETE");
-	case -ENOTCONN:
-		return not_leader(a, r, url);
-	case -ECANCELED:
-	case -ETIMEDOUT:
-	case -ESHUTDOWN:
-		return text(r, 503, "the change was not committed: retry");
-	default:
-		return text(r, 500, "index commit failed");
 	}
+	if (rc == -EPERM)
+		return failed(r, rc, "protected: UNLINK the key before DELETE");
+	if (httperr_status(rc) == 503)
+		return failed(r, rc, "the change was not committed: retry");
+	return failed(r, rc,
+		      httperr_status(rc) == 500 ? "index commit failed" : NULL);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
@@ -887,12 +842,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		if (r->reading && !atomic_load(&r->read_ready))
 			return MHD_YES;
 		if (r->reading && r->rd.result)
-			return text(
-				r, 503,
-				r->rd.result == -ENOTCONN
-					? "no leader: retry"
-					: "no read index from the leader in "
-					  "time: retry");
+			return failed(r, r->rd.result,
+				      r->rd.result == -ENOTCONN
+					      ? "no leader: retry"
+					      : "no read index from the leader "
+						"in time: retry");
 		if (r->method == METRICS_GET) {
 			struct query q = {0};
 			MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
@@ -904,7 +858,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	case METRICS_DELETE:
 	case METRICS_UNLINK:
 		if (r->suspended)
-			return write_end(a, r, url);
+			return write_end(a, r);
 		return write_begin(a, r, url, r->method == METRICS_UNLINK);
 	default:
 		return text(r, 405, "method not allowed");

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/httperr.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/md5.h"
@@ -211,8 +212,8 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 		addrs[i] = act->v[i]->addr;
 	int n = placement_pick(key, keylen, addrs, act->n, d->replicas, win);
 	if (n <= 0) {
-		*why = n ? "out of memory" : "no active volumes";
-		return n ? 500 : 503;
+		*why = n ? httperr_reason(n) : "no active volumes";
+		return n ? httperr_status(n) : 503;
 	}
 	uint32_t want[CMD_MAX_VOLS];
 	const struct vol *miss[CMD_MAX_VOLS];
@@ -255,15 +256,12 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 	memcpy(c.md5, rec.md5, MD5_LEN);
 	memcpy(c.vols, want, sizeof(want[0]) * (unsigned)n);
 	rc = commit_run(d->cm, &c);
-	if (rc == -ESTALE) {
-		forget(d, key, keylen, wrote, nwrote);
-		*why = "the key changed during the move";
-		return 409;
-	}
 	if (rc) {
 		forget(d, key, keylen, wrote, nwrote);
-		*why = "index commit failed";
-		return 500;
+		*why = rc == -ESTALE ? "the key changed during the move"
+		       : httperr_status(rc) == 503 ? httperr_reason(rc)
+						   : "index commit failed";
+		return httperr_status(rc);
 	}
 	purge_poke(d->pg);
 	*why = "moved";

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/httpc.h"
+#include "common/httperr.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/md5.h"
@@ -346,13 +347,9 @@ static void recorded(struct commit_req *cr)
 	}
 	snprintf(p->why, sizeof(p->why), "index commit failed: %s",
 		 strerror(-rc));
-	/* Raft outcomes (master/repl/node.h) are transient: the client retries.
-	 */
-	p->final = rc == -EEXIST ? 403
-		   : rc == -ENOTCONN || rc == -ECANCELED || rc == -ETIMEDOUT ||
-				   rc == -ESHUTDOWN
-			   ? 503
-			   : 500;
+	/* Raft outcomes (master/repl/node.h) are transient 503s: the client
+	 * retries. */
+	p->final = httperr_status(rc);
 	struct fanout *f = p->f;
 	pthread_mutex_lock(&f->mu);
 	p->next = f->retry;
