@@ -1,6 +1,5 @@
 #include "volume/server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -11,24 +10,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/httpd.h"
 #include "common/httperr.h"
+#include "common/httpserver.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
 struct srv {
-	struct MHD_Daemon *d;
+	struct httpserver *hs;
 	struct bc *bc;
 	uint64_t max_value;
-	bool pool; /* polling threads: PUT and DELETE end off them */
-	atomic_int inflight;
-	atomic_int pending; /* operations whose connection waits suspended */
+	bool pool;	     /* polling threads: PUT and DELETE end off them */
+	atomic_uint pending; /* operations whose connection waits suspended */
 	atomic_uint_fast64_t bytes_in;
 	atomic_uint_fast64_t bytes_out;
 };
@@ -646,7 +644,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		atomic_init(&r->refs, 1);
 		pthread_mutex_init(&r->mu, NULL);
 		*req_cls = r;
-		atomic_fetch_add(&s->inflight, 1);
 		r->start_usec = clock_mono_us();
 		r->method = metrics_method_of(method);
 		r->system = strncmp(url, "/_/", 3) == 0;
@@ -719,8 +716,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
-	struct srv *s = cls;
 	struct req *r = *req_cls;
+	(void)cls;
 	(void)c;
 	(void)toe;
 	if (!r)
@@ -732,57 +729,31 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 			     clock_mono_us() - r->start_usec);
 	*req_cls = NULL;
 	req_unref(r);
-	atomic_fetch_sub(&s->inflight, 1);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char line[512];
-	(void)cls;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	size_t n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		line[--n] = '\0';
-	log_warn("httpd: %s", line);
 }
 
 int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET,
-				   .sin_port = htons((uint16_t)opt->port)};
-	if (inet_pton(AF_INET, opt->bind, &addr.sin_addr) != 1)
-		return -EINVAL;
 	struct srv *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->bc = bc;
 	s->max_value = opt->max_value;
 	s->pool = opt->threads > 0;
-	/* Suspending is not available to thread-per-connection, whose
-	 * threads may simply block. A pool of one is MHD's single internal
-	 * thread. */
-	unsigned flags = s->pool ? MHD_USE_EPOLL_INTERNAL_THREAD |
-					   MHD_ALLOW_SUSPEND_RESUME
-				 : MHD_USE_THREAD_PER_CONNECTION |
-					   MHD_USE_POLL_INTERNAL_THREAD |
-					   MHD_USE_ITC;
-	s->d = MHD_start_daemon(
-		flags | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-		&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		/* Last, as MHD warns about a pool size below 2: without a
-		 * pool the option list simply ends here. */
-		opt->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-		opt->threads, MHD_OPTION_END);
-	if (!s->d) {
+	struct httpserver_options ho = {.bind = opt->bind,
+					.port = opt->port,
+					.threads = opt->threads,
+					.max_connections = opt->max_connections,
+					.connection_memory = 64 * 1024,
+					.timeout_s = 120,
+					.thread_stack = 256 * 1024,
+					.backlog = 1024,
+					.handler = handler,
+					.completed = completed,
+					.cls = s};
+	int rc = httpserver_start(&ho, &s->hs);
+	if (rc) {
 		free(s);
-		return -EADDRINUSE;
+		return rc;
 	}
 	*out = s;
 	return 0;
@@ -790,22 +761,13 @@ int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 
 void srv_stop(struct srv *s, unsigned grace_ms)
 {
-	/* The listening socket is closed only once the daemon stopped: its
-	 * threads may still use it, and a number reused meanwhile by another
-	 * file made libmicrohttpd abort the process now and then. */
-	MHD_socket lfd = MHD_quiesce_daemon(s->d);
-	struct timespec tick = {0, 10 * 1000000};
-	for (unsigned waited = 0;
-	     atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10)
-		nanosleep(&tick, NULL);
+	httpserver_quiesce(s->hs);
+	httpserver_drain(s->hs, grace_ms);
 	/* MHD must not stop while a connection is suspended, and only the end
 	 * of its operation resumes it. Each ends: a commit with its sync, a
 	 * delete once the older puts of its key end, which the still running
 	 * polling threads finish or time out. */
-	while (atomic_load(&s->pending) > 0)
-		nanosleep(&tick, NULL);
-	MHD_stop_daemon(s->d);
-	if (lfd != MHD_INVALID_SOCKET)
-		close(lfd);
+	httpserver_wait(&s->pending, HTTPSERVER_FOREVER);
+	httpserver_stop(s->hs);
 	free(s);
 }

@@ -1,19 +1,17 @@
 #include "master/http/api.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/httpd.h"
 #include "common/httperr.h"
+#include "common/httpserver.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -29,12 +27,8 @@
 struct api {
 	struct api_options opt;
 	struct api_deps d;
-	struct MHD_Daemon *mhd;
+	struct httpserver *hs;
 	struct admin *admin; /* /_/admin/ and REBALANCE (master/http/admin.h) */
-	/* Requests begun and not yet completed: libmicrohttpd must not be
-	 * stopped while one of them is suspended. */
-	atomic_uint open;
-	atomic_bool stopping; /* new requests are refused */
 };
 
 enum kind {
@@ -778,10 +772,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		r->c = c;
 		r->method = metrics_method_of(method);
 		r->start_us = clock_mono_us();
-		atomic_fetch_add(&a->open, 1);
 		*con_cls = r;
 		/* Keep-alive connections outlive the listening socket. */
-		if (atomic_load(&a->stopping))
+		if (httpserver_stopping(a->hs))
 			return text(r, 503, "shutting down: retry");
 		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
 		if (r->raft)
@@ -878,7 +871,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r->raft) {
 		node_http_done(a->d.node, r->raft_state);
 		free(r);
-		atomic_fetch_sub(&a->open, 1);
 		return;
 	}
 	if (r->put)
@@ -890,16 +882,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	admin_req_free(r->admin);
 	free(r->cr);
 	free(r);
-	atomic_fetch_sub(&a->open, 1);
 }
 
 int api_start(const struct api_options *opt, const struct api_deps *deps,
 	      struct api **out)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)opt->port)};
-	if (inet_pton(AF_INET, opt->bind, &sa.sin_addr) != 1)
-		return -EINVAL;
 	struct api *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -912,22 +899,20 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 		free(a);
 		return -ENOMEM;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
-	a->mhd = MHD_start_daemon(
-		flags, (uint16_t)opt->port, NULL, NULL, handle, a,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
-		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
-	if (!a->mhd) {
+	struct httpserver_options ho = {.bind = opt->bind,
+					.port = opt->port,
+					.threads = opt->threads,
+					.connection_memory = 32 * 1024,
+					.timeout_s = 120,
+					.reuse_address = true,
+					.handler = handle,
+					.completed = completed,
+					.cls = a};
+	int rc = httpserver_start(&ho, &a->hs);
+	if (rc) {
 		admin_free(a->admin);
 		free(a);
-		return -EADDRINUSE;
+		return rc;
 	}
 	*out = a;
 	return 0;
@@ -935,23 +920,14 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 
 void api_stop(struct api *a, unsigned grace_ms)
 {
-	/* Closed only after MHD_stop_daemon, as srv_stop does and for the
-	 * same reason: the daemon's threads may still use it. */
-	MHD_socket fd = MHD_quiesce_daemon(a->mhd);
-	atomic_store(&a->stopping, true);
+	httpserver_quiesce(a->hs);
 	admin_drain(a->admin);
 	/* Requests in flight finish, and none may still be suspended when
-	 * the daemon stops (libmicrohttpd aborts the process then): a write
-	 * waiting for its commit, a read for its read index, a raft POST for
-	 * the node's answer. The node still runs and answers them all. */
-	for (unsigned waited = 0; atomic_load(&a->open) && waited < grace_ms;
-	     waited += 10) {
-		struct timespec d = {0, 10 * 1000000};
-		nanosleep(&d, NULL);
-	}
-	MHD_stop_daemon(a->mhd);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	 * the daemon stops: a write waiting for its commit, a read for its
+	 * read index, a raft POST for the node's answer. The node still runs
+	 * and answers them all. */
+	httpserver_drain(a->hs, grace_ms);
+	httpserver_stop(a->hs);
 	admin_free(a->admin);
 	free(a);
 }
