@@ -253,20 +253,18 @@ static bool balanced(struct api *a, const struct req *r,
 		     const struct idx_record *rec)
 {
 	const struct vol_active *act = vol_active(a->d.vs);
-	const char *addrs[CMD_MAX_VOLS * 4];
-	size_t win[CMD_MAX_VOLS];
-	if (act->n > sizeof(addrs) / sizeof(addrs[0]))
-		return true; /* too many to judge on the read path */
-	for (size_t i = 0; i < act->n; i++)
-		addrs[i] = act->v[i]->addr;
-	int n = placement_pick(r->key, r->keylen, addrs, act->n,
-			       a->opt.replicas, win);
-	if (n < 0 || (unsigned)n != rec->nvols)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (act->v[win[i]]->id != rec->vols[i])
-			return false;
-	return true;
+	size_t have[CMD_MAX_VOLS];
+	for (unsigned i = 0; i < rec->nvols; i++) {
+		size_t j = 0;
+		while (j < act->n && act->v[j]->id != rec->vols[i])
+			j++;
+		if (j == act->n)
+			return false; /* a copy on a volume no longer active */
+		have[i] = j;
+	}
+	return placement_balanced(r->key, r->keylen, act, act->n,
+				  vol_active_addr, a->opt.replicas, have,
+				  rec->nvols) == 1;
 }
 
 static enum MHD_Result redirect(struct req *r, unsigned code, const char *host,
@@ -637,12 +635,9 @@ static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 		return text(r, 500, "index read failed");
 	}
 	const struct vol_active *act = vol_active(a->d.vs);
-	const char *addrs[VOL_MAX_ID];
 	size_t win[CMD_MAX_VOLS];
-	for (size_t i = 0; i < act->n; i++)
-		addrs[i] = act->v[i]->addr;
-	int n = placement_pick(r->key, r->keylen, addrs, act->n,
-			       a->opt.replicas, win);
+	int n = placement_pick_set(r->key, r->keylen, act, act->n,
+				   vol_active_addr, a->opt.replicas, win);
 	if (n < (int)a->opt.replicas) {
 		keylock_release(r->key, r->keylen);
 		return text(r, 503, "fewer volumes than -replicas");

@@ -206,11 +206,9 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 		return 500;
 	}
 	const struct vol_active *act = vol_active(d->vs);
-	const char *addrs[VOL_MAX_ID];
 	size_t win[CMD_MAX_VOLS];
-	for (size_t i = 0; i < act->n; i++)
-		addrs[i] = act->v[i]->addr;
-	int n = placement_pick(key, keylen, addrs, act->n, d->replicas, win);
+	int n = placement_pick_set(key, keylen, act, act->n, vol_active_addr,
+				   d->replicas, win);
 	if (n <= 0) {
 		*why = n ? httperr_reason(n) : "no active volumes";
 		return n ? httperr_status(n) : 503;

@@ -1,5 +1,6 @@
 #include "master/write/volumes.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -96,6 +97,13 @@ const struct vol *vol_by_id(struct vols *vs, uint32_t id)
 const struct vol_active *vol_active(struct vols *vs)
 {
 	return &atomic_load(&vs->current)->set;
+}
+
+const char *vol_active_addr(const void *act, size_t i)
+{
+	const struct vol_active *a = act;
+	assert(i < a->n);
+	return a->v[i]->addr;
 }
 
 void vol_each(struct vols *vs, void (*fn)(void *arg, const struct vol *v),
