@@ -31,6 +31,7 @@ enum MHD_Result http_reply_owned(struct MHD_Connection *c, unsigned code,
 				 const char *content_type, char *data,
 				 size_t len)
 {
+	assert(c && (data || !len));
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 		len, data, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
@@ -46,6 +47,7 @@ enum MHD_Result http_reply_owned(struct MHD_Connection *c, unsigned code,
 enum MHD_Result http_reply_text(struct MHD_Connection *c, unsigned code,
 				const char *fmt, ...)
 {
+	assert(c && fmt);
 	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
@@ -153,6 +155,7 @@ enum MHD_Result http_reply_empty(struct MHD_Connection *c, unsigned code)
 enum MHD_Result http_reply_buf(struct MHD_Connection *c, struct buf *b,
 			       const char *content_type, unsigned *code)
 {
+	assert(c && b);
 	if (buf_failed(b)) {
 		buf_free(b);
 		if (code)

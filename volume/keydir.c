@@ -1,5 +1,6 @@
 #include "volume/keydir.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -391,8 +392,8 @@ int keydir_move(struct keydir *kd, const char *key, size_t klen,
 void keydir_walk(struct keydir *kd, unsigned shard, const char *prefix,
 		 size_t plen, keydir_walk_fn fn, void *arg)
 {
-	if (shard >= KEYDIR_SHARDS)
-		return;
+	assert(kd && fn && (prefix || !plen));
+	assert(shard < KEYDIR_SHARDS);
 	struct shard *s = &kd->shards[shard];
 	pthread_rwlock_rdlock(&s->lock);
 	for (uint32_t i = 0; i < s->nslots; i++) {

@@ -1,5 +1,6 @@
 #include "volume/server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -283,6 +284,7 @@ static enum MHD_Result begin_put(struct srv *s, struct req *r,
 
 static void req_unref(struct req *r)
 {
+	assert(atomic_load(&r->refs) > 0);
 	if (atomic_fetch_sub(&r->refs, 1) == 1) {
 		pthread_mutex_destroy(&r->mu);
 		free(r);
@@ -319,6 +321,7 @@ static enum MHD_Result reply_op(struct req *r, struct MHD_Connection *c)
 /* Takes the operation's reference before it starts. */
 static void op_begin(struct req *r)
 {
+	assert(r->op == OP_NONE);
 	r->op = OP_RUNNING;
 	atomic_fetch_add(&r->refs, 1);
 	atomic_fetch_add(&r->srv->pending, 1);
@@ -327,6 +330,7 @@ static void op_begin(struct req *r)
 /* Gives back what op_begin took, for an operation that did not start. */
 static void op_abandon(struct req *r)
 {
+	assert(r->op == OP_RUNNING);
 	r->op = OP_NONE;
 	atomic_fetch_sub(&r->refs, 1);
 	atomic_fetch_sub(&r->srv->pending, 1);
@@ -342,6 +346,7 @@ static void op_end(void *arg, int rc, const uint8_t md5[MD5_LEN])
 	struct req *r = arg;
 	struct srv *s = r->srv;
 	pthread_mutex_lock(&r->mu);
+	assert(r->op == OP_RUNNING);
 	r->op = OP_DONE;
 	r->op_rc = rc;
 	if (md5)
@@ -376,6 +381,8 @@ static enum MHD_Result finish_put(struct srv *s, struct req *r,
 {
 	if (r->err)
 		return reply_engine_error(r, c, r->err, "write");
+	/* A PUT whose reservation failed was answered on its first call. */
+	assert(r->w);
 	struct bc_write *w = r->w;
 	r->w = NULL;
 	if (!s->pool) {
@@ -430,6 +437,7 @@ static enum MHD_Result receive_put(struct srv *s, struct req *r,
 	atomic_fetch_add(&s->bytes_in, n);
 	if (r->err)
 		return MHD_YES;
+	assert(r->w);
 	/* MHD enforces Content-Length, but a bug there must not let a body
 	 * overrun its reservation. */
 	if (n > r->expected - r->received)
