@@ -90,7 +90,7 @@ static int on_record(void *arg, const struct adminc_record *rec)
 
 static CURL *request(const struct run *r, struct todo *t)
 {
-	char path[3 * KEY_MAX + 1], url[1024 + sizeof(path)];
+	char path[KEY_PCT_MAX], url[1024 + sizeof(path)];
 	if (key_pct_encode(t->key, t->keylen, path, sizeof(path)) < 0)
 		return NULL;
 	snprintf(url, sizeof(url), "%s%s", r->master, path);

@@ -15,7 +15,7 @@
 const char *const thr_op_names[THR_NOPS] = {"put", "get", "delete",
 					    "get-deleted"};
 
-#define URL_MAX (512 + 3 * KEY_MAX)
+#define URL_MAX (512 + KEY_PCT_MAX)
 /* Wrong answers printed; a broken cluster should not flood the terminal. */
 #define ERRORS_PRINTED 100
 
@@ -194,7 +194,7 @@ static bool begin_sequence(struct slot *s)
 	s->size = o->size_min + (span ? mix(o->seed + s->opno) % span : 0);
 	snprintf(s->key, sizeof(s->key), "%s%llu", o->prefix,
 		 (unsigned long long)s->opno);
-	char path[3 * KEY_MAX + 1];
+	char path[KEY_PCT_MAX];
 	if (key_pct_encode(s->key, strlen(s->key), path, sizeof(path)) < 0)
 		path[0] = '\0';
 	snprintf(s->url, sizeof(s->url), "%s%s",

@@ -22,7 +22,7 @@
 
 /* Beyond this many PUTs in flight, new ones are told to come back. */
 #define MAX_PUTS 512
-#define URL_MAX	 (IDX_ADDR_MAX + 3 * KEY_MAX + 16)
+#define URL_MAX	 (IDX_ADDR_MAX + KEY_PCT_MAX + 16)
 
 struct api {
 	struct api_options opt;
@@ -270,7 +270,7 @@ static bool balanced(struct api *a, const struct req *r,
 static enum MHD_Result redirect(struct req *r, unsigned code, const char *host,
 				struct MHD_Response *resp)
 {
-	char path[3 * KEY_MAX + 1], url[URL_MAX];
+	char path[KEY_PCT_MAX], url[URL_MAX];
 	if (key_pct_encode(r->key, r->keylen, path, sizeof(path)) < 0) {
 		MHD_destroy_response(resp);
 		return text(r, 500, "key does not encode");

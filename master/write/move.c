@@ -73,7 +73,7 @@ static void vol_url(char *url, size_t cap, const struct vol *v,
 static bool fetch_good(const struct move_deps *d, const struct vol *v,
 		       const char *path, const struct idx_record *rec, FILE *f)
 {
-	char url[IDX_ADDR_MAX + 3 * KEY_MAX + 16];
+	char url[IDX_ADDR_MAX + KEY_PCT_MAX + 16];
 	vol_url(url, sizeof(url), v, path);
 	struct download dl = {.f = f};
 	CURL *e = curl_easy_init();
@@ -108,7 +108,7 @@ static bool fetch_good(const struct move_deps *d, const struct vol *v,
 static bool store(const struct move_deps *d, const struct vol *v,
 		  const char *path, const struct idx_record *rec, FILE *f)
 {
-	char url[IDX_ADDR_MAX + 3 * KEY_MAX + 16];
+	char url[IDX_ADDR_MAX + KEY_PCT_MAX + 16];
 	vol_url(url, sizeof(url), v, path);
 	char hex[2 * MD5_LEN + 1] = "", want[2 * MD5_LEN + 1];
 	md5_hex(rec->md5, want);
@@ -227,7 +227,7 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 		*why = "already balanced";
 		return 200;
 	}
-	char path[3 * KEY_MAX + 1];
+	char path[KEY_PCT_MAX];
 	if (key_pct_encode(key, keylen, path, sizeof(path)) < 0) {
 		*why = "key does not encode";
 		return 500;

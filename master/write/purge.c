@@ -23,7 +23,7 @@ struct item {
 	bool locked; /* this item took its key's lock */
 	size_t keylen;
 	char key[KEY_MAX + 1];
-	char url[IDX_ADDR_MAX + 3 * KEY_MAX + 16];
+	char url[IDX_ADDR_MAX + KEY_PCT_MAX + 16];
 };
 
 struct purge {
@@ -90,7 +90,7 @@ static size_t round_once(struct purge *p)
 			it->locked = true;
 		}
 		const struct vol *v = vol_by_id(p->vs, it->vol);
-		char path[3 * KEY_MAX + 1];
+		char path[KEY_PCT_MAX];
 		/* Only while the entry is unchanged: a write that came and
 		 * went meanwhile owns what is on the volume now. */
 		if (!v ||

@@ -200,7 +200,7 @@ static size_t read_header(char *line, size_t size, size_t nitems, void *arg)
 
 static int setup_target(struct put *p, struct target *t)
 {
-	char path[3 * KEY_MAX + 1], url[IDX_ADDR_MAX + sizeof(path) + 16];
+	char path[KEY_PCT_MAX], url[IDX_ADDR_MAX + sizeof(path) + 16];
 	if (key_pct_encode(p->key, p->keylen, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	snprintf(url, sizeof(url), "http://%s%s", t->addr, path);
