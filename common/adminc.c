@@ -208,7 +208,7 @@ int adminc_records(const char *master, const struct adminc_volumes *vs,
 	int rc = 0;
 	for (bool first = true; !rc && !p->stop && (first || p->has_next);
 	     first = false) {
-		char start[3 * KEY_MAX + 1] = "";
+		char start[KEY_PCT_MAX] = "";
 		if (p->has_next && key_pct_encode(p->next, p->nextlen, start,
 						  sizeof(start)) < 0) {
 			rc = -ENAMETOOLONG;

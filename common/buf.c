@@ -1,16 +1,32 @@
 #include "common/buf.h"
 
+#include <assert.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* What every buffer satisfies between calls: no storage and nothing in
+ * it, or storage with room for the terminator after len bytes. */
+static void check(const struct buf *b)
+{
+	assert(b);
+	assert(b->data ? b->len < b->cap : b->len == 0 && b->cap == 0);
+}
+
 static bool reserve(struct buf *b, size_t extra)
 {
+	check(b);
 	if (b->failed)
 		return false;
-	if (b->len + extra + 1 <= b->cap)
+	if (extra < b->cap - b->len)
 		return true;
+	/* A size that cannot be represented fails like a failed malloc. */
+	if (extra > SIZE_MAX / 4 - b->len) {
+		b->failed = true;
+		return false;
+	}
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < b->len + extra + 1)
 		cap *= 2;
@@ -26,6 +42,7 @@ static bool reserve(struct buf *b, size_t extra)
 
 void buf_append(struct buf *b, const void *data, size_t len)
 {
+	assert(data || !len);
 	if (!reserve(b, len))
 		return;
 	memcpy(b->data + b->len, data, len);
@@ -35,6 +52,7 @@ void buf_append(struct buf *b, const void *data, size_t len)
 
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
+	assert(fmt);
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
@@ -51,6 +69,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 
 void buf_json_string(struct buf *b, const char *s, size_t len)
 {
+	assert(s || !len);
 	buf_append(b, "\"", 1);
 	size_t run = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -72,6 +91,7 @@ void buf_json_string(struct buf *b, const char *s, size_t len)
 
 bool buf_failed(const struct buf *b)
 {
+	check(b);
 	return b->failed;
 }
 
@@ -90,6 +110,7 @@ char *buf_steal(struct buf *b)
 
 void buf_free(struct buf *b)
 {
+	check(b);
 	free(b->data);
 	*b = (struct buf){0};
 }

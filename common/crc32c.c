@@ -1,5 +1,6 @@
 #include "common/crc32c.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -66,6 +67,7 @@ crc_hw(uint32_t crc, const unsigned char *p, size_t len)
 
 uint32_t crc32c_update(uint32_t crc, const void *buf, size_t len)
 {
+	assert(buf || !len);
 	pthread_once(&table_once, init_table);
 	crc = ~crc;
 #if defined(__x86_64__)

@@ -1,5 +1,6 @@
 #include "common/httpc.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -94,6 +95,7 @@ static void setup(CURL *e, const char *method, const char *url, long timeout_ms)
 int httpc_request(struct httpc *h, const char *method, const char *url,
 		  long timeout_ms, long *code)
 {
+	assert(h && method && url && code);
 	curl_easy_reset(h->easy);
 	setup(h->easy, method, url, timeout_ms);
 	*code = 0;

@@ -1,18 +1,37 @@
 #include "common/httpd.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/httperr.h"
 #include "common/key.h"
+
+/* The longest Location http_reply_to_leader builds. */
+#define LOCATION_MAX 8192
+
+/* Queues r (consumed) as `code`, with Retry-After on a 503. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned code,
+			     struct MHD_Response *r)
+{
+	if (!r)
+		return MHD_NO;
+	if (code == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	enum MHD_Result ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
 
 enum MHD_Result http_reply_owned(struct MHD_Connection *c, unsigned code,
 				 const char *content_type, char *data,
 				 size_t len)
 {
+	assert(c && (data || !len));
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 		len, data, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
@@ -22,14 +41,13 @@ enum MHD_Result http_reply_owned(struct MHD_Connection *c, unsigned code,
 	if (content_type)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 					content_type);
-	enum MHD_Result ret = MHD_queue_response(c, code, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, code, r);
 }
 
 enum MHD_Result http_reply_text(struct MHD_Connection *c, unsigned code,
 				const char *fmt, ...)
 {
+	assert(c && fmt);
 	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
@@ -44,26 +62,100 @@ enum MHD_Result http_reply_text(struct MHD_Connection *c, unsigned code,
 	if (!body)
 		return MHD_NO;
 	memcpy(body, line, (size_t)n);
-	return http_reply_owned(c, code, "text/plain; charset=utf-8", body,
-				(size_t)n);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		(size_t)n, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; charset=utf-8");
+	return queue(c, code, r);
+}
+
+enum MHD_Result http_reply_errno(struct MHD_Connection *c, int err,
+				 const char *why, unsigned *code)
+{
+	unsigned status = httperr_status(err);
+	if (code)
+		*code = status;
+	return http_reply_text(c, status, "%s",
+			       why ? why : httperr_reason(err));
+}
+
+enum MHD_Result http_reply_redirect(struct MHD_Connection *c, unsigned code,
+				    const char *location)
+{
+	assert(code >= 300 && code < 400 && location);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
+	return queue(c, code, r);
+}
+
+struct query_buf {
+	char *out;
+	size_t len, cap;
+};
+
+/* Appends one argument as sent (the daemons keep URLs undecoded, see
+ * http_unescape_none); stops the walk when it does not fit. */
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
+			       const char *key, const char *value)
+{
+	struct query_buf *q = cls;
+	(void)kind;
+	int n = snprintf(q->out + q->len, q->cap - q->len, "%c%s%s%s",
+			 q->len ? '&' : '?', key, value ? "=" : "",
+			 value ? value : "");
+	if (n < 0 || (size_t)n >= q->cap - q->len) {
+		q->len = q->cap;
+		return MHD_NO;
+	}
+	q->len += (size_t)n;
+	return MHD_YES;
+}
+
+enum MHD_Result http_reply_to_leader(struct MHD_Connection *c,
+				     const char *leader, const char *path,
+				     unsigned *code)
+{
+	assert(leader && path);
+	char loc[LOCATION_MAX];
+	int n = snprintf(loc, sizeof(loc), "%s%s", leader, path);
+	bool fits = n >= 0 && (size_t)n < sizeof(loc);
+	if (fits) {
+		struct query_buf q = {loc + n, 0, sizeof(loc) - (size_t)n};
+		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg,
+					  &q);
+		fits = q.len < q.cap;
+	}
+	if (!fits) {
+		if (code)
+			*code = MHD_HTTP_URI_TOO_LONG;
+		return http_reply_text(c, MHD_HTTP_URI_TOO_LONG,
+				       "URL too long to redirect");
+	}
+	if (code)
+		*code = MHD_HTTP_TEMPORARY_REDIRECT;
+	return http_reply_redirect(c, MHD_HTTP_TEMPORARY_REDIRECT, loc);
 }
 
 enum MHD_Result http_reply_empty(struct MHD_Connection *c, unsigned code)
 {
 	/* 0.9.75 has no MHD_create_response_empty; a zero-length persistent
 	 * buffer is its equivalent. */
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-	if (!r)
-		return MHD_NO;
-	enum MHD_Result ret = MHD_queue_response(c, code, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(
+		c, code,
+		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT));
 }
 
 enum MHD_Result http_reply_buf(struct MHD_Connection *c, struct buf *b,
 			       const char *content_type, unsigned *code)
 {
+	assert(c && b);
 	if (buf_failed(b)) {
 		buf_free(b);
 		if (code)
@@ -91,12 +183,4 @@ long http_query_arg(struct MHD_Connection *c, const char *name, char *out,
 	if (!v)
 		return -ENOENT;
 	return key_pct_decode(v, strlen(v), out, cap);
-}
-
-unsigned long long http_now_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000ull +
-	       (unsigned long long)ts.tv_nsec / 1000;
 }

@@ -1,8 +1,14 @@
-/* Small helpers for answering over libmicrohttpd.
+/* Small helpers for answering over libmicrohttpd: the one set of reply
+ * helpers the masters and the volumes share.
  *
  * Every error answer is text/plain with a one-line reason ending in '\n',
- * so `curl` shows the operator what was wrong. Each helper queues the
- * response and releases its reference; the return value is MHD's. */
+ * so `curl` shows the operator what was wrong. Every 503 carries
+ * Retry-After: 1, since each one here is transient (no leader or quorum,
+ * overloaded, shutting down). Each helper queues the response and
+ * releases its reference; the return value is MHD's (MHD_NO when out of
+ * memory, which makes MHD close the connection). Threads: whichever
+ * thread MHD calls the access handler on. The errno → status table is
+ * common/httperr.h. */
 #ifndef CASK_HTTPD_H
 #define CASK_HTTPD_H
 
@@ -11,10 +17,29 @@
 
 #include "common/buf.h"
 
-/* Queues `code` with a text body built from fmt (a '\n' is appended). */
+/* Queues `code` with a text body built from fmt (a '\n' is appended;
+ * the line is cut at 510 bytes). A 503 gets Retry-After. */
 enum MHD_Result http_reply_text(struct MHD_Connection *c, unsigned code,
 				const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Queues httperr_status(err) with `why`, or httperr_reason(err) when why
+ * is NULL. *code, if not NULL, gets the status sent. */
+enum MHD_Result http_reply_errno(struct MHD_Connection *c, int err,
+				 const char *why, unsigned *code);
+
+/* Queues `code` (a 3xx) with an empty body and Location: location. */
+enum MHD_Result http_reply_redirect(struct MHD_Connection *c, unsigned code,
+				    const char *location);
+
+/* A write reached a node that does not lead while `leader` (a base URL,
+ * "http://host:port") does: queues 307 to leader ‖ path ‖ the request's
+ * query arguments, as sent, so that `curl -L` re-sends the request there.
+ * 414 when the URL would exceed 8 KiB. *code, if not NULL, gets the
+ * status sent. */
+enum MHD_Result http_reply_to_leader(struct MHD_Connection *c,
+				     const char *leader, const char *path,
+				     unsigned *code);
 
 /* Queues `code` with an empty body (Content-Length: 0). */
 enum MHD_Result http_reply_empty(struct MHD_Connection *c, unsigned code);
@@ -40,8 +65,5 @@ size_t http_unescape_none(void *cls, struct MHD_Connection *c, char *s);
  * -EINVAL when malformed, -ENAMETOOLONG when it does not fit. */
 long http_query_arg(struct MHD_Connection *c, const char *name, char *out,
 		    size_t cap);
-
-/* Microseconds on the monotonic clock, for request latency. */
-unsigned long long http_now_usec(void);
 
 #endif

@@ -1,5 +1,6 @@
 #include "common/jsonl.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -145,6 +146,7 @@ static int value(struct parser *ps, struct jsonl_member *m)
 int jsonl_parse(char *line, size_t len,
 		int (*fn)(void *arg, const struct jsonl_member *m), void *arg)
 {
+	assert((line || !len) && fn);
 	struct parser ps = {line, line + len};
 	skip_space(&ps);
 	if (ps.p >= ps.end || *ps.p++ != '{')

@@ -1,5 +1,6 @@
 #include "common/key.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 
 long key_pct_decode(const char *in, size_t inlen, char *out, size_t cap)
 {
+	assert((in || !inlen) && (out || !cap));
 	size_t n = 0;
 	for (size_t i = 0; i < inlen; i++) {
 		char c = in[i];
@@ -31,6 +33,7 @@ long key_pct_decode(const char *in, size_t inlen, char *out, size_t cap)
 
 long key_pct_encode(const char *in, size_t inlen, char *out, size_t cap)
 {
+	assert((in || !inlen) && (out || !cap));
 	static const char digits[] = "0123456789ABCDEF";
 	size_t n = 0;
 	for (size_t i = 0; i < inlen; i++) {
@@ -69,6 +72,7 @@ static int has_dot_segment(const char *k, size_t len)
 
 long key_from_path(const char *path, char out[KEY_MAX + 1], const char **why)
 {
+	assert(path && out && why);
 	const char *reason = NULL;
 	long rc;
 	size_t inlen = strlen(path);

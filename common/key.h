@@ -11,6 +11,8 @@
 #include <stddef.h>
 
 #define KEY_MAX 511
+/* Room for a key percent-encoded (every byte as %XX), NUL included. */
+#define KEY_PCT_MAX (3 * KEY_MAX + 1)
 
 /* Percent-decodes `in` (`inlen` bytes) into `out` (capacity `cap`).
  * Returns the decoded length, -EINVAL on a malformed escape, or

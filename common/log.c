@@ -1,5 +1,12 @@
 #include "common/log.h"
 
+/* The preconditions and invariants asserted in common/ and volume/ guard
+ * every build, releases included: refuse a build that would drop them. */
+#ifdef NDEBUG
+#error "cask keeps assert() in every build: do not define NDEBUG"
+#endif
+
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +20,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level)
 {
+	assert((unsigned)level <= LOG_LEVEL_ERROR);
 	min_level = level;
 }
 
@@ -26,6 +34,7 @@ int log_parse_level(const char *name)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
+	assert((unsigned)level <= LOG_LEVEL_ERROR && fmt);
 	if (level < min_level)
 		return;
 	char line[1024];

@@ -1,5 +1,6 @@
 #include "common/md5.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -34,11 +35,13 @@ int md5_init(struct md5 *m)
 
 void md5_update(struct md5 *m, const void *buf, size_t len)
 {
+	assert(m && m->ctx && (buf || !len));
 	EVP_DigestUpdate(m->ctx, buf, len);
 }
 
 void md5_final(struct md5 *m, uint8_t out[MD5_LEN])
 {
+	assert(m && m->ctx && out);
 	unsigned int n = MD5_LEN;
 	EVP_DigestFinal_ex(m->ctx, out, &n);
 	md5_discard(m);

@@ -1,5 +1,6 @@
 #include "common/metrics.h"
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ static struct slot slots[METRICS_METHODS][NCODES];
 
 enum metrics_method metrics_method_of(const char *name)
 {
+	assert(name);
 	for (int i = 0; i < METRICS_OTHER; i++)
 		if (strcmp(name, method_names[i]) == 0)
 			return (enum metrics_method)i;
@@ -35,6 +37,7 @@ enum metrics_method metrics_method_of(const char *name)
 
 void metrics_http_observe(enum metrics_method m, int code, uint64_t usec)
 {
+	assert((unsigned)m <= METRICS_OTHER);
 	size_t c = 0;
 	while (c < NCODES - 1 && codes[c] != code)
 		c++;

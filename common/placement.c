@@ -1,10 +1,14 @@
 #include "common/placement.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/md5.h"
+
+/* Sets up to this size are scored on the stack. */
+#define STACK_VOLS 16
 
 struct scored {
 	uint8_t score[MD5_LEN];
@@ -21,14 +25,18 @@ static int by_score_desc(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-int placement_pick(const char *key, size_t keylen, const char *const *addrs,
-		   size_t n, size_t want, size_t *out)
+int placement_pick_set(const char *key, size_t keylen, const void *set,
+		       size_t n, placement_addr_fn addr, size_t want,
+		       size_t *out)
 {
-	struct scored stack[16];
-	struct scored *s = n <= 16 ? stack : malloc(n * sizeof(*s));
+	assert(key && addr && (out || !want));
+	struct scored stack[STACK_VOLS];
+	struct scored *s = n <= STACK_VOLS ? stack : malloc(n * sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
+		const char *a = addr(set, i);
+		assert(a);
 		struct md5 m;
 		if (md5_init(&m)) {
 			if (s != stack)
@@ -36,7 +44,7 @@ int placement_pick(const char *key, size_t keylen, const char *const *addrs,
 			return -ENOMEM;
 		}
 		md5_update(&m, key, keylen);
-		md5_update(&m, addrs[i], strlen(addrs[i]));
+		md5_update(&m, a, strlen(a));
 		md5_final(&m, s[i].score);
 		s[i].idx = i;
 	}
@@ -48,4 +56,38 @@ int placement_pick(const char *key, size_t keylen, const char *const *addrs,
 	if (s != stack)
 		free(s);
 	return (int)want;
+}
+
+static const char *array_addr(const void *set, size_t i)
+{
+	return ((const char *const *)set)[i];
+}
+
+int placement_pick(const char *key, size_t keylen, const char *const *addrs,
+		   size_t n, size_t want, size_t *out)
+{
+	return placement_pick_set(key, keylen, addrs, n, array_addr, want, out);
+}
+
+int placement_balanced(const char *key, size_t keylen, const void *set,
+		       size_t n, placement_addr_fn addr, size_t want,
+		       const size_t *have, size_t nhave)
+{
+	assert(have || !nhave);
+	if (want > n)
+		want = n;
+	/* A key on more volumes than placement picks is unbalanced. */
+	if (nhave != want)
+		return 0;
+	size_t stack[STACK_VOLS];
+	size_t *win = want <= STACK_VOLS ? stack : malloc(want * sizeof(*win));
+	if (!win)
+		return -ENOMEM;
+	int got = placement_pick_set(key, keylen, set, n, addr, want, win);
+	int rc = got < 0 ? got : 1;
+	for (size_t i = 0; rc == 1 && i < want; i++)
+		rc = win[i] == have[i];
+	if (win != stack)
+		free(win);
+	return rc;
 }

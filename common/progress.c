@@ -1,29 +1,23 @@
 #include "common/progress.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-uint64_t progress_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+#include "common/clock.h"
 
 void progress_init(struct progress *p, const char *what, uint64_t total)
 {
 	*p = (struct progress){.tty = isatty(STDERR_FILENO) == 1,
 			       .what = what,
 			       .total = total,
-			       .start_us = progress_now_us()};
+			       .start_us = clock_mono_us()};
 }
 
 void progress_update(struct progress *p, uint64_t done, uint64_t errors)
 {
 	if (!p->tty)
 		return;
-	uint64_t now = progress_now_us();
+	uint64_t now = clock_mono_us();
 	if (now - p->drawn_us < 250000)
 		return;
 	p->drawn_us = now;

@@ -17,9 +17,6 @@ struct progress {
 	uint64_t drawn_us;
 };
 
-/* Microseconds on the monotonic clock. */
-uint64_t progress_now_us(void);
-
 void progress_init(struct progress *p, const char *what, uint64_t total);
 
 /* Redraws the line if a quarter second passed since the last one. */

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "common/adminc.h"
+#include "common/clock.h"
 #include "common/flags.h"
 #include "common/httpc.h"
 #include "common/key.h"
@@ -89,7 +90,7 @@ static int on_record(void *arg, const struct adminc_record *rec)
 
 static CURL *request(const struct run *r, struct todo *t)
 {
-	char path[3 * KEY_MAX + 1], url[1024 + sizeof(path)];
+	char path[KEY_PCT_MAX], url[1024 + sizeof(path)];
 	if (key_pct_encode(t->key, t->keylen, path, sizeof(path)) < 0)
 		return NULL;
 	snprintf(url, sizeof(url), "%s%s", r->master, path);
@@ -209,7 +210,7 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	struct adminc_volumes vs;
 	struct run r = {.master = base, .vs = &vs};
-	uint64_t t0 = progress_now_us();
+	uint64_t t0 = clock_mono_us();
 	rc = adminc_volumes(base, &vs);
 	if (!rc) {
 		r.active = calloc(vs.n, sizeof(*r.active));
@@ -225,7 +226,7 @@ int main(int argc, char **argv)
 		rc = adminc_records(base, &vs, 1000, on_record, &r);
 	if (!rc)
 		move_all(&r, (unsigned)conc);
-	double secs = (double)(progress_now_us() - t0) / 1e6;
+	double secs = (double)(clock_mono_us() - t0) / 1e6;
 	if (rc)
 		log_error("rebalance failed: %s", strerror(-rc));
 	else

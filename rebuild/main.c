@@ -27,6 +27,7 @@
 
 #include "common/adminc.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/flags.h"
 #include "common/log.h"
 #include "common/placement.h"
@@ -329,7 +330,7 @@ int main(int argc, char **argv)
 	r->dry_run = dry_run;
 	r->prune = prune_lost;
 	r->batch_max = (size_t)batch;
-	uint64_t t0 = progress_now_us();
+	uint64_t t0 = clock_mono_us();
 	rc = adminc_volumes(base, &r->vs);
 	if (!rc)
 		rc = scan_volumes(&r->vs, &r->sc);
@@ -343,7 +344,7 @@ int main(int argc, char **argv)
 		rc = r->rc;
 		progress_end(&r->pr);
 	}
-	double secs = (double)(progress_now_us() - t0) / 1e6;
+	double secs = (double)(clock_mono_us() - t0) / 1e6;
 	if (!rc)
 		printf("rebuild: %zu volumes, %llu keys on volumes, %llu "
 		       "records; missing %llu, orphan %llu, stale %llu, "

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "common/key.h"
 #include "volume/bitcask.h"
 #include "volume/hint.h"
 #include "volume/keydir.h"
@@ -189,7 +190,7 @@ START_TEST(record_roundtrip)
 	h.klen = 0;
 	rec_encode(&h, b);
 	ck_assert_int_eq(rec_decode(b, &d), -EBADMSG);
-	h.klen = REC_KEY_MAX + 1;
+	h.klen = KEY_MAX + 1;
 	rec_encode(&h, b);
 	ck_assert_int_eq(rec_decode(b, &d), -EBADMSG);
 	h.klen = 1;
@@ -411,11 +412,11 @@ START_TEST(engine_basic)
 	ck_assert_int_eq(bc_delete(bc, "/a", 2), -ENOENT);
 
 	/* Argument checks. */
-	char big[BC_KEY_MAX + 1];
+	char big[KEY_MAX + 1];
 	memset(big, 'k', sizeof(big));
 	struct bc_write *w;
 	ck_assert_int_eq(bc_put(bc, big, sizeof(big), "x", 1, NULL), -EINVAL);
-	ck_assert_int_eq(bc_put(bc, big, BC_KEY_MAX, "x", 1, NULL), 0);
+	ck_assert_int_eq(bc_put(bc, big, KEY_MAX, "x", 1, NULL), 0);
 	ck_assert_int_eq(bc_put(bc, "", 0, "x", 1, NULL), -EINVAL);
 	ck_assert_int_eq(bc_write_begin(bc, "/b", 2, REC_VALUE_MAX + 1, &w),
 			 -EFBIG);

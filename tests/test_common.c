@@ -1,15 +1,22 @@
-/* Unit tests for common/: flags, keys, CRC32C, md5, buffers. */
+/* Unit tests for common/: flags, keys, CRC32C, md5, buffers, placement,
+ * the errno → HTTP table, byte order and clocks. */
 #include <check.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/be.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/flags.h"
+#include "common/httperr.h"
 #include "common/key.h"
+#include "common/le.h"
 #include "common/md5.h"
+#include "common/placement.h"
 
 START_TEST(crc32c_known_vectors)
 {
@@ -170,6 +177,166 @@ START_TEST(buf_steal_empty)
 }
 END_TEST
 
+/* More volumes than the 64 the read path once judged: a volume set as a
+ * caller keeps it, named through placement_addr_fn. */
+#define MANY_VOLS 100
+
+struct vol_set {
+	char addr[MANY_VOLS][32];
+};
+
+static const char *set_addr(const void *set, size_t i)
+{
+	return ((const struct vol_set *)set)->addr[i];
+}
+
+/* The placement computed the slow way: the three best md5(key ‖ addr). */
+static void brute_top3(const struct vol_set *vs, const char *key, size_t out[3])
+{
+	uint8_t best[3][MD5_LEN] = {{0}};
+	bool have[3] = {false, false, false};
+	for (size_t i = 0; i < MANY_VOLS; i++) {
+		struct md5 m;
+		uint8_t s[MD5_LEN];
+		ck_assert_int_eq(md5_init(&m), 0);
+		md5_update(&m, key, strlen(key));
+		md5_update(&m, vs->addr[i], strlen(vs->addr[i]));
+		md5_final(&m, s);
+		for (int k = 0; k < 3; k++) {
+			if (have[k] && memcmp(s, best[k], MD5_LEN) <= 0)
+				continue;
+			for (int j = 2; j > k; j--) {
+				memcpy(best[j], best[j - 1], MD5_LEN);
+				out[j] = out[j - 1];
+				have[j] = have[j - 1];
+			}
+			memcpy(best[k], s, MD5_LEN);
+			out[k] = i;
+			have[k] = true;
+			break;
+		}
+	}
+}
+
+START_TEST(placement_many_volumes)
+{
+	static struct vol_set vs;
+	for (int i = 0; i < MANY_VOLS; i++)
+		snprintf(vs.addr[i], sizeof(vs.addr[i]), "10.0.%d.%d:3001",
+			 i / 10, i % 10);
+	unsigned beyond = 0;
+	for (int k = 0; k < 300; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/many/%d", k);
+		size_t want[3], got[3];
+		brute_top3(&vs, key, want);
+		ck_assert_int_eq(placement_pick_set(key, strlen(key), &vs,
+						    MANY_VOLS, set_addr, 3,
+						    got),
+				 3);
+		for (int i = 0; i < 3; i++)
+			ck_assert_uint_eq(got[i], want[i]);
+		ck_assert_int_eq(placement_balanced(key, strlen(key), &vs,
+						    MANY_VOLS, set_addr, 3,
+						    want, 3),
+				 1);
+		/* The same volumes in another order, two of them, or a
+		 * volume that is not a winner: all unbalanced. */
+		size_t swapped[3] = {want[1], want[0], want[2]};
+		ck_assert_int_eq(placement_balanced(key, strlen(key), &vs,
+						    MANY_VOLS, set_addr, 3,
+						    swapped, 3),
+				 0);
+		ck_assert_int_eq(placement_balanced(key, strlen(key), &vs,
+						    MANY_VOLS, set_addr, 3,
+						    want, 2),
+				 0);
+		size_t other[3] = {want[0], want[1], 0};
+		for (size_t v = 0; other[2] == want[0] || other[2] == want[1] ||
+				   other[2] == want[2];
+		     v++)
+			other[2] = v;
+		ck_assert_int_eq(placement_balanced(key, strlen(key), &vs,
+						    MANY_VOLS, set_addr, 3,
+						    other, 3),
+				 0);
+		/* A key whose best volume lies past the 64th is one the
+		 * capped read path called balanced whatever its record. */
+		if (want[0] >= 64) {
+			beyond++;
+			size_t low[3] = {0, 1, 2};
+			ck_assert_int_eq(placement_balanced(key, strlen(key),
+							    &vs, MANY_VOLS,
+							    set_addr, 3, low,
+							    3),
+					 0);
+		}
+	}
+	ck_assert_uint_gt(beyond, 0);
+	/* The array form is the same placement. */
+	const char *addrs[MANY_VOLS];
+	for (int i = 0; i < MANY_VOLS; i++)
+		addrs[i] = vs.addr[i];
+	size_t a[3], b[3];
+	ck_assert_int_eq(placement_pick("/k", 2, addrs, MANY_VOLS, 3, a), 3);
+	ck_assert_int_eq(
+		placement_pick_set("/k", 2, &vs, MANY_VOLS, set_addr, 3, b), 3);
+	ck_assert_mem_eq(a, b, sizeof(a));
+	/* Fewer volumes than wanted: every one, and balanced on all. */
+	ck_assert_int_eq(placement_pick_set("/k", 2, &vs, 2, set_addr, 3, a),
+			 2);
+	ck_assert_int_eq(placement_balanced("/k", 2, &vs, 2, set_addr, 3, a, 2),
+			 1);
+}
+END_TEST
+
+START_TEST(httperr_table)
+{
+	ck_assert_uint_eq(httperr_status(0), 200);
+	ck_assert_uint_eq(httperr_status(-EINVAL), 400);
+	ck_assert_uint_eq(httperr_status(-EEXIST), 403);
+	ck_assert_uint_eq(httperr_status(-EPERM), 403);
+	ck_assert_uint_eq(httperr_status(-ENOENT), 404);
+	ck_assert_uint_eq(httperr_status(-EBUSY), 409);
+	ck_assert_uint_eq(httperr_status(-ESTALE), 409);
+	ck_assert_uint_eq(httperr_status(-EFBIG), 413);
+	ck_assert_uint_eq(httperr_status(-ENAMETOOLONG), 414);
+	ck_assert_uint_eq(httperr_status(-ENOSPC), 507);
+	/* A leader lost mid-request is the same 503 for every write. */
+	ck_assert_uint_eq(httperr_status(-ENOTCONN), 503);
+	ck_assert_uint_eq(httperr_status(-ECANCELED), 503);
+	ck_assert_uint_eq(httperr_status(-ETIMEDOUT), 503);
+	ck_assert_uint_eq(httperr_status(-ESHUTDOWN), 503);
+	ck_assert_uint_eq(httperr_status(-EIO), 500);
+	ck_assert_uint_eq(httperr_status(-ENOMEM), 500);
+	ck_assert_str_eq(httperr_reason(-ENOENT), "no such key");
+	ck_assert_ptr_null(strchr(httperr_reason(-ETIMEDOUT), '\n'));
+}
+END_TEST
+
+START_TEST(byte_order_and_clocks)
+{
+	uint8_t b[8];
+	be_put32(b, 0x01020304u);
+	ck_assert_mem_eq(b, "\x01\x02\x03\x04", 4);
+	ck_assert_uint_eq(be_get32(b), 0x01020304u);
+	be_put64(b, 0x0102030405060708ull);
+	ck_assert_mem_eq(b, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	ck_assert_uint_eq(be_get64(b), 0x0102030405060708ull);
+	le_put32(b, 0x01020304u);
+	ck_assert_uint_eq(b[0], 4);
+	ck_assert_uint_eq(le_get32(b), 0x01020304u);
+	uint64_t t0 = clock_mono_us();
+	ck_assert_uint_ge(clock_mono_us(), t0);
+	struct timespec d = clock_deadline_ms(1500);
+	ck_assert_int_lt(d.tv_nsec, 1000000000L);
+	ck_assert_int_ge(d.tv_nsec, 0);
+	uint64_t at =
+		(uint64_t)d.tv_sec * 1000u + (uint64_t)d.tv_nsec / 1000000u;
+	ck_assert_uint_ge(at, clock_wall_ms() + 1400);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -181,6 +348,9 @@ int main(void)
 	tcase_add_test(tc, flags_forms);
 	tcase_add_test(tc, buf_json);
 	tcase_add_test(tc, buf_steal_empty);
+	tcase_add_test(tc, placement_many_volumes);
+	tcase_add_test(tc, httperr_table);
+	tcase_add_test(tc, byte_order_and_clocks);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/key.h"
 #include "common/md5.h"
 #include "common/progress.h"
@@ -14,7 +15,7 @@
 const char *const thr_op_names[THR_NOPS] = {"put", "get", "delete",
 					    "get-deleted"};
 
-#define URL_MAX (512 + 3 * KEY_MAX)
+#define URL_MAX (512 + KEY_PCT_MAX)
 /* Wrong answers printed; a broken cluster should not flood the terminal. */
 #define ERRORS_PRINTED 100
 
@@ -131,7 +132,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 
 static uint64_t now_us(const struct run *r)
 {
-	return progress_now_us() - r->start_us;
+	return clock_mono_us() - r->start_us;
 }
 
 static void begin_step(struct slot *s, enum thr_op step)
@@ -185,7 +186,7 @@ static bool begin_sequence(struct slot *s)
 {
 	struct run *r = s->run;
 	const struct thr_opts *o = r->o;
-	if (o->duration_ms ? progress_now_us() >= r->deadline_us
+	if (o->duration_ms ? clock_mono_us() >= r->deadline_us
 			   : r->next_op >= o->ops)
 		return false;
 	s->opno = r->next_op++;
@@ -193,7 +194,7 @@ static bool begin_sequence(struct slot *s)
 	s->size = o->size_min + (span ? mix(o->seed + s->opno) % span : 0);
 	snprintf(s->key, sizeof(s->key), "%s%llu", o->prefix,
 		 (unsigned long long)s->opno);
-	char path[3 * KEY_MAX + 1];
+	char path[KEY_PCT_MAX];
 	if (key_pct_encode(s->key, strlen(s->key), path, sizeof(path)) < 0)
 		path[0] = '\0';
 	snprintf(s->url, sizeof(s->url), "%s%s",
@@ -330,7 +331,7 @@ int thr_run(const struct thr_opts *o, struct thr_result *out)
 	}
 	struct progress pr;
 	progress_init(&pr, "thrasher", o->duration_ms ? 0 : o->ops);
-	r.start_us = progress_now_us();
+	r.start_us = clock_mono_us();
 	r.deadline_us = r.start_us + o->duration_ms * 1000;
 	unsigned active = 0;
 	for (unsigned i = 0; !rc && i < o->concurrency; i++)
@@ -354,7 +355,7 @@ int thr_run(const struct thr_opts *o, struct thr_result *out)
 			curl_multi_poll(r.multi, NULL, 0, 100, NULL);
 	}
 	progress_end(&pr);
-	out->seconds = (double)(progress_now_us() - r.start_us) / 1e6;
+	out->seconds = (double)(clock_mono_us() - r.start_us) / 1e6;
 	for (unsigned i = 0; slots && i < o->concurrency; i++)
 		if (slots[i].e)
 			curl_easy_cleanup(slots[i].e);

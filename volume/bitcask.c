@@ -3,6 +3,7 @@
  * files; see bitcask_int.h for the locking rules. */
 #include "volume/bitcask.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +14,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -37,8 +38,14 @@
  * at most one such buffer per connection, so memory stays bounded. */
 #define INLINE_MAX (64 * 1024)
 
+/* A write handle's one life: reserved, bytes appended while W_OPEN; then
+ * either aborted, or sealed by its commit (final header written, owned by
+ * the commit path until commit_end frees it). */
+enum bc_write_state { W_OPEN = 1, W_SEALED };
+
 struct bc_write {
 	struct bc *bc;
+	enum bc_write_state state;
 	struct bc_seg *seg;
 	uint64_t off;	   /* record offset */
 	uint64_t size;	   /* value bytes reserved */
@@ -63,13 +70,6 @@ struct bc_write {
 	uint16_t klen;
 	char key[];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int seg_fd(const struct bc_seg *seg)
 {
@@ -648,12 +648,13 @@ static void release(struct bc *bc, struct bc_seg *seg, uint64_t off,
 
 static int check_key(const char *key, size_t klen)
 {
-	return key && klen > 0 && klen <= BC_KEY_MAX ? 0 : -EINVAL;
+	return key && klen > 0 && klen <= KEY_MAX ? 0 : -EINVAL;
 }
 
 int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 		   struct bc_write **out)
 {
+	assert(bc && out);
 	int rc = check_key(key, klen);
 	if (rc)
 		return rc;
@@ -665,9 +666,10 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 	if (!w)
 		return -ENOMEM;
 	*w = (struct bc_write){.bc = bc,
+			       .state = W_OPEN,
 			       .size = size,
 			       .klen = (uint16_t)klen,
-			       .timestamp = now_ns()};
+			       .timestamp = clock_wall_ns()};
 	memcpy(w->key, key, klen);
 	rc = md5_init(&w->md5);
 	if (rc) {
@@ -699,7 +701,7 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 		*out = w;
 		return 0;
 	}
-	uint8_t rec[REC_HDR_SIZE + REC_KEY_MAX];
+	uint8_t rec[REC_HDR_SIZE + KEY_MAX];
 	struct rec_hdr h = {.type = REC_PENDING,
 			    .klen = w->klen,
 			    .vlen = size,
@@ -719,6 +721,8 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 
 int bc_write_append(struct bc_write *w, const void *data, size_t len)
 {
+	assert(w && w->state == W_OPEN && w->done <= w->size);
+	assert(data || !len);
 	if (len > w->size - w->done)
 		return -EFBIG;
 	if (w->rec) {
@@ -768,6 +772,7 @@ static int write_final_header(struct bc_write *w, uint8_t type,
 void bc_write_abort(struct bc_write *w)
 {
 	static const uint8_t zero[MD5_LEN];
+	assert(w && w->state == W_OPEN);
 	md5_discard(&w->md5);
 	/* If this fails, the pending header still lets recovery skip it. */
 	write_final_header(w, REC_ABORTED, zero);
@@ -781,6 +786,7 @@ void bc_write_abort(struct bc_write *w)
  * puts of its key expects (see wait_older_puts). */
 static void commit_end(struct bc_write *w, int rc)
 {
+	assert(w->state == W_SEALED && w->commit_done);
 	struct bc *bc = w->bc;
 	if (!rc)
 		rc = publish_put(bc, w->seg, w->key, w->klen, w->off, w->size,
@@ -793,10 +799,12 @@ static void commit_end(struct bc_write *w, int rc)
 
 int bc_write_commit_async(struct bc_write *w, bc_commit_fn done, void *arg)
 {
+	assert(w && w->state == W_OPEN && done);
 	if (w->done != w->size) {
 		bc_write_abort(w);
 		return -EINVAL;
 	}
+	w->state = W_SEALED;
 	struct bc *bc = w->bc;
 	md5_final(&w->md5, w->digest);
 	int rc = write_final_header(w, REC_PUT, w->digest);
@@ -868,6 +876,7 @@ int bc_write_commit(struct bc_write *w, uint8_t md5[MD5_LEN])
 int bc_put(struct bc *bc, const char *key, size_t klen, const void *val,
 	   uint64_t size, uint8_t md5[MD5_LEN])
 {
+	assert(val || !size);
 	struct bc_write *w;
 	int rc = bc_write_begin(bc, key, klen, size, &w);
 	if (rc)
@@ -907,6 +916,7 @@ static void wait_older_puts(struct bc *bc, const char *key, uint16_t klen,
 
 int bc_delete(struct bc *bc, const char *key, size_t klen)
 {
+	assert(bc);
 	struct keydir_loc loc;
 	int rc = check_key(key, klen);
 	if (rc)
@@ -921,11 +931,11 @@ int bc_delete(struct bc *bc, const char *key, size_t klen)
 	rc = reserve(bc, len, NULL, &seg, &off);
 	if (rc)
 		return rc;
-	uint8_t rec[REC_HDR_SIZE + REC_KEY_MAX];
+	uint8_t rec[REC_HDR_SIZE + KEY_MAX];
 	struct rec_hdr h = {.data_crc = crc32c_update(0, key, klen),
 			    .type = REC_TOMBSTONE,
 			    .klen = (uint16_t)klen,
-			    .timestamp = now_ns()};
+			    .timestamp = clock_wall_ns()};
 	rec_encode(&h, rec);
 	memcpy(rec + REC_HDR_SIZE, key, klen);
 	rc = pwrite_all(seg_fd(seg), rec, (size_t)len, off);
@@ -995,6 +1005,7 @@ static int lookup(struct bc *bc, const char *key, size_t klen,
 int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
 	   int *fd)
 {
+	assert(bc && e);
 	struct pin p = {.bc = bc, .fd = -1};
 	int rc = lookup(bc, key, klen, e, &p, fd != NULL);
 	if (!rc && fd)
@@ -1005,6 +1016,7 @@ int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
 int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
 	    struct bc_entry *e, void **val, int *fd)
 {
+	assert(bc && e && val && fd);
 	struct pin p = {.bc = bc, .copy = true, .max = max, .fd = -1};
 	*val = NULL;
 	*fd = -1;
@@ -1042,6 +1054,7 @@ static void keys_one(void *arg, const char *key, size_t klen,
 int bc_keys_next(struct bc *bc, struct bc_cursor *cur, const char *prefix,
 		 size_t plen, bc_key_fn cb, void *arg)
 {
+	assert(bc && cur && cb && (prefix || !plen));
 	if (cur->shard >= KEYDIR_SHARDS)
 		return 0;
 	struct keys_arg k = {cb, arg};
@@ -1052,6 +1065,7 @@ int bc_keys_next(struct bc *bc, struct bc_cursor *cur, const char *prefix,
 
 void bc_stats(struct bc *bc, struct bc_stats *st)
 {
+	assert(bc && st);
 	memset(st, 0, sizeof(*st));
 	st->keys = keydir_count(bc->kd);
 	st->keydir_bytes = keydir_bytes(bc->kd);
@@ -1165,6 +1179,7 @@ static void destroy(struct bc *bc)
 
 int bc_open(const struct bc_options *opt, struct bc **out)
 {
+	assert(opt && out);
 	if (!opt->dir || !opt->dir[0] || opt->segment_size < REC_HDR_SIZE ||
 	    opt->sync > BC_SYNC_NONE || !(opt->merge_threshold > 0) ||
 	    opt->merge_threshold > 1)

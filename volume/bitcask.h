@@ -35,9 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/key.h"
 #include "common/md5.h"
-
-#define BC_KEY_MAX 511
 
 enum bc_sync {
 	BC_SYNC_ALWAYS, /* one fdatasync per write, serially */

@@ -145,7 +145,7 @@ static int parse_entry(const uint8_t *p, size_t end, size_t *pos,
 	memcpy(e->md5, f + 19, MD5_LEN);
 	if (e->type != REC_PUT && e->type != REC_TOMBSTONE)
 		return -EBADMSG;
-	if (e->klen == 0 || e->klen > REC_KEY_MAX || e->vlen > REC_VALUE_MAX)
+	if (e->klen == 0 || e->klen > KEY_MAX || e->vlen > REC_VALUE_MAX)
 		return -EBADMSG;
 	if (e->type == REC_TOMBSTONE && e->vlen != 0)
 		return -EBADMSG;

@@ -1,9 +1,12 @@
 #include "volume/keydir.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/le.h"
 
 /* Entry layout inside a chunk, packed and unaligned (read with memcpy):
  *   0 u32 seg | gen << 31,  4 u48 off,  10 u48 size,  16 md5[16],
@@ -76,26 +79,12 @@ static uint16_t entry_klen(const uint8_t *e)
 	return klen;
 }
 
-static void put48(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 6; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get48(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 5; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static void entry_set_loc(uint8_t *e, const struct keydir_loc *loc)
 {
 	uint32_t sg = loc->seg | (uint32_t)(loc->gen & 1) << 31;
 	memcpy(e, &sg, 4);
-	put48(e + 4, loc->off);
-	put48(e + 10, loc->size);
+	le_putn(e + 4, loc->off, 6);
+	le_putn(e + 10, loc->size, 6);
 	memcpy(e + 16, loc->md5, MD5_LEN);
 }
 
@@ -105,8 +94,8 @@ static void entry_loc(const uint8_t *e, struct keydir_loc *loc)
 	memcpy(&sg, e, 4);
 	loc->seg = sg & KEYDIR_SEG_MAX;
 	loc->gen = (uint8_t)(sg >> 31);
-	loc->off = get48(e + 4);
-	loc->size = get48(e + 10);
+	loc->off = le_getn(e + 4, 6);
+	loc->size = le_getn(e + 10, 6);
 	memcpy(loc->md5, e + 16, MD5_LEN);
 }
 
@@ -403,8 +392,8 @@ int keydir_move(struct keydir *kd, const char *key, size_t klen,
 void keydir_walk(struct keydir *kd, unsigned shard, const char *prefix,
 		 size_t plen, keydir_walk_fn fn, void *arg)
 {
-	if (shard >= KEYDIR_SHARDS)
-		return;
+	assert(kd && fn && (prefix || !plen));
+	assert(shard < KEYDIR_SHARDS);
 	struct shard *s = &kd->shards[shard];
 	pthread_rwlock_rdlock(&s->lock);
 	for (uint32_t i = 0; i < s->nslots; i++) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "volume/bitcask_int.h"
 #include "volume/hint.h"
@@ -340,13 +341,8 @@ static void *merge_main(void *arg)
 	struct bc *bc = arg;
 	pthread_mutex_lock(&bc->mstop_mu);
 	while (!bc->merge_stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec +
-			      bc->opt.merge_interval_ms % 1000 * 1000000;
-		ts.tv_sec += (time_t)(bc->opt.merge_interval_ms / 1000 +
-				      ns / 1000000000);
-		ts.tv_nsec = (long)(ns % 1000000000);
+		struct timespec ts =
+			clock_deadline_ms((uint64_t)bc->opt.merge_interval_ms);
 		pthread_cond_timedwait(&bc->mstop_cv, &bc->mstop_mu, &ts);
 		if (bc->merge_stop)
 			break;

@@ -33,7 +33,7 @@ int rec_decode(const uint8_t in[REC_HDR_SIZE], struct rec_hdr *h)
 	memcpy(h->md5, in + 32, MD5_LEN);
 	if (h->type < REC_PENDING || h->type > REC_ABORTED || in[13] != 0)
 		return -EBADMSG;
-	if (h->klen == 0 || h->klen > REC_KEY_MAX || h->vlen > REC_VALUE_MAX)
+	if (h->klen == 0 || h->klen > KEY_MAX || h->vlen > REC_VALUE_MAX)
 		return -EBADMSG;
 	if (h->type == REC_TOMBSTONE && h->vlen != 0)
 		return -EBADMSG;

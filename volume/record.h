@@ -8,7 +8,7 @@
  *    8  u32 data_crc    CRC32C of key then value (0 while pending)
  *   12  u8  type        enum rec_type
  *   13  u8  reserved    0
- *   14  u16 klen        1..REC_KEY_MAX
+ *   14  u16 klen        1..KEY_MAX
  *   16  u64 vlen        value bytes, at most REC_VALUE_MAX
  *   24  u64 timestamp   ns since the Unix epoch, when reserved
  *   32  u8  md5[16]     MD5 of the value (zero while pending)
@@ -25,11 +25,11 @@
 
 #include <stdint.h>
 
+#include "common/key.h"
 #include "common/md5.h"
 
 #define REC_MAGIC     0x4b534143u /* "CASK" as little-endian bytes */
 #define REC_HDR_SIZE  48
-#define REC_KEY_MAX   511
 #define REC_VALUE_MAX (UINT64_C(1) << 40)
 
 enum rec_type {

@@ -101,7 +101,7 @@ int scan_segment(int fd, uint64_t from, uint64_t size, bool verify, scan_fn fn,
 		 void *arg, struct scan_result *res)
 {
 	struct reader r = {.fd = fd, .size = size};
-	char key[REC_KEY_MAX];
+	char key[KEY_MAX];
 	uint64_t pos = from, tentative = 0;
 	int rc = 0;
 

@@ -40,7 +40,7 @@ static int check_one(struct bc *bc, const char *key, uint16_t klen,
 		return 0;
 	if (rc)
 		return rc;
-	uint8_t hb[REC_HDR_SIZE + REC_KEY_MAX];
+	uint8_t hb[REC_HDR_SIZE + KEY_MAX];
 	struct rec_hdr h;
 	const char *why = NULL;
 	uint64_t off = e.value_offset - REC_HDR_SIZE - klen;

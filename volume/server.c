@@ -1,6 +1,6 @@
 #include "volume/server.h"
 
-#include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -11,22 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/httpd.h"
+#include "common/httperr.h"
+#include "common/httpserver.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
 struct srv {
-	struct MHD_Daemon *d;
+	struct httpserver *hs;
 	struct bc *bc;
 	uint64_t max_value;
-	bool pool; /* polling threads: PUT and DELETE end off them */
-	atomic_int inflight;
-	atomic_int pending; /* operations whose connection waits suspended */
+	bool pool;	     /* polling threads: PUT and DELETE end off them */
+	atomic_uint pending; /* operations whose connection waits suspended */
 	atomic_uint_fast64_t bytes_in;
 	atomic_uint_fast64_t bytes_out;
 };
@@ -50,7 +51,7 @@ struct req {
 	uint8_t md5[MD5_LEN];
 	enum metrics_method method;
 	unsigned code;
-	unsigned long long start_usec;
+	uint64_t start_usec;
 	bool system; /* a /_/ endpoint */
 	struct bc_write *w;
 	uint64_t expected;
@@ -74,19 +75,28 @@ static enum MHD_Result reply_empty(struct req *r, struct MHD_Connection *c,
 	return http_reply_empty(c, code);
 }
 
+/* An engine error, answered as common/httperr.h says; a fault of this
+ * volume's (500) is logged. */
 static enum MHD_Result reply_engine_error(struct req *r,
 					  struct MHD_Connection *c, int err,
 					  const char *what)
 {
-	if (err == -ENOSPC)
-		return reply_text(r, c, MHD_HTTP_INSUFFICIENT_STORAGE,
-				  "no space left on this volume");
-	if (err == -EFBIG)
-		return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
-				  "value too large for this volume");
-	log_error("%s %.*s: %s", what, (int)r->klen, r->key, strerror(-err));
-	return reply_text(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			  "storage error on this volume");
+	const char *why = NULL;
+	switch (err) {
+	case -ENOSPC:
+		why = "no space left on this volume";
+		break;
+	case -EFBIG:
+		why = "value too large for this volume";
+		break;
+	default:
+		if (httperr_status(err) == MHD_HTTP_INTERNAL_SERVER_ERROR) {
+			log_error("%s %.*s: %s", what, (int)r->klen, r->key,
+				  strerror(-err));
+			why = "storage error on this volume";
+		}
+	}
+	return http_reply_errno(c, err, why, &r->code);
 }
 
 static void add_md5_headers(struct MHD_Response *resp,
@@ -274,6 +284,7 @@ static enum MHD_Result begin_put(struct srv *s, struct req *r,
 
 static void req_unref(struct req *r)
 {
+	assert(atomic_load(&r->refs) > 0);
 	if (atomic_fetch_sub(&r->refs, 1) == 1) {
 		pthread_mutex_destroy(&r->mu);
 		free(r);
@@ -310,6 +321,7 @@ static enum MHD_Result reply_op(struct req *r, struct MHD_Connection *c)
 /* Takes the operation's reference before it starts. */
 static void op_begin(struct req *r)
 {
+	assert(r->op == OP_NONE);
 	r->op = OP_RUNNING;
 	atomic_fetch_add(&r->refs, 1);
 	atomic_fetch_add(&r->srv->pending, 1);
@@ -318,6 +330,7 @@ static void op_begin(struct req *r)
 /* Gives back what op_begin took, for an operation that did not start. */
 static void op_abandon(struct req *r)
 {
+	assert(r->op == OP_RUNNING);
 	r->op = OP_NONE;
 	atomic_fetch_sub(&r->refs, 1);
 	atomic_fetch_sub(&r->srv->pending, 1);
@@ -333,6 +346,7 @@ static void op_end(void *arg, int rc, const uint8_t md5[MD5_LEN])
 	struct req *r = arg;
 	struct srv *s = r->srv;
 	pthread_mutex_lock(&r->mu);
+	assert(r->op == OP_RUNNING);
 	r->op = OP_DONE;
 	r->op_rc = rc;
 	if (md5)
@@ -367,6 +381,8 @@ static enum MHD_Result finish_put(struct srv *s, struct req *r,
 {
 	if (r->err)
 		return reply_engine_error(r, c, r->err, "write");
+	/* A PUT whose reservation failed was answered on its first call. */
+	assert(r->w);
 	struct bc_write *w = r->w;
 	r->w = NULL;
 	if (!s->pool) {
@@ -421,6 +437,7 @@ static enum MHD_Result receive_put(struct srv *s, struct req *r,
 	atomic_fetch_add(&s->bytes_in, n);
 	if (r->err)
 		return MHD_YES;
+	assert(r->w);
 	/* MHD enforces Content-Length, but a bug there must not let a body
 	 * overrun its reservation. */
 	if (n > r->expected - r->received)
@@ -635,8 +652,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		atomic_init(&r->refs, 1);
 		pthread_mutex_init(&r->mu, NULL);
 		*req_cls = r;
-		atomic_fetch_add(&s->inflight, 1);
-		r->start_usec = http_now_usec();
+		r->start_usec = clock_mono_us();
 		r->method = metrics_method_of(method);
 		r->system = strncmp(url, "/_/", 3) == 0;
 		if (r->system && r->method != METRICS_GET &&
@@ -708,8 +724,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
-	struct srv *s = cls;
 	struct req *r = *req_cls;
+	(void)cls;
 	(void)c;
 	(void)toe;
 	if (!r)
@@ -718,60 +734,34 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (r->w)
 		bc_write_abort(r->w);
 	metrics_http_observe(r->method, (int)r->code,
-			     http_now_usec() - r->start_usec);
+			     clock_mono_us() - r->start_usec);
 	*req_cls = NULL;
 	req_unref(r);
-	atomic_fetch_sub(&s->inflight, 1);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char line[512];
-	(void)cls;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	size_t n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		line[--n] = '\0';
-	log_warn("httpd: %s", line);
 }
 
 int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET,
-				   .sin_port = htons((uint16_t)opt->port)};
-	if (inet_pton(AF_INET, opt->bind, &addr.sin_addr) != 1)
-		return -EINVAL;
 	struct srv *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->bc = bc;
 	s->max_value = opt->max_value;
 	s->pool = opt->threads > 0;
-	/* Suspending is not available to thread-per-connection, whose
-	 * threads may simply block. A pool of one is MHD's single internal
-	 * thread. */
-	unsigned flags = s->pool ? MHD_USE_EPOLL_INTERNAL_THREAD |
-					   MHD_ALLOW_SUSPEND_RESUME
-				 : MHD_USE_THREAD_PER_CONNECTION |
-					   MHD_USE_POLL_INTERNAL_THREAD |
-					   MHD_USE_ITC;
-	s->d = MHD_start_daemon(
-		flags | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler, s,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-		&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		/* Last, as MHD warns about a pool size below 2: without a
-		 * pool the option list simply ends here. */
-		opt->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-		opt->threads, MHD_OPTION_END);
-	if (!s->d) {
+	struct httpserver_options ho = {.bind = opt->bind,
+					.port = opt->port,
+					.threads = opt->threads,
+					.max_connections = opt->max_connections,
+					.connection_memory = 64 * 1024,
+					.timeout_s = 120,
+					.thread_stack = 256 * 1024,
+					.backlog = 1024,
+					.handler = handler,
+					.completed = completed,
+					.cls = s};
+	int rc = httpserver_start(&ho, &s->hs);
+	if (rc) {
 		free(s);
-		return -EADDRINUSE;
+		return rc;
 	}
 	*out = s;
 	return 0;
@@ -779,22 +769,13 @@ int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 
 void srv_stop(struct srv *s, unsigned grace_ms)
 {
-	/* The listening socket is closed only once the daemon stopped: its
-	 * threads may still use it, and a number reused meanwhile by another
-	 * file made libmicrohttpd abort the process now and then. */
-	MHD_socket lfd = MHD_quiesce_daemon(s->d);
-	struct timespec tick = {0, 10 * 1000000};
-	for (unsigned waited = 0;
-	     atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10)
-		nanosleep(&tick, NULL);
+	httpserver_quiesce(s->hs);
+	httpserver_drain(s->hs, grace_ms);
 	/* MHD must not stop while a connection is suspended, and only the end
 	 * of its operation resumes it. Each ends: a commit with its sync, a
 	 * delete once the older puts of its key end, which the still running
 	 * polling threads finish or time out. */
-	while (atomic_load(&s->pending) > 0)
-		nanosleep(&tick, NULL);
-	MHD_stop_daemon(s->d);
-	if (lfd != MHD_INVALID_SOCKET)
-		close(lfd);
+	httpserver_wait(&s->pending, HTTPSERVER_FOREVER);
+	httpserver_stop(s->hs);
 	free(s);
 }

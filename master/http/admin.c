@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/httpc.h"
 #include "common/httpd.h"
+#include "common/httperr.h"
 #include "common/jsonl.h"
 #include "common/key.h"
 #include "common/log.h"
@@ -569,7 +570,8 @@ static void volumes_post(struct admin_req *r)
 	if (!rc)
 		rc = vol_reload(ad->d.vs);
 	if (rc) {
-		set_reason(r, 500, "volume change failed: %s", strerror(-rc));
+		set_reason(r, httperr_status(rc), "volume change failed: %s",
+			   strerror(-rc));
 		return;
 	}
 	log_info("admin: volume %s is now %s", addr,

@@ -1,17 +1,17 @@
 #include "master/http/api.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/httpd.h"
+#include "common/httperr.h"
+#include "common/httpserver.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -22,17 +22,13 @@
 
 /* Beyond this many PUTs in flight, new ones are told to come back. */
 #define MAX_PUTS 512
-#define URL_MAX	 (IDX_ADDR_MAX + 3 * KEY_MAX + 16)
+#define URL_MAX	 (IDX_ADDR_MAX + KEY_PCT_MAX + 16)
 
 struct api {
 	struct api_options opt;
 	struct api_deps d;
-	struct MHD_Daemon *mhd;
+	struct httpserver *hs;
 	struct admin *admin; /* /_/admin/ and REBALANCE (master/http/admin.h) */
-	/* Requests begun and not yet completed: libmicrohttpd must not be
-	 * stopped while one of them is suspended. */
-	atomic_uint open;
-	atomic_bool stopping; /* new requests are refused */
 };
 
 enum kind {
@@ -54,7 +50,7 @@ struct req {
 	struct MHD_Connection *c;
 	enum kind kind;
 	enum metrics_method method;
-	unsigned long long start_us;
+	uint64_t start_us;
 	unsigned status;
 	bool answered;
 	struct put *put;
@@ -107,71 +103,30 @@ static enum MHD_Result text(struct req *r, unsigned code, const char *why)
 {
 	r->status = code;
 	r->answered = true;
-	if (code != 503)
-		return http_reply_text(r->c, code, "%s", why);
-	/* Every 503 is transient: tell clients when to come back. */
-	size_t len = strlen(why);
-	char *body = malloc(len + 2);
-	if (!body)
-		return MHD_NO;
-	memcpy(body, why, len);
-	body[len] = '\n';
-	body[len + 1] = '\0';
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		len + 1, body, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	enum MHD_Result ret = MHD_queue_response(r->c, code, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_reply_text(r->c, code, "%s", why);
 }
 
-struct query_buf {
-	char *out;
-	size_t len, cap;
-};
-
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
-			       const char *key, const char *value)
+/* An operation ended with rc: the answer common/httperr.h gives it, with
+ * `why` or, when NULL, the table's reason. */
+static enum MHD_Result failed(struct req *r, int rc, const char *why)
 {
-	struct query_buf *q = cls;
-	(void)kind;
-	int n = snprintf(q->out + q->len, q->cap - q->len, "%c%s%s%s",
-			 q->len ? '&' : '?', key, value ? "=" : "",
-			 value ? value : "");
-	if (n < 0 || (size_t)n >= q->cap - q->len)
-		return MHD_NO;
-	q->len += (size_t)n;
-	return MHD_YES;
+	r->answered = true;
+	return http_reply_errno(r->c, rc, why, &r->status);
 }
 
-/* A write reached a follower, or the leader lost its place: 307 to the
- * leader with the same path and query (curl -L re-sends the body), or
- * 503 when there is no leader to send it to. */
+/* A write reached a follower before any work: 307 to the leader with the
+ * same path and query (curl -L re-sends the body), or 503 when there is
+ * no leader to send it to. */
 static enum MHD_Result not_leader(struct api *a, struct req *r, const char *url)
 {
-	char loc[URL_MAX + 4096], query[4096] = "";
-	int rc = node_leader_url(a->d.node, loc, IDX_ADDR_MAX + 16);
+	char leader[IDX_ADDR_MAX + 16];
+	int rc = node_leader_url(a->d.node, leader, sizeof(leader));
 	if (rc)
 		return text(r, 503,
 			    rc == -EAGAIN ? "leadership is changing: retry"
 					  : "no leader: retry");
-	struct query_buf q = {query, 0, sizeof(query)};
-	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-	size_t n = strlen(loc);
-	if (snprintf(loc + n, sizeof(loc) - n, "%s%s", url, query) >=
-	    (int)(sizeof(loc) - n))
-		return text(r, 414, "URL too long to redirect");
-	struct MHD_Response *resp = empty_response();
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-	return queue(r, 307, resp);
+	r->answered = true;
+	return http_reply_to_leader(r->c, leader, url, &r->status);
 }
 
 static bool leads(struct api *a)
@@ -287,7 +242,7 @@ static unsigned rand_below(unsigned n)
 {
 	static _Thread_local uint64_t x;
 	if (!x)
-		x = (uint64_t)http_now_usec() ^ (uint64_t)(uintptr_t)&x;
+		x = clock_mono_us() ^ (uint64_t)(uintptr_t)&x;
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
@@ -298,26 +253,24 @@ static bool balanced(struct api *a, const struct req *r,
 		     const struct idx_record *rec)
 {
 	const struct vol_active *act = vol_active(a->d.vs);
-	const char *addrs[CMD_MAX_VOLS * 4];
-	size_t win[CMD_MAX_VOLS];
-	if (act->n > sizeof(addrs) / sizeof(addrs[0]))
-		return true; /* too many to judge on the read path */
-	for (size_t i = 0; i < act->n; i++)
-		addrs[i] = act->v[i]->addr;
-	int n = placement_pick(r->key, r->keylen, addrs, act->n,
-			       a->opt.replicas, win);
-	if (n < 0 || (unsigned)n != rec->nvols)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (act->v[win[i]]->id != rec->vols[i])
-			return false;
-	return true;
+	size_t have[CMD_MAX_VOLS];
+	for (unsigned i = 0; i < rec->nvols; i++) {
+		size_t j = 0;
+		while (j < act->n && act->v[j]->id != rec->vols[i])
+			j++;
+		if (j == act->n)
+			return false; /* a copy on a volume no longer active */
+		have[i] = j;
+	}
+	return placement_balanced(r->key, r->keylen, act, act->n,
+				  vol_active_addr, a->opt.replicas, have,
+				  rec->nvols) == 1;
 }
 
 static enum MHD_Result redirect(struct req *r, unsigned code, const char *host,
 				struct MHD_Response *resp)
 {
-	char path[3 * KEY_MAX + 1], url[URL_MAX];
+	char path[KEY_PCT_MAX], url[URL_MAX];
 	if (key_pct_encode(r->key, r->keylen, path, sizeof(path)) < 0) {
 		MHD_destroy_response(resp);
 		return text(r, 500, "key does not encode");
@@ -367,7 +320,6 @@ static enum MHD_Result get_key(struct api *a, struct req *r, const char *url)
 				balanced(a, r, &rec) ? "balanced"
 						     : "unbalanced");
 	if (nlive == 0) {
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		MHD_destroy_response(resp);
 		return text(r, 503, "no replica of the key is live");
 	}
@@ -683,12 +635,9 @@ static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 		return text(r, 500, "index read failed");
 	}
 	const struct vol_active *act = vol_active(a->d.vs);
-	const char *addrs[VOL_MAX_ID];
 	size_t win[CMD_MAX_VOLS];
-	for (size_t i = 0; i < act->n; i++)
-		addrs[i] = act->v[i]->addr;
-	int n = placement_pick(r->key, r->keylen, addrs, act->n,
-			       a->opt.replicas, win);
+	int n = placement_pick_set(r->key, r->keylen, act, act->n,
+				   vol_active_addr, a->opt.replicas, win);
 	if (n < (int)a->opt.replicas) {
 		keylock_release(r->key, r->keylen);
 		return text(r, 503, "fewer volumes than -replicas");
@@ -783,27 +732,23 @@ static enum MHD_Result write_begin(struct api *a, struct req *r,
 	return MHD_YES;
 }
 
-static enum MHD_Result write_end(struct api *a, struct req *r, const char *url)
+/* The commit's outcome. A leader lost meanwhile (-ENOTCONN) is a 503 as
+ * for a PUT, not a 307: the write began here, and whether it happened is
+ * unknown (common/httperr.h). */
+static enum MHD_Result write_end(struct api *a, struct req *r)
 {
 	int rc = r->cr->result;
-	switch (rc) {
-	case 0:
+	if (rc == 0) {
 		if (r->method == METRICS_DELETE)
 			purge_poke(a->d.pg);
 		return empty(r, 204);
-	case -ENOENT:
-		return text(r, 404, "no such key");
-	case -EPERM:
-		return text(r, 403, "protected: UNLINK the key before DELETE");
-	case -ENOTCONN:
-		return not_leader(a, r, url);
-	case -ECANCELED:
-	case -ETIMEDOUT:
-	case -ESHUTDOWN:
-		return text(r, 503, "the change was not committed: retry");
-	default:
-		return text(r, 500, "index commit failed");
 	}
+	if (rc == -EPERM)
+		return failed(r, rc, "protected: UNLINK the key before DELETE");
+	if (httperr_status(rc) == 503)
+		return failed(r, rc, "the change was not committed: retry");
+	return failed(r, rc,
+		      httperr_status(rc) == 500 ? "index commit failed" : NULL);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
@@ -821,11 +766,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		r->a = a;
 		r->c = c;
 		r->method = metrics_method_of(method);
-		r->start_us = http_now_usec();
-		atomic_fetch_add(&a->open, 1);
+		r->start_us = clock_mono_us();
 		*con_cls = r;
 		/* Keep-alive connections outlive the listening socket. */
-		if (atomic_load(&a->stopping))
+		if (httpserver_stopping(a->hs))
 			return text(r, 503, "shutting down: retry");
 		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
 		if (r->raft)
@@ -886,12 +830,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		if (r->reading && !atomic_load(&r->read_ready))
 			return MHD_YES;
 		if (r->reading && r->rd.result)
-			return text(
-				r, 503,
-				r->rd.result == -ENOTCONN
-					? "no leader: retry"
-					: "no read index from the leader in "
-					  "time: retry");
+			return failed(r, r->rd.result,
+				      r->rd.result == -ENOTCONN
+					      ? "no leader: retry"
+					      : "no read index from the leader "
+						"in time: retry");
 		if (r->method == METRICS_GET) {
 			struct query q = {0};
 			MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
@@ -903,7 +846,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	case METRICS_DELETE:
 	case METRICS_UNLINK:
 		if (r->suspended)
-			return write_end(a, r, url);
+			return write_end(a, r);
 		return write_begin(a, r, url, r->method == METRICS_UNLINK);
 	default:
 		return text(r, 405, "method not allowed");
@@ -923,7 +866,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r->raft) {
 		node_http_done(a->d.node, r->raft_state);
 		free(r);
-		atomic_fetch_sub(&a->open, 1);
 		return;
 	}
 	if (r->put)
@@ -931,20 +873,15 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r->locked)
 		keylock_release(r->key, r->keylen);
 	metrics_http_observe(r->method, r->answered ? (int)r->status : 0,
-			     http_now_usec() - r->start_us);
+			     clock_mono_us() - r->start_us);
 	admin_req_free(r->admin);
 	free(r->cr);
 	free(r);
-	atomic_fetch_sub(&a->open, 1);
 }
 
 int api_start(const struct api_options *opt, const struct api_deps *deps,
 	      struct api **out)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)opt->port)};
-	if (inet_pton(AF_INET, opt->bind, &sa.sin_addr) != 1)
-		return -EINVAL;
 	struct api *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -957,22 +894,20 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 		free(a);
 		return -ENOMEM;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
-	a->mhd = MHD_start_daemon(
-		flags, (uint16_t)opt->port, NULL, NULL, handle, a,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
-		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-		MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
-	if (!a->mhd) {
+	struct httpserver_options ho = {.bind = opt->bind,
+					.port = opt->port,
+					.threads = opt->threads,
+					.connection_memory = 32 * 1024,
+					.timeout_s = 120,
+					.reuse_address = true,
+					.handler = handle,
+					.completed = completed,
+					.cls = a};
+	int rc = httpserver_start(&ho, &a->hs);
+	if (rc) {
 		admin_free(a->admin);
 		free(a);
-		return -EADDRINUSE;
+		return rc;
 	}
 	*out = a;
 	return 0;
@@ -980,23 +915,14 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 
 void api_stop(struct api *a, unsigned grace_ms)
 {
-	/* Closed only after MHD_stop_daemon, as srv_stop does and for the
-	 * same reason: the daemon's threads may still use it. */
-	MHD_socket fd = MHD_quiesce_daemon(a->mhd);
-	atomic_store(&a->stopping, true);
+	httpserver_quiesce(a->hs);
 	admin_drain(a->admin);
 	/* Requests in flight finish, and none may still be suspended when
-	 * the daemon stops (libmicrohttpd aborts the process then): a write
-	 * waiting for its commit, a read for its read index, a raft POST for
-	 * the node's answer. The node still runs and answers them all. */
-	for (unsigned waited = 0; atomic_load(&a->open) && waited < grace_ms;
-	     waited += 10) {
-		struct timespec d = {0, 10 * 1000000};
-		nanosleep(&d, NULL);
-	}
-	MHD_stop_daemon(a->mhd);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	 * the daemon stops: a write waiting for its commit, a read for its
+	 * read index, a raft POST for the node's answer. The node still runs
+	 * and answers them all. */
+	httpserver_drain(a->hs, grace_ms);
+	httpserver_stop(a->hs);
 	admin_free(a->admin);
 	free(a);
 }

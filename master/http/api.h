@@ -16,8 +16,10 @@
  *
  * Replicated (deps.node set): writes on a follower get 307 to the
  * leader's URL with the same path and query, 503 with Retry-After when
- * no leader is known; reads first wait for a linearizable read index
- * (node_read), 503 with Retry-After when none comes in time.
+ * no leader is known; a write whose leader is lost after it began gets
+ * 503 with Retry-After (common/httperr.h), whatever its method. Reads
+ * first wait for a linearizable read index (node_read), 503 with
+ * Retry-After when none comes in time.
  *
  * Threads: MHD's epoll thread pool answers reads inline (LMDB reads do
  * not block). Writes never hold a polling thread: a PUT's connection is

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/le.h"
+
 /* Layout: version (1), type (1), then the fields of the type, integers
  * little-endian. Keys are u16-length-prefixed, addrs u32-prefixed. */
 #define CMD_VERSION 1
@@ -27,8 +29,7 @@ static void put_bytes(struct writer *w, const void *d, size_t n)
 static void put_uint(struct writer *w, uint64_t v, unsigned bytes)
 {
 	uint8_t b[8];
-	for (unsigned i = 0; i < bytes; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	le_putn(b, v, bytes);
 	put_bytes(w, b, bytes);
 }
 
@@ -154,10 +155,7 @@ static const uint8_t *get_bytes(struct reader *r, size_t n)
 static uint64_t get_uint(struct reader *r, unsigned bytes)
 {
 	const uint8_t *b = get_bytes(r, bytes);
-	uint64_t v = 0;
-	for (unsigned i = 0; b && i < bytes; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	return v;
+	return b ? le_getn(b, bytes) : 0;
 }
 
 static void get_key(struct reader *r, struct cmd *c)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/be.h"
 #include "common/le.h"
 #include "master/state/lmdbenv.h"
 
@@ -21,20 +22,6 @@ struct idx {
 	MDB_env *env;
 	MDB_dbi keys, volumes, purge, applied;
 };
-
-static void be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 int idx_open(const char *dir, struct idx **out)
 {
@@ -78,7 +65,7 @@ static int rec_decode(const MDB_val *v, struct idx_record *r)
 	if (r->nvols > CMD_MAX_VOLS || v->mv_size != REC_FIXED + 4 * r->nvols)
 		return -EIO;
 	for (unsigned i = 0; i < r->nvols; i++)
-		r->vols[i] = get_be32(p + REC_FIXED + 4 * i);
+		r->vols[i] = be_get32(p + REC_FIXED + 4 * i);
 	return 0;
 }
 
@@ -93,7 +80,7 @@ static int rec_put(struct idx *ix, MDB_txn *txn, const MDB_val *key,
 	le_put64(b + 10 + MD5_LEN, r->created_ms);
 	b[REC_FIXED - 1] = (uint8_t)r->nvols;
 	for (unsigned i = 0; i < r->nvols; i++)
-		be32(b + REC_FIXED + 4 * i, r->vols[i]);
+		be_put32(b + REC_FIXED + 4 * i, r->vols[i]);
 	MDB_val v = {REC_FIXED + 4 * r->nvols, b};
 	return mdb_put(txn, ix->keys, (MDB_val *)key, &v, 0);
 }
@@ -112,7 +99,7 @@ static int rec_get(struct idx *ix, MDB_txn *txn, const MDB_val *key,
 static size_t purge_key(uint8_t *out, uint32_t vol, const char *key,
 			size_t keylen)
 {
-	be32(out, vol);
+	be_put32(out, vol);
 	memcpy(out + 4, key, keylen);
 	return 4 + keylen;
 }
@@ -275,7 +262,7 @@ static int vol_put_state(struct idx *ix, MDB_txn *txn, uint32_t id,
 	uint8_t k[4], v[1 + IDX_ADDR_MAX];
 	if (len >= IDX_ADDR_MAX)
 		return MDB_BAD_VALSIZE;
-	be32(k, id);
+	be_put32(k, id);
 	v[0] = state;
 	memcpy(v + 1, addr, len);
 	MDB_val kv = {4, k}, vv = {1 + len, v};
@@ -298,7 +285,7 @@ static int apply_volumes(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		uint32_t id = get_be32(k.mv_data);
+		uint32_t id = be_get32(k.mv_data);
 		const char *addr = (const char *)v.mv_data + 1;
 		size_t len = v.mv_size - 1;
 		bool active = in_list(c->addrs, c->addrslen, addr, len);
@@ -420,7 +407,7 @@ static int apply_volume(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		uint32_t at = get_be32(k.mv_data);
+		uint32_t at = be_get32(k.mv_data);
 		if (v.mv_size - 1 == c->addrslen &&
 		    memcmp((char *)v.mv_data + 1, c->addrs, c->addrslen) == 0)
 			id = at;
@@ -617,7 +604,7 @@ int idx_volumes(struct idx *ix,
 			break;
 		}
 		struct idx_volume vol = {
-			.id = get_be32(k.mv_data),
+			.id = be_get32(k.mv_data),
 			.active = ((uint8_t *)v.mv_data)[0] == IDX_VOL_ACTIVE,
 			.draining =
 				((uint8_t *)v.mv_data)[0] == IDX_VOL_DRAINING};
@@ -734,7 +721,7 @@ int idx_purge_scan(struct idx *ix, uint32_t from_vol,
 	if (rc)
 		return rc;
 	uint8_t seek[4];
-	be32(seek, from_vol);
+	be_put32(seek, from_vol);
 	MDB_val k = {4, seek}, v;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	while (!rc) {
@@ -742,7 +729,7 @@ int idx_purge_scan(struct idx *ix, uint32_t from_vol,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		struct idx_purge p = {.vol = get_be32(k.mv_data),
+		struct idx_purge p = {.vol = be_get32(k.mv_data),
 				      .key = (char *)k.mv_data + 4,
 				      .keylen = k.mv_size - 4,
 				      .seq = le_get64(v.mv_data)};
@@ -752,7 +739,7 @@ int idx_purge_scan(struct idx *ix, uint32_t from_vol,
 		if (what == IDX_SCAN_SKIP_VOL) {
 			if (p.vol == UINT32_MAX)
 				break;
-			be32(seek, p.vol + 1);
+			be_put32(seek, p.vol + 1);
 			k = (MDB_val){4, seek};
 			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 		} else {

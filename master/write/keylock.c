@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
+
 #define NBUCKETS 1024
 
 struct held {
@@ -45,13 +47,7 @@ int keylock_try(const char *key, size_t keylen, enum keylock_owner owner)
 	n->owner = owner;
 	n->len = keylen;
 	memcpy(n->key, key, keylen);
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += KEYLOCK_PURGE_WAIT_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = clock_deadline_ms(KEYLOCK_PURGE_WAIT_MS);
 	pthread_mutex_lock(&mu);
 	struct held *h;
 	while ((h = find(b, key, keylen)) && h->owner == KEYLOCK_PURGE &&

@@ -3,8 +3,8 @@
  *
  * A lock is not waited for: a second writer is told the key is busy (the
  * API answers 409). Locks live in memory only; they guard the volumes
- * from interleaved writes, while the index guards itself (master/state/index.h).
- * Thread-safe. */
+ * from interleaved writes, while the index guards itself
+ * (master/state/index.h). Thread-safe. */
 #ifndef CASK_MASTER_KEYLOCK_H
 #define CASK_MASTER_KEYLOCK_H
 

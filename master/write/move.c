@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/httperr.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/md5.h"
@@ -72,7 +73,7 @@ static void vol_url(char *url, size_t cap, const struct vol *v,
 static bool fetch_good(const struct move_deps *d, const struct vol *v,
 		       const char *path, const struct idx_record *rec, FILE *f)
 {
-	char url[IDX_ADDR_MAX + 3 * KEY_MAX + 16];
+	char url[IDX_ADDR_MAX + KEY_PCT_MAX + 16];
 	vol_url(url, sizeof(url), v, path);
 	struct download dl = {.f = f};
 	CURL *e = curl_easy_init();
@@ -107,7 +108,7 @@ static bool fetch_good(const struct move_deps *d, const struct vol *v,
 static bool store(const struct move_deps *d, const struct vol *v,
 		  const char *path, const struct idx_record *rec, FILE *f)
 {
-	char url[IDX_ADDR_MAX + 3 * KEY_MAX + 16];
+	char url[IDX_ADDR_MAX + KEY_PCT_MAX + 16];
 	vol_url(url, sizeof(url), v, path);
 	char hex[2 * MD5_LEN + 1] = "", want[2 * MD5_LEN + 1];
 	md5_hex(rec->md5, want);
@@ -205,14 +206,12 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 		return 500;
 	}
 	const struct vol_active *act = vol_active(d->vs);
-	const char *addrs[VOL_MAX_ID];
 	size_t win[CMD_MAX_VOLS];
-	for (size_t i = 0; i < act->n; i++)
-		addrs[i] = act->v[i]->addr;
-	int n = placement_pick(key, keylen, addrs, act->n, d->replicas, win);
+	int n = placement_pick_set(key, keylen, act, act->n, vol_active_addr,
+				   d->replicas, win);
 	if (n <= 0) {
-		*why = n ? "out of memory" : "no active volumes";
-		return n ? 500 : 503;
+		*why = n ? httperr_reason(n) : "no active volumes";
+		return n ? httperr_status(n) : 503;
 	}
 	uint32_t want[CMD_MAX_VOLS];
 	const struct vol *miss[CMD_MAX_VOLS];
@@ -228,7 +227,7 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 		*why = "already balanced";
 		return 200;
 	}
-	char path[3 * KEY_MAX + 1];
+	char path[KEY_PCT_MAX];
 	if (key_pct_encode(key, keylen, path, sizeof(path)) < 0) {
 		*why = "key does not encode";
 		return 500;
@@ -255,15 +254,12 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 	memcpy(c.md5, rec.md5, MD5_LEN);
 	memcpy(c.vols, want, sizeof(want[0]) * (unsigned)n);
 	rc = commit_run(d->cm, &c);
-	if (rc == -ESTALE) {
-		forget(d, key, keylen, wrote, nwrote);
-		*why = "the key changed during the move";
-		return 409;
-	}
 	if (rc) {
 		forget(d, key, keylen, wrote, nwrote);
-		*why = "index commit failed";
-		return 500;
+		*why = rc == -ESTALE ? "the key changed during the move"
+		       : httperr_status(rc) == 503 ? httperr_reason(rc)
+						   : "index commit failed";
+		return httperr_status(rc);
 	}
 	purge_poke(d->pg);
 	*why = "moved";

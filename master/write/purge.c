@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/httpc.h"
 #include "common/key.h"
 #include "common/log.h"
@@ -22,7 +23,7 @@ struct item {
 	bool locked; /* this item took its key's lock */
 	size_t keylen;
 	char key[KEY_MAX + 1];
-	char url[IDX_ADDR_MAX + 3 * KEY_MAX + 16];
+	char url[IDX_ADDR_MAX + KEY_PCT_MAX + 16];
 };
 
 struct purge {
@@ -89,7 +90,7 @@ static size_t round_once(struct purge *p)
 			it->locked = true;
 		}
 		const struct vol *v = vol_by_id(p->vs, it->vol);
-		char path[3 * KEY_MAX + 1];
+		char path[KEY_PCT_MAX];
 		/* Only while the entry is unchanged: a write that came and
 		 * went meanwhile owns what is on the volume now. */
 		if (!v ||
@@ -143,14 +144,8 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&p->mu);
 		if (got == BATCH || p->poked || p->stopping)
 			continue;
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += p->interval_ms / 1000;
-		until.tv_nsec += (p->interval_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		struct timespec until =
+			clock_deadline_ms((uint64_t)p->interval_ms);
 		while (!p->poked && !p->stopping &&
 		       pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0)
 			;

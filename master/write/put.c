@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/httpc.h"
+#include "common/httperr.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/md5.h"
@@ -199,7 +200,7 @@ static size_t read_header(char *line, size_t size, size_t nitems, void *arg)
 
 static int setup_target(struct put *p, struct target *t)
 {
-	char path[3 * KEY_MAX + 1], url[IDX_ADDR_MAX + sizeof(path) + 16];
+	char path[KEY_PCT_MAX], url[IDX_ADDR_MAX + sizeof(path) + 16];
 	if (key_pct_encode(p->key, p->keylen, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	snprintf(url, sizeof(url), "http://%s%s", t->addr, path);
@@ -271,13 +272,6 @@ static unsigned judge(struct put *p, uint8_t *out)
 		return 502;
 	}
 	return 201;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Publishes the answer. Runs on the fan-out or the commit thread. */
@@ -353,12 +347,9 @@ static void recorded(struct commit_req *cr)
 	}
 	snprintf(p->why, sizeof(p->why), "index commit failed: %s",
 		 strerror(-rc));
-	/* Raft outcomes (master/repl/node.h) are transient: the client retries. */
-	p->final = rc == -EEXIST ? 403
-		   : rc == -ENOTCONN || rc == -ECANCELED || rc == -ETIMEDOUT ||
-				   rc == -ESHUTDOWN
-			   ? 503
-			   : 500;
+	/* Raft outcomes (master/repl/node.h) are transient 503s: the client
+	 * retries. */
+	p->final = httperr_status(rc);
 	struct fanout *f = p->f;
 	pthread_mutex_lock(&f->mu);
 	p->next = f->retry;
@@ -392,7 +383,7 @@ static void settle(struct put *p)
 			.key = p->key,
 			.keylen = p->keylen,
 			.size = p->size,
-			.created_ms = now_ms(),
+			.created_ms = clock_wall_ms(),
 			.nvols = p->n};
 	memcpy(c.md5, md5, MD5_LEN);
 	for (unsigned i = 0; i < p->n; i++)

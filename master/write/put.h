@@ -22,10 +22,10 @@
  * Both are called with the put's lock held, and resume only after
  * suspend, so a wake-up is never lost or early.
  *
- * Ownership: put_start takes over the key's write lock (master/write/keylock.h);
- * it is released once the volumes and the index are settled, before the
- * answer is ready. The put itself is freed when both the HTTP layer
- * (put_detach) and the fan-out side are done with it. */
+ * Ownership: put_start takes over the key's write lock
+ * (master/write/keylock.h); it is released once the volumes and the index are
+ * settled, before the answer is ready. The put itself is freed when both the
+ * HTTP layer (put_detach) and the fan-out side are done with it. */
 #ifndef CASK_MASTER_PUT_H
 #define CASK_MASTER_PUT_H
 

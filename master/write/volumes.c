@@ -1,5 +1,6 @@
 #include "master/write/volumes.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/httpc.h"
 #include "common/log.h"
 
@@ -97,6 +99,13 @@ const struct vol_active *vol_active(struct vols *vs)
 	return &atomic_load(&vs->current)->set;
 }
 
+const char *vol_active_addr(const void *act, size_t i)
+{
+	const struct vol_active *a = act;
+	assert(i < a->n);
+	return a->v[i]->addr;
+}
+
 void vol_each(struct vols *vs, void (*fn)(void *arg, const struct vol *v),
 	      void *arg)
 {
@@ -146,14 +155,8 @@ static void *checker(void *arg)
 	struct vols *vs = arg;
 	pthread_mutex_lock(&vs->mu);
 	while (!vs->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += vs->interval_ms / 1000;
-		until.tv_nsec += (vs->interval_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		struct timespec until =
+			clock_deadline_ms((uint64_t)vs->interval_ms);
 		pthread_cond_timedwait(&vs->cv, &vs->mu, &until);
 		if (vs->stopping)
 			break;

@@ -52,6 +52,10 @@ const struct vol *vol_by_id(struct vols *vs, uint32_t id);
 /* The current active set (never NULL after vol_start). */
 const struct vol_active *vol_active(struct vols *vs);
 
+/* The address of an active set's i-th volume: the placement_addr_fn
+ * (common/placement.h) that places keys on a struct vol_active. */
+const char *vol_active_addr(const void *act, size_t i);
+
 /* Calls fn for every known volume, in id order. */
 void vol_each(struct vols *vs, void (*fn)(void *arg, const struct vol *v),
 	      void *arg);
