@@ -22,15 +22,16 @@ for patch in "$@"; do
 	tree="$tmp/$name"
 	mkdir -p "$tree/raft/tests"
 	cp "$src"/raft/raft*.[ch] "$tree/raft/"
-	cp "$src"/raft/tests/raft_sim.c "$tree/raft/tests/"
+	cp "$src"/raft/tests/raft_sim.c "$src"/raft/tests/memnet.[ch] \
+		"$tree/raft/tests/"
 	if ! patch -s -d "$tree" -p1 <"$patch"; then
 		echo "$name: ERROR patch does not apply"
 		undetected=$((undetected + 1))
 		continue
 	fi
 	if ! "$cc" -O2 -std=c11 -D_GNU_SOURCE -I"$tree" \
-		"$tree"/raft/raft*.c "$tree"/raft/tests/raft_sim.c \
-		-o "$tree/raft_sim"; then
+		"$tree"/raft/raft*.c "$tree"/raft/tests/memnet.c \
+		"$tree"/raft/tests/raft_sim.c -o "$tree/raft_sim"; then
 		echo "$name: ERROR does not build"
 		undetected=$((undetected + 1))
 		continue
@@ -39,7 +40,8 @@ for patch in "$@"; do
 		unit="unit tests not run (no pkg-config check)"
 		if pkg-config --exists check &&
 			"$cc" -std=c11 -D_GNU_SOURCE -I"$tree" \
-				"$tree"/raft/raft*.c "$src"/raft/tests/test_raft.c \
+				"$tree"/raft/raft*.c "$tree"/raft/tests/memnet.c \
+				"$src"/raft/tests/test_raft.c \
 				$(pkg-config --cflags --libs check) \
 				-o "$tree/test_raft"; then
 			if CK_VERBOSITY=silent "$tree/test_raft" >/dev/null 2>&1

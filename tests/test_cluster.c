@@ -23,23 +23,20 @@
 #include <unistd.h>
 
 #include "common/md5.h"
+#include "tests/fixture.h"
 #include "tests/harness.h"
 #include "tests/lincheck.h"
 
 #define NVOL	  3
-#define MAXM	  5
+#define MAXM	  FIXTURE_MAX_MASTERS
 #define WORKERS	  4
 #define MAX_OPS	  200000
 #define MAX_TERMS 4096
 
+/* The processes, and which masters clients may use (under mu). */
 struct cl {
-	const char *dir;
-	struct harness_proc vol[NVOL], m[MAXM];
-	int port[MAXM];
+	struct fixture f;
 	bool up[MAXM], stopped[MAXM];
-	int n; /* masters started so far */
-	char volumes[256], peers[1024];
-	const char *snapshot_entries;
 };
 
 static struct cl C;
@@ -66,86 +63,39 @@ static bool soak(void)
 
 /* Processes. */
 
-static void start_master(int i, const char *join)
+static void set_up(int i)
 {
-	char id[16], port[16], db[512], log[512];
-	snprintf(id, sizeof(id), "%d", i + 1);
-	snprintf(port, sizeof(port), "%d", C.port[i]);
-	snprintf(db, sizeof(db), "%s/m%d", C.dir, i + 1);
-	snprintf(log, sizeof(log), "%s/m%d.log", C.dir, i + 1);
-	const char *args[24] = {"-id",
-				id,
-				"-port",
-				port,
-				"-bind",
-				"127.0.0.1",
-				"-db",
-				db,
-				"-volumes",
-				C.volumes,
-				"-check-interval",
-				"200ms",
-				"-snapshot-entries",
-				C.snapshot_entries};
-	int n = 14;
-	if (join) {
-		args[n++] = "-join";
-		args[n++] = join;
-	} else {
-		args[n++] = "-peers";
-		args[n++] = C.peers;
-	}
-	args[n] = NULL;
-	ck_assert_int_eq(
-		harness_start(&C.m[i], "cask-master", C.port[i], args, log), 0);
 	pthread_mutex_lock(&mu);
 	C.up[i] = true;
 	C.stopped[i] = false;
 	pthread_mutex_unlock(&mu);
 }
 
+static void start_master(int i, const char *join)
+{
+	ck_assert_int_eq(fixture_start_master(&C.f, i, join, NULL), 0);
+	set_up(i);
+}
+
 static void start_cluster(int masters, const char *snapshot_entries)
 {
 	memset(&C, 0, sizeof(C));
-	C.dir = harness_tmpdir("cluster");
-	C.snapshot_entries = snapshot_entries;
-	size_t n = 0;
-	for (int i = 0; i < NVOL; i++) {
-		char dir[512], log[512], port[16];
-		snprintf(dir, sizeof(dir), "%s/v%d", C.dir, i);
-		snprintf(log, sizeof(log), "%s/v%d.log", C.dir, i);
-		int p = harness_free_port();
-		snprintf(port, sizeof(port), "%d", p);
-		const char *args[] = {"-port", port, "-dir", dir, NULL};
-		ck_assert_int_eq(
-			harness_start(&C.vol[i], "cask-volume", p, args, log),
-			0);
-		n += (size_t)snprintf(C.volumes + n, sizeof(C.volumes) - n,
-				      "%s127.0.0.1:%d", i ? "," : "", p);
-	}
-	for (int i = 0; i < MAXM; i++)
-		C.port[i] = harness_free_port();
-	n = 0;
+	const char *args[] = {"-snapshot-entries", snapshot_entries, NULL};
+	const struct fixture_opts o = {.tag = "cluster",
+				       .volumes = NVOL,
+				       .masters = masters,
+				       .replicated = true,
+				       .check_interval = "200ms",
+				       .master_args = args};
+	ck_assert_int_eq(fixture_start(&C.f, &o), 0);
 	for (int i = 0; i < masters; i++)
-		n += (size_t)snprintf(C.peers + n, sizeof(C.peers) - n,
-				      "%s%d=http://127.0.0.1:%d", i ? "," : "",
-				      i + 1, C.port[i]);
-	C.n = masters;
-	for (int i = 0; i < masters; i++)
-		start_master(i, NULL);
+		set_up(i);
 }
 
 /* Every master still running must stop cleanly. */
 static void stop_cluster(void)
 {
-	for (int i = 0; i < C.n; i++) {
-		if (C.stopped[i])
-			harness_signal(&C.m[i], SIGCONT);
-		if (C.m[i].pid > 0)
-			ck_assert_int_eq(harness_stop_clean(&C.m[i]), 0);
-	}
-	for (int i = 0; i < NVOL; i++)
-		harness_stop(&C.vol[i]);
+	ck_assert_int_eq(fixture_stop(&C.f), 0);
 }
 
 static void set_down(int i)
@@ -189,7 +139,8 @@ static long http(const char *method, const char *url, const void *body,
 static int status(int i, struct st *st)
 {
 	char url[128];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/status", C.port[i]);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/status",
+		 C.f.mport[i]);
 	struct harness_resp r;
 	long code = http("GET", url, NULL, 0, &r);
 	if (code == -1)
@@ -240,7 +191,7 @@ static int wait_leader(int timeout_ms)
 	for (int waited = 0; waited < timeout_ms; waited += 20) {
 		int leader = -1;
 		bool agree = true;
-		for (int i = 0; i < C.n; i++) {
+		for (int i = 0; i < C.f.nmaster; i++) {
 			struct st st;
 			if (!alive(i))
 				continue;
@@ -268,7 +219,7 @@ static void wait_caught_up(int timeout_ms)
 	ck_assert_int_eq(status(l, &ls), 0);
 	for (int waited = 0;; waited += 20) {
 		bool all = true;
-		for (int i = 0; i < C.n; i++) {
+		for (int i = 0; i < C.f.nmaster; i++) {
 			struct st st;
 			if (alive(i) &&
 			    (status(i, &st) || st.applied < ls.commit))
@@ -287,7 +238,8 @@ static void wait_caught_up(int timeout_ms)
 static unsigned long metric(int i, const char *name)
 {
 	char url[128], line[128];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/metrics", C.port[i]);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/metrics",
+		 C.f.mport[i]);
 	snprintf(line, sizeof(line), "\n%s ", name);
 	struct harness_resp r;
 	ck_assert_int_eq(http("GET", url, NULL, 0, &r), 200);
@@ -302,7 +254,7 @@ static long request(int i, const char *method, const char *path,
 		    const void *body, size_t len, struct harness_resp *out)
 {
 	char url[1024];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", C.port[i], path);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", C.f.mport[i], path);
 	struct harness_resp r;
 	for (int hop = 0;; hop++) {
 		if (http(method, url, body, len, &r) < 0)
@@ -376,7 +328,7 @@ static void record(const char *key, enum lincheck_kind k,
 static int pick_master(unsigned *seed)
 {
 	for (;;) {
-		int i = (int)(rand_r(seed) % (unsigned)C.n);
+		int i = (int)(rand_r(seed) % (unsigned)C.f.nmaster);
 		if (alive(i))
 			return i;
 	}
@@ -491,7 +443,7 @@ static void verify(void)
 		struct written *w = &wr[k];
 		if (!w->key[0] || w->put_unknown || w->del_unknown)
 			continue;
-		for (int i = 0; i < C.n; i++) {
+		for (int i = 0; i < C.f.nmaster; i++) {
 			if (!alive(i))
 				continue;
 			if (w->del_ok || !w->put_ok) {
@@ -653,18 +605,19 @@ START_TEST(replication_and_redirects)
 	ck_assert_int_ge(l, 0);
 	int f = (l + 1) % 3;
 	char url[128];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/r/x?a=1", C.port[f]);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/r/x?a=1", C.f.mport[f]);
 	struct harness_resp r;
 	ck_assert_int_eq(harness_http("PUT", url, "v", 1, NULL, &r), 0);
 	ck_assert_int_eq(r.code, 307);
 	char loc[256], want[256];
 	ck_assert_int_eq(harness_header(&r, "Location", loc, sizeof(loc)), 0);
-	snprintf(want, sizeof(want), "http://127.0.0.1:%d/r/x?a=1", C.port[l]);
+	snprintf(want, sizeof(want), "http://127.0.0.1:%d/r/x?a=1",
+		 C.f.mport[l]);
 	ck_assert_str_eq(loc, want);
 	harness_resp_free(&r);
 	/* The follower drops small bodies and keeps the connection; a large
 	 * one is not read, so the connection closes. Nothing is written. */
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/r/keep", C.port[f]);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/r/keep", C.f.mport[f]);
 	ck_assert_int_eq(connects_after("PUT", url, 4096, false), 0);
 	ck_assert_int_eq(connects_after("DELETE", url, 0, false), 0);
 	ck_assert_int_eq(connects_after("PUT", url, 256 * 1024, true), 1);
@@ -711,11 +664,11 @@ START_TEST(replication_and_redirects)
 	/* Without a quorum: 503 with Retry-After, never a hang. */
 	for (int i = 0; i < 3; i++)
 		if (i != f) {
-			harness_stop(&C.m[i]);
+			harness_stop(&C.f.master[i]);
 			set_down(i);
 		}
 	sleep_ms(500);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/k/0", C.port[f]);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/k/0", C.f.mport[f]);
 	uint64_t t0 = now_us();
 	ck_assert_int_eq(harness_http("GET", url, NULL, 0, NULL, &r), 0);
 	ck_assert_int_eq(r.code, 503);
@@ -743,7 +696,7 @@ START_TEST(leader_faults)
 		int l = wait_leader(10000);
 		ck_assert_int_ge(l, 0);
 		uint64_t t0 = now_us();
-		harness_signal(&C.m[l], SIGKILL);
+		harness_signal(&C.f.master[l], SIGKILL);
 		set_down(l);
 		/* The first PUT sent after the kill that got its 201. */
 		while (atomic_load(&last_acked_invoke) < t0) {
@@ -755,10 +708,8 @@ START_TEST(leader_faults)
 			"test_cluster: leader kill -9 to the first 201 of a "
 			"PUT sent after it: %.0f ms\n",
 			(double)(now_us() - t0) / 1000);
-		ck_assert_int_eq(harness_restart(&C.m[l]), 0);
-		pthread_mutex_lock(&mu);
-		C.up[l] = true;
-		pthread_mutex_unlock(&mu);
+		ck_assert_int_eq(harness_restart(&C.f.master[l]), 0);
+		set_up(l);
 		await_acks(50, 30000);
 
 		l = wait_leader(10000);
@@ -766,9 +717,9 @@ START_TEST(leader_faults)
 		pthread_mutex_lock(&mu);
 		C.stopped[l] = true;
 		pthread_mutex_unlock(&mu);
-		kill(C.m[l].pid, SIGSTOP);
+		kill(C.f.master[l].pid, SIGSTOP);
 		await_acks(50, 30000);
-		kill(C.m[l].pid, SIGCONT);
+		kill(C.f.master[l].pid, SIGCONT);
 		pthread_mutex_lock(&mu);
 		C.stopped[l] = false;
 		pthread_mutex_unlock(&mu);
@@ -777,10 +728,10 @@ START_TEST(leader_faults)
 	stop_load();
 	verify();
 	/* The whole cluster, at once. */
-	for (int i = 0; i < C.n; i++)
-		harness_signal(&C.m[i], SIGKILL);
-	for (int i = 0; i < C.n; i++)
-		ck_assert_int_eq(harness_restart(&C.m[i]), 0);
+	for (int i = 0; i < C.f.nmaster; i++)
+		harness_signal(&C.f.master[i], SIGKILL);
+	for (int i = 0; i < C.f.nmaster; i++)
+		ck_assert_int_eq(harness_restart(&C.f.master[i]), 0);
 	verify();
 	stop_cluster();
 }
@@ -795,15 +746,13 @@ START_TEST(snapshot_catch_up)
 	int l = wait_leader(10000);
 	ck_assert_int_ge(l, 0);
 	int f = (l + 1) % 3;
-	harness_signal(&C.m[f], SIGKILL);
+	harness_signal(&C.f.master[f], SIGKILL);
 	set_down(f);
 	start_load();
 	await_acks(300, 60000);
 	stop_load();
-	ck_assert_int_eq(harness_restart(&C.m[f]), 0);
-	pthread_mutex_lock(&mu);
-	C.up[f] = true;
-	pthread_mutex_unlock(&mu);
+	ck_assert_int_eq(harness_restart(&C.f.master[f]), 0);
+	set_up(f);
 	verify();
 	struct st st;
 	ck_assert_int_eq(status(f, &st), 0);
@@ -820,7 +769,8 @@ END_TEST
 static bool snapshotting(int i)
 {
 	char url[128];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/status", C.port[i]);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/status",
+		 C.f.mport[i]);
 	struct harness_resp r;
 	if (http("GET", url, NULL, 0, &r) < 0)
 		return false;
@@ -856,7 +806,7 @@ START_TEST(snapshot_off_driver)
 	char fifo[3][600];
 	for (int i = 0; i < 3; i++) {
 		snprintf(fifo[i], sizeof(fifo[i]),
-			 "%s/m%d/raft/snapshot.mdb.tmp", C.dir, i + 1);
+			 "%s/m%d/raft/snapshot.mdb.tmp", C.f.dir, i + 1);
 		ck_assert_int_eq(mkfifo(fifo[i], 0600), 0);
 	}
 	struct st before, after;
@@ -898,12 +848,12 @@ END_TEST
 static void tear_state(int i)
 {
 	char path[600];
-	snprintf(path, sizeof(path), "%s/m%d/state/unsynced", C.dir, i + 1);
+	snprintf(path, sizeof(path), "%s/m%d/state/unsynced", C.f.dir, i + 1);
 	FILE *f = fopen(path, "r+");
 	ck_assert_msg(f != NULL, "no %s", path);
 	ck_assert_int_ge(fputs("00000000-0000-0000-0000-000000000000\n", f), 0);
 	ck_assert_int_eq(fclose(f), 0);
-	snprintf(path, sizeof(path), "%s/m%d/state/data.mdb", C.dir, i + 1);
+	snprintf(path, sizeof(path), "%s/m%d/state/data.mdb", C.f.dir, i + 1);
 	f = fopen(path, "r+");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
@@ -919,7 +869,7 @@ static void tear_state(int i)
 static int restores(int i)
 {
 	char path[600], line[1024];
-	snprintf(path, sizeof(path), "%s/m%d.log", C.dir, i + 1);
+	snprintf(path, sizeof(path), "%s/m%d.log", C.f.dir, i + 1);
 	FILE *f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
 	int n = 0;
@@ -932,7 +882,7 @@ static int restores(int i)
 static bool exists(int i, const char *name)
 {
 	char path[600];
-	snprintf(path, sizeof(path), "%s/m%d/%s", C.dir, i + 1, name);
+	snprintf(path, sizeof(path), "%s/m%d/%s", C.f.dir, i + 1, name);
 	return access(path, F_OK) == 0;
 }
 
@@ -950,39 +900,35 @@ START_TEST(machine_crash)
 	int l = wait_leader(10000);
 	ck_assert_int_ge(l, 0);
 	int f = (l + 1) % 3;
-	harness_signal(&C.m[f], SIGKILL);
+	harness_signal(&C.f.master[f], SIGKILL);
 	set_down(f);
 	ck_assert(exists(f, "state/unsynced"));
-	ck_assert_int_eq(harness_restart(&C.m[f]), 0);
-	pthread_mutex_lock(&mu);
-	C.up[f] = true;
-	pthread_mutex_unlock(&mu);
+	ck_assert_int_eq(harness_restart(&C.f.master[f]), 0);
+	set_up(f);
 	ck_assert_int_eq(restores(f), 0);
 	set_down(f);
-	ck_assert_int_eq(harness_stop_clean(&C.m[f]), 0);
+	ck_assert_int_eq(harness_stop_clean(&C.f.master[f]), 0);
 	ck_assert(!exists(f, "state/unsynced"));
-	ck_assert_int_eq(harness_restart(&C.m[f]), 0);
-	pthread_mutex_lock(&mu);
-	C.up[f] = true;
-	pthread_mutex_unlock(&mu);
+	ck_assert_int_eq(harness_restart(&C.f.master[f]), 0);
+	set_up(f);
 	await_acks(50, 30000);
 	stop_load();
 	verify();
-	for (int i = 0; i < C.n; i++) {
+	for (int i = 0; i < C.f.nmaster; i++) {
 		struct st st;
 		ck_assert_int_eq(status(i, &st), 0);
 		if (_i == 0)
 			ck_assert_uint_gt(st.snapshot, 0);
 		else
 			ck_assert(!exists(i, "raft/snapshot.mdb"));
-		harness_signal(&C.m[i], SIGKILL);
+		harness_signal(&C.f.master[i], SIGKILL);
 	}
-	for (int i = 0; i < C.n; i++)
+	for (int i = 0; i < C.f.nmaster; i++)
 		tear_state(i);
-	for (int i = 0; i < C.n; i++)
-		ck_assert_int_eq(harness_restart(&C.m[i]), 0);
+	for (int i = 0; i < C.f.nmaster; i++)
+		ck_assert_int_eq(harness_restart(&C.f.master[i]), 0);
 	verify();
-	for (int i = 0; i < C.n; i++)
+	for (int i = 0; i < C.f.nmaster; i++)
 		ck_assert_int_eq(restores(i), 1);
 	stop_cluster();
 }
@@ -1066,8 +1012,7 @@ START_TEST(membership)
 	start_load();
 	await_acks(100, 30000);
 	char join[64];
-	snprintf(join, sizeof(join), "http://127.0.0.1:%d", C.port[0]);
-	C.n = 4;
+	snprintf(join, sizeof(join), "http://127.0.0.1:%d", C.f.mport[0]);
 	start_master(3, join);
 	for (int waited = 0;; waited += 50) {
 		struct st st;
@@ -1079,19 +1024,19 @@ START_TEST(membership)
 	await_acks(100, 30000);
 	/* Idempotent: asking again answers 200. */
 	char body[128];
-	snprintf(body, sizeof(body), "add 4 http://127.0.0.1:%d", C.port[3]);
+	snprintf(body, sizeof(body), "add 4 http://127.0.0.1:%d", C.f.mport[3]);
 	ck_assert_int_eq(members(1, body), 200);
 	ck_assert_int_eq(members(0, "bogus"), 400);
 	/* Remove master 3 (whoever leads). */
 	ck_assert_int_eq(members(0, "remove 3"), 200);
 	set_down(2);
-	ck_assert_int_eq(harness_stop_clean(&C.m[2]), 0);
+	ck_assert_int_eq(harness_stop_clean(&C.f.master[2]), 0);
 	await_acks(100, 30000);
 	/* Graceful stop of the leader: a follower takes over first. */
 	int l = wait_leader(10000);
 	ck_assert_int_ge(l, 0);
 	set_down(l);
-	ck_assert_int_eq(harness_stop_clean(&C.m[l]), 0);
+	ck_assert_int_eq(harness_stop_clean(&C.f.master[l]), 0);
 	await_acks(50, 30000);
 	stop_load();
 	verify();

@@ -16,76 +16,25 @@
 
 #include "common/buf.h"
 #include "common/md5.h"
+#include "tests/fixture.h"
 #include "tests/harness.h"
 
 #define NVOL 3
 
-struct cluster {
-	struct harness_proc vol[NVOL];
-	struct harness_proc master;
-	char volumes[256];
-	const char *dir;
-};
-
-static void start_volume(struct cluster *c, int i)
+/* NVOL volumes and one master (flags and all). */
+static void start_cluster(struct fixture *c, const char *const *extra)
 {
-	char dir[512], log[512];
-	snprintf(dir, sizeof(dir), "%s/v%d", c->dir, i);
-	snprintf(log, sizeof(log), "%s/v%d.log", c->dir, i);
-	char port[16];
-	int p = harness_free_port();
-	snprintf(port, sizeof(port), "%d", p);
-	const char *args[] = {"-port", port, "-dir", dir, NULL};
-	ck_assert_int_eq(harness_start(&c->vol[i], "cask-volume", p, args, log),
-			 0);
+	const struct fixture_opts o = {.tag = "master",
+				       .volumes = NVOL,
+				       .masters = 1,
+				       .check_interval = "200ms",
+				       .master_args = extra};
+	ck_assert_int_eq(fixture_start(c, &o), 0);
 }
 
-/* Starts a master over c's volumes with extra flags (NULL-terminated). */
-static void start_master(struct cluster *c, struct harness_proc *m,
-			 const char *db, const char *const *extra)
+static void stop_cluster(struct fixture *c)
 {
-	char port[16], log[512];
-	int p = harness_free_port();
-	snprintf(port, sizeof(port), "%d", p);
-	snprintf(log, sizeof(log), "%s/master.log", c->dir);
-	const char *args[40] = {"-port",
-				port,
-				"-db",
-				db,
-				"-volumes",
-				c->volumes,
-				"-check-interval",
-				"200ms",
-				"-bind",
-				"127.0.0.1"};
-	int n = 10;
-	for (int i = 0; extra && extra[i]; i++)
-		args[n++] = extra[i];
-	args[n] = NULL;
-	ck_assert_int_eq(harness_start(m, "cask-master", p, args, log), 0);
-}
-
-static void start_cluster(struct cluster *c, const char *const *extra)
-{
-	memset(c, 0, sizeof(*c));
-	c->dir = harness_tmpdir("master");
-	size_t n = 0;
-	for (int i = 0; i < NVOL; i++) {
-		start_volume(c, i);
-		n += (size_t)snprintf(c->volumes + n, sizeof(c->volumes) - n,
-				      "%s127.0.0.1:%d", i ? "," : "",
-				      c->vol[i].port);
-	}
-	char db[512];
-	snprintf(db, sizeof(db), "%s/idx", c->dir);
-	start_master(c, &c->master, db, extra);
-}
-
-static void stop_cluster(struct cluster *c)
-{
-	harness_stop(&c->master);
-	for (int i = 0; i < NVOL; i++)
-		harness_stop(&c->vol[i]);
+	ck_assert_int_eq(fixture_stop(c), 0);
 }
 
 static long req(struct harness_proc *m, const char *method, const char *path,
@@ -120,7 +69,7 @@ static char *fetch(struct harness_proc *m, const char *path, size_t *len)
 	return v.body;
 }
 
-static struct cluster shared;
+static struct fixture shared;
 static bool shared_up;
 
 static long status_number(struct harness_proc *m, const char *field)
@@ -164,7 +113,7 @@ static struct harness_proc *cluster(void)
 		start_cluster(&shared, extra);
 		shared_up = true;
 	}
-	return &shared.master;
+	return &shared.master[0];
 }
 
 START_TEST(put_get_delete_roundtrip)
@@ -451,7 +400,7 @@ static pthread_mutex_t fail_mu = PTHREAD_MUTEX_INITIALIZER;
 static void *client(void *arg)
 {
 	long id = (long)arg;
-	struct harness_proc *m = &shared.master;
+	struct harness_proc *m = &shared.master[0];
 	for (int i = 0; i < 8; i++) {
 		char k[64], v[64];
 		snprintf(k, sizeof(k), "/conc/%ld/%d", id, i);
@@ -542,9 +491,9 @@ END_TEST
 
 START_TEST(volume_failures)
 {
-	struct cluster c;
+	struct fixture c;
 	start_cluster(&c, NULL);
-	struct harness_proc *m = &c.master;
+	struct harness_proc *m = &c.master[0];
 	ck_assert_int_eq(put(m, "/before", "here"), 201);
 
 	/* Killed before a PUT: a clear 5xx and no record. */
@@ -625,9 +574,9 @@ static int exchange(int fd, const char *req, char *ans, size_t cap)
  * the master exits 0. */
 START_TEST(sigterm_finishes_requests_in_flight)
 {
-	struct cluster c;
+	struct fixture c;
 	start_cluster(&c, NULL);
-	struct harness_proc *m = &c.master;
+	struct harness_proc *m = &c.master[0];
 	char ans[4096];
 	int idle = port_connect(m->port), slow = port_connect(m->port);
 	const char health[] = "GET /_/health HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -667,9 +616,9 @@ END_TEST
 
 START_TEST(master_restart_keeps_everything)
 {
-	struct cluster c;
+	struct fixture c;
 	start_cluster(&c, NULL);
-	struct harness_proc *m = &c.master;
+	struct harness_proc *m = &c.master[0];
 	ck_assert_int_eq(put(m, "/r/live", "1"), 201);
 	ck_assert_int_eq(put(m, "/r/gone", "2"), 201);
 	ck_assert_int_eq(req(m, "UNLINK", "/r/gone", NULL, 0, NULL), 204);
@@ -692,29 +641,28 @@ END_TEST
 
 START_TEST(protect_and_fallback)
 {
-	struct harness_proc *m = cluster(), pm;
-	char db[512];
-	snprintf(db, sizeof(db), "%s/idx-protect", shared.dir);
+	/* A second master over the shared volumes, with its own index. */
+	cluster();
 	const char *extra[] = {"-protect",  "-fallback", "fallback.example:80",
 			       "-replicas", "2",	 NULL};
-	start_master(&shared, &pm, db, extra);
-	(void)m;
-	ck_assert_int_eq(put(&pm, "/p", "v"), 201);
-	ck_assert_int_eq(req(&pm, "DELETE", "/p", NULL, 0, NULL), 403);
+	ck_assert_int_eq(fixture_start_master(&shared, 1, NULL, extra), 0);
+	struct harness_proc *pm = &shared.master[1];
+	ck_assert_int_eq(put(pm, "/p", "v"), 201);
+	ck_assert_int_eq(req(pm, "DELETE", "/p", NULL, 0, NULL), 403);
 	struct harness_resp r;
 	char h[512];
-	ck_assert_int_eq(req(&pm, "GET", "/p", NULL, 0, &r), 302);
+	ck_assert_int_eq(req(pm, "GET", "/p", NULL, 0, &r), 302);
 	ck_assert_int_eq(harness_header(&r, "Key-Volumes", h, sizeof(h)), 0);
 	ck_assert_ptr_nonnull(strchr(h, ','));
 	ck_assert_ptr_null(strchr(strchr(h, ',') + 1, ','));
 	harness_resp_free(&r);
-	ck_assert_int_eq(req(&pm, "UNLINK", "/p", NULL, 0, NULL), 204);
-	ck_assert_int_eq(req(&pm, "DELETE", "/p", NULL, 0, NULL), 204);
-	ck_assert_int_eq(req(&pm, "GET", "/missing", NULL, 0, &r), 302);
+	ck_assert_int_eq(req(pm, "UNLINK", "/p", NULL, 0, NULL), 204);
+	ck_assert_int_eq(req(pm, "DELETE", "/p", NULL, 0, NULL), 204);
+	ck_assert_int_eq(req(pm, "GET", "/missing", NULL, 0, &r), 302);
 	ck_assert_int_eq(harness_header(&r, "Location", h, sizeof(h)), 0);
 	ck_assert_str_eq(h, "http://fallback.example:80/missing");
 	harness_resp_free(&r);
-	harness_stop(&pm);
+	harness_stop(pm);
 }
 END_TEST
 
@@ -740,7 +688,8 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	if (shared_up)
-		stop_cluster(&shared);
+	/* Outside any test: an unclean stop fails the run all the same. */
+	if (shared_up && fixture_stop(&shared) != 0)
+		failed++;
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/md5.h"
+#include "tests/fixture.h"
 #include "tests/harness.h"
 
 #define NVOL	      3
@@ -30,31 +31,12 @@ static long proc_kb(int pid, const char *field)
 
 START_TEST(one_gib_put_in_bounded_memory)
 {
-	const char *dir = harness_tmpdir("master-big");
-	struct harness_proc vol[NVOL], master;
-	char volumes[256] = "";
-	size_t n = 0;
-	for (int i = 0; i < NVOL; i++) {
-		char vdir[512], log[512], port[16];
-		int p = harness_free_port();
-		snprintf(vdir, sizeof(vdir), "%s/v%d", dir, i);
-		snprintf(log, sizeof(log), "%s/v%d.log", dir, i);
-		snprintf(port, sizeof(port), "%d", p);
-		const char *args[] = {"-port", port, "-dir", vdir, NULL};
-		ck_assert_int_eq(
-			harness_start(&vol[i], "cask-volume", p, args, log), 0);
-		n += (size_t)snprintf(volumes + n, sizeof(volumes) - n,
-				      "%s127.0.0.1:%d", i ? "," : "", p);
-	}
-	char db[512], log[512], port[16];
-	int mp = harness_free_port();
-	snprintf(db, sizeof(db), "%s/idx", dir);
-	snprintf(log, sizeof(log), "%s/master.log", dir);
-	snprintf(port, sizeof(port), "%d", mp);
-	const char *args[] = {"-port",	  port,	   "-db", db,
-			      "-volumes", volumes, NULL};
-	ck_assert_int_eq(harness_start(&master, "cask-master", mp, args, log),
-			 0);
+	/* The default health-check interval: nothing here waits for one. */
+	const struct fixture_opts o = {
+		.tag = "master-big", .volumes = NVOL, .masters = 1};
+	struct fixture f;
+	ck_assert_int_eq(fixture_start(&f, &o), 0);
+	struct harness_proc *master = &f.master[0];
 
 	char *v = malloc(SIZE);
 	ck_assert_ptr_nonnull(v);
@@ -64,14 +46,14 @@ START_TEST(one_gib_put_in_bounded_memory)
 	ck_assert_int_eq(md5_buf(v, SIZE, d), 0);
 	md5_hex(d, want);
 
-	long before = proc_kb(master.pid, "VmRSS:");
+	long before = proc_kb(master->pid, "VmRSS:");
 	ck_assert_int_gt(before, 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/big", mp);
+	snprintf(url, sizeof(url), "%s/big", f.murl[0]);
 	struct harness_resp r;
 	ck_assert_int_eq(harness_http("PUT", url, v, SIZE, NULL, &r), 0);
 	ck_assert_int_eq(r.code, 201);
 	harness_resp_free(&r);
-	long peak = proc_kb(master.pid, "VmHWM:");
+	long peak = proc_kb(master->pid, "VmHWM:");
 	printf("master RSS before %ld kB, peak %ld kB\n", before, peak);
 	ck_assert_int_le(peak - before, RSS_BUDGET_KB);
 	free(v);
@@ -90,9 +72,7 @@ START_TEST(one_gib_put_in_bounded_memory)
 			 0);
 	ck_assert_str_eq(got, want);
 	harness_resp_free(&r);
-	harness_stop(&master);
-	for (int i = 0; i < NVOL; i++)
-		harness_stop(&vol[i]);
+	ck_assert_int_eq(fixture_stop(&f), 0);
 }
 END_TEST
 

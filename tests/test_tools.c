@@ -19,71 +19,24 @@
 #include "common/jsonl.h"
 #include "common/md5.h"
 #include "common/placement.h"
+#include "tests/fixture.h"
 #include "tests/harness.h"
 
-#define MAXVOL 6
-
-struct cluster {
-	const char *dir;
-	int nvol;
-	struct harness_proc vol[MAXVOL];
-	char addr[MAXVOL][32];
-	struct harness_proc master;
-	char murl[64]; /* http://127.0.0.1:port */
-};
-
-static void start_volume(struct cluster *c, int i)
+/* `nvol` volumes and a master keeping `replicas` copies of each key. */
+static void start_cluster(struct fixture *c, int nvol, const char *replicas)
 {
-	char dir[512], log[512], port[16];
-	snprintf(dir, sizeof(dir), "%s/v%d", c->dir, i);
-	snprintf(log, sizeof(log), "%s/v%d.log", c->dir, i);
-	int p = harness_free_port();
-	snprintf(port, sizeof(port), "%d", p);
-	const char *args[] = {"-port", port,	    "-dir", dir,
-			      "-bind", "127.0.0.1", NULL};
-	ck_assert_int_eq(harness_start(&c->vol[i], "cask-volume", p, args, log),
-			 0);
-	snprintf(c->addr[i], sizeof(c->addr[i]), "127.0.0.1:%d", p);
+	const char *args[] = {"-replicas", replicas, NULL};
+	const struct fixture_opts o = {.tag = "tools",
+				       .volumes = nvol,
+				       .masters = 1,
+				       .check_interval = "200ms",
+				       .master_args = args};
+	ck_assert_int_eq(fixture_start(c, &o), 0);
 }
 
-/* A master over `volumes` (comma separated) with `replicas`. */
-static void start_master(struct cluster *c, const char *volumes,
-			 const char *replicas)
+static void stop_cluster(struct fixture *c)
 {
-	char port[16], log[512], db[512];
-	int p = harness_free_port();
-	snprintf(port, sizeof(port), "%d", p);
-	snprintf(log, sizeof(log), "%s/master.log", c->dir);
-	snprintf(db, sizeof(db), "%s/idx", c->dir);
-	const char *args[] = {"-port",	   port,       "-db",
-			      db,	   "-volumes", volumes,
-			      "-replicas", replicas,   "-check-interval",
-			      "200ms",	   "-bind",    "127.0.0.1",
-			      NULL};
-	ck_assert_int_eq(harness_start(&c->master, "cask-master", p, args, log),
-			 0);
-	snprintf(c->murl, sizeof(c->murl), "http://127.0.0.1:%d", p);
-}
-
-static void start_cluster(struct cluster *c, int nvol, const char *replicas)
-{
-	memset(c, 0, sizeof(*c));
-	c->dir = harness_tmpdir("tools");
-	c->nvol = nvol;
-	char vols[256] = "";
-	for (int i = 0; i < nvol; i++) {
-		start_volume(c, i);
-		snprintf(vols + strlen(vols), sizeof(vols) - strlen(vols),
-			 "%s%s", i ? "," : "", c->addr[i]);
-	}
-	start_master(c, vols, replicas);
-}
-
-static void stop_cluster(struct cluster *c)
-{
-	harness_stop(&c->master);
-	for (int i = 0; i < c->nvol; i++)
-		harness_stop(&c->vol[i]);
+	ck_assert_int_eq(fixture_stop(c), 0);
 }
 
 /* Starts $CASK_BIN/<tool> with args, stdout and stderr to `out`. */
@@ -148,7 +101,7 @@ static char *slurp(const char *path)
 		}                                                              \
 	} while (0)
 
-static char *tmpfile_in(const struct cluster *c, const char *name)
+static char *tmpfile_in(const struct fixture *c, const char *name)
 {
 	static char path[8][512];
 	static int next;
@@ -242,11 +195,11 @@ static void free_written(struct written *w)
 
 /* GETs key through the master: 302 with Content-Md5 md5, Key-Balance
  * balanced, `nvols` volumes, and the volume's bytes hash to md5. */
-static void check_key(const struct cluster *c, const char *key, const char *md5,
+static void check_key(const struct fixture *c, const char *key, const char *md5,
 		      int nvols)
 {
 	char url[1024], h[1024];
-	snprintf(url, sizeof(url), "%s%s", c->murl, key);
+	snprintf(url, sizeof(url), "%s%s", c->murl[0], key);
 	struct harness_resp r, v;
 	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 302);
 	ck_assert_int_eq(harness_header(&r, "Content-Md5", h, sizeof(h)), 0);
@@ -269,10 +222,10 @@ static void check_key(const struct cluster *c, const char *key, const char *md5,
 	harness_resp_free(&v);
 }
 
-static void wait_purged(const struct cluster *c)
+static void wait_purged(const struct fixture *c)
 {
 	char url[128];
-	snprintf(url, sizeof(url), "%s/_/status", c->murl);
+	snprintf(url, sizeof(url), "%s/_/status", c->murl[0]);
 	for (int i = 0; i < 600; i++) {
 		struct harness_resp r;
 		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
@@ -290,11 +243,12 @@ static void wait_purged(const struct cluster *c)
 
 START_TEST(thrasher_clean_run)
 {
-	struct cluster c;
+	struct fixture c;
 	start_cluster(&c, 3, "3");
 	char masters[160];
 	/* The same master twice: exercises spreading over -masters. */
-	snprintf(masters, sizeof(masters), "%s,%s", c.murl, c.murl + 7);
+	snprintf(masters, sizeof(masters), "%s,127.0.0.1:%d", c.murl[0],
+		 c.mport[0]);
 	const char *hist = tmpfile_in(&c, "history");
 	const char *args[] = {"-masters", masters,    "-n",    "300",
 			      "-c",	  "8",	      "-size", "1-16K",
@@ -312,13 +266,13 @@ START_TEST(thrasher_clean_run)
 	ck_assert_uint_eq(lines, 4 * 300);
 	free(text);
 	/* The text summary keeps minikeyvalue's two lines. */
-	const char *plain[] = {"-masters", c.murl, "-n", "20", NULL};
+	const char *plain[] = {"-masters", c.murl[0], "-n", "20", NULL};
 	ck_assert_run("cask-thrasher", plain, out, 0);
 	text = slurp(out);
 	ck_assert_ptr_nonnull(strstr(text, "20 write/read/delete in "));
 	ck_assert_ptr_nonnull(strstr(text, "\nthats "));
 	free(text);
-	const char *bad[] = {"-masters", c.murl, "-size", "0", NULL};
+	const char *bad[] = {"-masters", c.murl[0], "-size", "0", NULL};
 	ck_assert_run("cask-thrasher", bad, out, 2);
 	stop_cluster(&c);
 }
@@ -413,21 +367,25 @@ START_TEST(thrasher_names_corrupted_key)
 		MHD_OPTION_NOTIFY_COMPLETED, corrupt_done, NULL,
 		MHD_OPTION_END);
 	ck_assert_ptr_nonnull(d);
-	struct cluster c;
-	memset(&c, 0, sizeof(c));
-	c.dir = harness_tmpdir("tools");
+	struct fixture c;
 	char vol[32];
 	snprintf(vol, sizeof(vol), "127.0.0.1:%d", port);
-	start_master(&c, vol, "1");
+	const char *one[] = {"-replicas", "1", NULL};
+	const struct fixture_opts o = {.tag = "tools",
+				       .masters = 1,
+				       .volume_list = vol,
+				       .check_interval = "200ms",
+				       .master_args = one};
+	ck_assert_int_eq(fixture_start(&c, &o), 0);
 	const char *out = tmpfile_in(&c, "thrasher.out");
-	const char *args[] = {"-masters", c.murl,    "-n",	 "5", "-c",
+	const char *args[] = {"-masters", c.murl[0], "-n",	 "5", "-c",
 			      "1",	  "-prefix", "/broken/", NULL};
 	ck_assert_run("cask-thrasher", args, out, 1);
 	char *text = slurp(out);
 	ck_assert_msg(strstr(text, "get /broken/0: wrong byte at offset 0"),
 		      "%s", text);
 	free(text);
-	harness_stop(&c.master);
+	stop_cluster(&c);
 	MHD_stop_daemon(d);
 	buf_free(&cv.value);
 }
@@ -435,14 +393,14 @@ END_TEST
 
 /* --- rebuild --------------------------------------------------------- */
 
-static void list_all(const struct cluster *c, const struct written *w)
+static void list_all(const struct fixture *c, const struct written *w)
 {
 	size_t seen = 0;
 	char next[1024] = "";
 	do {
 		char url[2048];
 		snprintf(url, sizeof(url), "%s/rb/?list&limit=1000%s%s",
-			 c->murl, next[0] ? "&start=" : "", next);
+			 c->murl[0], next[0] ? "&start=" : "", next);
 		struct harness_resp r;
 		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
 		/* {"next":"K","keys":["k1",...]} with plain keys */
@@ -466,10 +424,10 @@ static void list_all(const struct cluster *c, const struct written *w)
 }
 
 /* The volumes (indexes into c) that record `key`, from Key-Volumes. */
-static int key_volumes(const struct cluster *c, const char *key, int *out)
+static int key_volumes(const struct fixture *c, const char *key, int *out)
 {
 	char url[1024], h[1024];
-	snprintf(url, sizeof(url), "%s%s", c->murl, key);
+	snprintf(url, sizeof(url), "%s%s", c->murl[0], key);
 	struct harness_resp r;
 	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 302);
 	ck_assert_int_eq(harness_header(&r, "Key-Volumes", h, sizeof(h)), 0);
@@ -477,27 +435,27 @@ static int key_volumes(const struct cluster *c, const char *key, int *out)
 	int n = 0;
 	for (char *t = strtok(h, ","); t; t = strtok(NULL, ","))
 		for (int i = 0; i < c->nvol; i++)
-			if (strcmp(t, c->addr[i]) == 0)
+			if (strcmp(t, c->vaddr[i]) == 0)
 				out[n++] = i;
 	return n;
 }
 
-static long vol_req(const struct cluster *c, int v, const char *method,
+static long vol_req(const struct fixture *c, int v, const char *method,
 		    const char *key, const void *body, size_t len,
 		    struct harness_resp *out)
 {
 	char url[1024];
-	snprintf(url, sizeof(url), "http://%s%s", c->addr[v], key);
+	snprintf(url, sizeof(url), "http://%s%s", c->vaddr[v], key);
 	return harness_request(method, url, body, len, out);
 }
 
 START_TEST(rebuild_from_volumes)
 {
-	struct cluster c;
+	struct fixture c;
 	start_cluster(&c, 3, "2");
 	const char *hist = tmpfile_in(&c, "history");
 	const char *out = tmpfile_in(&c, "out");
-	const char *load[] = {"-masters", c.murl,    "-n",    "5000",
+	const char *load[] = {"-masters", c.murl[0], "-n",    "5000",
 			      "-c",	  "16",	     "-size", "1-32K",
 			      "-keep",	  "-prefix", "/rb/",  "-history",
 			      hist,	  NULL};
@@ -507,16 +465,16 @@ START_TEST(rebuild_from_volumes)
 	ck_assert_uint_eq(w.n, 5000);
 
 	/* Destroy the index; a fresh master knows nothing. */
-	harness_stop(&c.master);
+	harness_stop(&c.master[0]);
 	char idx[600];
-	snprintf(idx, sizeof(idx), "%s/idx", c.dir);
+	snprintf(idx, sizeof(idx), "%s/m1", c.dir);
 	harness_rmtree(idx);
-	ck_assert_int_eq(harness_restart(&c.master), 0);
+	ck_assert_int_eq(harness_restart(&c.master[0]), 0);
 	char url[1024];
-	snprintf(url, sizeof(url), "%s%s", c.murl, w.key[0]);
+	snprintf(url, sizeof(url), "%s%s", c.murl[0], w.key[0]);
 	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 404);
 
-	const char *rebuild[] = {"-master", c.murl + 7, NULL};
+	const char *rebuild[] = {"-master", c.murl[0] + 7, NULL};
 	ck_assert_run("cask-rebuild", rebuild, out, 0);
 	char *text = slurp(out);
 	ck_assert_msg(strstr(text, "missing 5000,"), "%s", text);
@@ -547,12 +505,12 @@ START_TEST(rebuild_from_volumes)
 	ck_assert_int_eq(vol_req(&c, v2[1], "DELETE", w.key[2], NULL, 0, NULL),
 			 204);
 
-	const char *dry[] = {"-master", c.murl, "-dry-run", NULL};
+	const char *dry[] = {"-master", c.murl[0], "-dry-run", NULL};
 	ck_assert_run("cask-rebuild", dry, out, 0);
 	text = slurp(out);
 	char want[1024];
 	snprintf(want, sizeof(want), "orphan   %s: on %s", w.key[0],
-		 c.addr[spare]);
+		 c.vaddr[spare]);
 	ck_assert_msg(strstr(text, want), "%s", text);
 	snprintf(want, sizeof(want), "mismatch %s: ", w.key[1]);
 	ck_assert_msg(strstr(text, want), "%s", text);
@@ -564,7 +522,7 @@ START_TEST(rebuild_from_volumes)
 	free(text);
 	/* A dry run changes nothing. */
 	ck_assert_int_eq(key_volumes(&c, w.key[0], v0), 2);
-	snprintf(url, sizeof(url), "%s/rb/planted", c.murl);
+	snprintf(url, sizeof(url), "%s/rb/planted", c.murl[0]);
 	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 404);
 
 	/* Bring it in line: the orphan joins the record, the mismatched
@@ -574,9 +532,9 @@ START_TEST(rebuild_from_volumes)
 	ck_assert_int_eq(key_volumes(&c, w.key[0], v0), 3);
 	ck_assert_int_eq(key_volumes(&c, w.key[1], v1), 1);
 	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 302);
-	snprintf(url, sizeof(url), "%s%s", c.murl, w.key[2]);
+	snprintf(url, sizeof(url), "%s%s", c.murl[0], w.key[2]);
 	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 302);
-	const char *prune[] = {"-master", c.murl, "-prune", NULL};
+	const char *prune[] = {"-master", c.murl[0], "-prune", NULL};
 	ck_assert_run("cask-rebuild", prune, out, 0);
 	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 404);
 	free_written(&w);
@@ -586,11 +544,11 @@ END_TEST
 
 /* --- rebalance ------------------------------------------------------- */
 
-static void volume_keys(const struct cluster *c, int v, const char *prefix,
+static void volume_keys(const struct fixture *c, int v, const char *prefix,
 			char ***keys, size_t *n)
 {
 	char url[256];
-	snprintf(url, sizeof(url), "http://%s/_/keys?prefix=%s", c->addr[v],
+	snprintf(url, sizeof(url), "http://%s/_/keys?prefix=%s", c->vaddr[v],
 		 prefix);
 	struct harness_resp r;
 	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
@@ -614,12 +572,12 @@ static void volume_keys(const struct cluster *c, int v, const char *prefix,
 }
 
 /* Every volume holds exactly the keys placement gives it. */
-static void check_placement(const struct cluster *c, const struct written *w,
+static void check_placement(const struct fixture *c, const struct written *w,
 			    const int *active, int nactive)
 {
-	const char *addrs[MAXVOL];
+	const char *addrs[FIXTURE_MAX_VOLUMES];
 	for (int i = 0; i < nactive; i++)
-		addrs[i] = c->addr[active[i]];
+		addrs[i] = c->vaddr[active[i]];
 	for (int v = 0; v < c->nvol; v++) {
 		char **keys;
 		size_t n, at = 0;
@@ -647,23 +605,23 @@ static void check_placement(const struct cluster *c, const struct written *w,
 	}
 }
 
-static void volume_admin(const struct cluster *c, const char *verb, int v)
+static void volume_admin(const struct fixture *c, const char *verb, int v)
 {
 	char url[128], body[128];
-	snprintf(url, sizeof(url), "%s/_/admin/volumes", c->murl);
-	snprintf(body, sizeof(body), "{\"%s\":\"%s\"}", verb, c->addr[v]);
+	snprintf(url, sizeof(url), "%s/_/admin/volumes", c->murl[0]);
+	snprintf(body, sizeof(body), "{\"%s\":\"%s\"}", verb, c->vaddr[v]);
 	ck_assert_int_eq(harness_request("POST", url, body, strlen(body), NULL),
 			 200);
 }
 
 START_TEST(rebalance_while_thrashing)
 {
-	struct cluster c;
+	struct fixture c;
 	start_cluster(&c, 3, "3");
 	const char *hist = tmpfile_in(&c, "history");
 	const char *out = tmpfile_in(&c, "out");
 	const char *tout = tmpfile_in(&c, "thrasher.out");
-	const char *load[] = {"-masters", c.murl,    "-n",    "1500",
+	const char *load[] = {"-masters", c.murl[0], "-n",    "1500",
 			      "-c",	  "16",	     "-size", "1-16K",
 			      "-keep",	  "-prefix", "/rb/",  "-history",
 			      hist,	  NULL};
@@ -672,15 +630,14 @@ START_TEST(rebalance_while_thrashing)
 	load_written(hist, &w);
 	ck_assert_uint_eq(w.n, 1500);
 
-	start_volume(&c, 3);
-	start_volume(&c, 4);
-	c.nvol = 5;
+	ck_assert_int_eq(fixture_start_volume(&c, 3), 0);
+	ck_assert_int_eq(fixture_start_volume(&c, 4), 0);
 	volume_admin(&c, "add", 3);
 	volume_admin(&c, "add", 4);
-	const char *thrash[] = {"-masters", c.murl,  "-n",   "600", "-c",
-				"4",	    "-size", "1-4K", NULL};
+	const char *thrash[] = {"-masters", c.murl[0], "-n",   "600", "-c",
+				"4",	    "-size",   "1-4K", NULL};
 	pid_t t = spawn("cask-thrasher", thrash, tout);
-	const char *rebal[] = {"-master", c.murl, "-c", "8", NULL};
+	const char *rebal[] = {"-master", c.murl[0], "-c", "8", NULL};
 	ck_assert_run("cask-rebalance", rebal, out, 0);
 	int ts = wait_exit(t);
 	char *text = slurp(tout);

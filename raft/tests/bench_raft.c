@@ -1,8 +1,9 @@
 /*
  * Throughput of the raft core alone: a 3-node cluster in one process, no
  * I/O, no encoding. The leader takes `batch` proposals, then every node
- * hands its Ready over (messages are stepped straight into their target)
- * until the cluster is quiet. Prints entries committed per second.
+ * hands its Ready over (raft/tests/memnet.h, with messages stepped straight
+ * into their target instead of queued) until the cluster is quiet. Prints
+ * entries committed per second.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,10 +12,11 @@
 #include <time.h>
 
 #include "raft/raft.h"
+#include "raft/tests/memnet.h"
 
 #define NODES 3
 
-static struct raft *nodes[NODES + 1];
+static struct memnet net;
 static int leader;
 static uint64_t committed;
 
@@ -25,31 +27,32 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void step_now(struct memnet *n, int from, const struct raft_msg *m)
+{
+	(void)from;
+	raft_step(n->r[m->to], m);
+}
+
+static void count(struct memnet *n, int id, const struct raft_ready *rd)
+{
+	(void)n;
+	if (id == leader)
+		committed += rd->n_committed;
+}
+
+static const struct memnet_hooks hooks = {.send = step_now, .apply = count};
+
 /* Drain every node's Ready until nothing is left to do. */
 static void pump(void)
 {
-	bool busy = true;
-	while (busy) {
-		busy = false;
-		for (int id = 1; id <= NODES; id++) {
-			struct raft *r = nodes[id];
-			if (!raft_has_ready(r))
-				continue;
-			busy = true;
-			struct raft_ready rd;
-			raft_ready(r, &rd);
-			for (size_t i = 0; i < rd.n_msgs; i++)
-				raft_step(nodes[rd.msgs[i].to], &rd.msgs[i]);
-			if (id == leader)
-				committed += rd.n_committed;
-			raft_advance(r, &rd);
-		}
-	}
+	while (memnet_flush(&net))
+		;
 }
 
 static int setup(unsigned batch)
 {
 	struct raft_conf conf = {.n = NODES, .ids = {1, 2, 3}};
+	memnet_init(&net, &hooks, false, NULL);
 	for (int id = 1; id <= NODES; id++) {
 		struct raft_options o = {
 			.id = (uint64_t)id,
@@ -57,18 +60,17 @@ static int setup(unsigned batch)
 			.max_inflight = 64,
 			.seed = (uint64_t)id,
 		};
-		if (raft_new(&o, &nodes[id]) ||
-		    raft_bootstrap(nodes[id], &conf))
+		if (raft_new(&o, &net.r[id]) ||
+		    raft_bootstrap(net.r[id], &conf))
 			return -1;
 	}
 	pump();
 	for (int t = 0; t < 100; t++) {
-		for (int id = 1; id <= NODES; id++)
-			raft_tick(nodes[id]);
+		memnet_tick(&net);
 		pump();
 		for (int id = 1; id <= NODES; id++) {
 			struct raft_status st;
-			raft_status(nodes[id], &st);
+			raft_status(net.r[id], &st);
 			if (st.role == RAFT_LEADER &&
 			    st.commit == st.last_index) {
 				leader = id;
@@ -77,12 +79,6 @@ static int setup(unsigned batch)
 		}
 	}
 	return -1;
-}
-
-static void teardown(void)
-{
-	for (int id = 1; id <= NODES; id++)
-		raft_free(nodes[id]);
 }
 
 int main(void)
@@ -101,21 +97,21 @@ int main(void)
 		double start = now(), elapsed;
 		do {
 			for (unsigned i = 0; i < batch; i++)
-				if (raft_propose(nodes[leader], payload,
+				if (raft_propose(net.r[leader], payload,
 						 sizeof(payload), NULL) == 0)
 					proposed++;
 			pump();
 			/* Compact now and then, as the master will. */
 			struct raft_status st;
-			raft_status(nodes[leader], &st);
+			raft_status(net.r[leader], &st);
 			if (st.applied - st.first_index > 4096)
 				for (int id = 1; id <= NODES; id++) {
-					raft_status(nodes[id], &st);
-					raft_compact(nodes[id], st.applied);
+					raft_status(net.r[id], &st);
+					raft_compact(net.r[id], st.applied);
 				}
 			elapsed = now() - start;
 		} while (elapsed < 1.0);
-		teardown();
+		memnet_free(&net);
 		if (committed < proposed) {
 			fprintf(stderr, "bench_raft: %llu of %llu committed\n",
 				(unsigned long long)committed,

@@ -19,24 +19,17 @@
 #include <string.h>
 
 #include "raft/raft.h"
-#include "raft/raft_codec.h"
+#include "raft/tests/memnet.h"
 
 #define SIM_NODES      9 /* ids 1..9; ids are never reused */
 #define SIM_ELECTION   10
 #define SIM_LIVE_TICKS 400
 #define SIM_TABLE      (1u << 16)
 
-struct sim_packet {
-	uint64_t at;
-	int from;
-	int to;
-	uint8_t *buf;
-	size_t len;
-	uint64_t snap_hash; /* the snapshot payload streamed alongside */
-};
+_Static_assert(SIM_NODES <= MEMNET_MAX_ID, "every node id is a memnet slot");
 
+/* A node's core is S.net.r[id], NULL while down. */
 struct sim_node {
-	struct raft *r; /* NULL while down */
 	bool exists;
 	/* What survives a crash. */
 	struct raft_hard_state hs;
@@ -83,10 +76,9 @@ struct sim {
 	struct sim_node nodes[SIM_NODES + 1];
 	int next_id;
 
-	struct sim_packet *net;
-	size_t n_net;
-	size_t cap_net;
-	bool blocked[SIM_NODES + 1][SIM_NODES + 1];
+	/* Packets are tagged with the snapshot payload streamed alongside;
+	 * cut links (S.net.cut) lose what crosses them. */
+	struct memnet net;
 	unsigned drop_pct;
 	unsigned dup_pct;
 	unsigned max_delay;
@@ -276,37 +268,36 @@ static void apply(struct sim_node *n, const struct raft_entry *e)
 
 /* ---- network ---- */
 
-static void net_push(int from, int to, const struct raft_msg *m, uint64_t sh)
+/* Queues m for delivery after a random delay, with the snapshot that
+ * would be streamed alongside. */
+static void net_push(struct memnet *net, int from, const struct raft_msg *m)
 {
-	size_t len = raft_msg_size(m);
-	uint8_t *buf = malloc(len);
-	if (!buf || raft_msg_encode(m, buf, len))
+	uint64_t at = S.step + (S.max_delay ? pick(S.max_delay + 1) : 0);
+	if (memnet_queue(net, from, m, at, S.nodes[from].snap_hash))
 		sim_fail("encode failed");
-	S.net = sim_grow(S.net, &S.cap_net, S.n_net + 1, sizeof(*S.net));
-	S.net[S.n_net++] = (struct sim_packet){
-		.at = S.step + (S.max_delay ? pick(S.max_delay + 1) : 0),
-		.from = from,
-		.to = to,
-		.buf = buf,
-		.len = len,
-		.snap_hash = sh,
-	};
 }
 
-static void send_msgs(int from, const struct raft_ready *rd)
+static void sim_send(struct memnet *net, int from, const struct raft_msg *m)
 {
-	struct sim_node *n = &S.nodes[from];
-	for (size_t i = 0; i < rd->n_msgs; i++) {
-		const struct raft_msg *m = &rd->msgs[i];
-		if (m->to < 1 || m->to > SIM_NODES)
-			sim_fail("message to unknown node %" PRIu64, m->to);
-		if (m->type == RAFT_MSG_SNAPSHOT &&
-		    m->snap.index != n->snap.index)
-			sim_fail("snapshot message does not match persisted");
-		net_push(from, (int)m->to, m, n->snap_hash);
-		if (S.dup_pct && pick(100) < S.dup_pct)
-			net_push(from, (int)m->to, m, n->snap_hash);
-	}
+	if (m->to < 1 || m->to > SIM_NODES)
+		sim_fail("message to unknown node %" PRIu64, m->to);
+	if (m->type == RAFT_MSG_SNAPSHOT &&
+	    m->snap.index != S.nodes[from].snap.index)
+		sim_fail("snapshot message does not match persisted");
+	net_push(net, from, m);
+	if (S.dup_pct && pick(100) < S.dup_pct)
+		net_push(net, from, m);
+}
+
+/* Lost to a node that is down, over a cut link, or at random; what
+ * arrives brings its snapshot payload along. */
+static bool sim_arrive(struct memnet *net, const struct memnet_packet *p)
+{
+	bool lost = !net->r[p->to] || net->cut[p->from][p->to] ||
+		    (S.drop_pct && pick(100) < S.drop_pct);
+	if (!lost)
+		S.nodes[p->to].incoming_hash = p->tag;
+	return !lost;
 }
 
 /* ---- ready processing ---- */
@@ -376,52 +367,61 @@ static void answer_reads(int id, const struct raft_ready *rd)
 
 static void crash(int id);
 
-static void process(int id)
+/* Steps 1-3 of a Ready, checked against what the node persisted before. */
+static bool sim_persist(struct memnet *net, int id, const struct raft_ready *rd)
 {
 	struct sim_node *n = &S.nodes[id];
-	while (n->r && raft_has_ready(n->r)) {
-		struct raft_ready rd;
-		raft_ready(n->r, &rd);
-		if (rd.snapshot) {
-			const struct raft_snap_meta *s = rd.snapshot;
-			if (s->index <= n->applied)
-				sim_fail("snapshot %" PRIu64
-					 " behind applied %" PRIu64,
-					 s->index, n->applied);
-			if (s->index <= S.known &&
-			    S.chain[s->index].hash != n->incoming_hash)
-				sim_fail("snapshot payload mismatch");
-			n->snap = *s;
-			n->snap_hash = n->incoming_hash;
-			mirror_truncate(n, 0);
-			n->applied = s->index;
-			n->hash = n->incoming_hash;
-			S.stat_snaps++;
-		}
-		persist_entries(id, &rd);
-		persist_hs(id, &rd);
-		/* Power loss after the disk write, before anything left. */
-		if (S.faults && pick(1000) == 0) {
-			crash(id);
-			return;
-		}
-		send_msgs(id, &rd);
-		for (size_t i = 0; i < rd.n_committed; i++)
-			apply(n, &rd.committed[i]);
-		answer_reads(id, &rd);
-		raft_advance(n->r, &rd);
+	(void)net;
+	if (rd->snapshot) {
+		const struct raft_snap_meta *s = rd->snapshot;
+		if (s->index <= n->applied)
+			sim_fail("snapshot %" PRIu64 " behind applied %" PRIu64,
+				 s->index, n->applied);
+		if (s->index <= S.known &&
+		    S.chain[s->index].hash != n->incoming_hash)
+			sim_fail("snapshot payload mismatch");
+		n->snap = *s;
+		n->snap_hash = n->incoming_hash;
+		mirror_truncate(n, 0);
+		n->applied = s->index;
+		n->hash = n->incoming_hash;
+		S.stat_snaps++;
 	}
+	persist_entries(id, rd);
+	persist_hs(id, rd);
+	/* Power loss after the disk write, before anything left. */
+	if (S.faults && pick(1000) == 0) {
+		crash(id);
+		return false;
+	}
+	return true;
 }
+
+static void sim_apply(struct memnet *net, int id, const struct raft_ready *rd)
+{
+	(void)net;
+	for (size_t i = 0; i < rd->n_committed; i++)
+		apply(&S.nodes[id], &rd->committed[i]);
+	answer_reads(id, rd);
+}
+
+static const struct memnet_hooks sim_hooks = {
+	.persist = sim_persist,
+	.send = sim_send,
+	.apply = sim_apply,
+	.arrive = sim_arrive,
+};
 
 /* Election safety and leader completeness, for every live node. */
 static void check_leaders(void)
 {
 	for (int id = 1; id <= SIM_NODES; id++) {
 		struct sim_node *n = &S.nodes[id];
-		if (!n->r)
+		struct raft *r = S.net.r[id];
+		if (!r)
 			continue;
 		struct raft_status st;
-		raft_status(n->r, &st);
+		raft_status(r, &st);
 		if (st.role != RAFT_LEADER)
 			continue;
 		S.leaders = sim_grow(S.leaders, &S.cap_leaders, st.term + 1,
@@ -441,7 +441,7 @@ static void check_leaders(void)
 				id, S.known);
 		for (uint64_t i = st.first_index; i <= S.known; i++) {
 			uint64_t t = 0;
-			raft_term_at(n->r, i, &t);
+			raft_term_at(r, i, &t);
 			if (t != S.chain[i].term)
 				sim_fail("leader completeness: leader %d has "
 					 "term %" PRIu64 " at %" PRIu64,
@@ -453,14 +453,14 @@ static void check_leaders(void)
 /* With --trace: one line per node, to follow a failing seed. */
 static void trace(void)
 {
-	printf("step %" PRIu64 " net %zu:", S.step, S.n_net);
+	printf("step %" PRIu64 " net %zu:", S.step, S.net.n);
 	for (int id = 1; id <= SIM_NODES; id++) {
 		struct raft_status st;
-		if (!S.nodes[id].r) {
+		if (!S.net.r[id]) {
 			printf(" %d:%s", id, S.nodes[id].exists ? "down" : "-");
 			continue;
 		}
-		raft_status(S.nodes[id].r, &st);
+		raft_status(S.net.r[id], &st);
 		printf(" %d:%c/t%" PRIu64 "/c%" PRIu64 "/l%" PRIu64, id,
 		       "FPCL"[st.role], st.term, st.commit, st.last_index);
 	}
@@ -470,7 +470,7 @@ static void trace(void)
 static void settle(void)
 {
 	for (int id = 1; id <= SIM_NODES; id++)
-		process(id);
+		memnet_process(&S.net, id);
 	check_leaders();
 }
 
@@ -488,9 +488,9 @@ static void start(int id)
 		.lease_reads = true,
 		.seed = sim_rand(),
 	};
-	if (raft_new(&o, &n->r))
+	if (raft_new(&o, &S.net.r[id]))
 		sim_fail("raft_new");
-	if (raft_restore(n->r, &n->hs, &n->snap, n->log, n->n_log))
+	if (raft_restore(S.net.r[id], &n->hs, &n->snap, n->log, n->n_log))
 		sim_fail("raft_restore");
 	n->applied = n->snap.index;
 	n->hash = n->snap_hash;
@@ -500,9 +500,7 @@ static void start(int id)
 
 static void crash(int id)
 {
-	struct sim_node *n = &S.nodes[id];
-	raft_free(n->r);
-	n->r = NULL;
+	memnet_crash(&S.net, id);
 	for (size_t j = 0; j < S.n_reads;)
 		if (S.reads[j].node == id)
 			S.reads[j] = S.reads[--S.n_reads];
@@ -512,23 +510,8 @@ static void crash(int id)
 
 static void deliver(size_t k)
 {
-	struct sim_packet p = S.net[k];
-	S.net[k] = S.net[--S.n_net];
-	struct sim_node *to = &S.nodes[p.to];
-	struct sim_node *from = &S.nodes[p.from];
-	struct raft_msg m;
-	if (raft_msg_decode(p.buf, p.len, &m))
+	if (memnet_deliver(&S.net, k))
 		sim_fail("decode failed");
-	bool lost = !to->r || S.blocked[p.from][p.to] ||
-		    (S.drop_pct && pick(100) < S.drop_pct);
-	if (m.type == RAFT_MSG_SNAPSHOT && from->r)
-		raft_report_snapshot(from->r, m.to, !lost);
-	if (!lost) {
-		to->incoming_hash = p.snap_hash;
-		raft_step(to->r, &m);
-	}
-	raft_msg_release(&m);
-	free(p.buf);
 }
 
 /* ---- client actions ---- */
@@ -539,9 +522,9 @@ static int leader_id(void)
 	uint64_t term = 0;
 	for (int id = 1; id <= SIM_NODES; id++) {
 		struct raft_status st;
-		if (!S.nodes[id].r)
+		if (!S.net.r[id])
 			continue;
-		raft_status(S.nodes[id].r, &st);
+		raft_status(S.net.r[id], &st);
 		if (st.role == RAFT_LEADER && st.term >= term) {
 			best = id;
 			term = st.term;
@@ -557,9 +540,9 @@ static int some_leader(void)
 	int ids[SIM_NODES] = {0}, n = 0;
 	for (int id = 1; id <= SIM_NODES; id++) {
 		struct raft_status st;
-		if (!S.nodes[id].r)
+		if (!S.net.r[id])
 			continue;
-		raft_status(S.nodes[id].r, &st);
+		raft_status(S.net.r[id], &st);
 		if (st.role == RAFT_LEADER)
 			ids[n++] = id;
 	}
@@ -570,7 +553,7 @@ static int random_live(void)
 {
 	int ids[SIM_NODES] = {0}, n = 0;
 	for (int id = 1; id <= SIM_NODES; id++)
-		if (S.nodes[id].r)
+		if (S.net.r[id])
 			ids[n++] = id;
 	return n ? ids[pick((unsigned)n)] : 0;
 }
@@ -579,14 +562,14 @@ static int random_down(void)
 {
 	int ids[SIM_NODES] = {0}, n = 0;
 	for (int id = 1; id <= SIM_NODES; id++)
-		if (S.nodes[id].exists && !S.nodes[id].r)
+		if (S.nodes[id].exists && !S.net.r[id])
 			ids[n++] = id;
 	return n ? ids[pick((unsigned)n)] : 0;
 }
 
 static void propose_value(int id, uint64_t v)
 {
-	raft_propose(S.nodes[id].r, &v, sizeof(v), NULL);
+	raft_propose(S.net.r[id], &v, sizeof(v), NULL);
 }
 
 static void client_propose(void)
@@ -606,7 +589,7 @@ static void client_read(void)
 	if (!id)
 		return;
 	uint64_t ctx = ++S.next_ctx;
-	if (raft_read_index(S.nodes[id].r, ctx))
+	if (raft_read_index(S.net.r[id], ctx))
 		return;
 	S.reads = sim_grow(S.reads, &S.cap_reads, S.n_reads + 1,
 			   sizeof(*S.reads));
@@ -618,7 +601,7 @@ static void client_membership(void)
 	int lid = leader_id();
 	if (!lid)
 		return;
-	struct raft *r = S.nodes[lid].r;
+	struct raft *r = S.net.r[lid];
 	const struct raft_conf *c = raft_conf(r);
 	size_t voters = 0, learners = 0;
 	for (size_t i = 0; i < c->n; i++)
@@ -649,9 +632,9 @@ static void client_transfer(void)
 	int lid = leader_id();
 	if (!lid)
 		return;
-	const struct raft_conf *c = raft_conf(S.nodes[lid].r);
+	const struct raft_conf *c = raft_conf(S.net.r[lid]);
 	if (c->n)
-		raft_transfer_leadership(S.nodes[lid].r,
+		raft_transfer_leadership(S.net.r[lid],
 					 c->ids[pick((unsigned)c->n)]);
 }
 
@@ -665,43 +648,41 @@ static void compact(int id)
 	uint64_t back = pick(8);
 	uint64_t at = n->applied - back > n->snap.index ? n->applied - back
 							: n->applied;
-	if (raft_compact(n->r, at))
+	if (raft_compact(S.net.r[id], at))
 		return;
-	n->snap = *raft_snapshot_meta(n->r);
+	n->snap = *raft_snapshot_meta(S.net.r[id]);
 	n->snap_hash = S.chain[at].hash;
 	mirror_drop_prefix(n, at);
 }
 
 static void partition(void)
 {
-	memset(S.blocked, 0, sizeof(S.blocked));
+	memset(S.net.cut, 0, sizeof(S.net.cut));
 	switch (pick(3)) {
 	case 0: { /* one node, often a leader, cut off both ways */
 		int a = some_leader();
 		if (!a || pick(2))
 			a = 1 + (int)pick(SIM_NODES);
 		for (int b = 1; b <= SIM_NODES; b++)
-			S.blocked[a][b] = S.blocked[b][a] = true;
+			S.net.cut[a][b] = S.net.cut[b][a] = true;
 		break;
 	}
 	case 1: /* random one-way cuts */
 		for (int k = 0; k < 3; k++)
-			S.blocked[1 + pick(SIM_NODES)][1 + pick(SIM_NODES)] =
+			S.net.cut[1 + pick(SIM_NODES)][1 + pick(SIM_NODES)] =
 				true;
 		break;
 	default: /* split in two halves */
 		for (int a = 1; a <= SIM_NODES; a++)
 			for (int b = 1; b <= SIM_NODES; b++)
-				S.blocked[a][b] = (a & 1) != (b & 1);
+				S.net.cut[a][b] = (a & 1) != (b & 1);
 		break;
 	}
 }
 
 static void tick_all(void)
 {
-	for (int id = 1; id <= SIM_NODES; id++)
-		if (S.nodes[id].r)
-			raft_tick(S.nodes[id].r);
+	memnet_tick(&S.net);
 }
 
 /* Deliver a few due messages, in random order. */
@@ -710,8 +691,8 @@ static void deliver_some(void)
 	unsigned budget = 1 + pick(16);
 	for (unsigned i = 0; i < budget; i++) {
 		size_t due[64], n = 0;
-		for (size_t k = 0; k < S.n_net && n < 64; k++)
-			if (S.net[k].at <= S.step)
+		for (size_t k = 0; k < S.net.n && n < 64; k++)
+			if (S.net.q[k].at <= S.step)
 				due[n++] = k;
 		if (!n)
 			return;
@@ -743,7 +724,7 @@ static void fault_step(void)
 	} else if (a < 935) {
 		partition();
 	} else if (a < 950) {
-		memset(S.blocked, 0, sizeof(S.blocked));
+		memset(S.net.cut, 0, sizeof(S.net.cut));
 	} else if (a < 965) {
 		client_membership();
 	} else if (a < 975) {
@@ -758,10 +739,10 @@ static void fault_step(void)
 /* After the faults: every proposal must end up applied everywhere. */
 static void check_liveness(void)
 {
-	memset(S.blocked, 0, sizeof(S.blocked));
+	memset(S.net.cut, 0, sizeof(S.net.cut));
 	S.drop_pct = S.dup_pct = 0;
 	for (int id = 1; id <= SIM_NODES; id++)
-		if (S.nodes[id].exists && !S.nodes[id].r)
+		if (S.nodes[id].exists && !S.net.r[id])
 			start(id);
 	settle();
 	unsigned retry_at = 0;
@@ -769,7 +750,7 @@ static void check_liveness(void)
 		S.step++;
 		tick_all();
 		settle();
-		while (S.n_net) {
+		while (S.net.n) {
 			deliver(0);
 			settle();
 		}
@@ -779,7 +760,7 @@ static void check_liveness(void)
 		if (!lid)
 			continue;
 		struct raft_status st;
-		raft_status(S.nodes[lid].r, &st);
+		raft_status(S.net.r[lid], &st);
 		/* Clients retry what a deposed leader may have dropped. */
 		if (st.commit >= st.last_index && t >= retry_at) {
 			retry_at = t + 2 * SIM_ELECTION;
@@ -792,7 +773,7 @@ static void check_liveness(void)
 		bool done = st.commit == st.last_index;
 		for (uint64_t v = 1; done && v <= S.n_values; v++)
 			done = S.value_applied[v];
-		const struct raft_conf *c = raft_conf(S.nodes[lid].r);
+		const struct raft_conf *c = raft_conf(S.net.r[lid]);
 		for (size_t i = 0; done && i < c->n; i++)
 			done = S.nodes[c->ids[i]].applied == st.commit;
 		if (done) {
@@ -815,19 +796,17 @@ static void sim_reset(void)
 {
 	for (int id = 1; id <= SIM_NODES; id++) {
 		struct sim_node *n = &S.nodes[id];
-		raft_free(n->r);
 		mirror_truncate(n, 0);
 		free(n->log);
 	}
-	for (size_t k = 0; k < S.n_net; k++)
-		free(S.net[k].buf);
-	free(S.net);
+	memnet_free(&S.net);
 	free(S.chain);
 	free(S.leaders);
 	free(S.value_applied);
 	free(S.reads);
 	bool verbose = S.verbose, tr = S.trace;
 	memset(&S, 0, sizeof(S));
+	memnet_init(&S.net, &sim_hooks, false, NULL);
 	S.verbose = verbose;
 	S.trace = tr;
 }
@@ -849,7 +828,7 @@ static void run_seed(uint64_t seed, uint64_t steps)
 		conf.ids[id - 1] = (uint64_t)id;
 	for (int id = 1; id <= S.n_initial; id++) {
 		start(id);
-		if (raft_bootstrap(S.nodes[id].r, &conf))
+		if (raft_bootstrap(S.net.r[id], &conf))
 			sim_fail("bootstrap");
 	}
 	settle();

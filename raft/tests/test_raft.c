@@ -3,9 +3,9 @@
  * paper, then one or more per feature (PreVote, CheckQuorum, flow control,
  * snapshots, membership, transfer, reads, the wire format).
  *
- * The harness is a tiny in-memory cluster: messages go through
- * raft_msg_encode/decode, a filter can drop them, and everything is
- * delivered in order until the network is quiet.
+ * The harness is a tiny in-memory cluster (raft/tests/memnet.h): messages
+ * go through raft_msg_encode/decode, a filter can drop them, and
+ * everything is delivered in order until the network is quiet.
  */
 #include <check.h>
 #include <errno.h>
@@ -14,21 +14,17 @@
 
 #include "raft/raft.h"
 #include "raft/raft_codec.h"
+#include "raft/tests/memnet.h"
 
 #define N_MAX 6
 
-struct packet {
-	uint8_t *buf;
-	size_t len;
-};
+_Static_assert(N_MAX <= MEMNET_MAX_ID, "every node id is a memnet slot");
 
+/* The cores are net.r[1..N_MAX]; net.cut[from][to] cuts a link. */
 struct cluster {
-	struct raft *r[N_MAX + 1];
-	bool cut[N_MAX + 1][N_MAX + 1];
+	struct memnet net;
 	/* Drop messages of this type (0: none). */
 	uint8_t drop_type;
-	struct packet q[4096];
-	size_t head, tail;
 	uint64_t applied[N_MAX + 1];
 	uint64_t n_normal[N_MAX + 1];
 	uint64_t last_read_ctx[N_MAX + 1];
@@ -50,67 +46,61 @@ static struct raft_options opts(uint64_t id)
 	};
 }
 
+static bool on_persist(struct memnet *net, int id, const struct raft_ready *rd)
+{
+	struct cluster *c = net->arg;
+	if (rd->snapshot) {
+		c->applied[id] = rd->snapshot->index;
+		c->snaps[id]++;
+	}
+	return true;
+}
+
+static void on_send(struct memnet *net, int from, const struct raft_msg *m)
+{
+	struct cluster *c = net->arg;
+	c->sent[m->type]++;
+	if (m->type == RAFT_MSG_APPEND && m->n_entries)
+		c->appends_to[m->to]++;
+	if (m->n_entries > c->max_entries)
+		c->max_entries = m->n_entries;
+	if (m->type == c->drop_type || net->cut[from][m->to] || !net->r[m->to])
+		return;
+	ck_assert_int_eq(memnet_queue(net, from, m, 0, 0), 0);
+}
+
+static void on_apply(struct memnet *net, int id, const struct raft_ready *rd)
+{
+	struct cluster *c = net->arg;
+	for (size_t i = 0; i < rd->n_committed; i++) {
+		ck_assert_uint_eq(rd->committed[i].index, c->applied[id] + 1);
+		c->applied[id]++;
+		c->n_normal[id] += rd->committed[i].type == RAFT_ENTRY_NORMAL;
+	}
+	for (size_t i = 0; i < rd->n_reads; i++) {
+		c->last_read_ctx[id] = rd->reads[i].ctx;
+		c->last_read_index[id] = rd->reads[i].index;
+	}
+}
+
+static const struct memnet_hooks hooks = {
+	.persist = on_persist,
+	.send = on_send,
+	.apply = on_apply,
+};
+
 static void flush(struct cluster *c)
 {
-	for (int id = 1; id <= N_MAX; id++) {
-		struct raft *r = c->r[id];
-		while (r && raft_has_ready(r)) {
-			struct raft_ready rd;
-			raft_ready(r, &rd);
-			if (rd.snapshot) {
-				c->applied[id] = rd.snapshot->index;
-				c->snaps[id]++;
-			}
-			for (size_t i = 0; i < rd.n_msgs; i++) {
-				const struct raft_msg *m = &rd.msgs[i];
-				c->sent[m->type]++;
-				if (m->type == RAFT_MSG_APPEND && m->n_entries)
-					c->appends_to[m->to]++;
-				if (m->n_entries > c->max_entries)
-					c->max_entries = m->n_entries;
-				if (m->type == c->drop_type ||
-				    c->cut[id][m->to] || !c->r[m->to])
-					continue;
-				struct packet *p = &c->q[c->tail++ % 4096];
-				p->len = raft_msg_size(m);
-				p->buf = malloc(p->len);
-				ck_assert_int_eq(
-					raft_msg_encode(m, p->buf, p->len), 0);
-			}
-			for (size_t i = 0; i < rd.n_committed; i++) {
-				ck_assert_uint_eq(rd.committed[i].index,
-						  c->applied[id] + 1);
-				c->applied[id]++;
-				c->n_normal[id] += rd.committed[i].type ==
-						   RAFT_ENTRY_NORMAL;
-			}
-			for (size_t i = 0; i < rd.n_reads; i++) {
-				c->last_read_ctx[id] = rd.reads[i].ctx;
-				c->last_read_index[id] = rd.reads[i].index;
-			}
-			raft_advance(r, &rd);
-		}
-	}
+	memnet_flush(&c->net);
 }
 
 static bool deliver_one(struct cluster *c)
 {
 	flush(c);
-	if (c->head == c->tail)
+	if (!c->net.n)
 		return false;
-	{
-		struct packet p = c->q[c->head++ % 4096];
-		struct raft_msg m;
-		ck_assert_int_eq(raft_msg_decode(p.buf, p.len, &m), 0);
-		if (c->r[m.to] && !c->cut[m.from][m.to]) {
-			if (m.type == RAFT_MSG_SNAPSHOT)
-				raft_report_snapshot(c->r[m.from], m.to, true);
-			raft_step(c->r[m.to], &m);
-		}
-		raft_msg_release(&m);
-		free(p.buf);
-		flush(c);
-	}
+	ck_assert_int_eq(memnet_deliver(&c->net, 0), 0);
+	flush(c);
 	return true;
 }
 
@@ -123,24 +113,31 @@ static void deliver(struct cluster *c)
 static void tick(struct cluster *c, int times)
 {
 	for (int t = 0; t < times; t++) {
-		for (int id = 1; id <= N_MAX; id++)
-			if (c->r[id])
-				raft_tick(c->r[id]);
+		memnet_tick(&c->net);
 		deliver(c);
 	}
 }
 
-static struct cluster *cluster_new(int n, unsigned max_batch)
+/* A cluster without cores yet: the test creates them in net.r. */
+static struct cluster *cluster_alloc(void)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
+	ck_assert_ptr_nonnull(c);
+	memnet_init(&c->net, &hooks, true, c);
+	return c;
+}
+
+static struct cluster *cluster_new(int n, unsigned max_batch)
+{
+	struct cluster *c = cluster_alloc();
 	struct raft_conf conf = {.n = (size_t)n};
 	for (int id = 1; id <= n; id++)
 		conf.ids[id - 1] = (uint64_t)id;
 	for (int id = 1; id <= n; id++) {
 		struct raft_options o = opts((uint64_t)id);
 		o.max_batch = max_batch;
-		ck_assert_int_eq(raft_new(&o, &c->r[id]), 0);
-		ck_assert_int_eq(raft_bootstrap(c->r[id], &conf), 0);
+		ck_assert_int_eq(raft_new(&o, &c->net.r[id]), 0);
+		ck_assert_int_eq(raft_bootstrap(c->net.r[id], &conf), 0);
 	}
 	flush(c);
 	return c;
@@ -148,17 +145,14 @@ static struct cluster *cluster_new(int n, unsigned max_batch)
 
 static void cluster_free(struct cluster *c)
 {
-	for (int id = 1; id <= N_MAX; id++)
-		raft_free(c->r[id]);
-	while (c->head < c->tail)
-		free(c->q[c->head++ % 4096].buf);
+	memnet_free(&c->net);
 	free(c);
 }
 
 static struct raft_status status(struct cluster *c, int id)
 {
 	struct raft_status st;
-	raft_status(c->r[id], &st);
+	raft_status(c->net.r[id], &st);
 	return st;
 }
 
@@ -171,29 +165,29 @@ static void elect(struct cluster *c, int id)
 		.to = (uint64_t)id,
 		.term = status(c, id).term,
 	};
-	raft_step(c->r[id], &m);
+	raft_step(c->net.r[id], &m);
 	deliver(c);
 	ck_assert_int_eq(status(c, id).role, RAFT_LEADER);
 }
 
 static void propose(struct cluster *c, int id, uint64_t v)
 {
-	ck_assert_int_eq(raft_propose(c->r[id], &v, sizeof(v), NULL), 0);
+	ck_assert_int_eq(raft_propose(c->net.r[id], &v, sizeof(v), NULL), 0);
 	deliver(c);
 }
 
 static void step(struct cluster *c, int to, struct raft_msg m)
 {
 	m.to = (uint64_t)to;
-	ck_assert_int_eq(raft_step(c->r[to], &m), 0);
+	ck_assert_int_eq(raft_step(c->net.r[to], &m), 0);
 	flush(c);
 }
 
-/* The last message id sent, drained from the queue (for inspection). */
-static struct raft_msg take_last(struct cluster *c, struct packet *keep)
+/* The last message sent, taken from the queue (for inspection). */
+static struct raft_msg take_last(struct cluster *c, struct memnet_packet *keep)
 {
-	ck_assert_uint_gt(c->tail, c->head);
-	*keep = c->q[--c->tail % 4096];
+	ck_assert_uint_gt(c->net.n, 0);
+	memnet_pop_last(&c->net, keep);
 	struct raft_msg m;
 	ck_assert_int_eq(raft_msg_decode(keep->buf, keep->len, &m), 0);
 	return m;
@@ -201,8 +195,7 @@ static struct raft_msg take_last(struct cluster *c, struct packet *keep)
 
 static void drain(struct cluster *c)
 {
-	while (c->head < c->tail)
-		free(c->q[c->head++ % 4096].buf);
+	memnet_drop_all(&c->net);
 }
 
 /* What one Ready of r asked for; r is advanced past it. */
@@ -253,7 +246,7 @@ static void append_to_2(struct cluster *c, uint64_t t, uint64_t prev, size_t n,
 			     .commit = commit,
 			     .n_entries = n,
 			     .entries = e};
-	ck_assert_int_eq(raft_step(c->r[2], &m), 0);
+	ck_assert_int_eq(raft_step(c->net.r[2], &m), 0);
 }
 
 /* Three nodes, 1 leading, everything delivered: its term and last index. */
@@ -275,7 +268,7 @@ static void read_resp_to_2(struct cluster *c, uint64_t from, uint64_t t,
 			     .term = t,
 			     .ctx = 9,
 			     .index = index};
-	ck_assert_int_eq(raft_step(c->r[2], &m), 0);
+	ck_assert_int_eq(raft_step(c->net.r[2], &m), 0);
 }
 
 /* ---- figure 2: all servers ---- */
@@ -331,7 +324,7 @@ START_TEST(rule_vote_rejects_stale_term)
 	step(c, 2,
 	     (struct raft_msg){
 		     .type = RAFT_MSG_PREVOTE, .from = 3, .term = t - 1});
-	struct packet p;
+	struct memnet_packet p;
 	struct raft_msg m = take_last(c, &p);
 	ck_assert_int_eq(m.type, RAFT_MSG_PREVOTE_RESP);
 	ck_assert(m.reject);
@@ -348,7 +341,7 @@ START_TEST(rule_vote_once_per_term)
 	tick(c, 0);
 	/* Past the lease, as after a real election timeout. */
 	for (int i = 0; i < 10; i++)
-		raft_tick(c->r[3]);
+		raft_tick(c->net.r[3]);
 	drain(c);
 	step(c, 3,
 	     (struct raft_msg){.type = RAFT_MSG_VOTE,
@@ -364,7 +357,7 @@ START_TEST(rule_vote_once_per_term)
 			       .index = 1,
 			       .log_term = 1});
 	ck_assert_uint_eq(status(c, 3).vote, 1);
-	struct packet p;
+	struct memnet_packet p;
 	struct raft_msg m = take_last(c, &p);
 	ck_assert_int_eq(m.type, RAFT_MSG_VOTE_RESP);
 	ck_assert(m.reject);
@@ -390,7 +383,7 @@ START_TEST(rule_vote_needs_up_to_date_log)
 	elect(c, 1);
 	propose(c, 1, 7);
 	for (int i = 0; i < 10; i++)
-		raft_tick(c->r[3]);
+		raft_tick(c->net.r[3]);
 	drain(c);
 	struct raft_status st = status(c, 3);
 	/* Same last term, shorter log: rejected. */
@@ -430,7 +423,7 @@ START_TEST(rule_append_rejects_missing_prev)
 			       .log_term = t,
 			       .n_entries = 1,
 			       .entries = &e});
-	struct packet p;
+	struct memnet_packet p;
 	struct raft_msg m = take_last(c, &p);
 	ck_assert_int_eq(m.type, RAFT_MSG_APPEND_RESP);
 	ck_assert(m.reject);
@@ -483,7 +476,7 @@ START_TEST(rule_append_truncates_conflicts_and_commits_min)
 			       .n_entries = 1,
 			       .entries = repl});
 	uint64_t term4;
-	ck_assert_int_eq(raft_term_at(c->r[2], 4, &term4), 0);
+	ck_assert_int_eq(raft_term_at(c->net.r[2], 4, &term4), 0);
 	ck_assert_uint_eq(term4, t + 1);
 	ck_assert_uint_eq(status(c, 2).last_index, 4);
 	/* commit = min(leaderCommit, index of last new entry). */
@@ -556,13 +549,13 @@ START_TEST(rule_commit_only_current_term)
 		 .data = cbuf},
 		{.term = 2, .index = 2, .type = RAFT_ENTRY_NORMAL},
 	};
-	struct cluster *c = calloc(1, sizeof(*c));
+	struct cluster *c = cluster_alloc();
 	for (int id = 1; id <= 3; id++) {
 		struct raft_options o = opts((uint64_t)id);
 		o.max_batch = 1;
 		struct raft_hard_state hs = {.term = 3, .commit = 1};
-		ck_assert_int_eq(raft_new(&o, &c->r[id]), 0);
-		ck_assert_int_eq(raft_restore(c->r[id], &hs, NULL, ents,
+		ck_assert_int_eq(raft_new(&o, &c->net.r[id]), 0);
+		ck_assert_int_eq(raft_restore(c->net.r[id], &hs, NULL, ents,
 					      id == 1 ? 2 : 1),
 				 0);
 	}
@@ -572,7 +565,7 @@ START_TEST(rule_commit_only_current_term)
 	 * to date one entry at a time: entry 2 (term 2) then reaches a
 	 * majority before the no-op (term 4) does, and must not commit. */
 	for (int id = 1; id <= 3; id++)
-		c->cut[3][id] = c->cut[id][3] = true;
+		c->net.cut[3][id] = c->net.cut[id][3] = true;
 	struct raft_msg tn = {
 		.type = RAFT_MSG_TIMEOUT_NOW, .from = 2, .term = 3};
 	step(c, 1, tn);
@@ -586,7 +579,7 @@ START_TEST(rule_commit_only_current_term)
 	ck_assert(seen);
 	ck_assert_int_eq(status(c, 1).role, RAFT_LEADER);
 	for (int id = 1; id <= 3; id++)
-		c->cut[3][id] = c->cut[id][3] = false;
+		c->net.cut[3][id] = c->net.cut[id][3] = false;
 	tick(c, 3);
 	ck_assert_uint_eq(status(c, 1).commit, 3);
 	ck_assert_uint_eq(status(c, 3).commit, 3);
@@ -602,13 +595,13 @@ START_TEST(prevote_partitioned_node_does_not_disrupt)
 	elect(c, 1);
 	uint64_t t = status(c, 1).term;
 	for (int id = 1; id <= 3; id++)
-		c->cut[3][id] = c->cut[id][3] = true;
+		c->net.cut[3][id] = c->net.cut[id][3] = true;
 	tick(c, 100);
 	/* Node 3 campaigned many times without raising its term. */
 	ck_assert_uint_eq(status(c, 3).term, t);
 	ck_assert_int_eq(status(c, 3).role, RAFT_PRECANDIDATE);
 	for (int id = 1; id <= 3; id++)
-		c->cut[3][id] = c->cut[id][3] = false;
+		c->net.cut[3][id] = c->net.cut[id][3] = false;
 	tick(c, 5);
 	ck_assert_int_eq(status(c, 1).role, RAFT_LEADER);
 	ck_assert_uint_eq(status(c, 1).term, t);
@@ -622,13 +615,13 @@ START_TEST(check_quorum_isolated_leader_steps_down)
 	struct cluster *c = cluster_new(3, 0);
 	elect(c, 1);
 	for (int id = 1; id <= 3; id++)
-		c->cut[1][id] = c->cut[id][1] = true;
+		c->net.cut[1][id] = c->net.cut[id][1] = true;
 	tick(c, 25);
 	ck_assert_int_eq(status(c, 1).role, RAFT_FOLLOWER);
 	/* The others elected a new leader in a higher term. */
 	ck_assert(status(c, 2).role == RAFT_LEADER ||
 		  status(c, 3).role == RAFT_LEADER);
-	ck_assert_int_eq(raft_propose(c->r[1], "x", 1, NULL), -EPERM);
+	ck_assert_int_eq(raft_propose(c->net.r[1], "x", 1, NULL), -EPERM);
 	cluster_free(c);
 }
 END_TEST
@@ -670,17 +663,17 @@ START_TEST(replication_batches_and_pipelines)
 	 * waiting for answers, as full batches rather than one APPEND each. */
 	size_t before = c->appends_to[2];
 	for (uint64_t v = 0; v < 20; v++)
-		ck_assert_int_eq(raft_propose(c->r[1], &v, 8, NULL), 0);
+		ck_assert_int_eq(raft_propose(c->net.r[1], &v, 8, NULL), 0);
 	flush(c);
 	ck_assert_uint_eq(c->appends_to[2] - before, 20 / 4);
 	ck_assert_uint_eq(c->max_entries, 4);
 	deliver(c);
 	/* Batches: a follower that missed 40 entries gets them four at a
 	 * time. */
-	c->cut[1][3] = true;
+	c->net.cut[1][3] = true;
 	for (uint64_t v = 0; v < 40; v++)
 		propose(c, 1, v);
-	c->cut[1][3] = false;
+	c->net.cut[1][3] = false;
 	before = c->appends_to[3];
 	tick(c, 2);
 	ck_assert_uint_eq(c->n_normal[3], 60);
@@ -694,16 +687,16 @@ START_TEST(replication_flow_control_slow_follower)
 {
 	struct cluster *c = cluster_new(3, 1);
 	elect(c, 1);
-	c->cut[1][3] = true; /* 3 hears nothing */
+	c->net.cut[1][3] = true; /* 3 hears nothing */
 	for (uint64_t v = 0; v < 100; v++)
-		ck_assert_int_eq(raft_propose(c->r[1], &v, 8, NULL), 0);
+		ck_assert_int_eq(raft_propose(c->net.r[1], &v, 8, NULL), 0);
 	/* Both followers are in replicate state: at most max_inflight (32)
 	 * APPENDs of one entry each go out to each before the leader waits. */
 	size_t before = c->sent[RAFT_MSG_APPEND];
 	flush(c);
 	ck_assert_uint_eq(c->sent[RAFT_MSG_APPEND] - before, 2 * 32);
 	deliver(c);
-	c->cut[1][3] = false;
+	c->net.cut[1][3] = false;
 	tick(c, 5);
 	ck_assert_uint_eq(c->n_normal[3], 100);
 	cluster_free(c);
@@ -716,10 +709,10 @@ START_TEST(replication_fast_backtracking)
 	elect(c, 1);
 	/* Node 3 misses 50 entries, then catches up in a few round trips
 	 * instead of 50. */
-	c->cut[1][3] = true;
+	c->net.cut[1][3] = true;
 	for (uint64_t v = 0; v < 50; v++)
 		propose(c, 1, v);
-	c->cut[1][3] = false;
+	c->net.cut[1][3] = false;
 	size_t before = c->sent[RAFT_MSG_APPEND_RESP];
 	tick(c, 1);
 	ck_assert_uint_eq(status(c, 3).last_index, status(c, 1).last_index);
@@ -743,19 +736,19 @@ START_TEST(replication_conflict_term_hint)
 	for (int i = 1; i < 22; i++)
 		ents[i] = (struct raft_entry){.term = 2,
 					      .index = (uint64_t)i + 1};
-	struct cluster *c = calloc(1, sizeof(*c));
+	struct cluster *c = cluster_alloc();
 	struct raft_hard_state hs = {.term = 3, .commit = 1};
-	ck_assert_int_eq(raft_new(&(struct raft_options){.id = 2}, &c->r[2]),
-			 0);
+	ck_assert_int_eq(
+		raft_new(&(struct raft_options){.id = 2}, &c->net.r[2]), 0);
 	/* Leader 1 has term 3 entries at 2..3 after its own election. */
 	struct raft_entry mine[3] = {
 		ents[0], {.term = 3, .index = 2}, {.term = 3, .index = 3}};
-	ck_assert_int_eq(raft_new(&(struct raft_options){.id = 1}, &c->r[1]),
-			 0);
+	ck_assert_int_eq(
+		raft_new(&(struct raft_options){.id = 1}, &c->net.r[1]), 0);
 	hs.term = 4;
-	ck_assert_int_eq(raft_restore(c->r[1], &hs, NULL, mine, 3), 0);
+	ck_assert_int_eq(raft_restore(c->net.r[1], &hs, NULL, mine, 3), 0);
 	hs.term = 3;
-	ck_assert_int_eq(raft_restore(c->r[2], &hs, NULL, ents, 22), 0);
+	ck_assert_int_eq(raft_restore(c->net.r[2], &hs, NULL, ents, 22), 0);
 	flush(c);
 	c->applied[1] = c->applied[2] = 1;
 	struct raft_msg tn = {
@@ -778,7 +771,7 @@ START_TEST(leader_appends_noop)
 	struct raft_status st = status(c, 2);
 	ck_assert_uint_eq(st.last_index, 2);
 	uint64_t t;
-	ck_assert_int_eq(raft_term_at(c->r[2], 2, &t), 0);
+	ck_assert_int_eq(raft_term_at(c->net.r[2], 2, &t), 0);
 	ck_assert_uint_eq(t, st.term);
 	ck_assert_uint_eq(st.commit, 2);
 	cluster_free(c);
@@ -792,7 +785,7 @@ START_TEST(single_node_cluster)
 	ck_assert_int_eq(status(c, 1).role, RAFT_LEADER);
 	propose(c, 1, 5);
 	ck_assert_uint_eq(c->n_normal[1], 1);
-	ck_assert_int_eq(raft_read_index(c->r[1], 9), 0);
+	ck_assert_int_eq(raft_read_index(c->net.r[1], 9), 0);
 	flush(c);
 	ck_assert_uint_eq(c->last_read_ctx[1], 9);
 	cluster_free(c);
@@ -805,21 +798,21 @@ START_TEST(snapshot_sent_to_follower_behind_compaction)
 {
 	struct cluster *c = cluster_new(3, 0);
 	elect(c, 1);
-	c->cut[1][3] = true;
+	c->net.cut[1][3] = true;
 	for (uint64_t v = 0; v < 20; v++)
 		propose(c, 1, v);
 	uint64_t applied = c->applied[1];
-	ck_assert_int_eq(raft_compact(c->r[1], applied + 1), -EINVAL);
-	ck_assert_int_eq(raft_compact(c->r[1], applied - 2), 0);
-	ck_assert_uint_eq(raft_snapshot_meta(c->r[1])->index, applied - 2);
+	ck_assert_int_eq(raft_compact(c->net.r[1], applied + 1), -EINVAL);
+	ck_assert_int_eq(raft_compact(c->net.r[1], applied - 2), 0);
+	ck_assert_uint_eq(raft_snapshot_meta(c->net.r[1])->index, applied - 2);
 	ck_assert_uint_eq(status(c, 1).first_index, applied - 1);
-	ck_assert_int_eq(raft_compact(c->r[1], 1), 0);
-	c->cut[1][3] = false;
+	ck_assert_int_eq(raft_compact(c->net.r[1], 1), 0);
+	c->net.cut[1][3] = false;
 	tick(c, 3);
 	ck_assert_uint_eq(c->snaps[3], 1);
 	ck_assert_uint_eq(c->applied[3], c->applied[1]);
-	ck_assert_uint_eq(raft_snapshot_meta(c->r[3])->index, applied - 2);
-	ck_assert_uint_eq(raft_conf(c->r[3])->n, 3);
+	ck_assert_uint_eq(raft_snapshot_meta(c->net.r[3])->index, applied - 2);
+	ck_assert_uint_eq(raft_conf(c->net.r[3])->n, 3);
 	/* Replication continues after the snapshot. */
 	propose(c, 1, 99);
 	ck_assert_uint_eq(c->applied[3], c->applied[1]);
@@ -831,14 +824,14 @@ START_TEST(snapshot_failure_reported_retries)
 {
 	struct cluster *c = cluster_new(3, 0);
 	elect(c, 1);
-	c->cut[1][3] = true;
+	c->net.cut[1][3] = true;
 	for (uint64_t v = 0; v < 5; v++)
 		propose(c, 1, v);
-	ck_assert_int_eq(raft_compact(c->r[1], c->applied[1]), 0);
-	c->cut[1][3] = false;
+	ck_assert_int_eq(raft_compact(c->net.r[1], c->applied[1]), 0);
+	c->net.cut[1][3] = false;
 	c->drop_type = RAFT_MSG_SNAPSHOT;
 	tick(c, 1);
-	raft_report_snapshot(c->r[1], 3, false);
+	raft_report_snapshot(c->net.r[1], 3, false);
 	c->drop_type = 0;
 	tick(c, 3);
 	ck_assert_uint_eq(c->applied[3], c->applied[1]);
@@ -892,39 +885,43 @@ START_TEST(membership_learner_then_voter)
 	for (uint64_t v = 0; v < 10; v++)
 		propose(c, 1, v);
 	/* The new node starts empty and joins as a learner. */
-	ck_assert_int_eq(raft_new(&(struct raft_options){.id = 4}, &c->r[4]),
-			 0);
-	c->cut[1][4] = true;
-	ck_assert_int_eq(raft_propose_conf(c->r[1], RAFT_CONF_PROMOTE, 4, NULL),
-			 -EINVAL);
+	ck_assert_int_eq(
+		raft_new(&(struct raft_options){.id = 4}, &c->net.r[4]), 0);
+	c->net.cut[1][4] = true;
+	ck_assert_int_eq(
+		raft_propose_conf(c->net.r[1], RAFT_CONF_PROMOTE, 4, NULL),
+		-EINVAL);
 	uint64_t at;
 	ck_assert_int_eq(
-		raft_propose_conf(c->r[1], RAFT_CONF_ADD_LEARNER, 4, &at), 0);
+		raft_propose_conf(c->net.r[1], RAFT_CONF_ADD_LEARNER, 4, &at),
+		0);
 	/* One change at a time. */
-	ck_assert_int_eq(raft_propose_conf(c->r[1], RAFT_CONF_REMOVE, 3, NULL),
-			 -EBUSY);
+	ck_assert_int_eq(
+		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 3, NULL),
+		-EBUSY);
 	deliver(c);
 	ck_assert_uint_ge(status(c, 1).commit, at);
-	ck_assert_uint_eq(raft_conf(c->r[1])->n, 4);
+	ck_assert_uint_eq(raft_conf(c->net.r[1])->n, 4);
 	/* Not caught up: promotion refused. */
-	ck_assert_int_eq(raft_propose_conf(c->r[1], RAFT_CONF_PROMOTE, 4, NULL),
-			 -EBUSY);
-	c->cut[1][4] = false;
+	ck_assert_int_eq(
+		raft_propose_conf(c->net.r[1], RAFT_CONF_PROMOTE, 4, NULL),
+		-EBUSY);
+	c->net.cut[1][4] = false;
 	tick(c, 3);
 	ck_assert_uint_eq(c->n_normal[4], 10);
 	/* A learner never campaigns. */
 	ck_assert_int_eq(status(c, 4).role, RAFT_FOLLOWER);
-	ck_assert_int_eq(raft_propose_conf(c->r[1], RAFT_CONF_PROMOTE, 4, NULL),
-			 0);
+	ck_assert_int_eq(
+		raft_propose_conf(c->net.r[1], RAFT_CONF_PROMOTE, 4, NULL), 0);
 	deliver(c);
 	tick(c, 1);
-	const struct raft_conf *conf = raft_conf(c->r[4]);
+	const struct raft_conf *conf = raft_conf(c->net.r[4]);
 	ck_assert(!conf->learner[raft_conf_find(conf, 4)]);
 	/* Four voters: the commit needs three of them. */
-	c->cut[1][2] = c->cut[1][3] = true;
+	c->net.cut[1][2] = c->net.cut[1][3] = true;
 	propose(c, 1, 77);
 	ck_assert_uint_eq(c->n_normal[1], 10);
-	c->cut[1][2] = false;
+	c->net.cut[1][2] = false;
 	tick(c, 1);
 	ck_assert_uint_eq(c->n_normal[1], 11);
 	cluster_free(c);
@@ -936,13 +933,14 @@ START_TEST(membership_remove_leader_steps_down)
 	struct cluster *c = cluster_new(3, 0);
 	elect(c, 1);
 	ck_assert_int_eq(
-		raft_propose_conf(c->r[1], RAFT_CONF_ADD_LEARNER, 1, NULL),
+		raft_propose_conf(c->net.r[1], RAFT_CONF_ADD_LEARNER, 1, NULL),
 		-EINVAL);
-	ck_assert_int_eq(raft_propose_conf(c->r[1], 0, 1, NULL), -EINVAL);
-	ck_assert_int_eq(raft_propose_conf(c->r[1], RAFT_CONF_REMOVE, 9, NULL),
-			 -EINVAL);
-	ck_assert_int_eq(raft_propose_conf(c->r[1], RAFT_CONF_REMOVE, 1, NULL),
-			 0);
+	ck_assert_int_eq(raft_propose_conf(c->net.r[1], 0, 1, NULL), -EINVAL);
+	ck_assert_int_eq(
+		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 9, NULL),
+		-EINVAL);
+	ck_assert_int_eq(
+		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 1, NULL), 0);
 	deliver(c);
 	ck_assert_int_eq(status(c, 1).role, RAFT_FOLLOWER);
 	tick(c, 40);
@@ -952,7 +950,7 @@ START_TEST(membership_remove_leader_steps_down)
 	ck_assert_int_eq(status(c, 1).role, RAFT_FOLLOWER);
 	int lead = status(c, 2).role == RAFT_LEADER ? 2 : 3;
 	ck_assert_int_eq(
-		raft_propose_conf(c->r[lead], RAFT_CONF_REMOVE, 1, NULL),
+		raft_propose_conf(c->net.r[lead], RAFT_CONF_REMOVE, 1, NULL),
 		-EINVAL);
 	cluster_free(c);
 }
@@ -964,16 +962,16 @@ START_TEST(transfer_leadership)
 {
 	struct cluster *c = cluster_new(3, 0);
 	elect(c, 1);
-	ck_assert_int_eq(raft_transfer_leadership(c->r[2], 3), -EPERM);
-	ck_assert_int_eq(raft_transfer_leadership(c->r[1], 9), -EINVAL);
-	ck_assert_int_eq(raft_transfer_leadership(c->r[1], 1), 0);
+	ck_assert_int_eq(raft_transfer_leadership(c->net.r[2], 3), -EPERM);
+	ck_assert_int_eq(raft_transfer_leadership(c->net.r[1], 9), -EINVAL);
+	ck_assert_int_eq(raft_transfer_leadership(c->net.r[1], 1), 0);
 	/* Target behind: it is caught up first. */
-	c->cut[1][3] = true;
+	c->net.cut[1][3] = true;
 	propose(c, 1, 1);
-	c->cut[1][3] = false;
-	ck_assert_int_eq(raft_transfer_leadership(c->r[1], 3), 0);
-	ck_assert_int_eq(raft_propose(c->r[1], "x", 1, NULL), -EBUSY);
-	ck_assert(!raft_lease_valid(c->r[1]));
+	c->net.cut[1][3] = false;
+	ck_assert_int_eq(raft_transfer_leadership(c->net.r[1], 3), 0);
+	ck_assert_int_eq(raft_propose(c->net.r[1], "x", 1, NULL), -EBUSY);
+	ck_assert(!raft_lease_valid(c->net.r[1]));
 	deliver(c);
 	ck_assert_int_eq(status(c, 3).role, RAFT_LEADER);
 	ck_assert_int_eq(status(c, 1).role, RAFT_FOLLOWER);
@@ -988,11 +986,11 @@ START_TEST(transfer_aborts_when_target_is_gone)
 	struct cluster *c = cluster_new(3, 0);
 	elect(c, 1);
 	for (int id = 1; id <= 3; id++)
-		c->cut[3][id] = c->cut[id][3] = true;
-	ck_assert_int_eq(raft_transfer_leadership(c->r[1], 3), 0);
+		c->net.cut[3][id] = c->net.cut[id][3] = true;
+	ck_assert_int_eq(raft_transfer_leadership(c->net.r[1], 3), 0);
 	tick(c, 12);
 	ck_assert_int_eq(status(c, 1).role, RAFT_LEADER);
-	ck_assert_int_eq(raft_propose(c->r[1], "x", 1, NULL), 0);
+	ck_assert_int_eq(raft_propose(c->net.r[1], "x", 1, NULL), 0);
 	cluster_free(c);
 }
 END_TEST
@@ -1002,26 +1000,26 @@ END_TEST
 START_TEST(read_index_at_leader_and_follower)
 {
 	struct cluster *c = cluster_new(3, 0);
-	ck_assert_int_eq(raft_read_index(c->r[1], 1), -EPERM);
+	ck_assert_int_eq(raft_read_index(c->net.r[1], 1), -EPERM);
 	elect(c, 1);
 	propose(c, 1, 5);
 	uint64_t commit = status(c, 1).commit;
 	size_t hb = c->sent[RAFT_MSG_HEARTBEAT];
-	ck_assert_int_eq(raft_read_index(c->r[1], 11), 0);
+	ck_assert_int_eq(raft_read_index(c->net.r[1], 11), 0);
 	deliver(c);
 	/* Confirmed by a heartbeat round, not by a log write. */
 	ck_assert_uint_gt(c->sent[RAFT_MSG_HEARTBEAT], hb);
 	ck_assert_uint_eq(status(c, 1).last_index, commit);
 	ck_assert_uint_eq(c->last_read_ctx[1], 11);
 	ck_assert_uint_eq(c->last_read_index[1], commit);
-	ck_assert_int_eq(raft_read_index(c->r[2], 12), 0);
+	ck_assert_int_eq(raft_read_index(c->net.r[2], 12), 0);
 	deliver(c);
 	ck_assert_uint_eq(c->last_read_ctx[2], 12);
 	ck_assert_uint_eq(c->last_read_index[2], commit);
 	/* A leader cut off from the others never answers. */
 	for (int id = 2; id <= 3; id++)
-		c->cut[1][id] = c->cut[id][1] = true;
-	ck_assert_int_eq(raft_read_index(c->r[1], 13), 0);
+		c->net.cut[1][id] = c->net.cut[id][1] = true;
+	ck_assert_int_eq(raft_read_index(c->net.r[1], 13), 0);
 	deliver(c);
 	ck_assert_uint_eq(c->last_read_ctx[1], 11);
 	cluster_free(c);
@@ -1037,27 +1035,27 @@ START_TEST(ready_commit_alone_is_not_persisted)
 	struct cluster *c = leader_1(&t, &base);
 	ck_assert_uint_eq(status(c, 2).commit, base);
 	append_to_2(c, t, base, 2, base + 1);
-	struct ready_sum rs = ready_sum(c->r[2]);
+	struct ready_sum rs = ready_sum(c->net.r[2]);
 	ck_assert_uint_eq(rs.n_entries, 2);
 	ck_assert(rs.hs_changed); /* rides along with the entries */
 	ck_assert_uint_eq(rs.hs_commit, base + 1);
 	ck_assert_uint_eq(rs.n_committed, 0); /* base + 1 was not stable */
-	rs = ready_sum(c->r[2]);
+	rs = ready_sum(c->net.r[2]);
 	ck_assert_uint_eq(rs.n_entries, 0);
 	ck_assert_uint_eq(rs.n_committed, 1);
 	ck_assert_uint_eq(rs.last_committed, base + 1);
-	ck_assert(!raft_has_ready(c->r[2]));
+	ck_assert(!raft_has_ready(c->net.r[2]));
 	append_to_2(c, t, base + 2, 0, base + 2);
-	rs = ready_sum(c->r[2]);
+	rs = ready_sum(c->net.r[2]);
 	ck_assert(!rs.hs_changed);
 	ck_assert_uint_eq(rs.n_entries, 0);
 	ck_assert_uint_eq(rs.last_committed, base + 2);
-	ck_assert(!raft_has_ready(c->r[2]));
+	ck_assert(!raft_has_ready(c->net.r[2]));
 	/* A new term must be durable before anything is answered. */
 	struct raft_msg hb = {
 		.type = RAFT_MSG_HEARTBEAT, .from = 3, .to = 2, .term = t + 1};
-	ck_assert_int_eq(raft_step(c->r[2], &hb), 0);
-	rs = ready_sum(c->r[2]);
+	ck_assert_int_eq(raft_step(c->net.r[2], &hb), 0);
+	rs = ready_sum(c->net.r[2]);
 	ck_assert(rs.hs_changed);
 	drain(c);
 	cluster_free(c);
@@ -1071,11 +1069,11 @@ START_TEST(read_index_commits_at_follower)
 	uint64_t t, base;
 	struct cluster *c = leader_1(&t, &base);
 	append_to_2(c, t, base, 4, base);
-	while (raft_has_ready(c->r[2]))
-		ready_sum(c->r[2]);
+	while (raft_has_ready(c->net.r[2]))
+		ready_sum(c->net.r[2]);
 	ck_assert_uint_eq(status(c, 2).commit, base);
 	read_resp_to_2(c, 1, t, base + 2);
-	struct ready_sum rs = ready_sum(c->r[2]);
+	struct ready_sum rs = ready_sum(c->net.r[2]);
 	ck_assert_uint_eq(rs.n_committed, 2);
 	ck_assert_uint_eq(rs.last_committed, base + 2);
 	ck_assert_uint_eq(rs.n_reads, 1);
@@ -1087,15 +1085,15 @@ START_TEST(read_index_commits_at_follower)
 	/* A new leader has vouched for nothing yet: the entries of the old
 	 * one it has not confirmed stay uncommitted. */
 	append_to_2(c, t, base + 4, 2, base + 4);
-	while (raft_has_ready(c->r[2]))
-		ready_sum(c->r[2]);
+	while (raft_has_ready(c->net.r[2]))
+		ready_sum(c->net.r[2]);
 	struct raft_msg hb = {
 		.type = RAFT_MSG_HEARTBEAT, .from = 3, .to = 2, .term = t + 1};
-	ck_assert_int_eq(raft_step(c->r[2], &hb), 0);
+	ck_assert_int_eq(raft_step(c->net.r[2], &hb), 0);
 	read_resp_to_2(c, 3, t + 1, base + 6);
 	ck_assert_uint_eq(status(c, 2).commit, base + 4);
-	while (raft_has_ready(c->r[2]))
-		ready_sum(c->r[2]);
+	while (raft_has_ready(c->net.r[2]))
+		ready_sum(c->net.r[2]);
 	drain(c);
 	cluster_free(c);
 }
@@ -1105,11 +1103,11 @@ START_TEST(read_index_waits_for_first_commit)
 {
 	struct cluster *c = cluster_new(3, 0);
 	tick(c, 10);
-	c->cut[1][2] = c->cut[1][3] = true;
+	c->net.cut[1][2] = c->net.cut[1][3] = true;
 	struct raft_msg tn = {.type = RAFT_MSG_TIMEOUT_NOW, .from = 2};
 	tn.term = status(c, 1).term;
 	step(c, 1, tn);
-	c->cut[1][2] = c->cut[1][3] = false;
+	c->net.cut[1][2] = c->net.cut[1][3] = false;
 	drain(c);
 	/* Fake the votes: leader whose no-op is not committed. */
 	for (int id = 2; id <= 3; id++)
@@ -1118,16 +1116,17 @@ START_TEST(read_index_waits_for_first_commit)
 				       .from = (uint64_t)id,
 				       .term = status(c, 1).term});
 	ck_assert_int_eq(status(c, 1).role, RAFT_LEADER);
-	ck_assert_int_eq(raft_read_index(c->r[1], 1), -EAGAIN);
-	ck_assert_int_eq(raft_propose_conf(c->r[1], RAFT_CONF_REMOVE, 3, NULL),
-			 -EBUSY);
+	ck_assert_int_eq(raft_read_index(c->net.r[1], 1), -EAGAIN);
+	ck_assert_int_eq(
+		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 3, NULL),
+		-EBUSY);
 	/* A follower's read is refused the same way. */
 	step(c, 1,
 	     (struct raft_msg){.type = RAFT_MSG_READ_INDEX,
 			       .from = 2,
 			       .term = status(c, 1).term,
 			       .ctx = 5});
-	struct packet p;
+	struct memnet_packet p;
 	struct raft_msg m = take_last(c, &p);
 	ck_assert_int_eq(m.type, RAFT_MSG_READ_INDEX_RESP);
 	ck_assert(m.reject);
@@ -1139,44 +1138,44 @@ END_TEST
 
 START_TEST(lease_read_without_round_trip)
 {
-	struct cluster *c = calloc(1, sizeof(*c));
+	struct cluster *c = cluster_alloc();
 	struct raft_conf conf = {.n = 3, .ids = {1, 2, 3}};
 	for (int id = 1; id <= 3; id++) {
 		struct raft_options o = opts((uint64_t)id);
 		o.lease_reads = true;
-		ck_assert_int_eq(raft_new(&o, &c->r[id]), 0);
-		ck_assert_int_eq(raft_bootstrap(c->r[id], &conf), 0);
+		ck_assert_int_eq(raft_new(&o, &c->net.r[id]), 0);
+		ck_assert_int_eq(raft_bootstrap(c->net.r[id], &conf), 0);
 	}
 	flush(c);
 	tick(c, 10);
 	elect(c, 1);
-	ck_assert(!raft_lease_valid(c->r[2]));
+	ck_assert(!raft_lease_valid(c->net.r[2]));
 	tick(c, 1);
-	ck_assert(raft_lease_valid(c->r[1]));
+	ck_assert(raft_lease_valid(c->net.r[1]));
 	size_t hb = c->sent[RAFT_MSG_HEARTBEAT];
-	ck_assert_int_eq(raft_read_index(c->r[1], 21), 0);
+	ck_assert_int_eq(raft_read_index(c->net.r[1], 21), 0);
 	flush(c);
 	ck_assert_uint_eq(c->sent[RAFT_MSG_HEARTBEAT], hb);
 	ck_assert_uint_eq(c->last_read_ctx[1], 21);
 	/* A follower's read is answered from the lease too. */
-	ck_assert_int_eq(raft_read_index(c->r[3], 22), 0);
+	ck_assert_int_eq(raft_read_index(c->net.r[3], 22), 0);
 	deliver(c);
 	ck_assert_uint_eq(c->last_read_ctx[3], 22);
 	/* Cut off, the lease runs out before anyone else may lead, and
 	 * raft_lease_ticks counts down to the tick where it does. */
 	for (int id = 2; id <= 3; id++)
-		c->cut[1][id] = c->cut[id][1] = true;
-	unsigned left = raft_lease_ticks(c->r[1]);
+		c->net.cut[1][id] = c->net.cut[id][1] = true;
+	unsigned left = raft_lease_ticks(c->net.r[1]);
 	ck_assert_uint_gt(left, 0);
-	ck_assert_uint_eq(raft_lease_ticks(c->r[2]), 0);
+	ck_assert_uint_eq(raft_lease_ticks(c->net.r[2]), 0);
 	for (unsigned i = 1; i < left; i++) {
 		tick(c, 1);
-		ck_assert_uint_eq(raft_lease_ticks(c->r[1]), left - i);
-		ck_assert(raft_lease_valid(c->r[1]));
+		ck_assert_uint_eq(raft_lease_ticks(c->net.r[1]), left - i);
+		ck_assert(raft_lease_valid(c->net.r[1]));
 	}
 	tick(c, 1);
-	ck_assert_uint_eq(raft_lease_ticks(c->r[1]), 0);
-	ck_assert(!raft_lease_valid(c->r[1]));
+	ck_assert_uint_eq(raft_lease_ticks(c->net.r[1]), 0);
+	ck_assert(!raft_lease_valid(c->net.r[1]));
 	ck_assert_int_eq(status(c, 2).role, RAFT_FOLLOWER);
 	ck_assert_int_eq(status(c, 3).role, RAFT_FOLLOWER);
 	cluster_free(c);
