@@ -44,7 +44,7 @@ static void snapshot_written(struct node *n, uint64_t now)
 		return;
 	}
 	/* The log may forget what the synced snapshot holds: state/ itself
-	 * is not synced, and after a crash of the machine it restarts from
+	 * is not synced, and after a crash of the host it restarts from
 	 * the snapshot (snap_state_recover). */
 	if (snap_publish(n->dir)) {
 		snap_abandon(n->dir);

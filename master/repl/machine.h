@@ -5,16 +5,19 @@
  * (master/main.c) hands it an implementation, today the LMDB index
  * (master/write/index_machine.h). The contract the node relies on:
  *
- *   apply       applies n entries (indexes strictly increasing, each above
- *               the applied index) in one transaction that also moves the
- *               applied index to the last one, so a crash keeps both or
- *               neither. An entry without data (a no-op or a configuration
- *               of the log) moves the applied index only. results[i] gets
- *               each entry's outcome, which is part of the replicated state
+ *   apply       applies n entries (indexes consecutive, the first the
+ *               node's applied index + 1) in one transaction that also
+ *               moves the applied index to the last one, so a crash keeps
+ *               both or neither. Entries the machine holds already are
+ *               skipped with result 0: an installed snapshot may hold more
+ *               than its index says (master/repl/snapshot.h). An entry
+ *               without data (a no-op or a configuration of the log)
+ *               moves the applied index only. results[i] gets each
+ *               entry's outcome, which is part of the replicated state
  *               (the proposer is told it) and does not fail the batch;
  *               *changed is set when an entry changed something the owner
- *               watches (node_options.on_changed). Returns 0, or the error
- *               that rolled the whole batch back.
+ *               watches (node_options.on_changed). Returns 0, or the
+ *               error that rolled the whole batch back.
  *   applied     the applied index now.
  *   copy        writes a consistent copy of the machine to fd (at least
  *               what was applied when it began; apply may run meanwhile);
@@ -22,7 +25,7 @@
  *   install     replaces the whole state with a copy at path, atomically
  *               and durably; the owner's watched state may have changed.
  *   relax_sync  from now on commits need not be synced (the log replays
- *               what a crash of the machine takes, master/repl/snapshot.h);
+ *               what a crash of the host takes, master/repl/snapshot.h);
  *   sync        makes everything applied so far durable.
  *
  * Threads: apply, install, relax_sync and sync on the node's driver

@@ -31,12 +31,13 @@
 #include "master/repl/transport.h"
 #include "raft/raft.h"
 
-#define NODE_QUEUE_MAX	   4096 /* messages queued per peer */
-#define NODE_READ_RETRY_MS 300	/* re-ask for a read index lost with a leader  \
-				 */
-#define NODE_SNAP_RETRY_MS 1000 /* after a snapshot that could not be written  \
-				 */
-#define NODE_PEERS_MAX (2 * RAFT_MAX_NODES * (TRANSPORT_URL_MAX + 24))
+/* Messages queued per peer; when to ask again for a read index lost
+ * with a leader; when to retry a snapshot that could not be written; room
+ * for the peer table. */
+#define NODE_QUEUE_MAX	   4096
+#define NODE_READ_RETRY_MS 300
+#define NODE_SNAP_RETRY_MS 1000
+#define NODE_PEERS_MAX	   (2 * RAFT_MAX_NODES * (TRANSPORT_URL_MAX + 24))
 
 /* Work handed to the driver thread by other threads. */
 enum node_in_type {
@@ -143,12 +144,13 @@ struct node {
 		snapshots_taken, snapshots_installed;
 };
 
-/* The monotonic clock in microseconds. */
-uint64_t node_now_us(void);
+/* Everything below runs on the driver thread unless it says otherwise. */
 
 /* node.c: the driver. */
+uint64_t node_now_us(void); /* the monotonic clock; any thread */
+/* The transport's callbacks: they fill the inbox (any thread). */
 struct transport_callbacks node_callbacks(struct node *n);
-void node_push_inbox(struct node *n, struct node_inbox *it);
+void node_push_inbox(struct node *n, struct node_inbox *it); /* any */
 /* Runs the Ready loop until the core has nothing more to hand out. */
 void node_handle_ready(struct node *n);
 /* Publishes role, term, commit, configuration for other threads. */
@@ -162,21 +164,27 @@ void node_props_propose(struct node *n, struct node_proposal *list,
 /* Hands committed entries to the machine and settles their proposals;
  * aborts when the machine cannot apply them (see the file). */
 void node_props_apply(struct node *n, const struct raft_entry *e, size_t count);
-void node_props_expire(struct node *n, uint64_t now);
+void node_props_expire(struct node *n, uint64_t now); /* -ETIMEDOUT */
 void node_props_fail(struct node *n); /* every pending: -ESHUTDOWN */
 
 /* read.c. */
+/* Publishes the commit index and the lease for node_lease_read. */
 void node_lease_publish(struct node *n);
+/* Takes a queue from read_head: to wait for a read index, or only for
+ * the apply when the read brought one. */
 void node_reads_queue(struct node *n, struct node_read *list);
-void node_reads_ask(struct node *n, uint64_t now);
+void node_reads_ask(struct node *n, uint64_t now); /* raft_read_index */
+/* The core answered read indexes (rd.reads). */
 void node_reads_found(struct node *n, const struct raft_read_state *rs,
 		      size_t nrs);
 void node_reads_release(struct node *n); /* those the apply reached */
 void node_reads_expire(struct node *n, uint64_t now);
 void node_reads_fail(struct node *n); /* every held read: -ESHUTDOWN */
+/* Completes rd (any thread), counting a failure. */
 void node_read_complete(struct node *n, struct node_read *rd, int result);
 
 /* compact.c. */
+/* Starts a snapshot when enough was applied, publishes one written. */
 void node_compact_poll(struct node *n, uint64_t now);
 /* Installs the snapshot the Ready carries (rd.snapshot); aborts when it
  * cannot (the old state is intact on disk, a restart tries again). */
@@ -185,14 +193,16 @@ void node_compact_install(struct node *n, const struct raft_snap_meta *s);
 void node_compact_stop(struct node *n);
 
 /* members.c. */
+/* Takes jobs_in: one job runs at a time, the others get -EBUSY. */
 void node_members_queue(struct node *n, struct node_member_job *list);
-void node_members_run(struct node *n, uint64_t now);
+void node_members_run(struct node *n, uint64_t now); /* the running job */
 void node_members_fail(struct node *n); /* the running job: -ESHUTDOWN */
 /* Jobs that arrived while stopping: -ESHUTDOWN each. */
 void node_members_refuse(struct node_member_job *list);
 void node_members_transfer(struct node *n); /* lead no more, on a stop */
 
-/* join.c: 0, or the thread did not start (logged; we wait to be added). */
+/* join.c, from node_start and node_stop. Without a thread (none could be
+ * made) the node still waits to be added by hand. */
 void node_join_start(struct node *n);
 void node_join_wait(struct node *n);
 

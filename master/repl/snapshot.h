@@ -36,8 +36,8 @@ int snap_incoming_path(const char *dir, char *out, size_t cap);
  *   snap_abandon  driver thread: drops a copy that will not be published.
  *
  * A snapshot may thus be ahead of the index its metadata names: whoever
- * installs or restores it replays the log from that index, and the node
- * hands the machine only what it does not hold yet. */
+ * installs or restores it replays the log from that index, and the
+ * machine's apply skips what it already holds. */
 int snap_write(const struct machine *m, const char *dir);
 int snap_publish(const char *dir);
 void snap_abandon(const char *dir);

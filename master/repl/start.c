@@ -122,7 +122,7 @@ int node_start(const struct node_options *o, const struct machine *m,
 	n->tick_us = (uint64_t)o->tick_ms * 1000u;
 	n->next_tick = node_now_us() + n->tick_us;
 	/* From here on state/ commits are not synced: the log replays what
-	 * a crash of the machine takes (master/repl/snapshot.h). */
+	 * a crash of the host takes (master/repl/snapshot.h). */
 	if (!rc)
 		rc = snap_state_mark(n->dir);
 	if (!rc)

@@ -381,6 +381,8 @@ int transport_start(const struct transport_options *o,
 		    const struct transport_callbacks *cb,
 		    struct transport **out)
 {
+	assert(o && o->incoming_path && o->queue_max && cb && cb->on_msgs &&
+	       cb->on_snapshot && cb->snapshot_done && out);
 	struct transport *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -541,13 +543,16 @@ int transport_merge_peers(struct transport *t, const char *table)
 
 void transport_send(struct transport *t, const struct raft_msg *m)
 {
+	assert(t && m);
 	size_t len = raft_msg_size(m);
 	uint8_t *buf = malloc(len);
-	if (!buf || raft_msg_encode(m, buf, len)) {
-		free(buf);
+	if (!buf) {
 		atomic_fetch_add(&t->dropped, 1);
 		return;
 	}
+	/* raft_msg_size is the exact size: the encoding always fits. */
+	int rc = raft_msg_encode(m, buf, len);
+	assert(rc == 0);
 	pthread_mutex_lock(&t->mu);
 	struct peer *p = find(t, m->to);
 	if (!p || p->qn == t->o.queue_max) {
@@ -566,6 +571,7 @@ void transport_send(struct transport *t, const struct raft_msg *m)
 void transport_send_snapshot(struct transport *t, const struct raft_msg *m,
 			     const char *path)
 {
+	assert(t && m && m->type == RAFT_MSG_SNAPSHOT && path);
 	size_t len = raft_msg_size(m);
 	uint8_t *buf = malloc(len);
 	char *hex = malloc(2 * len + 1);
@@ -918,6 +924,7 @@ enum MHD_Result transport_http(struct transport *t, struct MHD_Connection *c,
 
 void transport_reply(struct transport *t, struct transport_reply *reply)
 {
+	assert(t && reply);
 	struct inbound *in = (struct inbound *)reply;
 	pthread_mutex_lock(&t->mu);
 	if (in->orphan) {
