@@ -121,9 +121,9 @@ int node_lease_read(struct node *n, uint64_t *index);
 
 /* For a write's refusals from local state (key exists, no such key):
  * while the lease holds, 0 and the commit index at which this term's
- * lease began. Once the applied index reached it, the machine holds every write
- * an earlier leader acknowledged, and this leader acknowledges its own only
- * once applied. -EAGAIN otherwise. */
+ * lease began. Once the applied index reached it, the machine holds
+ * every write an earlier leader acknowledged, and this leader
+ * acknowledges its own only once applied. -EAGAIN otherwise. */
 int node_lease_write(struct node *n, uint64_t *floor);
 
 void node_info(struct node *n, struct node_info *out);
