@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "common/log.h"
 
@@ -151,27 +150,5 @@ void node_members_transfer(struct node *n)
 	if (best) {
 		log_info("raft: handing leadership to %" PRIu64, best);
 		raft_transfer_leadership(n->r, best);
-	}
-}
-
-int node_step_down(struct node *n, unsigned wait_ms)
-{
-	assert(n);
-	for (unsigned waited = 0;; waited += 20) {
-		struct node_info in;
-		node_info(n, &in);
-		if (in.role != RAFT_LEADER)
-			return 0;
-		if (waited >= wait_ms)
-			return -ETIMEDOUT;
-		if (waited % 500 == 0) {
-			struct node_inbox *it = calloc(1, sizeof(*it));
-			if (it) {
-				it->type = NODE_IN_STEP_DOWN;
-				node_push_inbox(n, it);
-			}
-		}
-		struct timespec d = {0, 20 * 1000000};
-		nanosleep(&d, NULL);
 	}
 }

@@ -1,5 +1,7 @@
 /* The driver thread: its loop, the inbox other threads fill, stepping
- * messages, and the Ready loop (master/repl/node.h, node_int.h). */
+ * messages, and the Ready loop (master/repl/node.h, node_int.h). The
+ * concerns it drives (propose.c, read.c, compact.c, members.c) never call
+ * back into this file. */
 #include "master/repl/node_int.h"
 
 #include <assert.h>
@@ -12,14 +14,7 @@
 #include "common/log.h"
 #include "master/repl/snapshot.h"
 
-uint64_t node_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-void node_push_inbox(struct node *n, struct node_inbox *it)
+static void push_inbox(struct node *n, struct node_inbox *it)
 {
 	assert(n && it);
 	it->next = NULL;
@@ -48,7 +43,7 @@ static void on_msgs(void *arg, struct transport_batch *b,
 	}
 	*it = (struct node_inbox){
 		.type = NODE_IN_MSGS, .batch = b, .reply = reply};
-	node_push_inbox(n, it);
+	push_inbox(n, it);
 }
 
 static void on_snapshot(void *arg, struct transport_batch *b)
@@ -61,7 +56,7 @@ static void on_snapshot(void *arg, struct transport_batch *b)
 		return;
 	}
 	*it = (struct node_inbox){.type = NODE_IN_SNAPSHOT, .batch = b};
-	node_push_inbox(n, it);
+	push_inbox(n, it);
 }
 
 static void snapshot_done(void *arg, uint64_t to, bool ok)
@@ -72,13 +67,37 @@ static void snapshot_done(void *arg, uint64_t to, bool ok)
 		return; /* the core retries once the follower asks again */
 	*it = (struct node_inbox){
 		.type = NODE_IN_SNAP_DONE, .id = to, .ok = ok};
-	node_push_inbox(n, it);
+	push_inbox(n, it);
 }
 
 struct transport_callbacks node_callbacks(struct node *n)
 {
 	return (struct transport_callbacks){n, on_msgs, on_snapshot,
 					    snapshot_done};
+}
+
+/* A graceful stop: the driver hands leadership over (members.c) while
+ * this thread waits for it, asking again every 500 ms. */
+int node_step_down(struct node *n, unsigned wait_ms)
+{
+	assert(n);
+	for (unsigned waited = 0;; waited += 20) {
+		struct node_info in;
+		node_info(n, &in);
+		if (in.role != RAFT_LEADER)
+			return 0;
+		if (waited >= wait_ms)
+			return -ETIMEDOUT;
+		if (waited % 500 == 0) {
+			struct node_inbox *it = calloc(1, sizeof(*it));
+			if (it) {
+				it->type = NODE_IN_STEP_DOWN;
+				push_inbox(n, it);
+			}
+		}
+		struct timespec d = {0, 20 * 1000000};
+		nanosleep(&d, NULL);
+	}
 }
 
 /* Stepping messages. */

@@ -5,7 +5,7 @@
  *   propose.c  proposals, and applying committed entries to the machine
  *   read.c     read barriers in batches, the leader lease
  *   compact.c  snapshots: the writer thread, compaction, installing
- *   members.c  membership changes, leadership transfer on a stop
+ *   members.c  membership changes, handing leadership over on a stop
  *   join.c     the thread that asks a running cluster to add us
  *   start.c    start (restore or bootstrap) and stop
  *   status.c   what other threads read: info, /_/status, /_/metrics
@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "master/repl/machine.h"
 #include "master/repl/node.h"
@@ -146,11 +147,17 @@ struct node {
 
 /* Everything below runs on the driver thread unless it says otherwise. */
 
+/* The monotonic clock in microseconds; any thread. */
+static inline uint64_t node_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* node.c: the driver. */
-uint64_t node_now_us(void); /* the monotonic clock; any thread */
 /* The transport's callbacks: they fill the inbox (any thread). */
 struct transport_callbacks node_callbacks(struct node *n);
-void node_push_inbox(struct node *n, struct node_inbox *it); /* any */
 /* Runs the Ready loop until the core has nothing more to hand out. */
 void node_handle_ready(struct node *n);
 /* Publishes role, term, commit, configuration for other threads. */
