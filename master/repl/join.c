@@ -7,7 +7,6 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "common/httpc.h"
