@@ -15,6 +15,7 @@
 #include "master/write/commit.h"
 #include "master/state/index.h"
 #include "master/repl/node.h"
+#include "master/write/index_machine.h"
 #include "master/write/purge.h"
 #include "master/write/put.h"
 #include "master/repl/snapshot.h"
@@ -287,6 +288,8 @@ int main(int argc, char **argv)
 	}
 	if (!rc && replicated) {
 		what = "starting Raft";
+		struct machine m;
+		index_machine(ix, &m);
 		struct node_options no = {.id = (uint64_t)id,
 					  .dir = db,
 					  .peers = peers,
@@ -296,8 +299,8 @@ int main(int argc, char **argv)
 					  .snapshot_entries =
 						  (uint64_t)snapshot_entries,
 					  .timeout_ms = 3000,
-					  .on_volumes = reload_volumes};
-		rc = node_start(&no, ix, &nd);
+					  .on_changed = reload_volumes};
+		rc = node_start(&no, &m, &nd);
 		if (!rc)
 			rc = commit_start_node(nd, &cm);
 	} else if (!rc) {

@@ -17,6 +17,7 @@
 #include "common/metrics.h"
 #include "common/placement.h"
 #include "master/http/admin.h"
+#include "master/repl/raft_http.h"
 #include "master/write/keylock.h"
 #include "master/write/put.h"
 
@@ -773,7 +774,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			return text(r, 503, "shutting down: retry");
 		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
 		if (r->raft)
-			return node_http(a->d.node, c, url, method, upload_data,
+			return raft_http(a->d.node, c, url, method, upload_data,
 					 upload_data_size, &r->raft_state);
 		switch (r->method) {
 		case METRICS_PUT:
@@ -807,7 +808,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		return ret;
 	}
 	if (r->raft)
-		return node_http(a->d.node, c, url, method, upload_data,
+		return raft_http(a->d.node, c, url, method, upload_data,
 				 upload_data_size, &r->raft_state);
 	if (r->answered) {
 		*upload_data_size = 0; /* a body after a refusal is dropped */
@@ -864,7 +865,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	*con_cls = NULL;
 	if (r->raft) {
-		node_http_done(a->d.node, r->raft_state);
+		raft_http_done(r->raft_state);
 		free(r);
 		return;
 	}

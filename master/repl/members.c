@@ -1,156 +1,154 @@
-#include "master/repl/members.h"
+/* Membership changes, one at a time, driven every loop of the driver,
+ * and handing leadership over on a graceful stop
+ * (master/repl/node.h, node_int.h). */
+#include "master/repl/node_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "common/httpd.h"
-#include "master/repl/node.h"
-#include "master/repl/transport.h"
+#include "common/log.h"
 
-#define BODY_MAX 512
-
-struct members_req {
-	struct MHD_Connection *c;
-	char body[BODY_MAX + 1];
-	size_t len;
-	bool too_long, started;
-	atomic_bool finished;
-	int result;
-};
-
-static void changed(void *arg, int result)
+void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
+			const char *url, void (*done)(void *arg, int result),
+			void *arg)
 {
-	struct members_req *m = arg;
-	m->result = result;
-	atomic_store(&m->finished, true);
-	MHD_resume_connection(m->c);
+	assert(n && done);
+	if (!id || (op == NODE_MEMBER_ADD &&
+		    (!url || transport_set_peer(n->tp, id, url)))) {
+		done(arg, -EINVAL);
+		return;
+	}
+	struct node_member_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		done(arg, -ENOMEM);
+		return;
+	}
+	*j = (struct node_member_job){
+		.op = op,
+		.id = id,
+		.done = done,
+		.arg = arg,
+		.deadline_us = node_now_us() + 30u * 1000000u,
+	};
+	pthread_mutex_lock(&n->mu);
+	j->next = n->jobs_in;
+	n->jobs_in = j;
+	pthread_cond_signal(&n->cv);
+	pthread_mutex_unlock(&n->mu);
 }
 
-/* "add ID URL" or "remove ID". Returns 0 or -EINVAL. */
-static int parse(char *s, enum node_member_op *op, uint64_t *id, char **url)
+void node_members_refuse(struct node_member_job *list)
 {
-	char *save, *verb = strtok_r(s, " \t\r\n", &save);
-	char *num = strtok_r(NULL, " \t\r\n", &save);
-	*url = strtok_r(NULL, " \t\r\n", &save);
-	if (!verb || !num || strtok_r(NULL, " \t\r\n", &save))
-		return -EINVAL;
-	char *end;
-	errno = 0;
-	*id = strtoull(num, &end, 10);
-	if (*end || errno || !*id)
-		return -EINVAL;
-	if (strcmp(verb, "add") == 0 && *url) {
-		*op = NODE_MEMBER_ADD;
-		return 0;
-	}
-	if (strcmp(verb, "remove") == 0 && !*url) {
-		*op = NODE_MEMBER_REMOVE;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-static enum MHD_Result answer(struct members_req *m)
-{
-	switch (m->result) {
-	case 0:
-		return http_reply_text(m->c, 200, "ok");
-	case -EINVAL:
-		return http_reply_text(m->c, 400, "bad member id or URL");
-	case -ETIMEDOUT:
-		return http_reply_text(m->c, 504,
-				       "the change did not complete in time");
-	case -EBUSY:
-		return http_reply_text(m->c, 409,
-				       "another membership change is running");
-	default:
-		return http_reply_text(m->c, 503,
-				       "not the leader any more: "
-				       "retry");
+	while (list) {
+		struct node_member_job *j = list;
+		list = j->next;
+		j->done(j->arg, -ESHUTDOWN);
+		free(j);
 	}
 }
 
-static enum MHD_Result start(struct node *n, struct members_req *m)
+void node_members_queue(struct node *n, struct node_member_job *list)
 {
-	if (m->too_long)
-		return http_reply_text(m->c, 413, "body over 512 bytes");
-	m->body[m->len] = '\0';
-	enum node_member_op op;
-	uint64_t id;
-	char *url;
-	if (parse(m->body, &op, &id, &url))
-		return http_reply_text(m->c, 400,
-				       "body must be 'add ID URL' or "
-				       "'remove ID'");
-	char leader[TRANSPORT_URL_MAX + 32];
-	int rc = node_leader_url(n, leader, sizeof(leader) - 20);
-	if (rc == -ENOENT) {
-		static const char why[] = "no leader: retry\n";
-		struct MHD_Response *r = MHD_create_response_from_buffer(
-			sizeof(why) - 1, (void *)why, MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-		enum MHD_Result ret = MHD_queue_response(m->c, 503, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
-	if (rc == 0) {
-		strcat(leader, "/_/raft/members");
-		struct MHD_Response *r = MHD_create_response_from_buffer(
-			0, "", MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, leader);
-		enum MHD_Result ret = MHD_queue_response(m->c, 307, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
-	m->started = true;
-	MHD_suspend_connection(m->c);
-	node_member_change(n, op, id, url, changed, m);
-	return MHD_YES;
-}
-
-enum MHD_Result members_http(struct node *n, struct MHD_Connection *c,
-			     const char *method, const char *upload,
-			     size_t *upload_size, void **state)
-{
-	struct members_req *m = *state;
-	if (!m) {
-		if (strcmp(method, "POST") != 0)
-			return http_reply_text(c, 405, "POST a change");
-		m = calloc(1, sizeof(*m));
-		if (!m)
-			return MHD_NO;
-		m->c = c;
-		*state = m;
-		return MHD_YES;
-	}
-	if (*upload_size) {
-		size_t take = *upload_size;
-		if (take > BODY_MAX - m->len) {
-			m->too_long = true;
-			take = BODY_MAX - m->len;
+	while (list) {
+		struct node_member_job *j = list;
+		list = j->next;
+		if (n->job) {
+			j->done(j->arg, -EBUSY);
+			free(j);
+			continue;
 		}
-		memcpy(m->body + m->len, upload, take);
-		m->len += take;
-		*upload_size = 0;
-		return MHD_YES;
+		n->job = j;
 	}
-	if (atomic_load(&m->finished))
-		return answer(m);
-	if (m->started)
-		return MHD_YES;
-	return start(n, m);
 }
 
-void members_http_done(void *state)
+static void job_end(struct node *n, int result)
 {
-	free(state);
+	struct node_member_job *j = n->job;
+	assert(j);
+	n->job = NULL;
+	j->done(j->arg, result);
+	free(j);
+}
+
+void node_members_run(struct node *n, uint64_t now)
+{
+	struct node_member_job *j = n->job;
+	if (!j)
+		return;
+	assert(!n->in_ready);
+	if (now > j->deadline_us) {
+		job_end(n, -ETIMEDOUT);
+		return;
+	}
+	if (j->wait_index) {
+		if (n->applied < j->wait_index)
+			return;
+		j->wait_index = 0;
+		if (j->op == NODE_MEMBER_REMOVE || j->promoted) {
+			job_end(n, 0);
+			return;
+		}
+	}
+	const struct raft_conf *c = raft_conf(n->r);
+	int at = raft_conf_find(c, j->id);
+	enum raft_conf_op op;
+	if (j->op == NODE_MEMBER_REMOVE) {
+		if (at < 0) {
+			job_end(n, 0);
+			return;
+		}
+		op = RAFT_CONF_REMOVE;
+	} else if (at < 0) {
+		op = RAFT_CONF_ADD_LEARNER;
+	} else if (c->learner[at]) {
+		op = RAFT_CONF_PROMOTE;
+	} else {
+		job_end(n, 0); /* already a voter: a join retried */
+		return;
+	}
+	uint64_t index;
+	int rc = raft_propose_conf(n->r, op, j->id, &index);
+	if (rc == -EBUSY || rc == -EAGAIN)
+		return; /* catching up, or another change: next round */
+	if (rc) {
+		job_end(n, rc == -EPERM ? -ENOTCONN : rc);
+		return;
+	}
+	j->wait_index = index;
+	j->promoted = op == RAFT_CONF_PROMOTE;
+}
+
+void node_members_fail(struct node *n)
+{
+	if (n->job)
+		job_end(n, -ESHUTDOWN);
+}
+
+/* Leadership goes to the most up-to-date voter (the highest match). */
+void node_members_transfer(struct node *n)
+{
+	assert(!n->in_ready);
+	struct raft_status st;
+	raft_status(n->r, &st);
+	if (st.role != RAFT_LEADER)
+		return;
+	const struct raft_conf *c = raft_conf(n->r);
+	uint64_t best = 0, best_match = 0;
+	pthread_mutex_lock(&n->mu);
+	for (size_t i = 0; i < c->n; i++) {
+		int k = raft_conf_find(&n->conf, c->ids[i]);
+		uint64_t m = k >= 0 ? n->match[k] : 0;
+		if (c->ids[i] != n->o.id && !c->learner[i] &&
+		    (!best || m > best_match)) {
+			best = c->ids[i];
+			best_match = m;
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	if (best) {
+		log_info("raft: handing leadership to %" PRIu64, best);
+		raft_transfer_leadership(n->r, best);
+	}
 }

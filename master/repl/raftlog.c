@@ -1,5 +1,6 @@
 #include "master/repl/raftlog.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <stdatomic.h>
@@ -254,6 +255,10 @@ int raftlog_save(struct raftlog *rl, const struct raft_snap_meta *snap,
 		 const struct raft_entry *ents, size_t n,
 		 const struct raft_hard_state *hs)
 {
+	assert(rl && (ents || !n));
+	/* The core hands out a contiguous run of its log. */
+	for (size_t i = 1; i < n; i++)
+		assert(ents[i].index == ents[0].index + i);
 	if (!snap && !n && !hs)
 		return 0;
 	MDB_txn *txn;
@@ -288,6 +293,7 @@ int raftlog_save(struct raftlog *rl, const struct raft_snap_meta *snap,
 
 int raftlog_compact(struct raftlog *rl, const struct raft_snap_meta *snap)
 {
+	assert(rl && snap);
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(rl->env, NULL, 0, &txn);
 	if (rc)

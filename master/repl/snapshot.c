@@ -1,5 +1,6 @@
 #include "master/repl/snapshot.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,8 +41,9 @@ static int tmp_path(const char *dir, char *out, size_t cap)
 	return in_dir(dir, "raft/snapshot.mdb.tmp", out, cap);
 }
 
-int snap_write(struct idx *ix, const char *dir)
+int snap_write(const struct machine *m, const char *dir)
 {
+	assert(m && dir);
 	char tmp[4096];
 	int rc = tmp_path(dir, tmp, sizeof(tmp));
 	if (rc)
@@ -52,7 +54,7 @@ int snap_write(struct idx *ix, const char *dir)
 		log_error("snapshot: %s: %s", tmp, strerror(-rc));
 		return rc;
 	}
-	rc = idx_copy(ix, fd);
+	rc = m->ops->copy(m->arg, fd);
 	if (!rc && fsync(fd))
 		rc = -errno;
 	close(fd);
@@ -87,14 +89,15 @@ void snap_abandon(const char *dir)
 		unlink(tmp);
 }
 
-int snap_install(struct idx *ix, const char *dir)
+int snap_install(const struct machine *m, const char *dir)
 {
+	assert(m && dir);
 	char path[4096], in[4096] = "";
 	int rc = snap_path(dir, path, sizeof(path));
 	if (!rc)
 		rc = snap_incoming_path(dir, in, sizeof(in));
 	if (!rc)
-		rc = idx_install(ix, in);
+		rc = m->ops->install(m->arg, in);
 	if (!rc && rename(in, path))
 		rc = -errno;
 	if (!rc)

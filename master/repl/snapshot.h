@@ -5,7 +5,7 @@
  * atomically (write a temp file, fsync, rename, fsync the folder). The
  * transport streams it to a follower that fell behind the log; the
  * follower installs what it received into its live state/ in one LMDB
- * write transaction (master/state/index.h idx_install), so a crash mid-install
+ * write transaction (machine.h install), so a crash mid-install
  * leaves the old state as it was, and keeps the file as its own
  * snapshot for when it leads.
  *
@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "master/state/index.h"
+#include "master/repl/machine.h"
 
 /* Paths inside `<dir>/raft/`: the snapshot and where one is received. */
 int snap_path(const char *dir, char *out, size_t cap);
@@ -26,8 +26,8 @@ int snap_incoming_path(const char *dir, char *out, size_t cap);
 /* Taking a snapshot, in two steps so that the copy, which takes as long
  * as reading the whole index, keeps off the driver thread:
  *
- *   snap_write    any thread: writes a compacted copy of ix, synced, to
- *                 `<dir>/raft/snapshot.mdb.tmp`. ix keeps being applied
+ *   snap_write    any thread: writes a compacted copy of m, synced, to
+ *                 `<dir>/raft/snapshot.mdb.tmp`. m keeps being applied
  *                 meanwhile; the copy is one consistent read view, so it
  *                 holds at least what was applied when snap_write began
  *                 (its own applied index says exactly where it stands).
@@ -36,19 +36,19 @@ int snap_incoming_path(const char *dir, char *out, size_t cap);
  *   snap_abandon  driver thread: drops a copy that will not be published.
  *
  * A snapshot may thus be ahead of the index its metadata names: whoever
- * installs or restores it replays the log from that index, and idx_apply
- * skips what the state already holds. */
-int snap_write(struct idx *ix, const char *dir);
+ * installs or restores it replays the log from that index, and the
+ * machine's apply skips what it already holds. */
+int snap_write(const struct machine *m, const char *dir);
 int snap_publish(const char *dir);
 void snap_abandon(const char *dir);
 
-/* Replaces ix's contents with the received snapshot, then keeps that file
+/* Replaces m's contents with the received snapshot, then keeps that file
  * as this master's snapshot. */
-int snap_install(struct idx *ix, const char *dir);
+int snap_install(const struct machine *m, const char *dir);
 
 /* state/ after a crash of the machine.
  *
- * A replicated master commits state/ without syncing (idx_relax_sync):
+ * A replicated master commits state/ without syncing (machine relax_sync):
  * everything it applies is in its synced log or in the snapshot the log
  * was compacted to. A crash of the process loses nothing, since the
  * kernel holds every write; a crash of the machine (power cut, kernel

@@ -1,5 +1,6 @@
 #include "master/repl/transport.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -264,21 +265,28 @@ static void start_snapshot(struct transport *t, struct peer *p)
 	curl_multi_add_handle(t->multi, h);
 }
 
-static bool valid_batch(const uint8_t *b, size_t len, size_t *n);
+static int decode_batch(uint8_t *bytes, size_t len,
+			struct transport_batch **out);
 
 /* The POST's answer carried messages for us: step them like a POST of the
- * peer's own. Caller holds mu, which is let go around the callback. */
+ * peer's own (one that does not decode drops the answer, as the network
+ * would). Caller holds mu, which is let go around the callback. */
 static void take_answer(struct transport *t, struct peer *p)
 {
-	size_t n, len = p->resp.len;
-	if (!len || !valid_batch((const uint8_t *)p->resp.data, len, &n))
+	size_t len = p->resp.len;
+	if (!len)
 		return;
 	uint8_t *body = (uint8_t *)buf_steal(&p->resp);
+	struct transport_batch *b;
 	if (!body)
 		return;
-	atomic_fetch_add(&t->received, n);
+	if (decode_batch(body, len, &b)) {
+		free(body);
+		return;
+	}
+	atomic_fetch_add(&t->received, b->n);
 	pthread_mutex_unlock(&t->mu);
-	t->cb.on_msgs(t->cb.arg, body, len, NULL);
+	t->cb.on_msgs(t->cb.arg, b, NULL);
 	pthread_mutex_lock(&t->mu);
 }
 
@@ -373,6 +381,8 @@ int transport_start(const struct transport_options *o,
 		    const struct transport_callbacks *cb,
 		    struct transport **out)
 {
+	assert(o && o->incoming_path && o->queue_max && cb && cb->on_msgs &&
+	       cb->on_snapshot && cb->snapshot_done && out);
 	struct transport *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -533,13 +543,16 @@ int transport_merge_peers(struct transport *t, const char *table)
 
 void transport_send(struct transport *t, const struct raft_msg *m)
 {
+	assert(t && m);
 	size_t len = raft_msg_size(m);
 	uint8_t *buf = malloc(len);
-	if (!buf || raft_msg_encode(m, buf, len)) {
-		free(buf);
+	if (!buf) {
 		atomic_fetch_add(&t->dropped, 1);
 		return;
 	}
+	/* raft_msg_size is the exact size: the encoding always fits. */
+	int rc = raft_msg_encode(m, buf, len);
+	assert(rc == 0);
 	pthread_mutex_lock(&t->mu);
 	struct peer *p = find(t, m->to);
 	if (!p || p->qn == t->o.queue_max) {
@@ -558,6 +571,7 @@ void transport_send(struct transport *t, const struct raft_msg *m)
 void transport_send_snapshot(struct transport *t, const struct raft_msg *m,
 			     const char *path)
 {
+	assert(t && m && m->type == RAFT_MSG_SNAPSHOT && path);
 	size_t len = raft_msg_size(m);
 	uint8_t *buf = malloc(len);
 	char *hex = malloc(2 * len + 1);
@@ -616,34 +630,76 @@ struct inbound {
 	struct MHD_Connection *c;
 	uint8_t *body; /* IN_MSGS */
 	size_t len, cap;
-	int fd; /* IN_SNAPSHOT */
-	uint8_t *msg;
-	size_t msglen;
+	int fd;			      /* IN_SNAPSHOT */
+	struct transport_batch *snap; /* its message, decoded */
 	bool failed;
 	const char *why;
 	unsigned code;
 	struct transport *t;
 };
 
-/* Checks the framing and that every message decodes. */
-static bool valid_batch(const uint8_t *b, size_t len, size_t *n)
+void transport_batch_free(struct transport_batch *b)
 {
-	*n = 0;
-	for (size_t off = 0; off < len;) {
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		raft_msg_release(&b->msgs[i]);
+	free(b->msgs);
+	free(b->bytes);
+	free(b);
+}
+
+/* A batch of the n messages in bytes: framed (each after its u32 LE
+ * length, n counted by the caller) or one message alone. On success the
+ * batch owns bytes; else -EINVAL (a message does not decode) or
+ * -ENOMEM. */
+static int decode_msgs(uint8_t *bytes, size_t len, size_t n, bool framed,
+		       struct transport_batch **out)
+{
+	struct transport_batch *b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->msgs = calloc(n ? n : 1, sizeof(*b->msgs));
+	if (!b->msgs) {
+		free(b);
+		return -ENOMEM;
+	}
+	for (size_t off = 0; b->n < n; b->n++) {
+		size_t l = len;
+		if (framed) {
+			l = get_le32(bytes + off);
+			off += 4;
+		}
+		/* A failed decode releases what it allocated itself. */
+		int rc = raft_msg_decode(bytes + off, l, &b->msgs[b->n]);
+		if (rc) {
+			transport_batch_free(b); /* bytes stay the caller's */
+			return rc;
+		}
+		off += l;
+	}
+	b->bytes = bytes;
+	*out = b;
+	return 0;
+}
+
+/* Decodes (u32 LE length ‖ raft_msg_encode)*: -EINVAL for bad framing or
+ * a message that does not decode, -ENOMEM. On success the batch owns
+ * bytes. */
+static int decode_batch(uint8_t *bytes, size_t len,
+			struct transport_batch **out)
+{
+	size_t n = 0;
+	for (size_t off = 0; off < len; n++) {
 		if (len - off < 4)
-			return false;
-		size_t l = get_le32(b + off);
+			return -EINVAL;
+		size_t l = get_le32(bytes + off);
 		off += 4;
 		if (l > len - off)
-			return false;
-		struct raft_msg m;
-		if (raft_msg_decode(b + off, l, &m))
-			return false;
-		raft_msg_release(&m);
+			return -EINVAL;
 		off += l;
-		(*n)++;
 	}
-	return true;
+	return decode_msgs(bytes, len, n, true, out);
 }
 
 static int unhex(const char *s, uint8_t **out, size_t *len)
@@ -718,15 +774,15 @@ static enum MHD_Result begin(struct transport *t, struct MHD_Connection *c,
 	}
 	const char *hex =
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Raft-Msg");
-	struct raft_msg m;
-	if (!hex || unhex(hex, &in->msg, &in->msglen) ||
-	    raft_msg_decode(in->msg, in->msglen, &m)) {
+	uint8_t *msg = NULL;
+	size_t msglen = 0;
+	if (!hex || unhex(hex, &msg, &msglen) ||
+	    decode_msgs(msg, msglen, 1, false, &in->snap)) {
+		free(msg);
 		fail(in, 400, "bad X-Raft-Msg");
 		return MHD_YES;
 	}
-	bool snap = m.type == RAFT_MSG_SNAPSHOT;
-	raft_msg_release(&m);
-	if (!snap) {
+	if (in->snap->msgs[0].type != RAFT_MSG_SNAPSHOT) {
 		fail(in, 400, "X-Raft-Msg is not a snapshot message");
 		return MHD_YES;
 	}
@@ -818,12 +874,14 @@ static enum MHD_Result end(struct transport *t, struct MHD_Connection *c,
 	if (in->kind == IN_MSGS) {
 		if (in->answer == ANSWER_READY)
 			return answer(t, c, in);
-		size_t n;
-		if (!valid_batch(in->body, in->len, &n))
+		struct transport_batch *b;
+		int rc = decode_batch(in->body, in->len, &b);
+		if (rc == -ENOMEM)
+			return http_reply_text(c, 503, "out of memory");
+		if (rc)
 			return http_reply_text(c, 400, "malformed raft batch");
-		atomic_fetch_add(&t->received, n);
-		uint8_t *body = in->body;
-		in->body = NULL;
+		atomic_fetch_add(&t->received, b->n);
+		in->body = NULL; /* b has it */
 		pthread_mutex_lock(&t->mu);
 		struct peer *p = find(t, in->from);
 		if (p) {
@@ -832,7 +890,7 @@ static enum MHD_Result end(struct transport *t, struct MHD_Connection *c,
 			MHD_suspend_connection(c);
 		}
 		pthread_mutex_unlock(&t->mu);
-		t->cb.on_msgs(t->cb.arg, body, in->len,
+		t->cb.on_msgs(t->cb.arg, b,
 			      p ? (struct transport_reply *)in : NULL);
 		return p ? MHD_YES : http_reply_empty(c, 204);
 	}
@@ -842,9 +900,9 @@ static enum MHD_Result end(struct transport *t, struct MHD_Connection *c,
 	if (rc)
 		return http_reply_text(c, 507, "cannot sync the snapshot");
 	atomic_fetch_add(&t->snaps_received, 1);
-	uint8_t *msg = in->msg;
-	in->msg = NULL;
-	t->cb.on_snapshot(t->cb.arg, msg, in->msglen);
+	struct transport_batch *snap = in->snap;
+	in->snap = NULL;
+	t->cb.on_snapshot(t->cb.arg, snap);
 	return http_reply_empty(c, 204);
 }
 
@@ -866,6 +924,7 @@ enum MHD_Result transport_http(struct transport *t, struct MHD_Connection *c,
 
 void transport_reply(struct transport *t, struct transport_reply *reply)
 {
+	assert(t && reply);
 	struct inbound *in = (struct inbound *)reply;
 	pthread_mutex_lock(&t->mu);
 	if (in->orphan) {
@@ -906,10 +965,10 @@ void transport_http_done(void *state)
 		close(in->fd);
 		/* An upload cut short frees the slot for the next one. */
 		atomic_store(&in->t->receiving, false);
-	} else if (in->kind == IN_SNAPSHOT && in->msg && !in->failed) {
+	} else if (in->kind == IN_SNAPSHOT && in->snap && !in->failed) {
 		atomic_store(&in->t->receiving, false);
 	}
 	free(in->body);
-	free(in->msg);
+	transport_batch_free(in->snap);
 	free(in);
 }

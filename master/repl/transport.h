@@ -22,8 +22,9 @@
  * master added at runtime is reachable from whichever master leads next.
  *
  * Inbound: transport_http answers those two paths inside the master's
- * libmicrohttpd daemon. Bodies are bounded; every message is validated by
- * raft_msg_decode before it reaches the node.
+ * libmicrohttpd daemon. Bodies are bounded; every message is decoded
+ * here, once, and a batch with one that does not decode is refused (400)
+ * whole: the node gets decoded messages only.
  *
  * Threads: every function may be called from any thread; callbacks run on
  * MHD threads (on_msg, on_snapshot) or the transport thread (snapshot
@@ -43,19 +44,31 @@
 
 struct transport_reply;
 
+/* Received messages, decoded. The entries' payloads point into the bytes
+ * they were decoded from, which the batch keeps: msgs are valid until
+ * transport_batch_free. */
+struct transport_batch {
+	struct raft_msg *msgs;
+	size_t n;
+	uint8_t *bytes; /* what msgs point into */
+};
+
+/* Frees msgs, their entries and the bytes. NULL is a no-op. */
+void transport_batch_free(struct transport_batch *b);
+
 struct transport_callbacks {
 	void *arg;
-	/* A POST's body or a POST's answer: (u32 LE length ‖ message)*,
-	 * every message known to decode. The callee owns body (free()).
+	/* A POST's body or a POST's answer, decoded (the callee owns b).
 	 * A non-NULL reply must be passed to transport_reply once what
 	 * stepping the batch produced was given to transport_send; its
 	 * sender waits for it. */
-	void (*on_msgs)(void *arg, uint8_t *body, size_t len,
+	void (*on_msgs)(void *arg, struct transport_batch *b,
 			struct transport_reply *reply);
 	/* A snapshot arrived whole and synced at the options' incoming_path
-	 * with its SNAPSHOT message (encoded, owned by the callee). No other
-	 * snapshot is received until transport_snapshot_consumed. */
-	void (*on_snapshot)(void *arg, uint8_t *msg, size_t len);
+	 * with its SNAPSHOT message (b holds just that one; the callee owns
+	 * b). No other snapshot is received until
+	 * transport_snapshot_consumed. */
+	void (*on_snapshot)(void *arg, struct transport_batch *b);
 	/* A snapshot sent to `to` was (ok) or was not delivered. */
 	void (*snapshot_done)(void *arg, uint64_t to, bool ok);
 };

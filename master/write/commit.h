@@ -1,11 +1,12 @@
 /* The road from a command to the applied index.
  *
- * On a master alone this is group commit: one thread takes every command
- * submitted since its last transaction, numbers them with consecutive log
- * indexes and applies them with one idx_apply (one synced LMDB commit),
- * so many concurrent writers share each fsync. A replicated master puts
- * Raft here instead: same submit, same completion, the index assigned by
- * the log.
+ * On a master alone this is group commit (commit_local.c): one thread
+ * takes every command submitted since its last transaction, numbers them
+ * with consecutive log indexes and applies them with one idx_apply (one
+ * synced LMDB commit), so many concurrent writers share each fsync. A
+ * replicated master puts Raft here instead (commit_raft.c, over
+ * master/repl/node.h): same submit, same completion, the index assigned
+ * by the log.
  *
  * Threads: commit_submit and commit_run from any thread; `done` callbacks
  * run on the commit thread, must not block, and must not submit. */
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "master/repl/node.h"
 #include "master/state/cmd.h"
 #include "master/state/index.h"
 
@@ -27,7 +29,8 @@ struct commit_req {
 	int result;
 	void (*done)(struct commit_req *r); /* owner's completion */
 	void *arg;
-	struct commit_req *next; /* queue link, owned by the commit thread */
+	struct commit_req *next;   /* queue link, owned by the commit thread */
+	struct node_proposal prop; /* a replicated master's, while queued */
 };
 
 struct commit;
@@ -38,7 +41,6 @@ int commit_start(struct idx *ix, struct commit **out);
 /* A replicated master: commands go to the Raft node (borrowed; it must
  * outlive cm), which also reports -ENOTCONN (not the leader), -ECANCELED
  * (lost to a new leader) and -ETIMEDOUT (undecided) as outcomes. */
-struct node;
 int commit_start_node(struct node *nd, struct commit **out);
 
 /* Queues r (owned by the caller until done runs). */
