@@ -857,8 +857,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
-	struct api *a = cls;
 	struct req *r = *con_cls;
+	(void)cls;
 	(void)c;
 	(void)toe;
 	if (!r)
