@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/httpc.h"
 
 #define MAX_TMPDIRS 32
@@ -151,19 +152,12 @@ int harness_restart(struct harness_proc *p)
 	return rc;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int harness_wait_health(int port, int timeout_ms)
 {
 	char url[128];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_/health", port);
-	long long end = now_ms() + timeout_ms;
-	while (now_ms() < end) {
+	long long end = (long long)clock_mono_ms() + timeout_ms;
+	while ((long long)clock_mono_ms() < end) {
 		struct harness_resp r;
 		if (harness_http("GET", url, NULL, 0, NULL, &r) == 0) {
 			long code = r.code;
@@ -185,12 +179,12 @@ int harness_signal(struct harness_proc *p, int sig)
 	if (sig != SIGKILL && sig != SIGTERM)
 		return 0;
 	int st = 0;
-	long long end = now_ms() + 30000;
+	long long end = (long long)clock_mono_ms() + 30000;
 	for (;;) {
 		pid_t r = waitpid(p->pid, &st, WNOHANG);
 		if (r == p->pid)
 			break;
-		if (now_ms() > end) {
+		if ((long long)clock_mono_ms() > end) {
 			kill(p->pid, SIGKILL);
 			waitpid(p->pid, &st, 0);
 			p->pid = 0;
@@ -390,10 +384,10 @@ int harness_raw(int port, const void *req, size_t len, int timeout_ms,
 	}
 	shutdown(fd, SHUT_WR);
 	size_t got = 0;
-	long long end = now_ms() + timeout_ms;
+	long long end = (long long)clock_mono_ms() + timeout_ms;
 	while (got + 1 < cap) {
 		struct pollfd pfd = {fd, POLLIN, 0};
-		long long left = end - now_ms();
+		long long left = end - (long long)clock_mono_ms();
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			break;
 		ssize_t n = recv(fd, answer + got, cap - 1 - got, 0);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/md5.h"
 #include "tests/fixture.h"
 #include "tests/harness.h"
@@ -41,13 +42,6 @@ struct cl {
 
 static struct cl C;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void sleep_ms(unsigned ms)
 {
@@ -321,8 +315,8 @@ static void record(const char *key, enum lincheck_kind k,
 	size_t at = atomic_fetch_add(&nhist, 1);
 	if (at >= MAX_OPS)
 		return;
-	hist[at] = (struct lincheck_op){key, k,	      o, value & INT64_MAX,
-					t0,  now_us()};
+	hist[at] = (struct lincheck_op){
+		key, k, o, value & INT64_MAX, t0, clock_mono_us()};
 }
 
 static int pick_master(unsigned *seed)
@@ -346,7 +340,7 @@ static void *worker(void *arg)
 		w->len = 1 + rand_r(&seed) % 200;
 		harness_fill(w->value, w->len, at);
 		uint64_t h = hash_of(w->value, w->len);
-		uint64_t t0 = now_us();
+		uint64_t t0 = clock_mono_us();
 		long c = request(pick_master(&seed), "PUT", w->key, w->value,
 				 w->len, NULL);
 		w->put_ok = c == 201;
@@ -364,14 +358,14 @@ static void *worker(void *arg)
 							     &seen, t0))
 				;
 		}
-		t0 = now_us();
+		t0 = clock_mono_us();
 		int64_t g = get_hash(pick_master(&seed), w->key);
 		record(w->key, LINCHECK_GET,
 		       g < 0 ? LINCHECK_UNKNOWN : LINCHECK_OK,
 		       g < 0 ? 0 : (uint64_t)g, t0);
 		if (rand_r(&seed) % 2)
 			continue; /* keep half of the keys */
-		t0 = now_us();
+		t0 = clock_mono_us();
 		c = request(pick_master(&seed), "DELETE", w->key, NULL, 0,
 			    NULL);
 		w->del_ok = c == 204;
@@ -669,13 +663,13 @@ START_TEST(replication_and_redirects)
 		}
 	sleep_ms(500);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/k/0", C.f.mport[f]);
-	uint64_t t0 = now_us();
+	uint64_t t0 = clock_mono_us();
 	ck_assert_int_eq(harness_http("GET", url, NULL, 0, NULL, &r), 0);
 	ck_assert_int_eq(r.code, 503);
 	ck_assert_int_eq(harness_header(&r, "Retry-After", loc, sizeof(loc)),
 			 0);
 	harness_resp_free(&r);
-	ck_assert_uint_lt(now_us() - t0, 5000000);
+	ck_assert_uint_lt(clock_mono_us() - t0, 5000000);
 	ck_assert_int_eq(harness_http("PUT", url, "v", 1, NULL, &r), 0);
 	ck_assert_int_eq(r.code, 503);
 	harness_resp_free(&r);
@@ -695,19 +689,19 @@ START_TEST(leader_faults)
 		await_acks(50, 30000);
 		int l = wait_leader(10000);
 		ck_assert_int_ge(l, 0);
-		uint64_t t0 = now_us();
+		uint64_t t0 = clock_mono_us();
 		harness_signal(&C.f.master[l], SIGKILL);
 		set_down(l);
 		/* The first PUT sent after the kill that got its 201. */
 		while (atomic_load(&last_acked_invoke) < t0) {
-			ck_assert_msg(now_us() - t0 < 10000000,
+			ck_assert_msg(clock_mono_us() - t0 < 10000000,
 				      "no write after the leader died");
 			sleep_ms(1);
 		}
 		fprintf(stderr,
 			"test_cluster: leader kill -9 to the first 201 of a "
 			"PUT sent after it: %.0f ms\n",
-			(double)(now_us() - t0) / 1000);
+			(double)(clock_mono_us() - t0) / 1000);
 		ck_assert_int_eq(harness_restart(&C.f.master[l]), 0);
 		set_up(l);
 		await_acks(50, 30000);

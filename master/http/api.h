@@ -12,7 +12,8 @@
  *   UNLINK /key          204 soft delete; 404 absent or unlinked
  *   GET /p?list|unlinked[&start=K][&limit=N]  {"next":..,"keys":[..]}
  *   GET /_/health, /_/status (JSON), /_/metrics (Prometheus)
- *   /_/raft/...          the Raft transport and membership (master/repl/node.h)
+ *   /_/raft/...          the Raft transport and membership
+ * (master/repl/raft_http.h)
  *
  * Replicated (deps.node set): writes on a follower get 307 to the
  * leader's URL with the same path and query, 503 with Retry-After when

@@ -30,7 +30,7 @@ void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 		.id = id,
 		.done = done,
 		.arg = arg,
-		.deadline_us = node_now_us() + 30u * 1000000u,
+		.deadline_us = clock_mono_us() + 30u * 1000000u,
 	};
 	pthread_mutex_lock(&n->mu);
 	j->next = n->jobs_in;

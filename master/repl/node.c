@@ -350,7 +350,7 @@ void *node_run(void *arg)
 		pthread_mutex_lock(&n->mu);
 		while (!n->in_head && !n->prop_head && !n->read_head &&
 		       !n->jobs_in && !n->snap_written && !n->stopping) {
-			uint64_t now = node_now_us();
+			uint64_t now = clock_mono_us();
 			if (now >= n->next_tick)
 				break;
 			uint64_t wake = n->next_tick;
@@ -363,7 +363,7 @@ void *node_run(void *arg)
 		if (stopping) {
 			process_inbox(n, in);
 			answer_senders(n);
-			node_props_propose(n, props, node_now_us());
+			node_props_propose(n, props, clock_mono_us());
 			while (reads) {
 				struct node_read *rd = reads;
 				reads = rd->next;
@@ -372,7 +372,7 @@ void *node_run(void *arg)
 			node_members_refuse(jobs);
 			break;
 		}
-		uint64_t now = node_now_us();
+		uint64_t now = clock_mono_us();
 		for (; now >= n->next_tick; n->next_tick += n->tick_us)
 			raft_tick(n->r);
 		process_inbox(n, in);

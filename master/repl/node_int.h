@@ -24,8 +24,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "master/repl/machine.h"
 #include "master/repl/node.h"
 #include "master/repl/raftlog.h"
@@ -146,14 +146,6 @@ struct node {
 };
 
 /* Everything below runs on the driver thread unless it says otherwise. */
-
-/* The monotonic clock in microseconds; any thread. */
-static inline uint64_t node_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* node.c: the driver. */
 /* The transport's callbacks: they fill the inbox (any thread). */

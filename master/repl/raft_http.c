@@ -57,22 +57,24 @@ static int parse(char *s, enum node_member_op *op, uint64_t *id, char **url)
 
 static enum MHD_Result answer(struct members_req *m)
 {
+	const char *why;
 	switch (m->result) {
 	case 0:
 		return http_reply_text(m->c, 200, "ok");
 	case -EINVAL:
-		return http_reply_text(m->c, 400, "bad member id or URL");
+		why = "bad member id or URL";
+		break;
 	case -ETIMEDOUT:
-		return http_reply_text(m->c, 504,
-				       "the change did not complete in time");
+		why = "the change did not complete in time: retry";
+		break;
 	case -EBUSY:
-		return http_reply_text(m->c, 409,
-				       "another membership change is running");
+		why = "another membership change is running";
+		break;
 	default:
-		return http_reply_text(m->c, 503,
-				       "not the leader any more: "
-				       "retry");
+		why = "not the leader any more: retry";
+		break;
 	}
+	return http_reply_errno(m->c, m->result, why, NULL);
 }
 
 static enum MHD_Result start(struct node *n, struct members_req *m)
@@ -87,30 +89,13 @@ static enum MHD_Result start(struct node *n, struct members_req *m)
 		return http_reply_text(m->c, 400,
 				       "body must be 'add ID URL' or "
 				       "'remove ID'");
-	char leader[TRANSPORT_URL_MAX + 32];
-	int rc = node_leader_url(n, leader, sizeof(leader) - 20);
-	if (rc == -ENOENT) {
-		static const char why[] = "no leader: retry\n";
-		struct MHD_Response *r = MHD_create_response_from_buffer(
-			sizeof(why) - 1, (void *)why, MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-		enum MHD_Result ret = MHD_queue_response(m->c, 503, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
-	if (rc == 0) {
-		strcat(leader, "/_/raft/members");
-		struct MHD_Response *r = MHD_create_response_from_buffer(
-			0, "", MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, leader);
-		enum MHD_Result ret = MHD_queue_response(m->c, 307, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
+	char leader[TRANSPORT_URL_MAX];
+	int rc = node_leader_url(n, leader, sizeof(leader));
+	if (rc == -ENOENT)
+		return http_reply_text(m->c, 503, "no leader: retry");
+	if (rc == 0)
+		return http_reply_to_leader(m->c, leader, "/_/raft/members",
+					    NULL);
 	m->started = true;
 	MHD_suspend_connection(m->c);
 	node_member_change(n, op, id, url, changed, m);

@@ -9,8 +9,9 @@
  * One line of text in the body. Answered by the leader: 200 once the
  * change is committed; a follower answers 307 to the leader, 503 with
  * Retry-After when there is none; 400 for a malformed request, 409 while
- * another change runs, 413 for a body over 512 bytes, 504 when the change
- * did not finish in time (a new master that cannot catch up).
+ * another change runs, 413 for a body over 512 bytes; 503 with
+ * Retry-After, as common/httperr.h maps every lost or slow leader, when the
+ * change did not finish in time (a new master that cannot catch up).
  *
  * `state` is a pointer the caller keeps per request (NULL at first),
  * released by raft_http_done when the request ends; n must outlive it.

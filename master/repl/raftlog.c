@@ -11,6 +11,7 @@
 
 #include "common/le.h"
 #include "common/log.h"
+#include "common/be.h"
 #include "master/state/lmdbenv.h"
 #include "raft/raft_codec.h"
 
@@ -28,20 +29,6 @@ static int mdb_fail(const char *what, int rc)
 {
 	log_error("raft log: %s: %s", what, mdb_strerror(rc));
 	return lmdbenv_error(rc);
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 int raftlog_open(const char *dir, struct raftlog **out)
@@ -124,7 +111,7 @@ static int load_entries(struct raftlog *rl, MDB_txn *txn,
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 8 || v.mv_size < ENTRY_HDR ||
-		    get_be64(k.mv_data) != want) {
+		    be_get64(k.mv_data) != want) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
@@ -190,7 +177,7 @@ static int truncate_from(struct raftlog *rl, MDB_txn *txn, uint64_t from)
 	if (rc)
 		return rc;
 	uint8_t kb[8];
-	put_be64(kb, from);
+	be_put64(kb, from);
 	MDB_val k = {8, kb}, v;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !rc;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
@@ -210,7 +197,7 @@ static int drop_upto(struct raftlog *rl, MDB_txn *txn, uint64_t upto)
 	MDB_val k, v;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8 || get_be64(k.mv_data) > upto)
+		if (k.mv_size != 8 || be_get64(k.mv_data) > upto)
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)))
 			break;
@@ -237,7 +224,7 @@ static int put_entries(struct raftlog *rl, MDB_txn *txn,
 	int rc = truncate_from(rl, txn, ents[0].index);
 	for (size_t i = 0; !rc && i < n; i++) {
 		uint8_t kb[8];
-		put_be64(kb, ents[i].index);
+		be_put64(kb, ents[i].index);
 		MDB_val k = {8, kb}, v = {ENTRY_HDR + ents[i].len, NULL};
 		rc = mdb_put(txn, rl->entries, &k, &v, MDB_RESERVE);
 		if (rc)

@@ -20,7 +20,7 @@ void node_read(struct node *n, struct node_read *rd)
 	assert(n && rd && rd->done);
 	atomic_fetch_add(&n->reads, 1);
 	rd->next = NULL;
-	rd->deadline_us = node_now_us() + (uint64_t)n->o.timeout_ms * 1000u;
+	rd->deadline_us = clock_mono_us() + (uint64_t)n->o.timeout_ms * 1000u;
 	pthread_mutex_lock(&n->mu);
 	if (n->stopping) {
 		pthread_mutex_unlock(&n->mu);
@@ -87,7 +87,7 @@ int node_lease_read(struct node *n, uint64_t *index)
 	assert(n && index);
 	/* The deadline first: the commit loaded after it is at least the one
 	 * published with it (node_lease_publish stores in the other order). */
-	if (node_now_us() >= atomic_load(&n->lease_until_us))
+	if (clock_mono_us() >= atomic_load(&n->lease_until_us))
 		return -EAGAIN;
 	*index = atomic_load(&n->read_commit);
 	atomic_fetch_add(&n->reads_lease, 1);
@@ -97,7 +97,7 @@ int node_lease_read(struct node *n, uint64_t *index)
 int node_lease_write(struct node *n, uint64_t *floor)
 {
 	assert(n && floor);
-	if (node_now_us() >= atomic_load(&n->lease_until_us))
+	if (clock_mono_us() >= atomic_load(&n->lease_until_us))
 		return -EAGAIN;
 	*floor = atomic_load(&n->write_floor);
 	return 0;

@@ -114,13 +114,13 @@ int node_start(const struct node_options *o, const struct machine *m,
 				  .heartbeat_ticks = 2,
 				  .max_inflight = 64,
 				  .lease_reads = true,
-				  .seed = o->id ^ node_now_us()};
+				  .seed = o->id ^ clock_mono_us()};
 	if (!rc)
 		rc = raft_new(&ro, &n->r);
 	if (!rc)
 		rc = restore(n);
 	n->tick_us = (uint64_t)o->tick_ms * 1000u;
-	n->next_tick = node_now_us() + n->tick_us;
+	n->next_tick = clock_mono_us() + n->tick_us;
 	/* From here on state/ commits are not synced: the log replays what
 	 * a crash of the host takes (master/repl/snapshot.h). */
 	if (!rc)

@@ -15,6 +15,7 @@
 
 #include "common/httpc.h"
 #include "common/httpd.h"
+#include "common/le.h"
 #include "common/log.h"
 #include "raft/raft_codec.h"
 
@@ -86,18 +87,6 @@ static struct peer *find(struct transport *t, uint64_t id)
 	return NULL;
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 /* Headers every POST carries. Caller holds mu. */
 static struct curl_slist *common_headers(struct transport *t)
 {
@@ -164,7 +153,7 @@ static uint8_t *pack(struct peer *p, size_t *bytes, size_t *n)
 		return NULL;
 	size_t off = 0;
 	for (size_t i = 0; i < *n; i++) {
-		put_le32(body + off, (uint32_t)p->q[i].len);
+		le_put32(body + off, (uint32_t)p->q[i].len);
 		memcpy(body + off + 4, p->q[i].buf, p->q[i].len);
 		off += 4 + p->q[i].len;
 		free(p->q[i].buf);
@@ -667,7 +656,7 @@ static int decode_msgs(uint8_t *bytes, size_t len, size_t n, bool framed,
 	for (size_t off = 0; b->n < n; b->n++) {
 		size_t l = len;
 		if (framed) {
-			l = get_le32(bytes + off);
+			l = le_get32(bytes + off);
 			off += 4;
 		}
 		/* A failed decode releases what it allocated itself. */
@@ -693,7 +682,7 @@ static int decode_batch(uint8_t *bytes, size_t len,
 	for (size_t off = 0; off < len; n++) {
 		if (len - off < 4)
 			return -EINVAL;
-		size_t l = get_le32(bytes + off);
+		size_t l = le_get32(bytes + off);
 		off += 4;
 		if (l > len - off)
 			return -EINVAL;

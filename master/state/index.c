@@ -1,5 +1,6 @@
 #include "master/state/index.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -452,6 +453,8 @@ static int apply_one(struct idx *ix, MDB_txn *txn, const struct idx_entry *e,
 	case CMD_VOLUME:
 		return apply_volume(ix, txn, &c, result);
 	}
+	/* cmd_decode admits only the types above. */
+	assert(!"unknown command type");
 	*result = -EINVAL;
 	return 0;
 }
@@ -475,6 +478,7 @@ static int read_applied(struct idx *ix, MDB_txn *txn, uint64_t *index,
 
 int idx_apply(struct idx *ix, const struct idx_entry *e, size_t n, int *results)
 {
+	assert(ix && (n == 0 || (e && results)));
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
 	if (rc)
@@ -482,6 +486,7 @@ int idx_apply(struct idx *ix, const struct idx_entry *e, size_t n, int *results)
 	uint64_t applied, term;
 	rc = read_applied(ix, txn, &applied, &term);
 	for (size_t i = 0; !rc && i < n; i++) {
+		assert(i == 0 || e[i].index > e[i - 1].index);
 		results[i] = 0;
 		if (e[i].index <= applied)
 			continue;

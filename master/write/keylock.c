@@ -1,5 +1,6 @@
 #include "master/write/keylock.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -77,7 +78,9 @@ void keylock_release(const char *key, size_t keylen)
 			*p = gone->next;
 			break;
 		}
-	if (gone && gone->owner == KEYLOCK_PURGE)
+	/* Only the holder releases, once. */
+	assert(gone);
+	if (gone->owner == KEYLOCK_PURGE)
 		pthread_cond_broadcast(&released);
 	pthread_mutex_unlock(&mu);
 	free(gone);

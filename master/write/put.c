@@ -1,5 +1,6 @@
 #include "master/write/put.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -109,6 +110,7 @@ unsigned put_active(void)
 static void unref(struct put *p)
 {
 	pthread_mutex_lock(&p->mu);
+	assert(p->refs > 0);
 	int left = --p->refs;
 	pthread_mutex_unlock(&p->mu);
 	if (left)
@@ -614,7 +616,9 @@ int put_start(const struct put_params *pp, struct put **out)
 
 size_t put_feed(struct put *p, const char *data, size_t len)
 {
+	assert(p && (data || !len));
 	pthread_mutex_lock(&p->mu);
+	assert(p->wpos <= p->size);
 	if (p->failed || p->finished) {
 		pthread_mutex_unlock(&p->mu);
 		return len;
