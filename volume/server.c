@@ -166,6 +166,42 @@ static int parse_range(const char *h, uint64_t size, uint64_t *from,
  * big values to sendfile, which spares real NICs a copy. */
 #define COPY_MAX (64 * 1024)
 
+/* A master's redirect may carry ?alt=V2,V3: the other copies it believes
+ * good. When this copy is missing or unreadable (a wiped disk, a corrupt
+ * record the master does not know about yet), the reader is sent on to
+ * the next one with the rest of the list, rather than given an error
+ * while a good copy exists. Returns MHD_NO-or-YES as answered, or -1
+ * when there is no list to follow. */
+static int follow_alt(struct req *r, struct MHD_Connection *c)
+{
+	char alt[2048], path[KEY_PCT_MAX], url[sizeof(alt) + KEY_PCT_MAX + 16];
+	long n = http_query_arg(c, "alt", alt, sizeof(alt));
+	if (n <= 0 || key_pct_encode(r->key, r->klen, path, sizeof(path)) < 0)
+		return -1;
+	alt[n] = '\0';
+	for (long i = 0; i < n; i++)
+		if (!strchr("0123456789abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:,[]",
+			    alt[i]))
+			return -1; /* host:port lists only */
+	char *rest = strchr(alt, ',');
+	if (rest)
+		*rest++ = '\0';
+	if (!alt[0])
+		return -1;
+	snprintf(url, sizeof(url), "http://%s%s%s%s", alt, path,
+		 rest && *rest ? "?alt=" : "", rest && *rest ? rest : "");
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url);
+	r->code = MHD_HTTP_FOUND;
+	enum MHD_Result ret = MHD_queue_response(c, r->code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result handle_get(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
@@ -175,6 +211,10 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 	/* HEAD sends no body: a descriptor spares the read. */
 	size_t max = r->method == METRICS_HEAD ? 0 : COPY_MAX;
 	int rc = bc_read(s->bc, r->key, r->klen, max, &e, &val, &fd);
+	int alt = rc == -ENOENT || httperr_status(rc) >= 500 ? follow_alt(r, c)
+							     : -1;
+	if (alt >= 0)
+		return (enum MHD_Result)alt;
 	if (rc == -ENOENT)
 		return reply_text(r, c, MHD_HTTP_NOT_FOUND, "no such key");
 	if (rc)
