@@ -41,6 +41,8 @@
 static struct fixture F;
 static char *values[NKEYS];
 static size_t sizes[NKEYS];
+static int nkeys = NKEYS; /* keys the running test stored */
+static int via;		  /* the master requests go to */
 
 static uint64_t now_ms(void)
 {
@@ -65,7 +67,7 @@ static long master_req(const char *method, const char *path,
 		       struct harness_resp *out)
 {
 	char url[1024];
-	snprintf(url, sizeof(url), "%s%s", F.murl[0], path);
+	snprintf(url, sizeof(url), "%s%s", F.murl[via], path);
 	return harness_request_ms(method, url, NULL, 0, 10000, out);
 }
 
@@ -235,13 +237,13 @@ static bool all_healed(long deadline_ms, int *bad_key)
 	int from = 0;
 	while (now_ms() < until) {
 		int i = from;
-		for (; i < NKEYS; i++) {
+		for (; i < nkeys; i++) {
 			int named;
 			if (good_copies(i, &named, NULL, NULL) != REPLICAS ||
 			    named != REPLICAS)
 				break;
 		}
-		if (i == NKEYS)
+		if (i == nkeys)
 			return true;
 		from = i; /* keys before it were whole already */
 		*bad_key = i;
@@ -333,6 +335,38 @@ static int key_on(int vi, bool large)
 	return -1;
 }
 
+/* Stores keys 0..n-1 through master `via`: 100 B to 100 KB, every tenth
+ * over 64 KiB (sent by sendfile). */
+static void store_keys(int n)
+{
+	nkeys = n;
+	for (int i = 0; i < n; i++) {
+		sizes[i] = i % 10 == 0 ? 70000 + (size_t)i * 100
+				       : 100 + ((size_t)i * 7919) % 60000;
+		values[i] = malloc(sizes[i]);
+		harness_fill(values[i], sizes[i], (unsigned long long)i + 1);
+		char path[64], url[128];
+		key_path(i, path, sizeof(path));
+		snprintf(url, sizeof(url), "%s%s", F.murl[via], path);
+		/* A new leader says 503 until it has confirmed itself. */
+		long code;
+		uint64_t until = now_ms() + 10000;
+		while ((code = harness_request("PUT", url, values[i], sizes[i],
+					       NULL)) == 503 &&
+		       now_ms() < until)
+			pause_ms(50);
+		ck_assert_int_eq(code, 201);
+	}
+}
+
+static void free_keys(void)
+{
+	for (int i = 0; i < nkeys; i++) {
+		free(values[i]);
+		values[i] = NULL;
+	}
+}
+
 START_TEST(every_key_heals_and_no_read_fails)
 {
 	const char *args[] = {"-repair-after", "2s", "-repair-rate", "200",
@@ -343,19 +377,8 @@ START_TEST(every_key_heals_and_no_read_fails)
 				       .check_interval = "100ms",
 				       .master_args = args};
 	ck_assert_int_eq(fixture_start(&F, &o), 0);
-	for (int i = 0; i < NKEYS; i++) {
-		/* 100 B to 100 KB; every tenth over 64 KiB (sendfile). */
-		sizes[i] = i % 10 == 0 ? 70000 + (size_t)i * 100
-				       : 100 + ((size_t)i * 7919) % 60000;
-		values[i] = malloc(sizes[i]);
-		harness_fill(values[i], sizes[i], (unsigned long long)i + 1);
-		char path[64], url[128];
-		key_path(i, path, sizeof(path));
-		snprintf(url, sizeof(url), "%s%s", F.murl[0], path);
-		ck_assert_int_eq(
-			harness_request("PUT", url, values[i], sizes[i], NULL),
-			201);
-	}
+	via = 0;
+	store_keys(NKEYS);
 	pthread_t rd;
 	ck_assert_int_eq(pthread_create(&rd, NULL, reader, NULL), 0);
 	int bad = -1;
@@ -434,8 +457,76 @@ START_TEST(every_key_heals_and_no_read_fails)
 	ck_assert_int_eq(code, 503);
 	ck_assert_int_eq(master_req("HEAD", path, NULL), 503);
 	fixture_stop(&F);
-	for (int i = 0; i < NKEYS; i++)
-		free(values[i]);
+	free_keys();
+}
+END_TEST
+
+/* The master that says it leads, among those running, or -1. */
+static int leader_now(void)
+{
+	for (int i = 0; i < F.nmaster; i++) {
+		if (!F.master[i].pid)
+			continue;
+		char url[128];
+		snprintf(url, sizeof(url), "%s/_/status", F.murl[i]);
+		struct harness_resp r;
+		long code = harness_request_ms("GET", url, NULL, 0, 2000, &r);
+		bool leads = code == 200 &&
+			     strstr(r.body, "\"role\":\"leader\"") != NULL;
+		harness_resp_free(&r);
+		if (leads)
+			return i;
+	}
+	return -1;
+}
+
+static int wait_leader(long deadline_ms)
+{
+	uint64_t until = now_ms() + (uint64_t)deadline_ms;
+	int l;
+	while ((l = leader_now()) < 0 && now_ms() < until)
+		pause_ms(20);
+	return l;
+}
+
+/* A repair interrupted by killing the leader resumes and finishes on the
+ * new one: what it knows (the dead volume, the lost copies) is in the
+ * replicated index, not in the old leader's memory. */
+START_TEST(repair_resumes_on_a_new_leader)
+{
+	const char *args[] = {"-repair-after", "1s", "-repair-rate", "4", NULL};
+	const struct fixture_opts o = {.tag = "heal3",
+				       .volumes = NVOL,
+				       .masters = 3,
+				       .replicated = true,
+				       .check_interval = "100ms",
+				       .master_args = args};
+	ck_assert_int_eq(fixture_start(&F, &o), 0);
+	via = wait_leader(10000);
+	ck_assert_int_ge(via, 0);
+	store_keys(40);
+	ck_assert_int_ge(harness_signal(&F.vol[4], SIGKILL), 0);
+	/* Let the leader mark the volume dead and repair a few copies. */
+	uint64_t until = now_ms() + 20000;
+	while (status_number("repaired") < 3 && now_ms() < until)
+		pause_ms(50);
+	ck_assert_int_ge(status_number("repaired"), 3);
+	ck_assert_int_gt(status_number("queued"), 0);
+	int old = via;
+	ck_assert_int_ge(harness_signal(&F.master[old], SIGKILL), 0);
+	via = wait_leader(10000);
+	ck_assert_int_ge(via, 0);
+	ck_assert_int_ne(via, old);
+	int bad = -1;
+	ck_assert_msg(all_healed(60000, &bad),
+		      "key %d not healed on the new leader", bad);
+	ck_assert(repair_idle(10000));
+	ck_assert_int_gt(status_number("repaired"), 0);
+	/* A follower agrees: it reads from the healed copies too. */
+	via = (old + 1) % 3 == via ? (old + 2) % 3 : (old + 1) % 3;
+	ck_assert_msg(all_healed(10000, &bad), "key %d on the follower", bad);
+	fixture_stop(&F);
+	free_keys();
 }
 END_TEST
 
@@ -445,6 +536,7 @@ int main(void)
 	TCase *tc = tcase_create("heal");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, every_key_heals_and_no_read_fails);
+	tcase_add_test(tc, repair_resumes_on_a_new_leader);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
