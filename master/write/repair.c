@@ -50,6 +50,12 @@ struct repair {
 	size_t batchlen[BATCH];
 	char batch[BATCH][KEY_MAX + 1];
 	uint8_t batchmd5[BATCH][MD5_LEN];
+	bool batchlost[BATCH]; /* the repair walk's: has a lost copy */
+	/* The repair walk, resumed across rounds after walk_after. */
+	bool walk_resume;
+	size_t walk_afterlen;
+	char walk_after[KEY_MAX + 1];
+	uint64_t walk_under, walk_lost, walk_fixed;
 };
 
 static bool stopping(struct repair *rp)
@@ -528,9 +534,18 @@ static void check_volume(struct repair *rp, const struct vol *v)
 			return;
 		if (!st->down_since_ms)
 			st->down_since_ms = now;
+		if (now - st->down_since_ms < (uint64_t)rp->o.after_ms)
+			return;
 		struct idx_vol_health ih;
-		if (now - st->down_since_ms >= (uint64_t)rp->o.after_ms &&
-		    idx_vol_health(rp->d.ix, v->id, &ih) == 0 && !ih.dead &&
+		int rc = idx_vol_health(rp->d.ix, v->id, &ih);
+		if (rc == -ENOENT) {
+			/* Never seen up: an identity no volume shows, so
+			 * that whatever comes back is verified first. */
+			static const uint8_t none[MD5_LEN];
+			if (commit_vol(rp, CMD_VOL_IDENT, v->id, 0, none) == 0)
+				rc = idx_vol_health(rp->d.ix, v->id, &ih);
+		}
+		if (rc == 0 && !ih.dead &&
 		    commit_vol(rp, CMD_VOL_HEALTH, v->id, CMD_VH_DEAD, NULL) ==
 			    0)
 			log_warn("repair: volume %s down for %" PRIu64
@@ -666,65 +681,76 @@ out:
 	return done;
 }
 
-struct damage_walk {
-	struct repair *rp;
-	const char *after;
-	size_t afterlen;
-	uint64_t under, lost;
-};
-
 static int damaged_one(void *arg, const char *key, size_t keylen,
 		       const struct idx_record *r, const struct idx_copies *cp)
 {
-	struct damage_walk *w = arg;
+	struct repair *rp = arg;
 	(void)r;
-	if (w->after && keylen == w->afterlen &&
-	    memcmp(key, w->after, keylen) == 0)
+	if (rp->walk_resume && keylen == rp->walk_afterlen &&
+	    memcmp(key, rp->walk_after, keylen) == 0)
 		return 0;
-	w->under++;
-	if (!cp->lost)
-		return 0; /* unverified only: the verification decides */
-	w->lost++;
-	batch_add(w->rp, key, keylen, NULL);
-	return w->rp->nbatch == BATCH;
+	/* Unverified copies only: counted, but the verification decides. */
+	rp->batchlost[rp->nbatch] = cp->lost != 0;
+	batch_add(rp, key, keylen, NULL);
+	return rp->nbatch == BATCH;
 }
 
-/* One walk over the damaged records, repairing as it goes. */
+/* A slice of the walk over the damaged records, repairing as it goes:
+ * at most about a second (or a round), so that the volumes' identities
+ * and reports are looked at again soon whatever the backlog; the next
+ * round resumes after the last key handled. The gauges are those of the
+ * last whole walk until this one ends. */
 static void repair_pass(struct repair *rp)
 {
 	if (!idx_damaged_any(rp->d.ix)) {
+		rp->walk_resume = false;
+		rp->walk_under = rp->walk_lost = rp->walk_fixed = 0;
 		atomic_store(&rp->under, 0);
 		atomic_store(&rp->queued, 0);
 		return;
 	}
-	struct damage_walk w = {.rp = rp};
-	char after[KEY_MAX + 1];
-	uint64_t fixed = 0;
+	uint64_t budget =
+		(uint64_t)(rp->o.interval_ms > 1000 ? rp->o.interval_ms : 1000);
+	uint64_t until = clock_mono_ms() + budget;
 	int rc;
 	do {
 		rp->nbatch = 0;
-		rc = idx_damaged(rp->d.ix, w.after, w.afterlen, damaged_one,
-				 &w);
+		rc = idx_damaged(rp->d.ix,
+				 rp->walk_resume ? rp->walk_after : NULL,
+				 rp->walk_resume ? rp->walk_afterlen : 0,
+				 damaged_one, rp);
 		if (rc < 0)
-			break;
-		if (rc == 1) {
-			size_t last = rp->nbatch - 1;
-			memcpy(after, rp->batch[last], rp->batchlen[last]);
-			w.after = after;
-			w.afterlen = rp->batchlen[last];
-		}
-		/* The gauges of the previous pass until this one ends. */
-		if (atomic_load(&rp->queued) < w.lost - fixed)
-			atomic_store(&rp->queued, w.lost - fixed);
-		for (size_t i = 0; i < rp->nbatch && !stopping(rp); i++) {
+			return;
+		size_t i = 0;
+		for (; i < rp->nbatch; i++) {
+			if (stopping(rp) || clock_mono_ms() >= until ||
+			    !commit_leads(rp->d.cm))
+				break;
+			rp->walk_under++;
+			if (!rp->batchlost[i])
+				continue;
+			rp->walk_lost++;
+			if (atomic_load(&rp->queued) <
+			    rp->walk_lost - rp->walk_fixed)
+				atomic_store(&rp->queued,
+					     rp->walk_lost - rp->walk_fixed);
 			throttle(rp);
-			if (repair_key(rp, rp->batch[i], rp->batchlen[i]))
-				fixed++;
-			atomic_store(&rp->queued, w.lost - fixed);
+			rp->walk_fixed +=
+				repair_key(rp, rp->batch[i], rp->batchlen[i]);
 		}
-	} while (rc == 1 && !stopping(rp) && commit_leads(rp->d.cm));
-	atomic_store(&rp->under, w.under - fixed);
-	atomic_store(&rp->queued, w.lost - fixed);
+		if (i > 0) {
+			memcpy(rp->walk_after, rp->batch[i - 1],
+			       rp->batchlen[i - 1]);
+			rp->walk_afterlen = rp->batchlen[i - 1];
+			rp->walk_resume = true;
+		}
+		if (i < rp->nbatch)
+			return; /* out of time: the next round goes on */
+	} while (rc == 1);
+	atomic_store(&rp->under, rp->walk_under - rp->walk_fixed);
+	atomic_store(&rp->queued, rp->walk_lost - rp->walk_fixed);
+	rp->walk_resume = false;
+	rp->walk_under = rp->walk_lost = rp->walk_fixed = 0;
 }
 
 static void round_once(struct repair *rp)
@@ -735,6 +761,8 @@ static void round_once(struct repair *rp)
 		 * start again, reports are pulled again (marks repeat
 		 * harmlessly). */
 		memset(rp->vol, 0, sizeof(rp->vol));
+		rp->walk_resume = false;
+		rp->walk_under = rp->walk_lost = rp->walk_fixed = 0;
 	}
 	rp->leading = leads;
 	struct vol_list *l = malloc(sizeof(*l));
