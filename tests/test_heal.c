@@ -496,6 +496,13 @@ START_TEST(every_key_heals_and_no_read_fails)
 	ck_assert_int_gt(atomic_load(&reads), 100);
 	ck_assert_int_gt(status_number("repaired"), 0);
 	ck_assert_int_eq(status_number("under_replicated"), 0);
+	struct harness_resp mr;
+	ck_assert_int_eq(master_req("GET", "/_/metrics", &mr), 200);
+	ck_assert_ptr_nonnull(strstr(mr.body, "cask_master_repaired_total "));
+	ck_assert_ptr_nonnull(
+		strstr(mr.body, "cask_master_repair_under_replicated 0"));
+	ck_assert_ptr_nonnull(strstr(mr.body, "cask_master_lost_copies 0"));
+	harness_resp_free(&mr);
 	fprintf(stderr,
 		"heal: %ld reads, %ld retried after a refusal, %ld copies "
 		"repaired, %ld repair attempts failed\n",
