@@ -1,9 +1,11 @@
 /* Unit tests for the master's command encoding and LMDB state machine. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "master/state/cmd.h"
 #include "master/state/index.h"
@@ -522,6 +524,68 @@ START_TEST(heal_state_survives_reopen)
 }
 END_TEST
 
+/* Copies ix into a snapshot file and installs it into `into`. */
+static void snapshot_into(struct idx *ix, struct idx *into)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/snap", harness_tmpdir("snap"));
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(idx_copy(ix, fd), 0);
+	close(fd);
+	ck_assert_int_eq(idx_install(into, path), 0);
+}
+
+START_TEST(heal_state_travels_in_snapshots)
+{
+	struct idx *a = fresh();
+	struct cmd p = put_cmd("/a", 1, 2), q = put_cmd("/b", 2, 3);
+	ck_assert_int_eq(apply(a, &p), 0);
+	ck_assert_int_eq(apply(a, &q), 0);
+	struct cmd l = lost_cmd("/a", 1, 0xab);
+	ck_assert_int_eq(apply(a, &l), 0);
+	struct cmd ic = ident_cmd(3, 0x33), hc = health_cmd(3, CMD_VH_DEAD, 0);
+	ck_assert_int_eq(apply(a, &ic), 0);
+	ck_assert_int_eq(apply(a, &hc), 0);
+	struct idx *b = fresh();
+	ck_assert(!idx_damaged_any(b));
+	snapshot_into(a, b);
+	ck_assert(idx_damaged_any(b));
+	ck_assert_uint_eq(copies(b, "/a").lost, 1u);
+	ck_assert_uint_eq(copies(b, "/b").lost, 2u);
+	struct idx_vol_health h;
+	ck_assert_int_eq(idx_vol_health(b, 3, &h), 0);
+	ck_assert(h.dead);
+	/* A snapshot without marks clears them, counts included. */
+	struct idx *c = fresh();
+	snapshot_into(c, b);
+	ck_assert(!idx_damaged_any(b));
+	ck_assert_int_eq(idx_vol_health(b, 3, &h), -ENOENT);
+	idx_close(a);
+	idx_close(b);
+	idx_close(c);
+}
+END_TEST
+
+START_TEST(put_over_unlinked_drops_marks)
+{
+	struct idx *ix = fresh();
+	struct cmd p = put_cmd("/a", 1, 2);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	struct cmd l = lost_cmd("/a", 1, 0xab);
+	ck_assert_int_eq(apply(ix, &l), 0);
+	struct cmd u = key_cmd(CMD_UNLINK, "/a");
+	ck_assert_int_eq(apply(ix, &u), 0);
+	ck_assert_uint_eq(copies(ix, "/a").lost, 1u);
+	/* A new value over the unlinked record rewrote volume 1's copy. */
+	p = put_cmd("/a", 1, 3);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	ck_assert_uint_eq(copies(ix, "/a").lost, 0);
+	ck_assert(!idx_damaged_any(ix));
+	idx_close(ix);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("master_index");
@@ -537,6 +601,8 @@ int main(void)
 	tcase_add_test(tc, lost_marks_follow_the_record);
 	tcase_add_test(tc, identity_and_dead_volumes);
 	tcase_add_test(tc, heal_state_survives_reopen);
+	tcase_add_test(tc, heal_state_travels_in_snapshots);
+	tcase_add_test(tc, put_over_unlinked_drops_marks);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
