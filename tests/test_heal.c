@@ -533,7 +533,7 @@ START_TEST(every_key_heals_and_no_read_fails)
 	}
 	ck_assert_int_eq(code, 503);
 	ck_assert_int_eq(master_req("HEAD", path, NULL), 503);
-	fixture_stop(&F);
+	ck_assert_int_eq(fixture_stop(&F), 0);
 	free_keys();
 }
 END_TEST
@@ -602,7 +602,7 @@ START_TEST(repair_resumes_on_a_new_leader)
 	/* A follower agrees: it reads from the healed copies too. */
 	via = (old + 1) % 3 == via ? (old + 2) % 3 : (old + 1) % 3;
 	ck_assert_msg(all_healed(10000, &bad), "key %d on the follower", bad);
-	fixture_stop(&F);
+	ck_assert_int_eq(fixture_stop(&F), 0);
 	free_keys();
 }
 END_TEST
