@@ -75,7 +75,7 @@ static long master_req(const char *method, const char *path,
 /* Whether the master's /_/status shows the volume at addr unhealthy. */
 static bool master_sees_down(const char *addr)
 {
-	struct harness_resp r;
+	struct harness_resp r = {0};
 	if (master_req("GET", "/_/status", &r) != 200)
 		return false;
 	char pat[96];
@@ -125,7 +125,7 @@ static int read_once(int i, char *refused, size_t cap)
 {
 	char path[64], loc[4096];
 	key_path(i, path, sizeof(path));
-	struct harness_resp r;
+	struct harness_resp r = {0};
 	long code = master_req("GET", path, &r);
 	if (code != 302) {
 		fail_read("GET %s through the master: %ld (%s)", path, code,
@@ -140,7 +140,7 @@ static int read_once(int i, char *refused, size_t cap)
 		return -1;
 	}
 	for (int hop = 0; hop < 4; hop++) {
-		struct harness_resp v;
+		struct harness_resp v = {0};
 		if (harness_http("GET", loc, NULL, 0, NULL, &v)) {
 			harness_resp_free(&v);
 			/* host:port of the volume that refused */
@@ -204,7 +204,7 @@ static int good_copies(int i, int *named, const char *on, bool *has_on)
 {
 	char path[64], vols[1024];
 	key_path(i, path, sizeof(path));
-	struct harness_resp r;
+	struct harness_resp r = {0};
 	*named = 0;
 	if (has_on)
 		*has_on = false;
@@ -222,7 +222,7 @@ static int good_copies(int i, int *named, const char *on, bool *has_on)
 			*has_on = true;
 		char url[256];
 		snprintf(url, sizeof(url), "http://%s%s", v, path);
-		struct harness_resp c;
+		struct harness_resp c = {0};
 		long code = harness_request_ms("GET", url, NULL, 0, 5000, &c);
 		good += code == 200 && c.len == sizes[i] &&
 			memcmp(c.body, values[i], sizes[i]) == 0;
@@ -255,7 +255,7 @@ static bool all_healed(long deadline_ms, int *bad_key)
 
 static long status_number(const char *field)
 {
-	struct harness_resp r;
+	struct harness_resp r = {0};
 	if (master_req("GET", "/_/status", &r) != 200)
 		return -1;
 	char pat[64];
@@ -361,6 +361,33 @@ static bool purged(long deadline_ms)
 	return status_number("purge_queue") == 0;
 }
 
+/* Whether key i's record names volume vi. */
+static bool names_vol(int i, int vi)
+{
+	int named;
+	bool on;
+	good_copies(i, &named, F.vaddr[vi], &on);
+	return on;
+}
+
+/* A key over or under 64 KiB whose record names volume vi but not both
+ * volumes a and b (-1: no such condition), with all its copies good. */
+static int key_on_except(int vi, bool large, int a, int b)
+{
+	for (int i = 0; i < NKEYS; i++) {
+		if ((sizes[i] > 64 * 1024) != large)
+			continue;
+		int named;
+		bool on;
+		if (good_copies(i, &named, F.vaddr[vi], &on) != REPLICAS || !on)
+			continue;
+		if (a >= 0 && names_vol(i, a) && names_vol(i, b))
+			continue;
+		return i;
+	}
+	return -1;
+}
+
 /* A key whose record names volume vi, over or under 64 KiB. */
 static int key_on(int vi, bool large)
 {
@@ -414,13 +441,34 @@ static void expect_alt(int vi, int i)
 	key_path(i, path, sizeof(path));
 	snprintf(url, sizeof(url), "http://%s%s?alt=127.0.0.1:1,127.0.0.1:2",
 		 F.vaddr[vi], path);
-	struct harness_resp r;
+	struct harness_resp r = {0};
 	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 302);
 	ck_assert_int_eq(harness_header(&r, "Location", loc, sizeof(loc)), 0);
 	harness_resp_free(&r);
 	snprintf(want, sizeof(want), "http://127.0.0.1:1%s?alt=127.0.0.1:2",
 		 path);
 	ck_assert_str_eq(loc, want);
+}
+
+static void start_reader(pthread_t *rd)
+{
+	atomic_store(&reader_stop, false);
+	atomic_store(&reads, 0);
+	atomic_store(&read_failures, 0);
+	atomic_store(&refused_retries, 0);
+	first_failure[0] = '\0';
+	ck_assert_int_eq(pthread_create(rd, NULL, reader, NULL), 0);
+}
+
+static void stop_reader(pthread_t rd)
+{
+	atomic_store(&reader_stop, true);
+	pthread_join(rd, NULL);
+	ck_assert_msg(atomic_load(&read_failures) == 0,
+		      "%ld of %ld reads failed; first: %s",
+		      atomic_load(&read_failures), atomic_load(&reads),
+		      first_failure);
+	ck_assert_int_gt(atomic_load(&reads), 100);
 }
 
 START_TEST(every_key_heals_and_no_read_fails)
@@ -436,7 +484,7 @@ START_TEST(every_key_heals_and_no_read_fails)
 	via = 0;
 	store_keys(NKEYS);
 	pthread_t rd;
-	ck_assert_int_eq(pthread_create(&rd, NULL, reader, NULL), 0);
+	start_reader(&rd);
 	int bad = -1;
 
 	/* (i) A wiped directory, back at the same address. */
@@ -487,16 +535,10 @@ START_TEST(every_key_heals_and_no_read_fails)
 		      "key %d not healed after a volume died", bad);
 	ck_assert(repair_idle(10000));
 
-	atomic_store(&reader_stop, true);
-	pthread_join(rd, NULL);
-	ck_assert_msg(atomic_load(&read_failures) == 0,
-		      "%ld of %ld reads failed; first: %s",
-		      atomic_load(&read_failures), atomic_load(&reads),
-		      first_failure);
-	ck_assert_int_gt(atomic_load(&reads), 100);
+	stop_reader(rd);
 	ck_assert_int_gt(status_number("repaired"), 0);
 	ck_assert_int_eq(status_number("under_replicated"), 0);
-	struct harness_resp mr;
+	struct harness_resp mr = {0};
 	ck_assert_int_eq(master_req("GET", "/_/metrics", &mr), 200);
 	ck_assert_ptr_nonnull(strstr(mr.body, "cask_master_repaired_total "));
 	ck_assert_ptr_nonnull(
@@ -513,7 +555,7 @@ START_TEST(every_key_heals_and_no_read_fails)
 	 * its record names is killed. */
 	char vols[256];
 	key_path(0, path, sizeof(path));
-	struct harness_resp r;
+	struct harness_resp r = {0};
 	ck_assert_int_eq(master_req("GET", path, &r), 302);
 	ck_assert_int_eq(harness_header(&r, "Key-Volumes", vols, sizeof(vols)),
 			 0);
@@ -538,6 +580,52 @@ START_TEST(every_key_heals_and_no_read_fails)
 }
 END_TEST
 
+/* The three faults at once: while the wiped volume is being verified
+ * and the dead one waits out -repair-after, copies rot on a third. Every
+ * rotten key keeps a good copy off the other two (else nothing could
+ * heal it). */
+START_TEST(all_faults_at_once)
+{
+	const char *args[] = {"-repair-after", "2s", "-repair-rate", "200",
+			      NULL};
+	const struct fixture_opts o = {.tag = "heal-all",
+				       .volumes = NVOL,
+				       .masters = 1,
+				       .check_interval = "100ms",
+				       .master_args = args};
+	ck_assert_int_eq(fixture_start(&F, &o), 0);
+	via = 0;
+	store_keys(NKEYS);
+	int small = key_on_except(1, false, 0, 2);
+	int large = key_on_except(1, true, 0, 2);
+	ck_assert_int_ge(small, 0);
+	ck_assert_int_ge(large, 0);
+	pthread_t rd;
+	atomic_store(&skip_key, large);
+	start_reader(&rd);
+	ck_assert_int_ge(harness_signal(&F.vol[2], SIGKILL), 0);
+	ck_assert_int_ge(harness_signal(&F.vol[0], SIGKILL), 0);
+	char dir[600];
+	snprintf(dir, sizeof(dir), "%s/v0", F.dir);
+	harness_rmtree(dir);
+	ck_assert_int_eq(harness_restart(&F.vol[0]), 0);
+	ck_assert(rot(1, small));
+	ck_assert(rot(1, large));
+	char url[256];
+	snprintf(url, sizeof(url), "http://%s/_/scrub", F.vaddr[1]);
+	long sc = harness_request("POST", url, NULL, 0, NULL);
+	ck_assert(sc >= 200 && sc < 300);
+	int bad = -1;
+	ck_assert_msg(all_healed(60000, &bad), "key %d not healed", bad);
+	ck_assert(repair_idle(10000));
+	atomic_store(&skip_key, -1);
+	stop_reader(rd);
+	ck_assert_int_eq(status_number("failed"), 0);
+	ck_assert_int_eq(fixture_stop(&F), 0);
+	free_keys();
+}
+END_TEST
+
 /* The master that says it leads, among those running, or -1. */
 static int leader_now(void)
 {
@@ -546,7 +634,7 @@ static int leader_now(void)
 			continue;
 		char url[128];
 		snprintf(url, sizeof(url), "%s/_/status", F.murl[i]);
-		struct harness_resp r;
+		struct harness_resp r = {0};
 		long code = harness_request_ms("GET", url, NULL, 0, 2000, &r);
 		bool leads = code == 200 &&
 			     strstr(r.body, "\"role\":\"leader\"") != NULL;
@@ -614,6 +702,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, every_key_heals_and_no_read_fails);
 	tcase_add_test(tc, repair_resumes_on_a_new_leader);
+	tcase_add_test(tc, all_faults_at_once);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
