@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/fetch.h"
+#include "common/httpc.h"
 #include "common/jsonl.h"
 #include "common/key.h"
 #include "common/log.h"
@@ -21,9 +22,8 @@
 
 /* Keys handled per walk of the index, and commands per commit batch. */
 #define BATCH 64
-/* Largest /_/health answer read, and /_/corrupt answer per pull. */
-#define HEALTH_MAX  (64 * 1024)
-#define CORRUPT_MAX (16 << 20)
+/* Largest /_/health answer read. */
+#define HEALTH_MAX (64 * 1024)
 /* A /_/keys line: a key escaped at worst 6 bytes per byte, and the rest. */
 #define LINE_MAX_LEN (6 * KEY_MAX + 512)
 
@@ -32,6 +32,7 @@ struct volstate {
 	uint64_t down_since_ms; /* monotonic; 0 while it answers */
 	uint64_t corrupt_seen;	/* reports taken up to this seq */
 	bool corrupt_known;	/* corrupt_seen holds for this leadership */
+	uint8_t run[MD5_LEN];	/* ... and for this run of the volume */
 };
 
 struct repair {
@@ -83,8 +84,10 @@ static bool nap(struct repair *rp, uint64_t ms)
 struct health {
 	bool up;
 	uint8_t ident[MD5_LEN]; /* md5 of its id ("" for a volume without) */
+	uint8_t run[MD5_LEN];	/* md5 of its run id: reports are per run */
 	bool has_seq;
 	uint64_t corrupt_seq;
+	uint64_t dropped_seq; /* newest report dropped unpulled */
 };
 
 /* The string value of "name":"..." in a JSON text (first occurrence). */
@@ -133,7 +136,11 @@ static void poll_health(struct repair *rp, const struct vol *v,
 		const char *id = "";
 		size_t idlen = json_str(s, "id", &id);
 		md5_buf(id, idlen, h->ident);
+		const char *run = "";
+		size_t runlen = json_str(s, "run", &run);
+		md5_buf(run, runlen, h->run);
 		h->has_seq = json_u64(s, "corrupt_seq", &h->corrupt_seq);
+		json_u64(s, "corrupt_dropped_seq", &h->dropped_seq);
 	}
 	buf_free(&resp.body);
 }
@@ -183,14 +190,74 @@ struct vent {
 	uint64_t size;
 };
 
+/* A GET whose NDJSON answer is handled a line at a time as it arrives,
+ * so memory stays bounded whatever its length. fn returns 0 or a
+ * negative errno that ends the transfer. */
+struct lines {
+	int (*fn)(void *arg, char *line, size_t len);
+	void *arg;
+	char line[LINE_MAX_LEN];
+	size_t len;
+	int rc;
+};
+
+static size_t lines_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct lines *l = arg;
+	size_t len = size * n;
+	for (size_t i = 0; i < len && !l->rc; i++) {
+		if (p[i] == '\n') {
+			if (l->len)
+				l->rc = l->fn(l->arg, l->line, l->len);
+			l->len = 0;
+		} else if (l->len == sizeof(l->line)) {
+			l->rc = -EPROTO;
+		} else {
+			l->line[l->len++] = p[i];
+		}
+	}
+	return l->rc ? 0 : len;
+}
+
+static int stream_lines(struct repair *rp, const char *url,
+			int (*fn)(void *arg, char *line, size_t len), void *arg)
+{
+	struct lines *l = malloc(sizeof(*l));
+	CURL *e = l ? curl_easy_init() : NULL;
+	if (!e) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->fn = fn;
+	l->arg = arg;
+	l->len = 0;
+	l->rc = 0;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rp->o.timeout_ms);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, lines_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)l);
+	CURLcode cc = curl_easy_perform(e);
+	long code = 0;
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(e);
+	int rc = l->rc;
+	if (!rc && (cc != CURLE_OK || code != 200))
+		rc = cc != CURLE_OK ? httpc_errno((int)cc) : -EPROTO;
+	if (!rc && l->len) /* a last line without its newline */
+		rc = fn(arg, l->line, l->len);
+	free(l);
+	return rc;
+}
+
+/* The volume's GET /_/keys, sorted by key hash. */
 struct listing {
 	struct vent *e;
 	size_t n, cap;
 	struct vent cur;
 	bool has_key;
-	char line[LINE_MAX_LEN];
-	size_t linelen;
-	int rc;
 };
 
 static int vent_cmp(const void *a, const void *b)
@@ -217,78 +284,36 @@ static int listing_member(void *arg, const struct jsonl_member *m)
 	return 0;
 }
 
-static void listing_line(struct listing *l)
+static int listing_line(void *arg, char *line, size_t len)
 {
-	if (!l->linelen)
-		return;
+	struct listing *l = arg;
 	memset(&l->cur, 0, sizeof(l->cur));
 	l->has_key = false;
-	if (jsonl_parse(l->line, l->linelen, listing_member, l) ||
-	    !l->has_key) {
-		l->rc = -EPROTO;
-		return;
-	}
+	if (jsonl_parse(line, len, listing_member, l) || !l->has_key)
+		return -EPROTO;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 4096;
-		struct vent *e = cap <= REPAIR_VERIFY_MAX
-					 ? realloc(l->e, cap * sizeof(*e))
-					 : NULL;
-		if (!e) {
-			l->rc = l->cap < REPAIR_VERIFY_MAX ? -ENOMEM : -E2BIG;
-			return;
-		}
+		if (cap > REPAIR_VERIFY_MAX)
+			return -E2BIG;
+		struct vent *e = realloc(l->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
 		l->e = e;
 		l->cap = cap;
 	}
 	l->e[l->n++] = l->cur;
+	return 0;
 }
 
-static size_t listing_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct listing *l = arg;
-	size_t len = size * n;
-	for (size_t i = 0; i < len && !l->rc; i++) {
-		if (p[i] == '\n') {
-			listing_line(l);
-			l->linelen = 0;
-		} else if (l->linelen == sizeof(l->line)) {
-			l->rc = -EPROTO;
-		} else {
-			l->line[l->linelen++] = p[i];
-		}
-	}
-	return l->rc ? 0 : len;
-}
-
-/* Reads the volume's GET /_/keys into l, sorted by key hash. */
 static int list_volume(struct repair *rp, const struct vol *v,
 		       struct listing *l)
 {
 	char url[IDX_ADDR_MAX + 32];
 	snprintf(url, sizeof(url), "http://%s/_/keys", v->addr);
-	CURL *e = curl_easy_init();
-	if (!e)
-		return -ENOMEM;
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rp->o.timeout_ms);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, listing_data);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)l);
-	CURLcode cc = curl_easy_perform(e);
-	long code = 0;
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(e);
-	if (!l->rc && cc == CURLE_OK && code == 200)
-		listing_line(l); /* a last line without its newline */
-	if (l->rc)
-		return l->rc;
-	if (cc != CURLE_OK || code != 200)
-		return -EPROTO;
-	if (l->n)
+	int rc = stream_lines(rp, url, listing_line, l);
+	if (!rc && l->n)
 		qsort(l->e, l->n, sizeof(l->e[0]), vent_cmp);
-	return 0;
+	return rc;
 }
 
 struct verify_walk {
@@ -470,54 +495,68 @@ static bool take_reports(struct repair *rp, const struct vol *v)
 	return rc == 0;
 }
 
-/* Pulls the reports after st->corrupt_seen. */
-static void pull_corrupt(struct repair *rp, const struct vol *v,
-			 struct volstate *st, uint64_t seq)
+struct pull {
+	struct repair *rp;
+	const struct vol *v;
+	uint64_t top;
+	bool ok;
+};
+
+static int pull_line(void *arg, char *line, size_t len)
 {
-	if (!st->corrupt_known || seq < st->corrupt_seen) {
-		/* A new leadership, or a restarted volume: from the start. */
+	struct pull *pl = arg;
+	struct report r = {0};
+	if (jsonl_parse(line, len, report_member, &r) || !r.key ||
+	    r.keylen == 0 || r.keylen > KEY_MAX)
+		return 0; /* not a report: skipped */
+	batch_add(pl->rp, r.key, r.keylen, NULL);
+	if (r.seq > pl->top)
+		pl->top = r.seq;
+	if (pl->rp->nbatch == BATCH)
+		pl->ok &= take_reports(pl->rp, pl->v);
+	return 0;
+}
+
+/* Pulls the reports after st->corrupt_seen, up to seq, streaming them
+ * (a volume keeps up to 65536). */
+static void pull_corrupt(struct repair *rp, const struct vol *v,
+			 struct volstate *st, const struct health *h)
+{
+	if (!st->corrupt_known || memcmp(st->run, h->run, MD5_LEN) != 0 ||
+	    h->corrupt_seq < st->corrupt_seen) {
+		/* A new leadership, or a restarted volume (reports live in
+		 * its memory): from the start. */
 		st->corrupt_seen = 0;
 		st->corrupt_known = true;
+		memcpy(st->run, h->run, MD5_LEN);
 	}
-	if (seq == st->corrupt_seen)
+	if (h->corrupt_seq == st->corrupt_seen)
 		return;
+	if (h->dropped_seq > st->corrupt_seen) {
+		/* Reports were dropped before they were pulled: a scrub
+		 * finds those keys again and reports them anew. */
+		char url[IDX_ADDR_MAX + 32];
+		long code = 0;
+		snprintf(url, sizeof(url), "http://%s/_/scrub", v->addr);
+		httpc_request(NULL, "POST", url, rp->o.timeout_ms, &code);
+		log_warn("repair: volume %s dropped corrupt-key reports "
+			 "before they were pulled; asked it to scrub (%ld)",
+			 v->addr, code);
+	}
 	char url[IDX_ADDR_MAX + 64];
 	snprintf(url, sizeof(url), "http://%s/_/corrupt?since=%" PRIu64,
 		 v->addr, st->corrupt_seen);
-	struct fetch_resp resp = {0};
-	int rc = fetch("GET", url, NULL, 0, rp->o.timeout_ms, CORRUPT_MAX,
-		       &resp);
-	if (rc || resp.code != 200) {
-		log_warn("repair: volume %s: GET /_/corrupt failed (%s)",
-			 v->addr, rc ? strerror(-rc) : "status not 200");
-		buf_free(&resp.body);
-		return;
-	}
-	uint64_t top = seq;
-	bool ok = true;
-	char *p = resp.body.data, *end = buf_end(&resp.body);
+	struct pull pl = {rp, v, h->corrupt_seq, true};
 	rp->nbatch = 0;
-	while (p && p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		char *e = nl ? nl : end;
-		struct report r = {0};
-		if (e > p &&
-		    jsonl_parse(p, (size_t)(e - p), report_member, &r) == 0 &&
-		    r.key && r.keylen > 0 && r.keylen <= KEY_MAX) {
-			batch_add(rp, r.key, r.keylen, NULL);
-			if (r.seq > top)
-				top = r.seq;
-			if (rp->nbatch == BATCH)
-				ok &= take_reports(rp, v);
-		}
-		p = e + 1;
-	}
-	ok &= take_reports(rp, v);
-	buf_free(&resp.body);
+	int rc = stream_lines(rp, url, pull_line, &pl);
+	pl.ok &= take_reports(rp, v);
+	if (rc)
+		log_warn("repair: volume %s: GET /_/corrupt failed: %s",
+			 v->addr, strerror(-rc));
 	/* Reports count as taken once their marks are committed; after a
-	 * failed commit they are pulled again (marks are idempotent). */
-	if (ok)
-		st->corrupt_seen = top;
+	 * failure they are pulled again (marks are idempotent). */
+	if (!rc && pl.ok)
+		st->corrupt_seen = pl.top;
 }
 
 /* ---- one round over the volumes ---- */
@@ -565,7 +604,7 @@ static void check_volume(struct repair *rp, const struct vol *v)
 	if (ih.unverified)
 		verify(rp, v, h.ident);
 	if (h.has_seq)
-		pull_corrupt(rp, v, st, h.corrupt_seq);
+		pull_corrupt(rp, v, st, &h);
 }
 
 struct vol_list {
