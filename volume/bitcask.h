@@ -211,6 +211,11 @@ bool bc_scrub_start(struct bc *bc);
 int bc_corrupt_next(struct bc *bc, uint64_t *since, uint64_t until, size_t max,
 		    corrupt_fn fn, void *arg);
 
+/* Number of the newest corrupt-key report (0: none), and in *dropped
+ * that of the newest one dropped for lack of room: bc_stats's two
+ * fields, without its cost, for a health check polled every second. */
+uint64_t bc_corrupt_seq(struct bc *bc, uint64_t *dropped);
+
 /* The data directory's id: BC_ID_LEN lowercase hex characters (16 random
  * bytes), NUL-terminated, valid until bc_close. */
 const char *bc_id(const struct bc *bc);

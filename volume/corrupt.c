@@ -74,7 +74,8 @@ static struct entry **find(const struct corrupt_set *cs, const char *key,
 			   uint16_t klen)
 {
 	struct entry **pp = chain_of(cs, key, klen);
-	while (*pp && ((*pp)->klen != klen || memcmp((*pp)->key, key, klen)))
+	while (*pp &&
+	       ((*pp)->klen != klen || memcmp((*pp)->key, key, klen) != 0))
 		pp = &(*pp)->hnext;
 	return pp;
 }
