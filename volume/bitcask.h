@@ -174,7 +174,9 @@ int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
  * counted (corrupt_reads), logged and reported as corrupt, and so is one
  * that cannot be read whole (-EIO). The descriptor form gives the bytes as
  * stored, as sendfile would (e->md5 lets the client check them; the scrub
- * checks the records). On error both are left empty. */
+ * checks the records). A key already reported corrupt is -EBADMSG
+ * (counted) in either form, without a read. On error both are left
+ * empty. */
 int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
 	    struct bc_entry *e, void **val, int *fd);
 

@@ -122,6 +122,12 @@ int corrupt_add(struct corrupt_set *cs, const char *key, uint16_t klen,
 	return 1;
 }
 
+int corrupt_has(const struct corrupt_set *cs, const char *key, uint16_t klen)
+{
+	assert(cs && key);
+	return *find(cs, key, klen) ? 1 : 0;
+}
+
 int corrupt_remove(struct corrupt_set *cs, const char *key, uint16_t klen)
 {
 	assert(cs && key);

@@ -81,6 +81,16 @@ void bc_report_corrupt(struct bc *bc, const char *key, uint16_t klen,
 	/* rc == 0: reported and logged before; once is enough. */
 }
 
+bool bc_is_corrupt(struct bc *bc, const char *key, uint16_t klen)
+{
+	if (!atomic_load(&bc->cset_adding) && !atomic_load(&bc->cset_count))
+		return false;
+	pthread_mutex_lock(&bc->cset_mu);
+	bool has = corrupt_has(bc->cset, key, klen);
+	pthread_mutex_unlock(&bc->cset_mu);
+	return has;
+}
+
 void bc_forget_corrupt(struct bc *bc, const char *key, uint16_t klen)
 {
 	/* The common case, a store with nothing reported, costs two loads. */

@@ -4,7 +4,8 @@
  *                 max_value, 507 when the disk is full; overwrites allowed
  *   GET /key      200; Range → 206, unsatisfiable → 416; 500 "corrupt
  *                 record" when the stored record fails its check (below)
- *   HEAD /key     headers only (reads and checks no value)
+ *   HEAD /key     headers only (reads and checks no value; 500 for a
+ *                 key reported corrupt)
  *   DELETE /key   204, 404 when absent
  *   GET /_/keys[?prefix=P]  every live key as NDJSON, streamed
  *   GET /_/metrics          Prometheus text
@@ -16,7 +17,9 @@
  * cask_volume_corrupt_reads_total), logged once (key, segment, offset)
  * and reported; one that cannot be read whole is a 500 and reported too.
  * A larger value goes out with sendfile unchecked: the scrub covers it,
- * and so does its Content-Md5.
+ * and so does its Content-Md5. Once a key is reported corrupt, GET and
+ * HEAD of it are 500 "corrupt record" whatever its size, until a PUT or
+ * DELETE ends the report.
  *
  * Self-healing contract, for a master's repair loop (volumes do not know
  * masters; masters poll):
