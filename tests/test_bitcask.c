@@ -1556,6 +1556,18 @@ START_TEST(background_scrub)
 	WAIT_STATS(bc, st.corrupt_seq == 1);
 	reports(bc, 0, got);
 	ck_assert_str_eq(got, "1 /key/4 100000 data CRC mismatch\n");
+	/* Known bad: refused in the descriptor form too, which reads
+	 * nothing itself. */
+	void *copy = "x";
+	int fd = 7;
+	ck_assert_int_eq(bc_read(bc, "/key/4", 6, 65536, &e, &copy, &fd),
+			 -EBADMSG);
+	ck_assert_ptr_null(copy);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(bc_read(bc, "/key/3", 6, 65536, &e, &copy, &fd), 0);
+	ck_assert_ptr_null(copy);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
 	/* Between two passes the figures are the last whole pass's (the
 	 * first one began before the puts). */
 	WAIT_STATS(bc, !st.scrub_running && st.scrub_records == 6 &&
@@ -1564,7 +1576,7 @@ START_TEST(background_scrub)
 	ck_assert_uint_ge(st.scrub_bytes_total, st.scrub_bytes);
 	ck_assert_uint_ge(st.scrub_last_pass_ms + 1,
 			  st.scrub_bytes * 1000 / o.scrub_rate);
-	ck_assert_uint_eq(st.corrupt_reads, 0);
+	ck_assert_uint_eq(st.corrupt_reads, 1);
 	bc_close(bc);
 
 	/* A crawl: a pass would take minutes. Asking for one while it runs

@@ -1171,12 +1171,26 @@ START_TEST(scrub_finds_rot_in_large_value)
 	harness_resp_free(&r);
 	assert_value(&v, "/small", small, sizeof(small));
 
+	/* Known bad now: no more sendfile of it, nor a 200 to HEAD. */
+	ck_assert_int_eq(req(&v, "GET", "/big", NULL, 0, &r), 500);
+	ck_assert_str_eq(r.body, "corrupt record\n");
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(&v, "HEAD", "/big", NULL, 0, NULL), 500);
+	ck_assert_int_eq(get_num(&v, "/_/status", "corrupt_reads"), 2);
+
 	/* A second pass finds the same rot and reports nothing new. */
 	ck_assert_int_eq(req(&v, "POST", "/_/scrub", NULL, 0, NULL), 202);
 	st = wait_scrub_passes(&v, 2);
 	ck_assert_int_eq(json_num(strstr(st, "\"scrub\":{"), "bad"), 1);
 	ck_assert_int_eq(json_num(st, "corrupt_seq"), 1);
 	free(st);
+
+	/* The repair: a good copy written over it is served again. */
+	ck_assert_int_eq(req(&v, "PUT", "/big", big, sizeof(big), NULL), 201);
+	assert_value(&v, "/big", big, sizeof(big));
+	list = corrupt_list(&v, "");
+	ck_assert_str_eq(list, "");
+	free(list);
 	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
 }
 END_TEST

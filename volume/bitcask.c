@@ -1067,6 +1067,19 @@ int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
 	if (rc)
 		return rc;
 	entry_of(&loc, klen, e);
+	/* Known bad (a scrub or an earlier read found it): refused without
+	 * a read, whichever the form, until a write or delete ends the
+	 * report. The key is looked up first, so a write that ends it can
+	 * only make this refuse a good value for a moment, never hand out
+	 * a bad one. */
+	if (bc_is_corrupt(bc, key, (uint16_t)klen)) {
+		if (p.seg)
+			atomic_fetch_sub(&p.seg->readers[p.gen], 1);
+		else
+			close(p.fd);
+		atomic_fetch_add(&bc->corrupt_reads, 1);
+		return -EBADMSG;
+	}
 	if (!p.seg) {
 		*fd = p.fd;
 		return 0;

@@ -174,7 +174,9 @@ int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
  * counted (corrupt_reads), logged and reported as corrupt, and so is one
  * that cannot be read whole (-EIO). The descriptor form gives the bytes as
  * stored, as sendfile would (e->md5 lets the client check them; the scrub
- * checks the records). On error both are left empty. */
+ * checks the records). A key already reported corrupt is -EBADMSG
+ * (counted) in either form, without a read. On error both are left
+ * empty. */
 int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
 	    struct bc_entry *e, void **val, int *fd);
 
@@ -210,6 +212,11 @@ bool bc_scrub_start(struct bc *bc);
  * up to until. */
 int bc_corrupt_next(struct bc *bc, uint64_t *since, uint64_t until, size_t max,
 		    corrupt_fn fn, void *arg);
+
+/* Number of the newest corrupt-key report (0: none), and in *dropped
+ * that of the newest one dropped for lack of room: bc_stats's two
+ * fields, without its cost, for a health check polled every second. */
+uint64_t bc_corrupt_seq(struct bc *bc, uint64_t *dropped);
 
 /* The data directory's id: BC_ID_LEN lowercase hex characters (16 random
  * bytes), NUL-terminated, valid until bc_close. */

@@ -134,6 +134,9 @@ int bc_lookup(struct bc *bc, const char *key, size_t klen,
 void bc_report_corrupt(struct bc *bc, const char *key, uint16_t klen,
 		       const struct keydir_loc *loc, const char *why);
 
+/* Whether key has a corrupt report (cheap while there are none). */
+bool bc_is_corrupt(struct bc *bc, const char *key, uint16_t klen);
+
 /* Drops key's corrupt report, if any: called after the keydir stopped
  * pointing at the reported record (a newer put, a delete). */
 void bc_forget_corrupt(struct bc *bc, const char *key, uint16_t klen);

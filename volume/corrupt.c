@@ -74,7 +74,8 @@ static struct entry **find(const struct corrupt_set *cs, const char *key,
 			   uint16_t klen)
 {
 	struct entry **pp = chain_of(cs, key, klen);
-	while (*pp && ((*pp)->klen != klen || memcmp((*pp)->key, key, klen)))
+	while (*pp &&
+	       ((*pp)->klen != klen || memcmp((*pp)->key, key, klen) != 0))
 		pp = &(*pp)->hnext;
 	return pp;
 }
@@ -119,6 +120,12 @@ int corrupt_add(struct corrupt_set *cs, const char *key, uint16_t klen,
 	cs->count++;
 	*seq = e->seq;
 	return 1;
+}
+
+int corrupt_has(const struct corrupt_set *cs, const char *key, uint16_t klen)
+{
+	assert(cs && key);
+	return *find(cs, key, klen) ? 1 : 0;
 }
 
 int corrupt_remove(struct corrupt_set *cs, const char *key, uint16_t klen)

@@ -35,6 +35,9 @@ void corrupt_free(struct corrupt_set *cs);
 int corrupt_add(struct corrupt_set *cs, const char *key, uint16_t klen,
 		uint64_t size, const char *why, uint64_t *seq);
 
+/* Returns 1 if key has a report, else 0. */
+int corrupt_has(const struct corrupt_set *cs, const char *key, uint16_t klen);
+
 /* Removes key's report. Returns 1 if there was one, else 0. */
 int corrupt_remove(struct corrupt_set *cs, const char *key, uint16_t klen);
 

@@ -81,6 +81,16 @@ void bc_report_corrupt(struct bc *bc, const char *key, uint16_t klen,
 	/* rc == 0: reported and logged before; once is enough. */
 }
 
+bool bc_is_corrupt(struct bc *bc, const char *key, uint16_t klen)
+{
+	if (!atomic_load(&bc->cset_adding) && !atomic_load(&bc->cset_count))
+		return false;
+	pthread_mutex_lock(&bc->cset_mu);
+	bool has = corrupt_has(bc->cset, key, klen);
+	pthread_mutex_unlock(&bc->cset_mu);
+	return has;
+}
+
 void bc_forget_corrupt(struct bc *bc, const char *key, uint16_t klen)
 {
 	/* The common case, a store with nothing reported, costs two loads. */
@@ -103,11 +113,21 @@ int bc_corrupt_next(struct bc *bc, uint64_t *since, uint64_t until, size_t max,
 	return more ? 1 : 0;
 }
 
+uint64_t bc_corrupt_seq(struct bc *bc, uint64_t *dropped)
+{
+	assert(bc && dropped);
+	pthread_mutex_lock(&bc->cset_mu);
+	uint64_t seq = corrupt_seq(bc->cset);
+	*dropped = corrupt_dropped_seq(bc->cset);
+	pthread_mutex_unlock(&bc->cset_mu);
+	return seq;
+}
+
 /* ---- scrub passes ---- */
 
 struct pass {
 	struct bc *bc;
-	bool background; /* on the scrub thread: paced, stopped by close */
+	bool threaded; /* on the scrub thread: paced, stopped by close */
 	uint64_t start_us;
 	uint64_t bytes; /* read so far */
 	long bad;
@@ -127,7 +147,7 @@ static void count_bytes(struct pass *p, uint64_t n)
 static int pace(struct pass *p)
 {
 	struct bc *bc = p->bc;
-	if (!p->background)
+	if (!p->threaded)
 		return 0;
 	int rc = 0;
 	pthread_mutex_lock(&bc->scrub_mu);
@@ -250,17 +270,15 @@ static long run_pass(struct pass *p)
 	return rc ? rc : p->bad;
 }
 
-/* Claims the one pass slot; called with scrub_mu held. */
-static void pass_begin(struct bc *bc, struct pass *p, bool background)
+/* Claims the one pass slot, so that the status shows the pass from now
+ * on; called with scrub_mu held. */
+static void claim(struct bc *bc)
 {
-	assert(!bc->scrub_running || background);
+	assert(!bc->scrub_running);
 	bc->scrub_running = true;
 	atomic_store(&bc->scrub_records, 0);
 	atomic_store(&bc->scrub_bytes, 0);
 	atomic_store(&bc->scrub_bad, 0);
-	*p = (struct pass){.bc = bc,
-			   .background = background,
-			   .start_us = clock_mono_us()};
 }
 
 /* Gives the slot back; called with scrub_mu held. A pass that did not
@@ -286,7 +304,8 @@ long bc_scrub(struct bc *bc)
 	pthread_mutex_lock(&bc->scrub_mu);
 	while (bc->scrub_running)
 		pthread_cond_wait(&bc->scrub_cv, &bc->scrub_mu);
-	pass_begin(bc, &p, false);
+	claim(bc);
+	p = (struct pass){.bc = bc, .start_us = clock_mono_us()};
 	pthread_mutex_unlock(&bc->scrub_mu);
 	long rc = run_pass(&p);
 	pthread_mutex_lock(&bc->scrub_mu);
@@ -300,10 +319,10 @@ bool bc_scrub_start(struct bc *bc)
 	assert(bc);
 	pthread_mutex_lock(&bc->scrub_mu);
 	bool start = !bc->scrub_running;
-	/* Running from here on, so a status read right after the answer
-	 * already shows the pass. */
+	/* The thread runs it, but it is running from here on, so a status
+	 * read right after the answer already shows it. */
 	if (start) {
-		bc->scrub_running = true;
+		claim(bc);
 		bc->scrub_requested = true;
 	}
 	bc->scrub_fast = true;
@@ -333,9 +352,12 @@ static void *scrub_main(void *arg)
 			continue;
 		}
 		/* A requested pass already holds the slot (bc_scrub_start). */
+		if (!bc->scrub_requested)
+			claim(bc);
 		bc->scrub_requested = false;
-		struct pass p;
-		pass_begin(bc, &p, true);
+		struct pass p = {.bc = bc,
+				 .threaded = true,
+				 .start_us = clock_mono_us()};
 		pthread_mutex_unlock(&bc->scrub_mu);
 		long rc = run_pass(&p);
 		pthread_mutex_lock(&bc->scrub_mu);
