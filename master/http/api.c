@@ -546,13 +546,13 @@ static enum MHD_Result status(struct api *a, struct req *r)
 	struct status_ctx s = {&b, true};
 	vol_each(a->d.vs, status_vol, &s);
 	buf_append(&b, "]", 1);
-	struct repair_counts rc;
-	repair_counts(a->d.rp, &rc);
+	struct repair_counts rpc;
+	repair_counts(a->d.rp, &rpc);
 	buf_printf(&b,
 		   ",\"repair\":{\"under_replicated\":%" PRIu64
 		   ",\"queued\":%" PRIu64 ",\"repaired\":%" PRIu64
 		   ",\"failed\":%" PRIu64 ",\"lost_copies\":%" PRIu64 "}",
-		   rc.under_replicated, rc.queued, rc.repaired, rc.failed,
+		   rpc.under_replicated, rpc.queued, rpc.repaired, rpc.failed,
 		   st.lost);
 	if (a->d.node)
 		node_status_json(a->d.node, &b);
