@@ -18,12 +18,13 @@
 #include "master/write/index_machine.h"
 #include "master/write/purge.h"
 #include "master/write/put.h"
+#include "master/write/repair.h"
 #include "master/repl/snapshot.h"
 #include "master/write/volumes.h"
 
 /* Parses a Go duration ("1s", "500ms", "1.5s", "2m"), as minikeyvalue's
- * -voltimeout takes. Returns milliseconds or -EINVAL. */
-static long parse_duration_ms(const char *s)
+ * -voltimeout takes, of at most max_ms. Returns milliseconds or -EINVAL. */
+static long parse_duration_ms(const char *s, double max_ms)
 {
 	char *end;
 	errno = 0;
@@ -38,7 +39,7 @@ static long parse_duration_ms(const char *s)
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (strcmp(end, units[i].unit) == 0) {
 			double ms = v * units[i].ms;
-			return ms < 1 ? 1 : ms > 3600e3 ? -EINVAL : (long)ms;
+			return ms < 1 ? 1 : ms > max_ms ? -EINVAL : (long)ms;
 		}
 	return -EINVAL;
 }
@@ -157,11 +158,13 @@ static void sync_volumes_replicated(struct node *nd, struct idx *ix,
 
 /* Stops what main started, in the reverse order; each stop accepts NULL
  * for a part that never started. */
-static void stop_all(bool putting, struct purge *pg, struct vols *vs,
-		     struct commit *cm, struct node *nd, struct idx *ix)
+static void stop_all(bool putting, struct repair *rp, struct purge *pg,
+		     struct vols *vs, struct commit *cm, struct node *nd,
+		     struct idx *ix)
 {
 	if (putting)
 		put_system_stop();
+	repair_stop(rp);
 	purge_stop(pg);
 	atomic_store(&reload_target, NULL);
 	vol_stop(vs);
@@ -177,7 +180,8 @@ int main(int argc, char **argv)
 	bool protect, md5sum;
 	const char *db, *volumes, *fallback, *voltimeout, *interval, *bind,
 		*level, *peers, *join, *self_url;
-	long id, snapshot_entries;
+	long id, snapshot_entries, repair_rate;
+	const char *repair_after;
 	const struct flag flags[] = {
 		{"port", FLAG_INT, &port, "3000", "TCP port to listen on"},
 		{"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
@@ -217,6 +221,10 @@ int main(int argc, char **argv)
 		 "(default http://BIND:PORT)"},
 		{"snapshot-entries", FLAG_INT, &snapshot_entries, "10000",
 		 "compact the Raft log after this many applied entries"},
+		{"repair-after", FLAG_STR, &repair_after, "15m",
+		 "a volume down this long has its copies re-replicated"},
+		{"repair-rate", FLAG_INT, &repair_rate, "50",
+		 "most copies repaired per second"},
 		{0},
 	};
 	int rc = flags_parse(flags, argc, argv,
@@ -226,18 +234,21 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	char vlist[CMD_MAX_ADDRS + 1];
 	int nvol = normalize_volumes(volumes, vlist, sizeof(vlist));
-	long timeout_ms = parse_duration_ms(voltimeout);
-	long interval_ms = parse_duration_ms(interval);
+	long timeout_ms = parse_duration_ms(voltimeout, 3600e3);
+	long interval_ms = parse_duration_ms(interval, 3600e3);
+	long repair_after_ms = parse_duration_ms(repair_after, 30 * 86400e3);
 	int lvl = log_parse_level(level);
 	if (!*db || nvol < 1 || timeout_ms < 0 || interval_ms < 0 || lvl < 0 ||
 	    port < 0 || port > 65535 || replicas < 1 ||
 	    replicas > CMD_MAX_VOLS || threads < 1 || threads > 64 ||
 	    list_max < 1 || strchr(fallback, '/') || id < 0 ||
-	    ((*peers || *join) && id < 1) || snapshot_entries < 1) {
+	    ((*peers || *join) && id < 1) || snapshot_entries < 1 ||
+	    repair_after_ms < 0 || repair_rate < 1) {
 		fprintf(stderr,
 			"%s: -db and -volumes (host:port,...) are required; "
-			"-replicas is 1..%d; -voltimeout is a duration like "
-			"1s; -fallback is host:port; -peers and -join need "
+			"-replicas is 1..%d; -voltimeout and -repair-after "
+			"are durations like 1s; -repair-rate is >= 1; "
+			"-fallback is host:port; -peers and -join need "
 			"-id N (try -help)\n",
 			argv[0], CMD_MAX_VOLS);
 		return 2;
@@ -264,6 +275,7 @@ int main(int argc, char **argv)
 	struct commit *cm = NULL;
 	struct vols *vs = NULL;
 	struct purge *pg = NULL;
+	struct repair *rp = NULL;
 	struct api *api = NULL;
 	struct node *nd = NULL;
 	bool putting = false;
@@ -330,8 +342,17 @@ int main(int argc, char **argv)
 				 .max_value = max_value,
 				 .list_max = (size_t)list_max,
 				 .threads = (unsigned)threads};
+	struct move_deps md = {ix, cm, vs, pg, (unsigned)replicas, timeout_ms};
+	struct repair_options ro = {.interval_ms = interval_ms,
+				    .after_ms = repair_after_ms,
+				    .rate = repair_rate,
+				    .timeout_ms = timeout_ms};
+	if (!rc) {
+		what = "starting the repair thread";
+		rc = repair_start(&md, &ro, &rp);
+	}
 	struct api_deps deps = {
-		.ix = ix, .cm = cm, .vs = vs, .pg = pg, .node = nd};
+		.ix = ix, .cm = cm, .vs = vs, .pg = pg, .rp = rp, .node = nd};
 	if (!rc) {
 		what = "starting the PUT fan-out";
 		rc = put_system_start();
@@ -344,7 +365,7 @@ int main(int argc, char **argv)
 	if (rc) {
 		log_error("cask-master: %s failed (-db %s, port %ld): %s", what,
 			  db, port, strerror(-rc));
-		stop_all(putting, pg, vs, cm, nd, ix);
+		stop_all(putting, rp, pg, vs, cm, nd, ix);
 		return 1;
 	}
 	if (nd && !*join)
@@ -359,7 +380,7 @@ int main(int argc, char **argv)
 	if (nd && node_step_down(nd, 2000))
 		log_warn("raft: leadership transfer did not finish in 2 s");
 	api_stop(api, 30000);
-	stop_all(true, pg, vs, cm, nd, ix);
+	stop_all(true, rp, pg, vs, cm, nd, ix);
 	httpc_global_cleanup();
 	log_info("stopped cleanly");
 	return 0;

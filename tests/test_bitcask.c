@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/crc32c.h"
 #include "common/key.h"
 #include "volume/bitcask.h"
+#include "volume/corrupt.h"
 #include "volume/hint.h"
 #include "volume/keydir.h"
 #include "volume/record.h"
@@ -1235,24 +1237,372 @@ START_TEST(recover_hint_then_tail)
 }
 END_TEST
 
+/* Overwrites one byte of the store's first segment. */
+static void poke(const char *dir, uint64_t off, char c)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/00000001.data", dir);
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, &c, 1, (off_t)off), 1);
+	close(fd);
+}
+
+/* Collects corrupt-key reports as "seq key size why" lines. */
+static void report_line(void *arg, const struct corrupt_report *r)
+{
+	char line[KEY_MAX + 96];
+	snprintf(line, sizeof(line), "%llu %.*s %llu %s\n",
+		 (unsigned long long)r->seq, (int)r->klen, r->key,
+		 (unsigned long long)r->size, r->why);
+	strcat(arg, line);
+}
+
+/* Every report above since, as report_line lines, paging by two. */
+static void reports(struct bc *bc, uint64_t since, char *out)
+{
+	out[0] = '\0';
+	struct bc_stats st;
+	bc_stats(bc, &st);
+	while (bc_corrupt_next(bc, &since, st.corrupt_seq, 2, report_line,
+			       out) == 1)
+		;
+}
+
 START_TEST(scrub_finds_rot)
 {
-	char *dir = tmpdir(), path[256];
+	char *dir = tmpdir(), got[1024];
 	struct bc_options o = opts(dir, BC_SYNC_NONE, 1 << 20);
 	struct bc *bc = open_ok(&o);
 	ck_assert_int_eq(bc_put(bc, "/a", 2, "aaaaaaaa", 8, NULL), 0);
 	ck_assert_int_eq(bc_put(bc, "/b", 2, "bbbbbbbb", 8, NULL), 0);
 	ck_assert_int_eq(bc_scrub(bc), 0);
-	struct bc_entry e;
-	ck_assert_int_eq(bc_get(bc, "/b", 2, &e, NULL), 0);
-	sprintf(path, "%s/00000001.data", dir);
-	int fd = open(path, O_RDWR);
-	ck_assert_int_eq(pwrite(fd, "X", 1, (off_t)e.value_offset + 3), 1);
-	close(fd);
-	ck_assert_int_eq(bc_scrub(bc), 1);
 	struct bc_stats st;
 	bc_stats(bc, &st);
+	ck_assert_uint_eq(st.scrub_passes, 1);
+	ck_assert_uint_eq(st.scrub_records, 2);
+	ck_assert_uint_eq(st.scrub_bytes, 2 * rec_size(2, 8));
+	ck_assert_uint_eq(st.corrupt_seq, 0);
+	struct bc_entry e;
+	ck_assert_int_eq(bc_get(bc, "/b", 2, &e, NULL), 0);
+	poke(dir, e.value_offset + 3, 'X');
+	ck_assert_int_eq(bc_scrub(bc), 1);
+	bc_stats(bc, &st);
 	ck_assert_uint_eq(st.scrub_errors, 1);
+	ck_assert_uint_eq(st.scrub_bad, 1);
+	ck_assert_uint_eq(st.scrub_passes, 2);
+	ck_assert(!st.scrub_running);
+	ck_assert_uint_eq(st.corrupt_seq, 1);
+	ck_assert_uint_eq(st.corrupt_keys, 1);
+	reports(bc, 0, got);
+	ck_assert_str_eq(got, "1 /b 8 data CRC mismatch\n");
+
+	/* The same rot found again, by a scrub or a read, is no new report;
+	 * the read is refused and counted. */
+	ck_assert_int_eq(bc_scrub(bc), 1);
+	void *val = "x";
+	int fd = 7;
+	ck_assert_int_eq(bc_read(bc, "/b", 2, 4096, &e, &val, &fd), -EBADMSG);
+	ck_assert_ptr_null(val);
+	ck_assert_int_eq(fd, -1);
+	bc_stats(bc, &st);
+	ck_assert_uint_eq(st.corrupt_reads, 1);
+	ck_assert_uint_eq(st.corrupt_seq, 1);
+	ck_assert_uint_eq(st.scrub_errors, 2);
+
+	/* A good copy written over it ends the report. */
+	ck_assert_int_eq(bc_put(bc, "/b", 2, "BBBBBBBB", 8, NULL), 0);
+	bc_stats(bc, &st);
+	ck_assert_uint_eq(st.corrupt_keys, 0);
+	ck_assert_uint_eq(st.corrupt_seq, 1);
+	reports(bc, 0, got);
+	ck_assert_str_eq(got, "");
+	expect_copy(bc, "/b", "BBBBBBBB", 8);
+	ck_assert_int_eq(bc_scrub(bc), 0);
+	bc_close(bc);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
+/* A copied value is checked before bc_read hands it out: header, key and
+ * data CRC, each on its own. */
+START_TEST(read_checks_record)
+{
+	char *dir = tmpdir(), got[1024];
+	struct bc_options o = opts(dir, BC_SYNC_NONE, 1 << 20);
+	struct bc *bc = open_ok(&o);
+	static char big[70000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	ck_assert_int_eq(bc_put(bc, "/value", 6, big, 1000, NULL), 0);
+	ck_assert_int_eq(bc_put(bc, "/header", 7, big, 1000, NULL), 0);
+	ck_assert_int_eq(bc_put(bc, "/keyrot", 7, big, 1000, NULL), 0);
+	ck_assert_int_eq(bc_put(bc, "/empty", 6, "", 0, NULL), 0);
+	ck_assert_int_eq(bc_put(bc, "/good", 5, big, 1000, NULL), 0);
+	ck_assert_int_eq(bc_put(bc, "/large", 6, big, sizeof(big), NULL), 0);
+	struct bc_entry e;
+	ck_assert_int_eq(bc_get(bc, "/value", 6, &e, NULL), 0);
+	poke(dir, e.value_offset + 999, 'Z');
+	ck_assert_int_eq(bc_get(bc, "/header", 7, &e, NULL), 0);
+	/* The timestamp: only the header's own CRC notices. */
+	poke(dir, e.value_offset - 7 - REC_HDR_SIZE + 25, 1);
+	ck_assert_int_eq(bc_get(bc, "/keyrot", 7, &e, NULL), 0);
+	poke(dir, e.value_offset - 1, 'T');
+	ck_assert_int_eq(bc_get(bc, "/empty", 6, &e, NULL), 0);
+	poke(dir, e.value_offset - 6, 'E');
+
+	const char *bad[] = {"/value", "/header", "/keyrot", "/empty"};
+	for (int i = 0; i < 4; i++) {
+		void *val;
+		int fd;
+		ck_assert_int_eq(bc_read(bc, bad[i], strlen(bad[i]), 65536, &e,
+					 &val, &fd),
+				 -EBADMSG);
+		ck_assert_ptr_null(val);
+		ck_assert_int_eq(fd, -1);
+	}
+	reports(bc, 0, got);
+	ck_assert_str_eq(got, "1 /value 1000 data CRC mismatch\n"
+			      "2 /header 1000 bad header\n"
+			      "3 /keyrot 1000 key mismatch\n"
+			      "4 /empty 0 key mismatch\n");
+	reports(bc, 2, got);
+	ck_assert_str_eq(got, "3 /keyrot 1000 key mismatch\n"
+			      "4 /empty 0 key mismatch\n");
+	/* No false positives, on either side of the copy limit. */
+	expect_val(bc, "/good", big, 1000);
+	expect_val(bc, "/large", big, sizeof(big));
+	struct bc_stats st;
+	bc_stats(bc, &st);
+	ck_assert_uint_eq(st.corrupt_reads, 4);
+	/* A delete ends a report too, and the numbers go on. */
+	ck_assert_int_eq(bc_delete(bc, "/header", 7), 0);
+	ck_assert_int_eq(bc_put(bc, "/empty", 6, "e", 1, NULL), 0);
+	reports(bc, 0, got);
+	ck_assert_str_eq(got, "1 /value 1000 data CRC mismatch\n"
+			      "3 /keyrot 1000 key mismatch\n");
+	bc_stats(bc, &st);
+	ck_assert_uint_eq(st.corrupt_keys, 2);
+	ck_assert_uint_eq(st.corrupt_seq, 4);
+	/* The set lives in memory only: a restart forgets it, and a scrub
+	 * finds the rot again. (The record whose key bytes rotted is no
+	 * longer /keyrot's once hints are rebuilt from the disk: the key is
+	 * absent, which is no wrong byte either.) */
+	bc_close(bc);
+	bc = open_ok(&o);
+	bc_stats(bc, &st);
+	ck_assert_uint_eq(st.corrupt_seq, 0);
+	ck_assert_int_eq(bc_scrub(bc), 1);
+	reports(bc, 0, got);
+	ck_assert_str_eq(got, "1 /value 1000 data CRC mismatch\n");
+	bc_close(bc);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(corrupt_set_bounds)
+{
+	struct corrupt_set *cs;
+	ck_assert_int_eq(corrupt_new(3, &cs), 0);
+	uint64_t seq;
+	char got[1024];
+	ck_assert_int_eq(corrupt_add(cs, "/a", 2, 10, "x", &seq), 1);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(corrupt_add(cs, "/b", 2, 20, "y", &seq), 1);
+	ck_assert_uint_eq(seq, 2);
+	ck_assert_int_eq(corrupt_add(cs, "/a", 2, 10, "z", &seq), 0);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_uint_eq(corrupt_count(cs), 2);
+	ck_assert_int_eq(corrupt_remove(cs, "/a", 2), 1);
+	ck_assert_int_eq(corrupt_remove(cs, "/a", 2), 0);
+	ck_assert_int_eq(corrupt_add(cs, "/c", 2, 30, "x", &seq), 1);
+	ck_assert_int_eq(corrupt_add(cs, "/d", 2, 40, "x", &seq), 1);
+	ck_assert_uint_eq(seq, 4);
+	ck_assert_uint_eq(corrupt_dropped_seq(cs), 0);
+	/* A fifth report has no room: the one 3 numbers older (/b, 2) goes;
+	 * number 1 (/a) had been removed already. */
+	ck_assert_int_eq(corrupt_add(cs, "/e", 2, 50, "x", &seq), 1);
+	ck_assert_uint_eq(seq, 5);
+	ck_assert_uint_eq(corrupt_dropped_seq(cs), 2);
+	ck_assert_uint_eq(corrupt_count(cs), 3);
+	ck_assert_int_eq(corrupt_remove(cs, "/b", 2), 0);
+	uint64_t last;
+	got[0] = '\0';
+	ck_assert_uint_eq(corrupt_list(cs, 0, 5, 10, report_line, got, &last),
+			  3);
+	ck_assert_str_eq(got, "3 /c 30 x\n4 /d 40 x\n5 /e 50 x\n");
+	ck_assert_uint_eq(last, 5);
+	/* Paging: at most max, and `last` resumes after them. */
+	got[0] = '\0';
+	ck_assert_uint_eq(corrupt_list(cs, 0, 5, 1, report_line, got, &last),
+			  1);
+	ck_assert_str_eq(got, "3 /c 30 x\n");
+	ck_assert_uint_eq(last, 3);
+	got[0] = '\0';
+	ck_assert_uint_eq(
+		corrupt_list(cs, last, 4, 10, report_line, got, &last), 1);
+	ck_assert_str_eq(got, "4 /d 40 x\n");
+	ck_assert_uint_eq(last, 4);
+	ck_assert_uint_eq(corrupt_list(cs, 5, 99, 10, report_line, got, &last),
+			  0);
+	ck_assert_uint_eq(last, 5);
+	/* A key removed and found bad again is a new report. */
+	ck_assert_int_eq(corrupt_remove(cs, "/c", 2), 1);
+	ck_assert_int_eq(corrupt_add(cs, "/c", 2, 31, "x", &seq), 1);
+	ck_assert_uint_eq(seq, 6);
+	ck_assert_uint_eq(corrupt_seq(cs), 6);
+	corrupt_free(cs);
+}
+END_TEST
+
+START_TEST(volume_id)
+{
+	char *dir = tmpdir(), path[256], id[BC_ID_LEN + 1], run[BC_RUN_LEN + 1];
+	struct bc_options o = opts(dir, BC_SYNC_NONE, 1 << 20);
+	struct bc *bc = open_ok(&o);
+	ck_assert_uint_eq(strlen(bc_id(bc)), BC_ID_LEN);
+	ck_assert_uint_eq(strspn(bc_id(bc), "0123456789abcdef"), BC_ID_LEN);
+	ck_assert_uint_eq(strspn(bc_run(bc), "0123456789abcdef"), BC_RUN_LEN);
+	strcpy(id, bc_id(bc));
+	strcpy(run, bc_run(bc));
+	ck_assert_int_eq(bc_put(bc, "/k", 2, "v", 1, NULL), 0);
+	bc_close(bc);
+
+	/* The file holds it, and every open reads it back. */
+	snprintf(path, sizeof(path), "%s/id", dir);
+	char text[64] = {0};
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_eq(read(fd, text, sizeof(text)), BC_ID_LEN + 1);
+	close(fd);
+	ck_assert_int_eq(strncmp(text, id, BC_ID_LEN), 0);
+	bc = open_ok(&o);
+	ck_assert_str_eq(bc_id(bc), id);
+	ck_assert_str_ne(bc_run(bc), run);
+	bc_close(bc);
+
+	/* A directory an older build made (no id) gets one, keeping its
+	 * data; so does one whose id file was damaged. */
+	ck_assert_int_eq(unlink(path), 0);
+	bc = open_ok(&o);
+	ck_assert_str_ne(bc_id(bc), id);
+	ck_assert_uint_eq(strspn(bc_id(bc), "0123456789abcdef"), BC_ID_LEN);
+	strcpy(id, bc_id(bc));
+	expect_copy(bc, "/k", "v", 1);
+	bc_close(bc);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, "not an id\n", 10), 10);
+	close(fd);
+	bc = open_ok(&o);
+	ck_assert_str_ne(bc_id(bc), id);
+	strcpy(id, bc_id(bc));
+	bc_close(bc);
+
+	/* An emptied directory is a new volume. */
+	rm_rf(dir);
+	bc = open_ok(&o);
+	ck_assert_str_ne(bc_id(bc), id);
+	expect_absent(bc, "/k");
+	bc_close(bc);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
+static struct bc_stats stats_of(struct bc *bc)
+{
+	struct bc_stats st;
+	bc_stats(bc, &st);
+	return st;
+}
+
+/* Polls cond, an expression on the bc_stats `st` in scope, refreshing it
+ * every 10 ms for up to 30 s. */
+#define WAIT_STATS(bc, cond)                                                   \
+	do {                                                                   \
+		st = stats_of(bc);                                             \
+		for (int polls_ = 0; !(cond) && polls_ < 3000; polls_++) {     \
+			struct timespec d_ = {0, 10 * 1000 * 1000};            \
+			nanosleep(&d_, NULL);                                  \
+			st = stats_of(bc);                                     \
+		}                                                              \
+		ck_assert_msg(cond, "timed out waiting for %s", #cond);        \
+	} while (0)
+
+/* The scrub thread: paced passes one after the other that find rot on
+ * their own; bc_scrub_start lifts the pace; close stops a paced pass. */
+START_TEST(background_scrub)
+{
+	char *dir = tmpdir(), got[1024];
+	struct bc_options o = opts(dir, BC_SYNC_NONE, 4 << 20);
+	o.scrub_rate = 256 << 10;
+	static char val[100000];
+	for (size_t i = 0; i < sizeof(val); i++)
+		val[i] = (char)('a' + i % 26);
+	struct bc *bc = open_ok(&o);
+	struct bc_stats st;
+	char k[32];
+	for (int i = 0; i < 6; i++) {
+		key_of(i, k);
+		ck_assert_int_eq(
+			bc_put(bc, k, strlen(k), val, sizeof(val), NULL), 0);
+	}
+	struct bc_entry e;
+	ck_assert_int_eq(bc_get(bc, "/key/4", 6, &e, NULL), 0);
+	poke(dir, e.value_offset + 70000, '!');
+	/* Found without being asked, and only after as long as the rate
+	 * allows for what the pass read. */
+	WAIT_STATS(bc, st.corrupt_seq == 1);
+	reports(bc, 0, got);
+	ck_assert_str_eq(got, "1 /key/4 100000 data CRC mismatch\n");
+	/* Known bad: refused in the descriptor form too, which reads
+	 * nothing itself. */
+	void *copy = "x";
+	int fd = 7;
+	ck_assert_int_eq(bc_read(bc, "/key/4", 6, 65536, &e, &copy, &fd),
+			 -EBADMSG);
+	ck_assert_ptr_null(copy);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(bc_read(bc, "/key/3", 6, 65536, &e, &copy, &fd), 0);
+	ck_assert_ptr_null(copy);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	/* Between two passes the figures are the last whole pass's (the
+	 * first one began before the puts). */
+	WAIT_STATS(bc, !st.scrub_running && st.scrub_records == 6 &&
+			       st.scrub_bad == 1);
+	ck_assert_uint_eq(st.scrub_bytes, 6 * rec_size(6, sizeof(val)));
+	ck_assert_uint_ge(st.scrub_bytes_total, st.scrub_bytes);
+	ck_assert_uint_ge(st.scrub_last_pass_ms + 1,
+			  st.scrub_bytes * 1000 / o.scrub_rate);
+	ck_assert_uint_eq(st.corrupt_reads, 1);
+	bc_close(bc);
+
+	/* A crawl: a pass would take minutes. Asking for one while it runs
+	 * gets false, and lifts the limit, so the pass ends soon. */
+	o.scrub_rate = 4096;
+	bc = open_ok(&o);
+	WAIT_STATS(bc, st.scrub_running && st.scrub_bytes > 0);
+	ck_assert(!bc_scrub_start(bc));
+	WAIT_STATS(bc, st.scrub_passes == 1 && !st.scrub_running);
+	ck_assert_uint_eq(st.scrub_bad, 1);
+	bc_close(bc);
+
+	/* Closing in the middle of a paced pass does not wait for it. */
+	bc = open_ok(&o);
+	WAIT_STATS(bc, st.scrub_running && st.scrub_bytes > 0);
+	bc_close(bc);
+
+	/* With no background scrub, bc_scrub_start runs a pass at once. */
+	o.scrub_rate = 0;
+	bc = open_ok(&o);
+	ck_assert_uint_eq(stats_of(bc).scrub_passes, 0);
+	ck_assert(bc_scrub_start(bc));
+	WAIT_STATS(bc, !st.scrub_running && st.scrub_passes == 1);
+	ck_assert_uint_eq(st.scrub_records, 6);
+	ck_assert_uint_eq(st.scrub_bad, 1);
+	ck_assert_uint_eq(st.corrupt_seq, 1);
 	bc_close(bc);
 	rm_rf(dir);
 	free(dir);
@@ -1283,6 +1633,10 @@ static Suite *suite(void)
 	tcase_add_test(t, recover_pending_middle);
 	tcase_add_test(t, recover_hint_then_tail);
 	tcase_add_test(t, scrub_finds_rot);
+	tcase_add_test(t, read_checks_record);
+	tcase_add_test(t, corrupt_set_bounds);
+	tcase_add_test(t, volume_id);
+	tcase_add_test(t, background_scrub);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -1,9 +1,11 @@
 /* Unit tests for the master's command encoding and LMDB state machine. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "master/state/cmd.h"
 #include "master/state/index.h"
@@ -318,6 +320,272 @@ START_TEST(survives_reopen)
 }
 END_TEST
 
+static struct cmd ident_cmd(uint32_t vol, uint8_t fill)
+{
+	struct cmd c = {.type = CMD_VOL_IDENT, .nvols = 1, .vols = {vol}};
+	memset(c.md5, fill, MD5_LEN);
+	return c;
+}
+
+static struct cmd health_cmd(uint32_t vol, enum cmd_vol_health h, uint8_t fill)
+{
+	struct cmd c = {.type = CMD_VOL_HEALTH,
+			.nvols = 1,
+			.vols = {vol},
+			.state = (uint8_t)h};
+	memset(c.md5, fill, MD5_LEN);
+	return c;
+}
+
+static struct cmd lost_cmd(const char *key, uint32_t vol, uint8_t md5fill)
+{
+	struct cmd c = {.type = CMD_LOST,
+			.key = key,
+			.keylen = strlen(key),
+			.state = CMD_LOST_CORRUPT,
+			.nvols = 1,
+			.vols = {vol}};
+	memset(c.expect_md5, md5fill, MD5_LEN);
+	return c;
+}
+
+static struct idx_copies copies(struct idx *ix, const char *key)
+{
+	struct idx_record r;
+	struct idx_copies cp;
+	ck_assert_int_eq(idx_get_copies(ix, key, strlen(key), &r, &cp), 0);
+	return cp;
+}
+
+START_TEST(heal_cmds_roundtrip)
+{
+	struct cmd cs[] = {ident_cmd(7, 0x11),
+			   health_cmd(7, CMD_VH_VERIFIED, 0x22),
+			   lost_cmd("/k", 3, 0x33)};
+	for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+		uint8_t b[CMD_MAX_LEN];
+		struct cmd d;
+		long len = cmd_encode(&cs[i], b, sizeof(b));
+		ck_assert_int_gt(len, 0);
+		ck_assert_int_eq(cmd_decode(b, (size_t)len, &d), 0);
+		ck_assert_int_eq(d.type, cs[i].type);
+		ck_assert_uint_eq(d.nvols, 1);
+		ck_assert_uint_eq(d.vols[0], cs[i].vols[0]);
+		ck_assert_uint_eq(d.state, cs[i].state);
+		ck_assert_mem_eq(d.md5, cs[i].md5, MD5_LEN);
+		ck_assert_mem_eq(d.expect_md5, cs[i].expect_md5, MD5_LEN);
+		ck_assert_uint_eq(d.keylen, cs[i].keylen);
+		for (long j = 0; j < len; j++)
+			ck_assert_int_eq(cmd_decode(b, (size_t)j, &d), -EINVAL);
+	}
+	uint8_t b[CMD_MAX_LEN];
+	struct cmd bad = health_cmd(1, CMD_VH_VERIFIED, 0);
+	bad.state = 4;
+	ck_assert_int_eq(cmd_encode(&bad, b, sizeof(b)), -EINVAL);
+	bad = lost_cmd("/k", 1, 0);
+	bad.nvols = 0;
+	ck_assert_int_eq(cmd_encode(&bad, b, sizeof(b)), -EINVAL);
+}
+END_TEST
+
+START_TEST(lost_marks_follow_the_record)
+{
+	struct idx *ix = fresh();
+	struct cmd p = put_cmd("/a", 1, 2);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	struct idx_copies cp = copies(ix, "/a");
+	ck_assert_uint_eq(cp.lost | cp.unverified, 0);
+	ck_assert(!idx_damaged_any(ix));
+	/* A mark needs the record's md5, and only named copies are marked. */
+	struct cmd l = lost_cmd("/a", 2, 0x01);
+	ck_assert_int_eq(apply(ix, &l), -ESTALE);
+	l = lost_cmd("/nope", 2, 0xab);
+	ck_assert_int_eq(apply(ix, &l), -ESTALE);
+	l = lost_cmd("/a", 3, 0xab);
+	ck_assert_int_eq(apply(ix, &l), 0);
+	ck_assert(!idx_damaged_any(ix));
+	l = lost_cmd("/a", 2, 0xab);
+	ck_assert_int_eq(apply(ix, &l), 0);
+	ck_assert(idx_damaged_any(ix));
+	cp = copies(ix, "/a");
+	ck_assert_uint_eq(cp.lost, 2u);
+	struct idx_stats st;
+	ck_assert_int_eq(idx_stats(ix, &st), 0);
+	ck_assert_uint_eq(st.lost, 1);
+	/* A record that replaces the lost copy drops the mark. */
+	struct cmd r = {.type = CMD_RECORD,
+			.key = "/a",
+			.keylen = 2,
+			.state = IDX_LIVE,
+			.size = 7,
+			.expect = CMD_EXPECT_MD5,
+			.written = true,
+			.purge_dropped = true,
+			.nvols = 2,
+			.vols = {1, 3}};
+	memset(r.md5, 0xab, MD5_LEN);
+	memset(r.expect_md5, 0xab, MD5_LEN);
+	ck_assert_int_eq(apply(ix, &r), 0);
+	ck_assert_uint_eq(copies(ix, "/a").lost, 0);
+	ck_assert(!idx_damaged_any(ix));
+	ck_assert_int_eq(idx_purge_pending(ix, 2, "/a", 2, next_index), 0);
+	/* DELETE drops marks too. */
+	l = lost_cmd("/a", 3, 0xab);
+	ck_assert_int_eq(apply(ix, &l), 0);
+	ck_assert(idx_damaged_any(ix));
+	struct cmd d = key_cmd(CMD_DELETE, "/a");
+	ck_assert_int_eq(apply(ix, &d), 0);
+	ck_assert(!idx_damaged_any(ix));
+	ck_assert_int_eq(idx_stats(ix, &st), 0);
+	ck_assert_uint_eq(st.lost, 0);
+	idx_close(ix);
+}
+END_TEST
+
+static int collect_damaged(void *arg, const char *key, size_t keylen,
+			   const struct idx_record *r,
+			   const struct idx_copies *cp)
+{
+	char *out = arg;
+	(void)r;
+	snprintf(out + strlen(out), 64, "%.*s:%u/%u ", (int)keylen, key,
+		 cp->lost, cp->unverified);
+	return 0;
+}
+
+START_TEST(identity_and_dead_volumes)
+{
+	struct idx *ix = fresh();
+	struct cmd p = put_cmd("/a", 1, 2), q = put_cmd("/b", 2, 3);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	ck_assert_int_eq(apply(ix, &q), 0);
+	struct idx_vol_health h;
+	ck_assert_int_eq(idx_vol_health(ix, 2, &h), -ENOENT);
+	struct cmd hc = health_cmd(2, CMD_VH_DEAD, 0);
+	ck_assert_int_eq(apply(ix, &hc), -ENOENT);
+	/* The first identity is trusted; the same again changes nothing. */
+	struct cmd ic = ident_cmd(2, 0x11);
+	ck_assert_int_eq(apply(ix, &ic), 0);
+	ck_assert_int_eq(apply(ix, &ic), 0);
+	ck_assert_int_eq(idx_vol_health(ix, 2, &h), 0);
+	ck_assert(!h.unverified && !h.dead);
+	ck_assert(!idx_damaged_any(ix));
+	struct cmd l = lost_cmd("/b", 2, 0xab);
+	ck_assert_int_eq(apply(ix, &l), 0);
+	/* A new identity: unverified, and the old disk's marks are gone. */
+	ic = ident_cmd(2, 0x22);
+	ck_assert_int_eq(apply(ix, &ic), 0);
+	ck_assert_int_eq(idx_vol_health(ix, 2, &h), 0);
+	ck_assert(h.unverified && !h.dead);
+	ck_assert_uint_eq(h.ident[0], 0x22);
+	ck_assert_uint_eq(copies(ix, "/a").unverified, 2u);
+	ck_assert_uint_eq(copies(ix, "/b").unverified, 1u);
+	ck_assert_uint_eq(copies(ix, "/b").lost, 0);
+	char out[256] = "";
+	ck_assert_int_eq(idx_damaged(ix, NULL, 0, collect_damaged, out), 0);
+	ck_assert_str_eq(out, "/a:0/2 /b:0/1 ");
+	/* Verification of another identity is stale. */
+	hc = health_cmd(2, CMD_VH_VERIFIED, 0x11);
+	ck_assert_int_eq(apply(ix, &hc), -ESTALE);
+	hc = health_cmd(2, CMD_VH_VERIFIED, 0x22);
+	ck_assert_int_eq(apply(ix, &hc), 0);
+	ck_assert(!idx_damaged_any(ix));
+	/* Dead: every copy on it counts as lost, until alive again. */
+	ic = ident_cmd(3, 0x33);
+	ck_assert_int_eq(apply(ix, &ic), 0);
+	hc = health_cmd(3, CMD_VH_DEAD, 0);
+	ck_assert_int_eq(apply(ix, &hc), 0);
+	ck_assert_uint_eq(copies(ix, "/b").lost, 2u);
+	out[0] = '\0';
+	ck_assert_int_eq(idx_damaged(ix, "/b", 2, collect_damaged, out), 0);
+	ck_assert_str_eq(out, "/b:2/0 ");
+	hc = health_cmd(3, CMD_VH_ALIVE, 0);
+	ck_assert_int_eq(apply(ix, &hc), 0);
+	ck_assert(!idx_damaged_any(ix));
+	idx_close(ix);
+}
+END_TEST
+
+START_TEST(heal_state_survives_reopen)
+{
+	const char *dir = harness_tmpdir("idx");
+	struct idx *ix;
+	next_index = 0;
+	ck_assert_int_eq(idx_open(dir, &ix), 0);
+	struct cmd p = put_cmd("/a", 1, 2);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	struct cmd l = lost_cmd("/a", 1, 0xab);
+	ck_assert_int_eq(apply(ix, &l), 0);
+	idx_close(ix);
+	ck_assert_int_eq(idx_open(dir, &ix), 0);
+	ck_assert(idx_damaged_any(ix));
+	ck_assert_uint_eq(copies(ix, "/a").lost, 1u);
+	idx_close(ix);
+}
+END_TEST
+
+/* Copies ix into a snapshot file and installs it into `into`. */
+static void snapshot_into(struct idx *ix, struct idx *into)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/snap", harness_tmpdir("snap"));
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(idx_copy(ix, fd), 0);
+	close(fd);
+	ck_assert_int_eq(idx_install(into, path), 0);
+}
+
+START_TEST(heal_state_travels_in_snapshots)
+{
+	struct idx *a = fresh();
+	struct cmd p = put_cmd("/a", 1, 2), q = put_cmd("/b", 2, 3);
+	ck_assert_int_eq(apply(a, &p), 0);
+	ck_assert_int_eq(apply(a, &q), 0);
+	struct cmd l = lost_cmd("/a", 1, 0xab);
+	ck_assert_int_eq(apply(a, &l), 0);
+	struct cmd ic = ident_cmd(3, 0x33), hc = health_cmd(3, CMD_VH_DEAD, 0);
+	ck_assert_int_eq(apply(a, &ic), 0);
+	ck_assert_int_eq(apply(a, &hc), 0);
+	struct idx *b = fresh();
+	ck_assert(!idx_damaged_any(b));
+	snapshot_into(a, b);
+	ck_assert(idx_damaged_any(b));
+	ck_assert_uint_eq(copies(b, "/a").lost, 1u);
+	ck_assert_uint_eq(copies(b, "/b").lost, 2u);
+	struct idx_vol_health h;
+	ck_assert_int_eq(idx_vol_health(b, 3, &h), 0);
+	ck_assert(h.dead);
+	/* A snapshot without marks clears them, counts included. */
+	struct idx *c = fresh();
+	snapshot_into(c, b);
+	ck_assert(!idx_damaged_any(b));
+	ck_assert_int_eq(idx_vol_health(b, 3, &h), -ENOENT);
+	idx_close(a);
+	idx_close(b);
+	idx_close(c);
+}
+END_TEST
+
+START_TEST(put_over_unlinked_drops_marks)
+{
+	struct idx *ix = fresh();
+	struct cmd p = put_cmd("/a", 1, 2);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	struct cmd l = lost_cmd("/a", 1, 0xab);
+	ck_assert_int_eq(apply(ix, &l), 0);
+	struct cmd u = key_cmd(CMD_UNLINK, "/a");
+	ck_assert_int_eq(apply(ix, &u), 0);
+	ck_assert_uint_eq(copies(ix, "/a").lost, 1u);
+	/* A new value over the unlinked record rewrote volume 1's copy. */
+	p = put_cmd("/a", 1, 3);
+	ck_assert_int_eq(apply(ix, &p), 0);
+	ck_assert_uint_eq(copies(ix, "/a").lost, 0);
+	ck_assert(!idx_damaged_any(ix));
+	idx_close(ix);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("master_index");
@@ -329,6 +597,12 @@ int main(void)
 	tcase_add_test(tc, volume_set_keeps_ids);
 	tcase_add_test(tc, list_pages_and_limits);
 	tcase_add_test(tc, survives_reopen);
+	tcase_add_test(tc, heal_cmds_roundtrip);
+	tcase_add_test(tc, lost_marks_follow_the_record);
+	tcase_add_test(tc, identity_and_dead_volumes);
+	tcase_add_test(tc, heal_state_survives_reopen);
+	tcase_add_test(tc, heal_state_travels_in_snapshots);
+	tcase_add_test(tc, put_over_unlinked_drops_marks);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);

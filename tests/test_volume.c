@@ -405,10 +405,72 @@ START_TEST(kill9_during_write_storm)
 }
 END_TEST
 
+/* The number after "field": in a JSON body, or -1 when absent. */
+static long long json_num(const char *body, const char *field)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":", field);
+	const char *p = strstr(body, pat);
+	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+/* The string after "field": in a JSON body, copied into out ("" when
+ * absent). */
+static void json_str(const char *body, const char *field, char *out, size_t cap)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":\"", field);
+	const char *p = strstr(body, pat);
+	out[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(pat);
+	size_t n = strcspn(p, "\"");
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/* GET path and returns a number field of its JSON answer. */
+static long long get_num(struct vol *v, const char *path, const char *field)
+{
+	struct harness_resp r;
+	ck_assert_int_eq(req(v, "GET", path, NULL, 0, &r), 200);
+	long long n = json_num(r.body, field);
+	harness_resp_free(&r);
+	return n;
+}
+
+/* Polls /_/status until no scrub pass runs and `passes` have finished
+ * (at most 60 s), and returns that status body; the caller frees it. */
+static char *wait_scrub_passes(struct vol *v, long long passes)
+{
+	for (int i = 0; i < 6000; i++) {
+		struct harness_resp r;
+		ck_assert_int_eq(req(v, "GET", "/_/status", NULL, 0, &r), 200);
+		const char *sc = strstr(r.body, "\"scrub\":{");
+		ck_assert_ptr_nonnull(sc);
+		if (strstr(sc, "\"running\":false") &&
+		    json_num(sc, "passes") >= passes) {
+			char *body = strdup(r.body);
+			harness_resp_free(&r);
+			return body;
+		}
+		harness_resp_free(&r);
+		struct timespec d = {0, 10 * 1000 * 1000};
+		nanosleep(&d, NULL);
+	}
+	ck_abort_msg("scrub pass %lld did not end", passes);
+	return NULL;
+}
+
 START_TEST(keys_listing_and_status)
 {
 	struct vol v;
-	vol_start(&v, NULL);
+	/* No background pass, so that the POST below starts one. */
+	const char *const no_scrub[] = {"-scrub-rate", "0", NULL};
+	vol_start(&v, no_scrub);
 	ck_assert_int_eq(req(&v, "PUT", "/list/a", "1", 1, NULL), 201);
 	ck_assert_int_eq(req(&v, "PUT", "/list/b", "22", 2, NULL), 201);
 	ck_assert_int_eq(req(&v, "PUT", "/other", "333", 3, NULL), 201);
@@ -448,9 +510,20 @@ START_TEST(keys_listing_and_status)
 		strstr(r.body, "cask_volume_http_request_seconds_bucket{"));
 	harness_resp_free(&r);
 
-	ck_assert_int_eq(req(&v, "POST", "/_/scrub", NULL, 0, &r), 200);
-	ck_assert_str_eq(r.body, "{\"bad_records\":0}\n");
+	/* A scrub answers at once; its outcome shows in the status. */
+	ck_assert_int_eq(req(&v, "POST", "/_/scrub", NULL, 0, &r), 202);
+	ck_assert_str_eq(r.body, "{\"started\":true}\n");
 	harness_resp_free(&r);
+	char *st = wait_scrub_passes(&v, 1);
+	const char *sc = strstr(st, "\"scrub\":{");
+	ck_assert_int_eq(json_num(sc, "passes"), 1);
+	ck_assert_int_eq(json_num(sc, "records"), 3);
+	ck_assert_int_eq(json_num(sc, "bad"), 0);
+	ck_assert_int_gt(json_num(sc, "bytes"), 3 * 48);
+	ck_assert_int_eq(json_num(sc, "rate"), 0);
+	ck_assert_int_eq(json_num(st, "scrub_errors"), 0);
+	ck_assert_int_eq(json_num(st, "corrupt_seq"), 0);
+	free(st);
 	harness_stop(&v.p);
 }
 END_TEST
@@ -875,6 +948,369 @@ START_TEST(get_while_merging)
 }
 END_TEST
 
+/* Reads a whole file into memory (the caller frees it). */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	long n = ftell(f);
+	ck_assert_int_ge(n, 0);
+	rewind(f);
+	char *data = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(fread(data, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	data[n] = '\0';
+	*len = (size_t)n;
+	return data;
+}
+
+/* Rots the stored copy of a value: finds its bytes (which must occur
+ * exactly once) in the volume's segment files and flips the byte `at`
+ * into them, as a disk would. */
+static void rot_value(const struct vol *v, const void *val, size_t len,
+		      size_t at)
+{
+	char pattern[700];
+	snprintf(pattern, sizeof(pattern), "%s/data/*.data", v->dir);
+	glob_t g;
+	ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+	int found = 0;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		size_t n;
+		char *data = slurp(g.gl_pathv[i], &n);
+		for (char *p = data; n >= len && p <= data + n - len;) {
+			char *hit = memmem(p, (size_t)(data + n - p), val, len);
+			if (!hit)
+				break;
+			found++;
+			FILE *f = fopen(g.gl_pathv[i], "r+b");
+			ck_assert_ptr_nonnull(f);
+			ck_assert_int_eq(
+				fseek(f, hit - data + (long)at, SEEK_SET), 0);
+			int flipped = (unsigned char)hit[at] ^ 0x55;
+			ck_assert_int_eq(fputc(flipped, f), flipped);
+			fclose(f);
+			p = hit + 1;
+		}
+		free(data);
+	}
+	globfree(&g);
+	ck_assert_int_eq(found, 1);
+}
+
+/* How many lines of the volume's log contain `what`. */
+static int log_count(const struct vol *v, const char *what)
+{
+	size_t n;
+	char *log = slurp(v->p.log, &n);
+	int count = 0;
+	for (const char *p = log; (p = strstr(p, what)); p++)
+		count++;
+	free(log);
+	return count;
+}
+
+/* The reports /_/corrupt?since=... answers (the caller frees the body). */
+static char *corrupt_list(struct vol *v, const char *query)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/_/corrupt%s", query);
+	struct harness_resp r;
+	ck_assert_int_eq(req(v, "GET", path, NULL, 0, &r), 200);
+	char ct[64];
+	ck_assert_int_eq(harness_header(&r, "Content-Type", ct, sizeof(ct)), 0);
+	ck_assert_str_eq(ct, "application/x-ndjson");
+	char *body = strdup(r.body);
+	harness_resp_free(&r);
+	return body;
+}
+
+START_TEST(get_refuses_corrupt_small_value)
+{
+	struct vol v;
+	const char *const no_scrub[] = {"-scrub-rate", "0", NULL};
+	vol_start(&v, no_scrub);
+	static char rot[3000], good[3000], rot2[40000], fresh[3000];
+	harness_fill(rot, sizeof(rot), 1);
+	harness_fill(good, sizeof(good), 2);
+	harness_fill(rot2, sizeof(rot2), 3);
+	harness_fill(fresh, sizeof(fresh), 4);
+	ck_assert_int_eq(req(&v, "PUT", "/rot", rot, sizeof(rot), NULL), 201);
+	ck_assert_int_eq(req(&v, "PUT", "/good", good, sizeof(good), NULL),
+			 201);
+	ck_assert_int_eq(req(&v, "PUT", "/rot2", rot2, sizeof(rot2), NULL),
+			 201);
+	ck_assert_int_eq(get_num(&v, "/_/health", "corrupt_seq"), 0);
+	rot_value(&v, rot, sizeof(rot), 1234);
+
+	/* Refused with a reason, never the bytes, whole or in part. */
+	struct harness_resp r;
+	ck_assert_int_eq(req(&v, "GET", "/rot", NULL, 0, &r), 500);
+	ck_assert_str_eq(r.body, "corrupt record\n");
+	harness_resp_free(&r);
+	const char *range[] = {"Range: bytes=0-99", NULL};
+	ck_assert_int_eq(
+		harness_http("GET", url_of(&v, "/rot"), NULL, 0, range, &r), 0);
+	ck_assert_int_eq(r.code, 500);
+	ck_assert_str_eq(r.body, "corrupt record\n");
+	harness_resp_free(&r);
+
+	/* Reported once, counted every time. */
+	ck_assert_int_eq(get_num(&v, "/_/health", "corrupt_seq"), 1);
+	ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
+	ck_assert_int_eq(json_num(r.body, "corrupt_reads"), 2);
+	ck_assert_int_eq(json_num(r.body, "corrupt_keys"), 1);
+	ck_assert_int_eq(json_num(r.body, "corrupt_seq"), 1);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"corrupt_overflow\":false"));
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(&v, "GET", "/_/metrics", NULL, 0, &r), 200);
+	ck_assert_ptr_nonnull(
+		strstr(r.body, "\ncask_volume_corrupt_reads_total 2\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\ncask_volume_corrupt_keys 1\n"));
+	harness_resp_free(&r);
+	char *list = corrupt_list(&v, "");
+	ck_assert_str_eq(list, "{\"seq\":1,\"key\":\"/rot\",\"size\":3000,"
+			       "\"why\":\"data CRC mismatch\"}\n");
+	free(list);
+	list = corrupt_list(&v, "?since=1");
+	ck_assert_str_eq(list, "");
+	free(list);
+	ck_assert_int_eq(log_count(&v, "corrupt record: key \"/rot\" in "
+				       "segment 00000001 at "),
+			 1);
+
+	/* No false positives: a good value, whole and in ranges. */
+	assert_value(&v, "/good", good, sizeof(good));
+	const char *range2[] = {"Range: bytes=100-199", NULL};
+	ck_assert_int_eq(
+		harness_http("GET", url_of(&v, "/good"), NULL, 0, range2, &r),
+		0);
+	ck_assert_int_eq(r.code, 206);
+	ck_assert_uint_eq(r.len, 100);
+	ck_assert(memcmp(r.body, good + 100, 100) == 0);
+	harness_resp_free(&r);
+
+	/* A second rotten key is the next report; a poller that saw the
+	 * first asks only for what is newer. */
+	rot_value(&v, rot2, sizeof(rot2), 39999);
+	ck_assert_int_eq(req(&v, "GET", "/rot2", NULL, 0, NULL), 500);
+	list = corrupt_list(&v, "?since=1");
+	ck_assert_str_eq(list, "{\"seq\":2,\"key\":\"/rot2\",\"size\":40000,"
+			       "\"why\":\"data CRC mismatch\"}\n");
+	free(list);
+
+	/* Repair: a good copy over the bad one, or a delete, ends a report;
+	 * the numbers never go back. */
+	ck_assert_int_eq(req(&v, "PUT", "/rot", fresh, sizeof(fresh), NULL),
+			 201);
+	assert_value(&v, "/rot", fresh, sizeof(fresh));
+	list = corrupt_list(&v, "?since=0");
+	ck_assert_str_eq(list, "{\"seq\":2,\"key\":\"/rot2\",\"size\":40000,"
+			       "\"why\":\"data CRC mismatch\"}\n");
+	free(list);
+	ck_assert_int_eq(req(&v, "DELETE", "/rot2", NULL, 0, NULL), 204);
+	list = corrupt_list(&v, "");
+	ck_assert_str_eq(list, "");
+	free(list);
+	ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
+	ck_assert_int_eq(json_num(r.body, "corrupt_keys"), 0);
+	ck_assert_int_eq(json_num(r.body, "corrupt_seq"), 2);
+	harness_resp_free(&r);
+
+	/* Bad input: a clear 400, nothing changed. */
+	const char *bad[] = {"?since=abc", "?since=", "?since=-1", "?since=1x",
+			     "?since=99999999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/_/corrupt%s", bad[i]);
+		ck_assert_int_eq(req(&v, "GET", path, NULL, 0, &r), 400);
+		ck_assert_str_eq(r.body,
+				 "since must be a report number (decimal)\n");
+		harness_resp_free(&r);
+	}
+	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
+}
+END_TEST
+
+START_TEST(scrub_finds_rot_in_large_value)
+{
+	struct vol v;
+	const char *const no_scrub[] = {"-scrub-rate", "0", NULL};
+	vol_start(&v, no_scrub);
+	static char big[200000], small[1000];
+	harness_fill(big, sizeof(big), 5);
+	harness_fill(small, sizeof(small), 6);
+	ck_assert_int_eq(req(&v, "PUT", "/big", big, sizeof(big), NULL), 201);
+	ck_assert_int_eq(req(&v, "PUT", "/small", small, sizeof(small), NULL),
+			 201);
+	rot_value(&v, big, sizeof(big), 150000);
+
+	struct harness_resp r;
+	ck_assert_int_eq(req(&v, "POST", "/_/scrub", NULL, 0, &r), 202);
+	ck_assert_str_eq(r.body, "{\"started\":true}\n");
+	harness_resp_free(&r);
+	char *st = wait_scrub_passes(&v, 1);
+	const char *sc = strstr(st, "\"scrub\":{");
+	ck_assert_int_eq(json_num(sc, "records"), 2);
+	ck_assert_int_eq(json_num(sc, "bad"), 1);
+	ck_assert_int_eq(json_num(st, "scrub_errors"), 1);
+	ck_assert_int_eq(json_num(st, "corrupt_seq"), 1);
+	ck_assert_int_eq(json_num(st, "corrupt_reads"), 0);
+	free(st);
+	char *list = corrupt_list(&v, "");
+	ck_assert_str_eq(list, "{\"seq\":1,\"key\":\"/big\",\"size\":200000,"
+			       "\"why\":\"data CRC mismatch\"}\n");
+	free(list);
+	ck_assert_int_eq(req(&v, "GET", "/_/metrics", NULL, 0, &r), 200);
+	ck_assert_ptr_nonnull(
+		strstr(r.body, "\ncask_volume_scrub_errors_total 1\n"));
+	ck_assert_ptr_nonnull(
+		strstr(r.body, "\ncask_volume_scrub_passes_total 1\n"));
+	harness_resp_free(&r);
+	assert_value(&v, "/small", small, sizeof(small));
+
+	/* Known bad now: no more sendfile of it, nor a 200 to HEAD. */
+	ck_assert_int_eq(req(&v, "GET", "/big", NULL, 0, &r), 500);
+	ck_assert_str_eq(r.body, "corrupt record\n");
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(&v, "HEAD", "/big", NULL, 0, NULL), 500);
+	ck_assert_int_eq(get_num(&v, "/_/status", "corrupt_reads"), 2);
+
+	/* A second pass finds the same rot and reports nothing new. */
+	ck_assert_int_eq(req(&v, "POST", "/_/scrub", NULL, 0, NULL), 202);
+	st = wait_scrub_passes(&v, 2);
+	ck_assert_int_eq(json_num(strstr(st, "\"scrub\":{"), "bad"), 1);
+	ck_assert_int_eq(json_num(st, "corrupt_seq"), 1);
+	free(st);
+
+	/* The repair: a good copy written over it is served again. */
+	ck_assert_int_eq(req(&v, "PUT", "/big", big, sizeof(big), NULL), 201);
+	assert_value(&v, "/big", big, sizeof(big));
+	list = corrupt_list(&v, "");
+	ck_assert_str_eq(list, "");
+	free(list);
+	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
+}
+END_TEST
+
+START_TEST(background_scrub_finds_rot)
+{
+	struct vol v;
+	const char *const slow[] = {"-scrub-rate", "64K", NULL};
+	vol_start(&v, slow);
+	static char val[20000];
+	harness_fill(val, sizeof(val), 7);
+	ck_assert_int_eq(req(&v, "PUT", "/quiet", val, sizeof(val), NULL), 201);
+	rot_value(&v, val, sizeof(val), 10);
+	/* Nobody reads the key or asks for a scrub. */
+	long long seq = 0;
+	for (int i = 0; i < 3000 && seq < 1; i++) {
+		seq = get_num(&v, "/_/health", "corrupt_seq");
+		struct timespec d = {0, 10 * 1000 * 1000};
+		nanosleep(&d, NULL);
+	}
+	ck_assert_int_eq(seq, 1);
+	char *list = corrupt_list(&v, "?since=0");
+	ck_assert_str_eq(list, "{\"seq\":1,\"key\":\"/quiet\",\"size\":20000,"
+			       "\"why\":\"data CRC mismatch\"}\n");
+	free(list);
+	ck_assert_int_eq(get_num(&v, "/_/status", "corrupt_reads"), 0);
+	ck_assert_int_eq(get_num(&v, "/_/status", "rate"), 64 * 1024);
+	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
+}
+END_TEST
+
+/* A POST while a slow background pass runs starts nothing new but lifts
+ * the pass's rate limit, so it ends soon instead of in minutes. */
+START_TEST(scrub_post_while_running)
+{
+	struct vol v;
+	const char *const crawl[] = {"-scrub-rate", "1K", NULL};
+	vol_start(&v, crawl);
+	static char val[60000];
+	harness_fill(val, sizeof(val), 8);
+	ck_assert_int_eq(req(&v, "PUT", "/a", val, sizeof(val), NULL), 201);
+	ck_assert_int_eq(req(&v, "PUT", "/b", val, sizeof(val), NULL), 201);
+	/* The first pass began before the PUTs and saw no key; wait for one
+	 * that is reading them (at 1 KiB/s it takes two minutes). */
+	struct harness_resp r = {0};
+	bool crawling = false;
+	for (int i = 0; i < 3000 && !crawling; i++) {
+		ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
+		const char *sc = strstr(r.body, "\"scrub\":{");
+		crawling = strstr(sc, "\"running\":true") &&
+			   json_num(sc, "bytes") > 0;
+		harness_resp_free(&r);
+		struct timespec d = {0, 10 * 1000 * 1000};
+		nanosleep(&d, NULL);
+	}
+	ck_assert(crawling);
+	long long passes = get_num(&v, "/_/status", "passes");
+	ck_assert_int_eq(req(&v, "POST", "/_/scrub", NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, "{\"started\":false,\"running\":true}\n");
+	harness_resp_free(&r);
+	char *st = wait_scrub_passes(&v, passes + 1);
+	const char *sc = strstr(st, "\"scrub\":{");
+	ck_assert_int_eq(json_num(sc, "records"), 2);
+	ck_assert_int_eq(json_num(sc, "bad"), 0);
+	ck_assert_int_lt(json_num(sc, "last_pass_ms"), 60000);
+	free(st);
+	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
+}
+END_TEST
+
+/* The id in /_/health and /_/status names the data directory: the same
+ * after a restart, new once the directory was emptied. */
+START_TEST(volume_identity)
+{
+	struct vol v;
+	vol_start(&v, NULL);
+	struct harness_resp r;
+	char id[64], run[64], other[64];
+	ck_assert_int_eq(req(&v, "GET", "/_/health", NULL, 0, &r), 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"status\":\"ok\""));
+	json_str(r.body, "id", id, sizeof(id));
+	json_str(r.body, "run", run, sizeof(run));
+	ck_assert_int_eq(json_num(r.body, "corrupt_seq"), 0);
+	ck_assert_int_eq(json_num(r.body, "corrupt_dropped_seq"), 0);
+	harness_resp_free(&r);
+	ck_assert_uint_eq(strlen(id), 32);
+	ck_assert_uint_eq(strspn(id, "0123456789abcdef"), 32);
+	ck_assert_uint_eq(strlen(run), 16);
+	ck_assert_int_eq(req(&v, "GET", "/_/status", NULL, 0, &r), 200);
+	json_str(r.body, "id", other, sizeof(other));
+	ck_assert_str_eq(other, id);
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(&v, "PUT", "/kept", "v", 1, NULL), 201);
+
+	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
+	ck_assert_int_eq(harness_restart(&v.p), 0);
+	ck_assert_int_eq(req(&v, "GET", "/_/health", NULL, 0, &r), 200);
+	json_str(r.body, "id", other, sizeof(other));
+	ck_assert_str_eq(other, id);
+	json_str(r.body, "run", other, sizeof(other));
+	ck_assert_str_ne(other, run);
+	harness_resp_free(&r);
+	assert_value(&v, "/kept", "v", 1);
+
+	/* A wiped disk: same address, new volume. */
+	harness_stop(&v.p);
+	char data[700];
+	snprintf(data, sizeof(data), "%s/data", v.dir);
+	harness_rmtree(data);
+	ck_assert_int_eq(harness_restart(&v.p), 0);
+	ck_assert_int_eq(req(&v, "GET", "/_/health", NULL, 0, &r), 200);
+	json_str(r.body, "id", other, sizeof(other));
+	harness_resp_free(&r);
+	ck_assert_uint_eq(strspn(other, "0123456789abcdef"), 32);
+	ck_assert_str_ne(other, id);
+	ck_assert_int_eq(req(&v, "GET", "/kept", NULL, 0, NULL), 404);
+	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
+}
+END_TEST
+
 START_TEST(sigterm_is_clean)
 {
 	struct vol v;
@@ -913,6 +1349,11 @@ int main(void)
 	tcase_add_test(tc, delete_behind_slow_put_one_thread);
 	tcase_add_test(tc, merge_while_serving);
 	tcase_add_test(tc, get_while_merging);
+	tcase_add_test(tc, get_refuses_corrupt_small_value);
+	tcase_add_test(tc, scrub_finds_rot_in_large_value);
+	tcase_add_test(tc, background_scrub_finds_rot);
+	tcase_add_test(tc, scrub_post_while_running);
+	tcase_add_test(tc, volume_identity);
 	tcase_add_test(tc, sigterm_is_clean);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -230,6 +232,7 @@ static int publish_put(struct bc *bc, struct bc_seg *seg, const char *key,
 		atomic_fetch_add(&seg->live, rec_size(klen, vlen));
 		if (had_old)
 			bc_account_dead(bc, old.seg, rec_size(klen, old.size));
+		bc_forget_corrupt(bc, key, klen);
 	}
 	return 0;
 }
@@ -239,8 +242,10 @@ static void publish_del(struct bc *bc, struct bc_seg *seg, const char *key,
 {
 	struct keydir_loc old;
 	atomic_fetch_add(&seg->tomb, rec_size(klen, 0));
-	if (keydir_del(bc->kd, key, klen, seg->id, off, &old) == 1)
+	if (keydir_del(bc->kd, key, klen, seg->id, off, &old) == 1) {
 		bc_account_dead(bc, old.seg, rec_size(klen, old.size));
+		bc_forget_corrupt(bc, key, klen);
+	}
 }
 
 /* ---- recovery ---- */
@@ -984,33 +989,70 @@ static void pin_fd(void *arg, const struct keydir_loc *loc)
 }
 
 static int lookup(struct bc *bc, const char *key, size_t klen,
-		  struct bc_entry *e, struct pin *p, bool want_file)
+		  struct keydir_loc *loc, struct pin *p, bool want_file)
 {
-	struct keydir_loc loc;
 	int rc = check_key(key, klen);
 	if (rc)
 		return rc;
-	rc = keydir_get(bc->kd, key, klen, &loc, want_file ? pin_fd : NULL, p);
-	if (rc)
-		return rc;
-	if (p->rc)
-		return p->rc;
-	e->segment = loc.seg;
-	e->value_offset = loc.off + REC_HDR_SIZE + klen;
-	e->size = loc.size;
-	memcpy(e->md5, loc.md5, MD5_LEN);
-	return 0;
+	rc = keydir_get(bc->kd, key, klen, loc, want_file ? pin_fd : NULL, p);
+	return rc ? rc : p->rc;
+}
+
+static void entry_of(const struct keydir_loc *loc, size_t klen,
+		     struct bc_entry *e)
+{
+	e->segment = loc->seg;
+	e->value_offset = loc->off + REC_HDR_SIZE + klen;
+	e->size = loc->size;
+	memcpy(e->md5, loc->md5, MD5_LEN);
+}
+
+int bc_lookup(struct bc *bc, const char *key, size_t klen,
+	      struct keydir_loc *loc, int *fd)
+{
+	assert(bc && loc);
+	struct pin p = {.bc = bc, .fd = -1};
+	int rc = lookup(bc, key, klen, loc, &p, fd != NULL);
+	if (!rc && fd)
+		*fd = p.fd;
+	return rc;
 }
 
 int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
 	   int *fd)
 {
-	assert(bc && e);
-	struct pin p = {.bc = bc, .fd = -1};
-	int rc = lookup(bc, key, klen, e, &p, fd != NULL);
-	if (!rc && fd)
-		*fd = p.fd;
+	assert(e);
+	struct keydir_loc loc;
+	int rc = bc_lookup(bc, key, klen, &loc, fd);
+	if (!rc)
+		entry_of(&loc, klen, e);
 	return rc;
+}
+
+/* Reads a whole record: header and key into head, the value into val, in
+ * one system call for the usual case. -EIO on an error or a short file. */
+static int read_record(int fd, uint8_t *head, size_t hlen, void *val,
+		       uint64_t size, uint64_t off)
+{
+	struct iovec iov[2] = {{head, hlen}, {val, (size_t)size}};
+	ssize_t k;
+	do
+		k = preadv(fd, iov, 2, (off_t)off);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return -EIO;
+	/* A short read is finished piece by piece. */
+	uint64_t got = (uint64_t)k;
+	if (got < hlen) {
+		int rc = bc_pread_all(fd, head + got, hlen - got, off + got);
+		if (rc)
+			return rc;
+		got = hlen;
+	}
+	return got - hlen == size
+		       ? 0
+		       : bc_pread_all(fd, (uint8_t *)val + (got - hlen),
+				      (size_t)(size - (got - hlen)), off + got);
 }
 
 int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
@@ -1018,19 +1060,53 @@ int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
 {
 	assert(bc && e && val && fd);
 	struct pin p = {.bc = bc, .copy = true, .max = max, .fd = -1};
+	struct keydir_loc loc;
 	*val = NULL;
 	*fd = -1;
-	int rc = lookup(bc, key, klen, e, &p, true);
+	int rc = lookup(bc, key, klen, &loc, &p, true);
 	if (rc)
 		return rc;
+	entry_of(&loc, klen, e);
+	/* Known bad (a scrub or an earlier read found it): refused without
+	 * a read, whichever the form, until a write or delete ends the
+	 * report. The key is looked up first, so a write that ends it can
+	 * only make this refuse a good value for a moment, never hand out
+	 * a bad one. */
+	if (bc_is_corrupt(bc, key, (uint16_t)klen)) {
+		if (p.seg)
+			atomic_fetch_sub(&p.seg->readers[p.gen], 1);
+		else
+			close(p.fd);
+		atomic_fetch_add(&bc->corrupt_reads, 1);
+		return -EBADMSG;
+	}
 	if (!p.seg) {
 		*fd = p.fd;
 		return 0;
 	}
 	/* malloc(0) may return NULL, which would read as "no copy". */
 	void *buf = malloc(e->size ? e->size : 1);
-	rc = buf ? bc_pread_all(p.fd, buf, e->size, e->value_offset) : -ENOMEM;
+	uint8_t head[REC_HDR_SIZE + KEY_MAX];
+	rc = buf ? read_record(p.fd, head, REC_HDR_SIZE + klen, buf, e->size,
+			       loc.off)
+		 : -ENOMEM;
 	atomic_fetch_sub(&p.seg->readers[p.gen], 1);
+	const char *why = rc == -EIO ? "unreadable record" : NULL;
+	if (!rc) {
+		struct rec_verify v;
+		why = rec_verify_begin(&v, head, key, (uint16_t)klen, e->size,
+				       e->md5);
+		if (!why) {
+			rec_verify_update(&v, buf, (size_t)e->size);
+			why = rec_verify_end(&v);
+		}
+		if (why)
+			rc = -EBADMSG;
+	}
+	if (why) {
+		atomic_fetch_add(&bc->corrupt_reads, 1);
+		bc_report_corrupt(bc, key, (uint16_t)klen, &loc, why);
+	}
 	if (rc) {
 		free(buf);
 		return rc;
@@ -1087,6 +1163,22 @@ void bc_stats(struct bc *bc, struct bc_stats *st)
 	st->synced_writes = atomic_load(&bc->synced_writes);
 	st->merges = atomic_load(&bc->merges);
 	st->scrub_errors = atomic_load(&bc->scrub_errors);
+	st->scrub_bytes_total = atomic_load(&bc->scrub_bytes_total);
+	st->scrub_rate = bc->opt.scrub_rate;
+	st->corrupt_reads = atomic_load(&bc->corrupt_reads);
+	pthread_mutex_lock(&bc->cset_mu);
+	st->corrupt_seq = corrupt_seq(bc->cset);
+	st->corrupt_dropped = corrupt_dropped_seq(bc->cset);
+	st->corrupt_keys = corrupt_count(bc->cset);
+	pthread_mutex_unlock(&bc->cset_mu);
+	pthread_mutex_lock(&bc->scrub_mu);
+	st->scrub_running = bc->scrub_running;
+	st->scrub_passes = bc->scrub_passes;
+	st->scrub_last_pass_ms = bc->scrub_last_pass_ms;
+	st->scrub_records = atomic_load(&bc->scrub_records);
+	st->scrub_bytes = atomic_load(&bc->scrub_bytes);
+	st->scrub_bad = atomic_load(&bc->scrub_bad);
+	pthread_mutex_unlock(&bc->scrub_mu);
 	struct statvfs vfs;
 	if (statvfs(bc->dir, &vfs) == 0)
 		st->disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
@@ -1154,6 +1246,116 @@ static int lock_dir(struct bc *bc)
 	return 0;
 }
 
+/* ---- identity ---- */
+
+/* Fills out with 2 * n lowercase hex characters of fresh randomness. */
+static int random_hex(char *out, size_t n)
+{
+	uint8_t raw[BC_ID_LEN / 2];
+	assert(n <= sizeof(raw));
+	for (size_t got = 0; got < n;) {
+		ssize_t k = getrandom(raw + got, n - got, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		got += (size_t)k;
+	}
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[raw[i] >> 4];
+		out[2 * i + 1] = digits[raw[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return 0;
+}
+
+/* Reads dir/id: BC_ID_LEN lowercase hex characters and a newline. Returns
+ * 0, -ENOENT, or -EBADMSG when it holds anything else. */
+static int read_id(struct bc *bc, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char text[BC_ID_LEN + 2];
+	ssize_t n;
+	do
+		n = read(fd, text, sizeof(text));
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	bool ok = n == BC_ID_LEN + 1 && text[BC_ID_LEN] == '\n';
+	for (int i = 0; ok && i < BC_ID_LEN; i++)
+		ok = (text[i] >= '0' && text[i] <= '9') ||
+		     (text[i] >= 'a' && text[i] <= 'f');
+	if (!ok)
+		return -EBADMSG;
+	memcpy(bc->id, text, BC_ID_LEN);
+	bc->id[BC_ID_LEN] = '\0';
+	return 0;
+}
+
+/* Draws a new id and makes dir/id durable: a crash leaves the old file
+ * (or none) or the new one, never a torn one. */
+static int write_id(struct bc *bc, const char *path)
+{
+	char tmp[PATH_MAX], text[BC_ID_LEN + 1];
+	int n = snprintf(tmp, sizeof(tmp), "%s/id.tmp", bc->dir);
+	if (n < 0 || n >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	int rc = random_hex(bc->id, BC_ID_LEN / 2);
+	if (rc)
+		return rc;
+	memcpy(text, bc->id, BC_ID_LEN);
+	text[BC_ID_LEN] = '\n';
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = fs_write_all(fd, text, sizeof(text));
+	if (!rc && fsync(fd))
+		rc = -errno;
+	close(fd);
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (!rc)
+		rc = fs_sync_dir(bc->dir);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* The directory's id, made on the first open without one: a new
+ * directory, one an older build made, or one whose id file was damaged
+ * (a new id only makes a master verify this volume's copies). */
+static int load_id(struct bc *bc)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/id", bc->dir);
+	if (n < 0 || n >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	int rc = read_id(bc, path);
+	if (rc == 0 || (rc != -ENOENT && rc != -EBADMSG))
+		return rc;
+	if (rc == -EBADMSG)
+		log_warn("bitcask %s: id file is damaged; drawing a new id",
+			 bc->dir);
+	rc = write_id(bc, path);
+	if (!rc)
+		log_info("bitcask %s: new volume id %s", bc->dir, bc->id);
+	return rc;
+}
+
+const char *bc_id(const struct bc *bc)
+{
+	return bc->id;
+}
+
+const char *bc_run(const struct bc *bc)
+{
+	return bc->run;
+}
+
 static void destroy(struct bc *bc)
 {
 	for (uint32_t i = 0; i < bc->segs_cap; i++)
@@ -1162,6 +1364,7 @@ static void destroy(struct bc *bc)
 	free(bc->segs);
 	free(bc->dirty);
 	keydir_free(bc->kd);
+	corrupt_free(bc->cset);
 	if (bc->lock_fd >= 0)
 		close(bc->lock_fd);
 	pthread_rwlock_destroy(&bc->segs_lock);
@@ -1173,6 +1376,9 @@ static void destroy(struct bc *bc)
 	pthread_mutex_destroy(&bc->merge_mu);
 	pthread_mutex_destroy(&bc->mstop_mu);
 	pthread_cond_destroy(&bc->mstop_cv);
+	pthread_mutex_destroy(&bc->cset_mu);
+	pthread_mutex_destroy(&bc->scrub_mu);
+	pthread_cond_destroy(&bc->scrub_cv);
 	free(bc->dir);
 	free(bc);
 }
@@ -1199,6 +1405,9 @@ int bc_open(const struct bc_options *opt, struct bc **out)
 	pthread_mutex_init(&bc->merge_mu, NULL);
 	pthread_mutex_init(&bc->mstop_mu, NULL);
 	pthread_cond_init(&bc->mstop_cv, NULL);
+	pthread_mutex_init(&bc->cset_mu, NULL);
+	pthread_mutex_init(&bc->scrub_mu, NULL);
+	pthread_cond_init(&bc->scrub_cv, NULL);
 	bc->dir = strdup(opt->dir);
 	bc->opt.dir = bc->dir;
 	int rc = bc->dir ? 0 : -ENOMEM;
@@ -1206,6 +1415,14 @@ int bc_open(const struct bc_options *opt, struct bc **out)
 		rc = -errno;
 	if (!rc)
 		rc = lock_dir(bc);
+	if (!rc)
+		rc = load_id(bc);
+	if (!rc)
+		rc = random_hex(bc->run, BC_RUN_LEN / 2);
+	if (!rc)
+		rc = corrupt_new(opt->corrupt_max ? opt->corrupt_max
+						  : CORRUPT_CAP_DEFAULT,
+				 &bc->cset);
 	if (!rc)
 		rc = keydir_new(&bc->kd);
 	if (!rc)
@@ -1217,6 +1434,8 @@ int bc_open(const struct bc_options *opt, struct bc **out)
 	}
 	if (!rc && opt->merge_interval_ms)
 		rc = bc_merger_start(bc);
+	if (!rc)
+		rc = bc_scrubber_start(bc);
 	if (rc) {
 		log_error("bitcask %s: open failed: %s", opt->dir,
 			  strerror(-rc));
@@ -1235,6 +1454,7 @@ void bc_close(struct bc *bc)
 	while (bc->writers)
 		pthread_cond_wait(&bc->idle_cv, &bc->wmu);
 	pthread_mutex_unlock(&bc->wmu);
+	bc_scrubber_stop(bc);
 	bc_merger_stop(bc);
 	if (bc->sync_running) {
 		pthread_mutex_lock(&bc->sync_mu);

@@ -19,6 +19,18 @@
  * recovery alike (records compare by (segment id, offset); merge rewrites
  * a segment under its own id, so that order survives compaction).
  *
+ * Integrity: a value bc_read copies is checked against its record before
+ * it is handed out (-EBADMSG, never wrong bytes); a scrub re-reads every
+ * record (bc_scrub, bc_scrub_start, and a background thread at
+ * scrub_rate). Every key found bad either way is reported: a bounded
+ * in-memory set of numbered reports (bc_corrupt_next) that a key leaves
+ * when it is overwritten or deleted. The set does not survive bc_close;
+ * after a restart the next scrub pass finds the rot again.
+ *
+ * Identity: each data directory holds a random id in its file `id`
+ * (bc_id), drawn when the directory is first opened without one, so an
+ * emptied directory comes back as a new volume.
+ *
  * Threads: every function may be called from any thread concurrently,
  * except bc_open/bc_close. A struct bc_write belongs to one thread.
  *
@@ -27,6 +39,7 @@
  *   -EFBIG   value over limits    -EIO     read/write/sync failed
  *   -ENOMEM  allocation failed    -EINVAL  bad argument (e.g. key length)
  *   -EBUSY   bc_open: another process holds the directory's LOCK file
+ *   -EBADMSG bc_read: the record failed its check (reported as corrupt)
  */
 #ifndef CASK_BITCASK_H
 #define CASK_BITCASK_H
@@ -37,6 +50,11 @@
 
 #include "common/key.h"
 #include "common/md5.h"
+#include "volume/corrupt.h"
+
+/* Hex characters of bc_id and bc_run. */
+#define BC_ID_LEN  32
+#define BC_RUN_LEN 16
 
 enum bc_sync {
 	BC_SYNC_ALWAYS, /* one fdatasync per write, serially */
@@ -56,6 +74,11 @@ struct bc_options {
 				     * 0 disables background merging */
 	uint64_t max_disk;	    /* bytes of segments allowed; 0 = no
 				     * limit but the filesystem's */
+	uint64_t scrub_rate;	    /* background scrub: record bytes read
+				     * per second, pass after pass; 0: no
+				     * background passes */
+	uint32_t corrupt_max;	    /* corrupt-key reports kept; 0:
+				     * CORRUPT_CAP_DEFAULT */
 };
 
 struct bc;
@@ -64,7 +87,9 @@ struct bc;
  * then a scan of every segment newer than its hint. A torn tail is
  * truncated; a corrupt record in the middle is skipped, counted in
  * bc_stats.corrupt_records and logged, and every record after it loads.
- * Starts the sync and merge threads. */
+ * Reads the directory's id, or draws one and writes it (temp file, fsync,
+ * rename, directory fsync) when there is none or it is unreadable. Starts
+ * the sync, merge and scrub threads. */
 int bc_open(const struct bc_options *opt, struct bc **out);
 
 /* Clean shutdown: waits for in-flight writes to finish or abort, syncs,
@@ -143,10 +168,15 @@ int bc_get(struct bc *bc, const char *key, size_t klen, struct bc_entry *e,
  * descriptor in *fd, with *val NULL. The copy costs one pread and no
  * descriptor: the file version is pinned rather than dup()ed, and no lock
  * is held across the read, so a read that misses the page cache holds up
- * no writer (merge waits for it before it closes that file). Both forms
- * give the bytes as stored, as sendfile would: nothing is verified on the
- * way (e->md5 lets the client check them; bc_scrub checks the records).
- * On error both are left empty. */
+ * no writer (merge waits for it before it closes that file). The copy is
+ * read with its header and key and checked (rec_verify: header, key,
+ * data CRC) before it is returned: a record that fails is -EBADMSG,
+ * counted (corrupt_reads), logged and reported as corrupt, and so is one
+ * that cannot be read whole (-EIO). The descriptor form gives the bytes as
+ * stored, as sendfile would (e->md5 lets the client check them; the scrub
+ * checks the records). A key already reported corrupt is -EBADMSG
+ * (counted) in either form, without a read. On error both are left
+ * empty. */
 int bc_read(struct bc *bc, const char *key, size_t klen, size_t max,
 	    struct bc_entry *e, void **val, int *fd);
 
@@ -164,9 +194,38 @@ typedef void (*bc_key_fn)(void *arg, const char *key, size_t klen,
 int bc_keys_next(struct bc *bc, struct bc_cursor *cur, const char *prefix,
 		 size_t plen, bc_key_fn cb, void *arg);
 
-/* Re-reads every live record and checks its CRC and md5. Returns the
- * number of bad records found (each logged) or a negative errno. */
+/* Runs a scrub pass on the calling thread, without rate limit, once no
+ * other pass runs: re-reads every live record and checks its header, key,
+ * data CRC and md5. Returns the number of bad records found (each
+ * counted, reported as corrupt and logged) or a negative errno. */
 long bc_scrub(struct bc *bc);
+
+/* Asks the scrub thread for a pass now, without rate limit, and returns
+ * at once: true if it starts one, false if a pass is already running
+ * (that pass then goes on without rate limit). bc_stats shows progress. */
+bool bc_scrub_start(struct bc *bc);
+
+/* Pages through the corrupt-key reports in ascending number: calls fn
+ * for up to max (> 0) reports numbered above *since and at most until,
+ * under the set's lock (fn must not call into the engine), and moves
+ * *since past them. Returns 1 while more may follow, 0 when none is left
+ * up to until. */
+int bc_corrupt_next(struct bc *bc, uint64_t *since, uint64_t until, size_t max,
+		    corrupt_fn fn, void *arg);
+
+/* Number of the newest corrupt-key report (0: none), and in *dropped
+ * that of the newest one dropped for lack of room: bc_stats's two
+ * fields, without its cost, for a health check polled every second. */
+uint64_t bc_corrupt_seq(struct bc *bc, uint64_t *dropped);
+
+/* The data directory's id: BC_ID_LEN lowercase hex characters (16 random
+ * bytes), NUL-terminated, valid until bc_close. */
+const char *bc_id(const struct bc *bc);
+
+/* BC_RUN_LEN lowercase hex characters drawn anew by every bc_open: report
+ * numbers count from 1 again in each run, so a poller keeps its place
+ * per (id, run). */
+const char *bc_run(const struct bc *bc);
 
 /* Merges every sealed segment whose dead fraction is at least the
  * threshold, now, on the calling thread. Returns segments merged. */
@@ -182,9 +241,21 @@ struct bc_stats {
 	uint64_t syncs;		  /* fdatasync calls for writes */
 	uint64_t synced_writes;	  /* writes covered by those syncs */
 	uint64_t merges;	  /* segments merged */
-	uint64_t scrub_errors;
-	uint64_t disk_free;    /* bytes free on the data filesystem */
-	uint64_t keydir_bytes; /* memory held by the keydir */
+	uint64_t scrub_errors;	  /* bad records found by scrubs, ever */
+	uint64_t disk_free;	  /* bytes free on the data filesystem */
+	uint64_t keydir_bytes;	  /* memory held by the keydir */
+	uint64_t corrupt_reads;	  /* bc_read copies that failed a check */
+	uint64_t corrupt_seq;	  /* newest report number (0: none) */
+	uint64_t corrupt_dropped; /* newest report dropped for room (0: none) */
+	uint32_t corrupt_keys;	  /* reports in the set */
+	bool scrub_running;
+	uint64_t scrub_passes;	     /* finished since bc_open */
+	uint64_t scrub_records;	     /* of the pass in progress, or else */
+	uint64_t scrub_bytes;	     /* the last one: records checked, */
+	uint64_t scrub_bad;	     /* bytes read, bad records found */
+	uint64_t scrub_last_pass_ms; /* duration of the last finished pass */
+	uint64_t scrub_bytes_total;  /* read by every pass */
+	uint64_t scrub_rate;	     /* bc_options.scrub_rate */
 };
 
 void bc_stats(struct bc *bc, struct bc_stats *st);

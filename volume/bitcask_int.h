@@ -7,6 +7,8 @@
  *   wmu         active segment, reservations, segment creation
  *   segs_lock   the segment table and each segment's fd[] and gen
  *   sync_mu     group-commit state
+ *   cset_mu     the corrupt-key set (takes a shard read lock inside)
+ *   scrub_mu    scrub pass state (never held during a read)
  * bc_get holds a shard read lock while it dups the segment fd under
  * segs_lock, so a location and the file it refers to are read together;
  * merge retires a file version only after it has moved every entry off
@@ -24,6 +26,7 @@
 #include <stdint.h>
 
 #include "volume/bitcask.h"
+#include "volume/corrupt.h"
 #include "volume/keydir.h"
 
 struct bc_seg {
@@ -76,9 +79,32 @@ struct bc {
 	bool merge_stop, merge_running;
 	pthread_t merge_thread;
 
+	/* Keys found corrupt, for bc_corrupt_next. cset_count mirrors the
+	 * set's size and cset_adding counts reports in progress, so a write
+	 * can skip cset_mu while both are 0 (bc_forget_corrupt). */
+	pthread_mutex_t cset_mu;
+	struct corrupt_set *cset;
+	_Atomic uint32_t cset_count, cset_adding;
+
+	/* Scrub passes (scrub.c), under scrub_mu: one at a time. */
+	pthread_mutex_t scrub_mu;
+	pthread_cond_t scrub_cv; /* wakes the scrub thread, pass waiters and
+				  * a paced pass (stop, limit lifted) */
+	bool scrub_stop, scrub_thread_running;
+	bool scrub_running;   /* a pass holds the slot */
+	bool scrub_requested; /* bc_scrub_start gave the slot to the thread */
+	bool scrub_fast;      /* the current pass ignores scrub_rate */
+	uint64_t scrub_passes, scrub_last_pass_ms;
+	pthread_t scrub_thread;
+	/* Of the pass in progress, or else the last one. */
+	_Atomic uint64_t scrub_records, scrub_bytes, scrub_bad;
+
+	char id[BC_ID_LEN + 1];
+	char run[BC_RUN_LEN + 1];
+
 	_Atomic int failed; /* sticky -EIO once a sync has failed */
 	_Atomic uint64_t corrupt, truncated, syncs, synced_writes, merges,
-		scrub_errors;
+		scrub_errors, scrub_bytes_total, corrupt_reads;
 };
 
 /* Segment table lookup; the caller holds segs_lock. */
@@ -97,6 +123,27 @@ void bc_account_dead(struct bc *bc, uint32_t seg, uint64_t bytes);
 /* Writes the hint of a segment from the records the keydir points at and
  * its tombstones. The caller ensures nothing writes to it meanwhile. */
 int bc_write_seg_hint(struct bc *bc, struct bc_seg *seg);
+
+/* bc_get with the keydir's location itself, for scrub. */
+int bc_lookup(struct bc *bc, const char *key, size_t klen,
+	      struct keydir_loc *loc, int *fd);
+
+/* Records key as corrupt (found bad at loc, for the reason why, a static
+ * string) unless the key has moved on from loc meanwhile, and logs it the
+ * first time. Any thread. */
+void bc_report_corrupt(struct bc *bc, const char *key, uint16_t klen,
+		       const struct keydir_loc *loc, const char *why);
+
+/* Whether key has a corrupt report (cheap while there are none). */
+bool bc_is_corrupt(struct bc *bc, const char *key, uint16_t klen);
+
+/* Drops key's corrupt report, if any: called after the keydir stopped
+ * pointing at the reported record (a newer put, a delete). */
+void bc_forget_corrupt(struct bc *bc, const char *key, uint16_t klen);
+
+/* Scrub thread (scrub.c). */
+int bc_scrubber_start(struct bc *bc);
+void bc_scrubber_stop(struct bc *bc);
 
 /* Background merge thread (merge.c). */
 int bc_merger_start(struct bc *bc);

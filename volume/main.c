@@ -27,7 +27,7 @@ static int parse_sync(const char *s, enum bc_sync *out)
 int main(int argc, char **argv)
 {
 	long port, merge_pct, merge_interval, max_conns, threads;
-	uint64_t segment_size, max_value;
+	uint64_t segment_size, max_value, scrub_rate;
 	const char *dir, *sync_name, *bind, *level;
 	const struct flag flags[] = {
 		{"port", FLAG_INT, &port, "3001", "TCP port to listen on"},
@@ -43,6 +43,10 @@ int main(int argc, char **argv)
 		 "merge a segment once this percentage of it is dead"},
 		{"merge-interval", FLAG_INT, &merge_interval, "10000",
 		 "milliseconds between merge checks (0: never merge)"},
+		{"scrub-rate", FLAG_SIZE, &scrub_rate, "4M",
+		 "background scrub: record bytes re-read and checked per "
+		 "second, pass after pass (0: no background scrub); a pass "
+		 "asked for with POST /_/scrub is not rate-limited"},
 		{"max-connections", FLAG_INT, &max_conns, "1024",
 		 "concurrent connections"},
 		{"threads", FLAG_INT, &threads, "8",
@@ -89,6 +93,7 @@ int main(int argc, char **argv)
 		.sync = sync,
 		.merge_threshold = (double)merge_pct / 100.0,
 		.merge_interval_ms = (uint64_t)merge_interval,
+		.scrub_rate = scrub_rate,
 	};
 	struct bc *bc;
 	rc = bc_open(&bo, &bc);
@@ -111,7 +116,8 @@ int main(int argc, char **argv)
 		bc_close(bc);
 		return 1;
 	}
-	log_info("cask-volume serving %s on %s:%ld", dir, bind, port);
+	log_info("cask-volume %s serving %s on %s:%ld", bc_id(bc), dir, bind,
+		 port);
 
 	int sig;
 	sigwait(&sigs, &sig);

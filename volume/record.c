@@ -1,5 +1,6 @@
 #include "volume/record.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -38,4 +39,34 @@ int rec_decode(const uint8_t in[REC_HDR_SIZE], struct rec_hdr *h)
 	if (h->type == REC_TOMBSTONE && h->vlen != 0)
 		return -EBADMSG;
 	return 0;
+}
+
+const char *rec_verify_begin(struct rec_verify *v, const uint8_t *head,
+			     const char *key, uint16_t klen, uint64_t size,
+			     const uint8_t md5[MD5_LEN])
+{
+	assert(v && head && key && md5);
+	struct rec_hdr h;
+	if (rec_decode(head, &h) || h.type != REC_PUT || h.klen != klen ||
+	    h.vlen != size || memcmp(h.md5, md5, MD5_LEN) != 0)
+		return "bad header";
+	if (memcmp(head + REC_HDR_SIZE, key, klen) != 0)
+		return "key mismatch";
+	v->want = h.data_crc;
+	v->crc = crc32c_update(0, key, klen);
+	v->left = size;
+	return NULL;
+}
+
+void rec_verify_update(struct rec_verify *v, const void *p, size_t n)
+{
+	assert(v && n <= v->left && (p || !n));
+	v->crc = crc32c_update(v->crc, p, n);
+	v->left -= n;
+}
+
+const char *rec_verify_end(const struct rec_verify *v)
+{
+	assert(v && v->left == 0);
+	return v->crc == v->want ? NULL : "data CRC mismatch";
 }

@@ -60,4 +60,38 @@ void rec_encode(const struct rec_hdr *h, uint8_t out[REC_HDR_SIZE]);
  * -EBADMSG when the bytes are not a trustworthy header. */
 int rec_decode(const uint8_t in[REC_HDR_SIZE], struct rec_hdr *h);
 
+/* Checking a stored put against what the keydir says it holds, before its
+ * bytes are trusted: the one check behind both a GET's copy and the scrub.
+ * The value may arrive in pieces, so a big one needs no big buffer:
+ *
+ *   struct rec_verify v;
+ *   const char *why = rec_verify_begin(&v, head, key, klen, size, md5);
+ *   ... rec_verify_update(&v, piece, n) over the value, in order ...
+ *   if (!why) why = rec_verify_end(&v);
+ *
+ * A reason is a short static string for logs and reports; NULL means
+ * sound. The md5 of the value is not recomputed here (it costs far more
+ * than the CRC); the scrub does that on top. */
+struct rec_verify {
+	uint32_t want; /* data CRC from the header */
+	uint32_t crc;  /* over the key and the value bytes seen so far */
+	uint64_t left; /* value bytes still expected */
+};
+
+/* Checks the header and key bytes `head` (REC_HDR_SIZE + klen bytes as
+ * read from disk): a valid header of a put of exactly `key` with a value
+ * of `size` bytes whose md5 is `md5`. Returns NULL and readies v for the
+ * value, or "bad header" (or "key mismatch" for a sound header followed
+ * by other key bytes). */
+const char *rec_verify_begin(struct rec_verify *v, const uint8_t *head,
+			     const char *key, uint16_t klen, uint64_t size,
+			     const uint8_t md5[MD5_LEN]);
+
+/* Feeds the next n value bytes. */
+void rec_verify_update(struct rec_verify *v, const void *p, size_t n);
+
+/* After exactly `size` value bytes: NULL when key and value match the
+ * header's data CRC, else "data CRC mismatch". */
+const char *rec_verify_end(const struct rec_verify *v);
+
 #endif

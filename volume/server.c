@@ -166,6 +166,42 @@ static int parse_range(const char *h, uint64_t size, uint64_t *from,
  * big values to sendfile, which spares real NICs a copy. */
 #define COPY_MAX (64 * 1024)
 
+/* A master's redirect may carry ?alt=V2,V3: the other copies it believes
+ * good. When this copy is missing or unreadable (a wiped disk, a corrupt
+ * record the master does not know about yet), the reader is sent on to
+ * the next one with the rest of the list, rather than given an error
+ * while a good copy exists. Returns MHD_NO-or-YES as answered, or -1
+ * when there is no list to follow. */
+static int follow_alt(struct req *r, struct MHD_Connection *c)
+{
+	char alt[2048], path[KEY_PCT_MAX], url[sizeof(alt) + KEY_PCT_MAX + 16];
+	long n = http_query_arg(c, "alt", alt, sizeof(alt));
+	if (n <= 0 || key_pct_encode(r->key, r->klen, path, sizeof(path)) < 0)
+		return -1;
+	alt[n] = '\0';
+	for (long i = 0; i < n; i++)
+		if (!strchr("0123456789abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:,[]",
+			    alt[i]))
+			return -1; /* host:port lists only */
+	char *rest = strchr(alt, ',');
+	if (rest)
+		*rest++ = '\0';
+	if (!alt[0])
+		return -1;
+	snprintf(url, sizeof(url), "http://%s%s%s%s", alt, path,
+		 rest && *rest ? "?alt=" : "", rest && *rest ? rest : "");
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url);
+	r->code = MHD_HTTP_FOUND;
+	enum MHD_Result ret = MHD_queue_response(c, r->code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result handle_get(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
@@ -175,8 +211,16 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 	/* HEAD sends no body: a descriptor spares the read. */
 	size_t max = r->method == METRICS_HEAD ? 0 : COPY_MAX;
 	int rc = bc_read(s->bc, r->key, r->klen, max, &e, &val, &fd);
+	int alt = rc == -ENOENT || httperr_status(rc) >= 500 ? follow_alt(r, c)
+							     : -1;
+	if (alt >= 0)
+		return (enum MHD_Result)alt;
 	if (rc == -ENOENT)
 		return reply_text(r, c, MHD_HTTP_NOT_FOUND, "no such key");
+	/* The engine has counted, logged and reported it. */
+	if (rc == -EBADMSG)
+		return reply_text(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				  "corrupt record");
 	if (rc)
 		return reply_engine_error(r, c, rc, "get");
 
@@ -539,24 +583,58 @@ static enum MHD_Result handle_keys(struct srv *s, struct req *r,
 	return ret;
 }
 
+/* The fields /_/health and /_/status share: who this volume is and how
+ * far its corrupt-key reports go. */
+static void identity_fields(struct buf *b, struct srv *s)
+{
+	uint64_t dropped, seq = bc_corrupt_seq(s->bc, &dropped);
+	buf_printf(b,
+		   "\"id\":\"%s\",\"run\":\"%s\",\"corrupt_seq\":%" PRIu64
+		   ",\"corrupt_dropped_seq\":%" PRIu64,
+		   bc_id(s->bc), bc_run(s->bc), seq, dropped);
+}
+
+/* Cheap (no bc_stats): every master polls it every second. */
+static enum MHD_Result handle_health(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct buf b = {0};
+	buf_printf(&b, "{\"status\":\"ok\",");
+	identity_fields(&b, s);
+	buf_append(&b, "}\n", 2);
+	return http_reply_buf(c, &b, "application/json", &r->code);
+}
+
 static enum MHD_Result handle_status(struct srv *s, struct req *r,
 				     struct MHD_Connection *c)
 {
 	struct bc_stats st;
 	bc_stats(s->bc, &st);
 	struct buf b = {0};
+	buf_append(&b, "{", 1);
+	identity_fields(&b, s);
 	buf_printf(&b,
-		   "{\"keys\":%" PRIu64 ",\"live_bytes\":%" PRIu64
-		   ",\"dead_bytes\":%" PRIu64 ",\"segments\":%u"
-		   ",\"corrupt_records\":%" PRIu64
+		   ",\"corrupt_overflow\":%s,\"corrupt_keys\":%u"
+		   ",\"corrupt_reads\":%" PRIu64 ",\"keys\":%" PRIu64
+		   ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
+		   ",\"segments\":%u,\"corrupt_records\":%" PRIu64
 		   ",\"truncated_bytes\":%" PRIu64 ",\"syncs\":%" PRIu64
 		   ",\"synced_writes\":%" PRIu64 ",\"merges\":%" PRIu64
 		   ",\"scrub_errors\":%" PRIu64 ",\"disk_free\":%" PRIu64
-		   ",\"keydir_bytes\":%" PRIu64 "}\n",
-		   st.keys, st.live_bytes, st.dead_bytes, st.segments,
-		   st.corrupt_records, st.truncated_bytes, st.syncs,
-		   st.synced_writes, st.merges, st.scrub_errors, st.disk_free,
-		   st.keydir_bytes);
+		   ",\"keydir_bytes\":%" PRIu64,
+		   st.corrupt_dropped ? "true" : "false", st.corrupt_keys,
+		   st.corrupt_reads, st.keys, st.live_bytes, st.dead_bytes,
+		   st.segments, st.corrupt_records, st.truncated_bytes,
+		   st.syncs, st.synced_writes, st.merges, st.scrub_errors,
+		   st.disk_free, st.keydir_bytes);
+	buf_printf(&b,
+		   ",\"scrub\":{\"running\":%s,\"passes\":%" PRIu64
+		   ",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64
+		   ",\"bad\":%" PRIu64 ",\"last_pass_ms\":%" PRIu64
+		   ",\"rate\":%" PRIu64 "}}\n",
+		   st.scrub_running ? "true" : "false", st.scrub_passes,
+		   st.scrub_records, st.scrub_bytes, st.scrub_bad,
+		   st.scrub_last_pass_ms, st.scrub_rate);
 	return http_reply_buf(c, &b, "application/json", &r->code);
 }
 
@@ -585,6 +663,22 @@ static enum MHD_Result handle_metrics(struct srv *s, struct req *r,
 			st.corrupt_records);
 	metrics_counter(&b, "cask_volume_scrub_errors_total",
 			"Records that failed a scrub.", st.scrub_errors);
+	metrics_counter(&b, "cask_volume_scrub_passes_total",
+			"Scrub passes finished.", st.scrub_passes);
+	metrics_counter(&b, "cask_volume_scrub_bytes_total",
+			"Record bytes read by scrub passes.",
+			st.scrub_bytes_total);
+	metrics_gauge(&b, "cask_volume_scrub_running",
+		      "1 while a scrub pass runs.", st.scrub_running ? 1 : 0);
+	metrics_counter(&b, "cask_volume_corrupt_reads_total",
+			"GETs refused because the record failed its check.",
+			st.corrupt_reads);
+	metrics_counter(&b, "cask_volume_corrupt_reports_total",
+			"Keys reported corrupt (the newest report number).",
+			st.corrupt_seq);
+	metrics_gauge(&b, "cask_volume_corrupt_keys",
+		      "Keys reported corrupt and not rewritten since.",
+		      (double)st.corrupt_keys);
 	metrics_gauge(&b, "cask_volume_keys", "Live keys.", (double)st.keys);
 	metrics_gauge(&b, "cask_volume_live_bytes", "Bytes of live records.",
 		      (double)st.live_bytes);
@@ -602,19 +696,121 @@ static enum MHD_Result handle_metrics(struct srv *s, struct req *r,
 	return http_reply_buf(c, &b, "text/plain; version=0.0.4", &r->code);
 }
 
+/* POST /_/scrub answers at once; the pass runs on the engine's scrub
+ * thread and shows in /_/status. */
 static enum MHD_Result handle_scrub(struct srv *s, struct req *r,
 				    struct MHD_Connection *c)
 {
-	long bad = bc_scrub(s->bc);
-	if (bad < 0)
-		return reply_engine_error(r, c, (int)bad, "scrub");
-	char *body = NULL;
-	int n = asprintf(&body, "{\"bad_records\":%ld}\n", bad);
-	if (n < 0)
+	bool started = bc_scrub_start(s->bc);
+	const char *body = started ? "{\"started\":true}\n"
+				   : "{\"started\":false,\"running\":true}\n";
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
 		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json");
+	r->code = started ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK;
+	enum MHD_Result ret = MHD_queue_response(c, r->code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* /_/corrupt: the corrupt-key reports as NDJSON, a page at a time as the
+ * client reads, up to the newest number when the request came. */
+#define CORRUPT_PAGE 256
+
+struct corrupt_stream {
+	struct bc *bc;
+	uint64_t since, until;
+	struct buf out;
+	size_t sent;
+	bool done;
+};
+
+static void corrupt_line(void *arg, const struct corrupt_report *rep)
+{
+	struct corrupt_stream *cs = arg;
+	buf_printf(&cs->out, "{\"seq\":%" PRIu64 ",\"key\":", rep->seq);
+	buf_json_string(&cs->out, rep->key, rep->klen);
+	buf_printf(&cs->out, ",\"size\":%" PRIu64 ",\"why\":", rep->size);
+	buf_json_string(&cs->out, rep->why, strlen(rep->why));
+	buf_append(&cs->out, "}\n", 2);
+}
+
+static ssize_t corrupt_read(void *cls, uint64_t pos, char *dst, size_t max)
+{
+	struct corrupt_stream *cs = cls;
+	(void)pos;
+	while (cs->sent == cs->out.len) {
+		if (cs->done)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		cs->out.len = 0;
+		cs->sent = 0;
+		cs->done = bc_corrupt_next(cs->bc, &cs->since, cs->until,
+					   CORRUPT_PAGE, corrupt_line, cs) == 0;
+		if (buf_failed(&cs->out)) {
+			log_error("/_/corrupt: out of memory");
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+	}
+	size_t n = cs->out.len - cs->sent;
+	if (n > max)
+		n = max;
+	memcpy(dst, cs->out.data + cs->sent, n);
+	cs->sent += n;
+	return (ssize_t)n;
+}
+
+static void corrupt_stream_free(void *cls)
+{
+	struct corrupt_stream *cs = cls;
+	buf_free(&cs->out);
+	free(cs);
+}
+
+static enum MHD_Result handle_corrupt(struct srv *s, struct req *r,
+				      struct MHD_Connection *c)
+{
+	char arg[24];
+	uint64_t since = 0;
+	long n = http_query_arg(c, "since", arg, sizeof(arg));
+	if (n >= 0) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(arg, &end, 10);
+		if (n == 0 || arg[0] < '0' || arg[0] > '9' || errno || *end)
+			n = -EINVAL;
+		since = v;
+	}
+	if (n < 0 && n != -ENOENT)
+		return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
+				  "since must be a report number (decimal)");
+	uint64_t dropped, until = bc_corrupt_seq(s->bc, &dropped);
+	struct corrupt_stream *cs = calloc(1, sizeof(*cs));
+	if (!cs)
+		return MHD_NO;
+	cs->bc = s->bc;
+	cs->since = since;
+	cs->until = until;
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, 64 * 1024, corrupt_read, cs,
+		corrupt_stream_free);
+	if (!resp) {
+		corrupt_stream_free(cs);
+		return MHD_NO;
+	}
+	char seq[24];
+	snprintf(seq, sizeof(seq), "%" PRIu64, until);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/x-ndjson");
+	MHD_add_response_header(resp, "Cask-Volume-Id", bc_id(s->bc));
+	MHD_add_response_header(resp, "Cask-Volume-Run", bc_run(s->bc));
+	MHD_add_response_header(resp, "Cask-Corrupt-Seq", seq);
 	r->code = MHD_HTTP_OK;
-	return http_reply_owned(c, r->code, "application/json", body,
-				(size_t)n);
+	enum MHD_Result ret = MHD_queue_response(c, r->code, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 static enum MHD_Result handle_system(struct srv *s, struct req *r,
@@ -622,13 +818,15 @@ static enum MHD_Result handle_system(struct srv *s, struct req *r,
 {
 	bool get = r->method == METRICS_GET || r->method == METRICS_HEAD;
 	if (strcmp(url, "/_/health") == 0 && get)
-		return reply_text(r, c, MHD_HTTP_OK, "ok");
+		return handle_health(s, r, c);
 	if (strcmp(url, "/_/status") == 0 && get)
 		return handle_status(s, r, c);
 	if (strcmp(url, "/_/metrics") == 0 && get)
 		return handle_metrics(s, r, c);
 	if (strcmp(url, "/_/keys") == 0 && get)
 		return handle_keys(s, r, c);
+	if (strcmp(url, "/_/corrupt") == 0 && get)
+		return handle_corrupt(s, r, c);
 	if (strcmp(url, "/_/scrub") == 0 && r->method == METRICS_POST)
 		return handle_scrub(s, r, c);
 	return reply_text(r, c, MHD_HTTP_NOT_FOUND, "no such system endpoint");

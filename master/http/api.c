@@ -268,15 +268,17 @@ static bool balanced(struct api *a, const struct req *r,
 				  rec->nvols) == 1;
 }
 
+/* `alt`, when not NULL, is the failover list a volume follows (?alt=). */
 static enum MHD_Result redirect(struct req *r, unsigned code, const char *host,
-				struct MHD_Response *resp)
+				const char *alt, struct MHD_Response *resp)
 {
-	char path[KEY_PCT_MAX], url[URL_MAX];
+	char path[KEY_PCT_MAX], url[URL_MAX + CMD_MAX_VOLS * IDX_ADDR_MAX];
 	if (key_pct_encode(r->key, r->keylen, path, sizeof(path)) < 0) {
 		MHD_destroy_response(resp);
 		return text(r, 500, "key does not encode");
 	}
-	snprintf(url, sizeof(url), "http://%s%s", host, path);
+	snprintf(url, sizeof(url), "http://%s%s%s%s", host, path,
+		 alt ? "?alt=" : "", alt ? alt : "");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url);
 	return queue(r, code, resp);
 }
@@ -287,7 +289,8 @@ static enum MHD_Result get_key(struct api *a, struct req *r, const char *url)
 	if (!take_key(r, url, &ret))
 		return ret;
 	struct idx_record rec;
-	int rc = idx_get(a->d.ix, r->key, r->keylen, &rec);
+	struct idx_copies cp;
+	int rc = idx_get_copies(a->d.ix, r->key, r->keylen, &rec, &cp);
 	if (rc && rc != -ENOENT)
 		return text(r, 500, "index read failed");
 	struct MHD_Response *resp = empty_response();
@@ -300,31 +303,43 @@ static enum MHD_Result get_key(struct api *a, struct req *r, const char *url)
 	}
 	if (rc || rec.state != IDX_LIVE) {
 		if (a->opt.fallback[0])
-			return redirect(r, 302, a->opt.fallback, resp);
+			return redirect(r, 302, a->opt.fallback, NULL, resp);
 		return queue(r, 404, resp);
 	}
 	char vols[CMD_MAX_VOLS * IDX_ADDR_MAX] = "";
 	size_t vl = 0;
-	const struct vol *live[CMD_MAX_VOLS];
-	unsigned nlive = 0;
+	const struct vol *good[CMD_MAX_VOLS];
+	unsigned ngood = 0;
 	for (unsigned i = 0; i < rec.nvols; i++) {
 		const struct vol *v = vol_by_id(a->d.vs, rec.vols[i]);
 		if (!v)
 			continue;
 		vl += (size_t)snprintf(vols + vl, sizeof(vols) - vl, "%s%s",
 				       vl ? "," : "", v->addr);
-		if (atomic_load(&v->healthy))
-			live[nlive++] = v;
+		if (atomic_load(&v->healthy) && atomic_load(&v->ident_ok) &&
+		    !((cp.lost | cp.unverified) & (1u << i)))
+			good[ngood++] = v;
 	}
 	MHD_add_response_header(resp, "Key-Volumes", vols);
 	MHD_add_response_header(resp, "Key-Balance",
 				balanced(a, r, &rec) ? "balanced"
 						     : "unbalanced");
-	if (nlive == 0) {
+	if (ngood == 0) {
 		MHD_destroy_response(resp);
-		return text(r, 503, "no replica of the key is live");
+		return text(r, 503, "no good copy of the key is reachable");
 	}
-	return redirect(r, 302, live[rand_below(nlive)]->addr, resp);
+	/* One at random first; the others, in record order, are where the
+	 * volume sends the reader if its copy turns out missing or corrupt
+	 * before this master knows. */
+	unsigned first = rand_below(ngood);
+	char alt[CMD_MAX_VOLS * IDX_ADDR_MAX] = "";
+	size_t al = 0;
+	for (unsigned i = 0; i < ngood; i++)
+		if (i != first)
+			al += (size_t)snprintf(alt + al, sizeof(alt) - al,
+					       "%s%s", al ? "," : "",
+					       good[i]->addr);
+	return redirect(r, 302, good[first]->addr, al ? alt : NULL, resp);
 }
 
 /* Appends s as a JSON string exactly as Go's encoding/json does, so that
@@ -510,9 +525,10 @@ static void status_vol(void *arg, const struct vol *v)
 		   "%s{\"id\":%" PRIu32 ",\"address\":", s->first ? "" : ",",
 		   v->id);
 	json_go_string(s->b, v->addr, strlen(v->addr));
-	buf_printf(s->b, ",\"active\":%s,\"healthy\":%s}",
+	buf_printf(s->b, ",\"active\":%s,\"healthy\":%s,\"identity_ok\":%s}",
 		   atomic_load(&v->active) ? "true" : "false",
-		   atomic_load(&v->healthy) ? "true" : "false");
+		   atomic_load(&v->healthy) ? "true" : "false",
+		   atomic_load(&v->ident_ok) ? "true" : "false");
 	s->first = false;
 }
 
@@ -531,6 +547,14 @@ static enum MHD_Result status(struct api *a, struct req *r)
 	struct status_ctx s = {&b, true};
 	vol_each(a->d.vs, status_vol, &s);
 	buf_append(&b, "]", 1);
+	struct repair_counts rpc;
+	repair_counts(a->d.rp, &rpc);
+	buf_printf(&b,
+		   ",\"repair\":{\"under_replicated\":%" PRIu64
+		   ",\"queued\":%" PRIu64 ",\"repaired\":%" PRIu64
+		   ",\"failed\":%" PRIu64 ",\"lost_copies\":%" PRIu64 "}",
+		   rpc.under_replicated, rpc.queued, rpc.repaired, rpc.failed,
+		   st.lost);
 	if (a->d.node)
 		node_status_json(a->d.node, &b);
 	buf_append(&b, "}\n", 2);
@@ -569,6 +593,19 @@ static enum MHD_Result metrics(struct api *a, struct req *r)
 			"Copies deleted from volumes.", purged);
 	metrics_counter(&b, "cask_master_purge_failures_total",
 			"Purge attempts that failed (retried).", purge_failed);
+	struct repair_counts rp;
+	repair_counts(a->d.rp, &rp);
+	metrics_gauge(&b, "cask_master_repair_under_replicated",
+		      "Keys with a copy not believed good (last repair pass).",
+		      (double)rp.under_replicated);
+	metrics_gauge(&b, "cask_master_repair_queued",
+		      "Keys waiting for a repair copy.", (double)rp.queued);
+	metrics_gauge(&b, "cask_master_lost_copies",
+		      "Copies marked lost in the index.", (double)st.lost);
+	metrics_counter(&b, "cask_master_repaired_total",
+			"Lost copies replaced by repair.", rp.repaired);
+	metrics_counter(&b, "cask_master_repair_failures_total",
+			"Repair attempts that failed (retried).", rp.failed);
 	metrics_counter(&b, "cask_master_commands_total",
 			"Commands applied to the index.", cmds);
 	metrics_counter(&b, "cask_master_commits_total",

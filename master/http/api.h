@@ -4,9 +4,15 @@
  *   PUT /key             201; 403 exists, 409 busy, 411 no length, 413
  *                        over max_value, 414/400 bad key, 5xx when a
  *                        replica fails (master/write/put.h)
- *   GET, HEAD /key       302 to a live replica (Content-Md5, Key-Volumes,
- *                        Key-Balance); 404 absent or unlinked, or 302 to
- *                        the fallback; 503 when no replica is live
+ *   GET, HEAD /key       302 to a replica believed good, chosen at random:
+ *                        on a healthy volume whose identity is confirmed,
+ *                        not lost, not on a dead or unverified volume
+ *                        (master/state/index.h idx_get_copies); the other
+ *                        good ones ride along as ?alt=V2,V3, which a
+ *                        volume follows when it lacks the key or finds it
+ *                        corrupt. Headers Content-Md5, Key-Volumes,
+ *                        Key-Balance. 404 absent or unlinked, or 302 to
+ *                        the fallback; 503 when no copy is good
  *   DELETE /key          204 once committed, purge in the background;
  *                        404 absent, 403 live under `protect`
  *   UNLINK /key          204 soft delete; 404 absent or unlinked
@@ -37,6 +43,7 @@
 #include "master/state/index.h"
 #include "master/repl/node.h"
 #include "master/write/purge.h"
+#include "master/write/repair.h"
 #include "master/write/volumes.h"
 
 struct api_options {
@@ -57,6 +64,7 @@ struct api_deps {
 	struct commit *cm;
 	struct vols *vs;
 	struct purge *pg;
+	struct repair *rp;
 	struct node *node; /* the Raft node, or NULL for a master alone */
 };
 

@@ -48,7 +48,8 @@ static void put_vols(struct writer *w, const struct cmd *c)
 
 static bool valid(const struct cmd *c)
 {
-	bool keyed = c->type != CMD_VOLUMES && c->type != CMD_VOLUME;
+	bool keyed = c->type != CMD_VOLUMES && c->type != CMD_VOLUME &&
+		     c->type != CMD_VOL_IDENT && c->type != CMD_VOL_HEALTH;
 	if (keyed && (c->keylen == 0 || c->keylen > KEY_MAX || !c->key))
 		return false;
 	if (c->nvols > CMD_MAX_VOLS)
@@ -69,6 +70,14 @@ static bool valid(const struct cmd *c)
 	case CMD_VOLUMES:
 		return c->addrslen <= CMD_MAX_ADDRS &&
 		       (c->addrs || c->addrslen == 0);
+	case CMD_VOL_IDENT:
+		return c->nvols == 1 && c->state == 0;
+	case CMD_VOL_HEALTH:
+		return c->nvols == 1 && c->state >= CMD_VH_DEAD &&
+		       c->state <= CMD_VH_VERIFIED;
+	case CMD_LOST:
+		return c->nvols > 0 && c->state >= CMD_LOST_MISSING &&
+		       c->state <= CMD_LOST_CORRUPT;
 	case CMD_UNLINK:
 	case CMD_DELETE:
 		return true;
@@ -129,6 +138,18 @@ long cmd_encode(const struct cmd *c, uint8_t *out, size_t cap)
 		put_uint(&w, c->state, 1);
 		put_uint(&w, c->addrslen, 2);
 		put_bytes(&w, c->addrs, c->addrslen);
+		break;
+	case CMD_VOL_IDENT:
+	case CMD_VOL_HEALTH:
+		put_uint(&w, c->vols[0], 4);
+		put_uint(&w, c->state, 1);
+		put_bytes(&w, c->md5, MD5_LEN);
+		break;
+	case CMD_LOST:
+		put_key(&w, c);
+		put_uint(&w, c->state, 1);
+		put_bytes(&w, c->expect_md5, MD5_LEN);
+		put_vols(&w, c);
 		break;
 	}
 	return w.full ? -ENOSPC : (long)w.len;
@@ -240,6 +261,19 @@ int cmd_decode(const uint8_t *in, size_t len, struct cmd *out)
 		out->state = (uint8_t)get_uint(&r, 1);
 		out->addrslen = (size_t)get_uint(&r, 2);
 		out->addrs = (const char *)get_bytes(&r, out->addrslen);
+		break;
+	case CMD_VOL_IDENT:
+	case CMD_VOL_HEALTH:
+		out->nvols = 1;
+		out->vols[0] = (uint32_t)get_uint(&r, 4);
+		out->state = (uint8_t)get_uint(&r, 1);
+		get_md5(&r, out->md5);
+		break;
+	case CMD_LOST:
+		get_key(&r, out);
+		out->state = (uint8_t)get_uint(&r, 1);
+		get_md5(&r, out->expect_md5);
+		get_vols(&r, out);
 		break;
 	default:
 		return -EINVAL;

@@ -64,6 +64,36 @@ enum cmd_type {
 	 * unknown address gets a fresh id. -ENOENT when retiring an
 	 * unknown address. */
 	CMD_VOLUME = 8,
+	/* Self-healing (master/write/repair.h). The data-directory identity
+	 * of volume vols[0] is `md5` (the md5 of the id it shows). The first
+	 * one recorded is trusted; a different one marks the volume
+	 * unverified (its copies are unknown until CMD_VOL_HEALTH
+	 * VERIFIED), clears `dead` and forgets its lost copies, since they
+	 * describe the old disk. */
+	CMD_VOL_IDENT = 9,
+	/* Volume vols[0]'s health as the leader judged it, `state` a
+	 * cmd_vol_health. VERIFIED carries the identity it verified in
+	 * `md5` and is -ESTALE when the recorded one differs; every state
+	 * is -ENOENT for a volume with no identity recorded. */
+	CMD_VOL_HEALTH = 10,
+	/* The copies of `key` on vols are lost (`state`: cmd_lost_why):
+	 * reads skip them and repair replaces them. Only copies the record
+	 * names are marked; -ESTALE when the record is absent or its md5 is
+	 * not `expect_md5` (the record changed since the loss was seen).
+	 * The mark goes when a record stops naming the copy or a new value
+	 * is written to it. */
+	CMD_LOST = 11,
+};
+
+enum cmd_vol_health {
+	CMD_VH_DEAD = 1,     /* unhealthy longer than -repair-after */
+	CMD_VH_ALIVE = 2,    /* back with the same identity */
+	CMD_VH_VERIFIED = 3, /* listing compared with the records */
+};
+
+enum cmd_lost_why {
+	CMD_LOST_MISSING = 1, /* absent or wrong after an identity change */
+	CMD_LOST_CORRUPT = 2, /* the volume reported the record corrupt */
 };
 
 enum cmd_expect {
@@ -77,18 +107,21 @@ struct cmd {
 	const char *key; /* not NUL-terminated */
 	size_t keylen;
 	uint64_t size;	      /* PUT */
-	uint8_t md5[MD5_LEN]; /* PUT */
+	uint8_t md5[MD5_LEN]; /* PUT, RECORD; VOL_IDENT, VOL_HEALTH: identity */
 	uint64_t created_ms;  /* PUT: wall clock of the proposer */
 	bool protect;	      /* DELETE */
 	uint64_t seq;	      /* PURGE_DONE */
-	unsigned nvols;	      /* PUT, PURGE_ADD, PURGE_DONE (1) */
+	/* PUT, PURGE_ADD, LOST; PURGE_DONE, VOL_IDENT, VOL_HEALTH (1) */
+	unsigned nvols;
 	uint32_t vols[CMD_MAX_VOLS];
 	const char *addrs; /* VOLUMES, VOLUME: not NUL-terminated */
 	size_t addrslen;
-	uint8_t state; /* RECORD: IDX_LIVE/IDX_UNLINKED; VOLUME: IDX_VOL_* */
+	/* RECORD: IDX_LIVE/IDX_UNLINKED; VOLUME: IDX_VOL_*; VOL_HEALTH:
+	 * cmd_vol_health; LOST: cmd_lost_why */
+	uint8_t state;
 	bool remove, purge_dropped, written; /* RECORD */
 	enum cmd_expect expect;		     /* RECORD */
-	uint8_t expect_md5[MD5_LEN];	     /* RECORD */
+	uint8_t expect_md5[MD5_LEN];	     /* RECORD, LOST */
 };
 
 /* Encodes `c` into out (capacity cap). Returns the length, or -EINVAL for

@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +19,50 @@
 /* version, state, size, md5, created, nvols */
 #define REC_FIXED     (1 + 1 + 8 + MD5_LEN + 8 + 1)
 #define PURGE_KEY_MAX (4 + KEY_MAX)
+/* volids value: version, flags, identity */
+#define VOLID_VERSION	 1
+#define VOLID_LEN	 (2 + MD5_LEN)
+#define VOLID_UNVERIFIED 1u
+#define VOLID_DEAD	 2u
 
 struct idx {
 	MDB_env *env;
-	MDB_dbi keys, volumes, purge, applied;
+	MDB_dbi keys, volumes, purge, applied, volids, lost;
+	/* Entries in lost, and volids entries with a flag set: while both
+	 * are 0, reads skip those databases. Set by the (single) writer;
+	 * raised before a commit that adds entries and set exactly after
+	 * it, so a reader never skips an entry that is committed. */
+	atomic_uint_fast64_t nlost, nflagged;
 };
+
+static int refresh_counts(struct idx *ix, MDB_txn *txn, uint64_t *lost,
+			  uint64_t *flagged);
+
+static int count_now(struct idx *ix)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return lmdbenv_error(rc);
+	uint64_t lost, flagged;
+	rc = refresh_counts(ix, txn, &lost, &flagged);
+	mdb_txn_abort(txn);
+	if (rc)
+		return lmdbenv_error(rc);
+	atomic_store(&ix->nlost, lost);
+	atomic_store(&ix->nflagged, flagged);
+	return 0;
+}
 
 int idx_open(const char *dir, struct idx **out)
 {
-	static const char *const names[] = {"keys", "volumes", "purge",
-					    "applied"};
-	MDB_dbi dbis[4];
+	static const char *const names[] = {"keys",    "volumes", "purge",
+					    "applied", "volids",  "lost"};
+	MDB_dbi dbis[6];
 	struct idx *ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return -ENOMEM;
-	int rc = lmdbenv_open(dir, "state", MAP_SIZE, names, dbis, 4, &ix->env);
+	int rc = lmdbenv_open(dir, "state", MAP_SIZE, names, dbis, 6, &ix->env);
 	if (rc) {
 		free(ix);
 		return rc;
@@ -41,6 +71,13 @@ int idx_open(const char *dir, struct idx **out)
 	ix->volumes = dbis[1];
 	ix->purge = dbis[2];
 	ix->applied = dbis[3];
+	ix->volids = dbis[4];
+	ix->lost = dbis[5];
+	rc = count_now(ix);
+	if (rc) {
+		idx_close(ix);
+		return rc;
+	}
 	*out = ix;
 	return 0;
 }
@@ -124,6 +161,38 @@ static int purge_del(struct idx *ix, MDB_txn *txn, uint32_t vol,
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The lost mark of (vol, key), if any, goes: the copy is gone from the
+ * record or holds a value written since. */
+static int lost_del(struct idx *ix, MDB_txn *txn, uint32_t vol,
+		    const MDB_val *key)
+{
+	uint8_t k[PURGE_KEY_MAX];
+	MDB_val kv = {purge_key(k, vol, key->mv_data, key->mv_size), k};
+	int rc = mdb_del(txn, ix->lost, &kv, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every lost mark of one volume goes (its identity changed). */
+static int lost_drop_vol(struct idx *ix, MDB_txn *txn, uint32_t vol)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, ix->lost, &cur);
+	if (rc)
+		return rc;
+	uint8_t seek[4];
+	be_put32(seek, vol);
+	MDB_val k = {4, seek}, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 4 || be_get32(k.mv_data) != vol)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)))
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static bool has_vol(const uint32_t *vols, unsigned n, uint32_t v)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -166,7 +235,11 @@ static int apply_put(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 	/* The new value overwrote whatever a queued purge meant to delete
 	 * on these volumes; purging now would delete the new copy. */
 	for (unsigned i = 0; i < c->nvols; i++)
-		if ((rc = purge_del(ix, txn, c->vols[i], &key)))
+		if ((rc = purge_del(ix, txn, c->vols[i], &key)) ||
+		    (rc = lost_del(ix, txn, c->vols[i], &key)))
+			return rc;
+	for (unsigned i = 0; i < old.nvols; i++)
+		if ((rc = lost_del(ix, txn, old.vols[i], &key)))
 			return rc;
 	*result = 0;
 	return rec_put_cmd(ix, txn, &key, c, IDX_LIVE);
@@ -206,7 +279,8 @@ static int apply_delete(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 		return 0;
 	}
 	for (unsigned i = 0; i < r.nvols; i++)
-		if ((rc = purge_add(ix, txn, r.vols[i], &key, index)))
+		if ((rc = purge_add(ix, txn, r.vols[i], &key, index)) ||
+		    (rc = lost_del(ix, txn, r.vols[i], &key)))
 			return rc;
 	*result = 0;
 	return mdb_del(txn, ix->keys, &key, NULL);
@@ -365,6 +439,16 @@ static int apply_record(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 	}
 	bool found = rc == 0;
 	*result = 0;
+	/* Lost marks follow the record: a copy it no longer names, or one
+	 * it newly names (just written), has none. */
+	for (unsigned i = 0; found && i < old.nvols; i++)
+		if ((c->remove || !has_vol(c->vols, c->nvols, old.vols[i])) &&
+		    (rc = lost_del(ix, txn, old.vols[i], &key)))
+			return rc;
+	for (unsigned i = 0; !c->remove && i < c->nvols; i++)
+		if (!has_vol(old.vols, found ? old.nvols : 0, c->vols[i]) &&
+		    (rc = lost_del(ix, txn, c->vols[i], &key)))
+			return rc;
 	if (c->remove) {
 		if (!found)
 			return 0;
@@ -427,6 +511,112 @@ static int apply_volume(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 			     c->addrslen);
 }
 
+/* Reads vol's volids entry: 0, MDB_NOTFOUND, or an LMDB error. */
+static int volid_get(struct idx *ix, MDB_txn *txn, uint32_t vol, uint8_t *flags,
+		     uint8_t ident[MD5_LEN])
+{
+	uint8_t k[4];
+	be_put32(k, vol);
+	MDB_val kv = {4, k}, v;
+	int rc = mdb_get(txn, ix->volids, &kv, &v);
+	if (rc)
+		return rc;
+	const uint8_t *p = v.mv_data;
+	if (v.mv_size != VOLID_LEN || p[0] != VOLID_VERSION)
+		return MDB_CORRUPTED;
+	*flags = p[1];
+	if (ident)
+		memcpy(ident, p + 2, MD5_LEN);
+	return 0;
+}
+
+static int volid_put(struct idx *ix, MDB_txn *txn, uint32_t vol, uint8_t flags,
+		     const uint8_t ident[MD5_LEN])
+{
+	uint8_t k[4], b[VOLID_LEN];
+	be_put32(k, vol);
+	b[0] = VOLID_VERSION;
+	b[1] = flags;
+	memcpy(b + 2, ident, MD5_LEN);
+	MDB_val kv = {4, k}, v = {VOLID_LEN, b};
+	return mdb_put(txn, ix->volids, &kv, &v, 0);
+}
+
+static int apply_vol_ident(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			   int *result)
+{
+	uint8_t flags, ident[MD5_LEN];
+	int rc = volid_get(ix, txn, c->vols[0], &flags, ident);
+	*result = 0;
+	if (rc == MDB_NOTFOUND)
+		return volid_put(ix, txn, c->vols[0], 0, c->md5);
+	if (rc)
+		return rc;
+	if (memcmp(ident, c->md5, MD5_LEN) == 0)
+		return 0;
+	/* Another disk: what was known about the old one's copies, lost or
+	 * good, says nothing about this one's. */
+	if ((rc = lost_drop_vol(ix, txn, c->vols[0])))
+		return rc;
+	return volid_put(ix, txn, c->vols[0], VOLID_UNVERIFIED, c->md5);
+}
+
+static int apply_vol_health(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+			    int *result)
+{
+	uint8_t flags, ident[MD5_LEN];
+	int rc = volid_get(ix, txn, c->vols[0], &flags, ident);
+	if (rc == MDB_NOTFOUND) {
+		*result = -ENOENT;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	uint8_t now = flags;
+	switch (c->state) {
+	case CMD_VH_DEAD:
+		now |= VOLID_DEAD;
+		break;
+	case CMD_VH_ALIVE:
+		now &= (uint8_t)~VOLID_DEAD;
+		break;
+	case CMD_VH_VERIFIED:
+		if (memcmp(ident, c->md5, MD5_LEN) != 0) {
+			*result = -ESTALE;
+			return 0;
+		}
+		now &= (uint8_t)~VOLID_UNVERIFIED;
+		break;
+	}
+	*result = 0;
+	return now == flags ? 0 : volid_put(ix, txn, c->vols[0], now, ident);
+}
+
+static int apply_lost(struct idx *ix, MDB_txn *txn, const struct cmd *c,
+		      int *result)
+{
+	MDB_val key = {c->keylen, (void *)c->key};
+	struct idx_record r;
+	int rc = rec_get(ix, txn, &key, &r);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc || memcmp(r.md5, c->expect_md5, MD5_LEN) != 0) {
+		*result = -ESTALE;
+		return 0;
+	}
+	*result = 0;
+	for (unsigned i = 0; i < c->nvols; i++) {
+		if (!has_vol(r.vols, r.nvols, c->vols[i]))
+			continue;
+		uint8_t k[PURGE_KEY_MAX], why = c->state;
+		MDB_val kv = {purge_key(k, c->vols[i], c->key, c->keylen), k},
+			v = {1, &why};
+		if ((rc = mdb_put(txn, ix->lost, &kv, &v, 0)))
+			return rc;
+	}
+	return 0;
+}
+
 static int apply_one(struct idx *ix, MDB_txn *txn, const struct idx_entry *e,
 		     int *result)
 {
@@ -452,6 +642,12 @@ static int apply_one(struct idx *ix, MDB_txn *txn, const struct idx_entry *e,
 		return apply_record(ix, txn, &c, e->index, result);
 	case CMD_VOLUME:
 		return apply_volume(ix, txn, &c, result);
+	case CMD_VOL_IDENT:
+		return apply_vol_ident(ix, txn, &c, result);
+	case CMD_VOL_HEALTH:
+		return apply_vol_health(ix, txn, &c, result);
+	case CMD_LOST:
+		return apply_lost(ix, txn, &c, result);
 	}
 	/* cmd_decode admits only the types above. */
 	assert(!"unknown command type");
@@ -474,6 +670,37 @@ static int read_applied(struct idx *ix, MDB_txn *txn, uint64_t *index,
 	*index = le_get64(v.mv_data);
 	*term = le_get64((uint8_t *)v.mv_data + 8);
 	return 0;
+}
+
+static int refresh_counts(struct idx *ix, MDB_txn *txn, uint64_t *lost,
+			  uint64_t *flagged)
+{
+	MDB_stat st;
+	int rc = mdb_stat(txn, ix->lost, &st);
+	if (rc)
+		return rc;
+	*lost = st.ms_entries;
+	*flagged = 0;
+	/* One entry per volume: a short walk. */
+	MDB_cursor *cur;
+	if ((rc = mdb_cursor_open(txn, ix->volids, &cur)))
+		return rc;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		*flagged += v.mv_size == VOLID_LEN &&
+			    ((const uint8_t *)v.mv_data)[1] != 0;
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Before a commit: raise the counts the commit may raise. */
+static void raise_counts(struct idx *ix, uint64_t lost, uint64_t flagged)
+{
+	if (lost > atomic_load(&ix->nlost))
+		atomic_store(&ix->nlost, lost);
+	if (flagged > atomic_load(&ix->nflagged))
+		atomic_store(&ix->nflagged, flagged);
 }
 
 int idx_apply(struct idx *ix, const struct idx_entry *e, size_t n, int *results)
@@ -501,12 +728,24 @@ int idx_apply(struct idx *ix, const struct idx_entry *e, size_t n, int *results)
 		MDB_val k = {5, "index"}, v = {16, b};
 		rc = mdb_put(txn, ix->applied, &k, &v, 0);
 	}
+	uint64_t lost = 0, flagged = 0;
+	if (!rc)
+		rc = refresh_counts(ix, txn, &lost, &flagged);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return lmdbenv_error(rc);
 	}
+	raise_counts(ix, lost, flagged);
 	rc = mdb_txn_commit(txn);
-	return rc ? lmdbenv_error(rc) : 0;
+	if (rc) {
+		/* Counts left raised only cost reads a lookup; put them
+		 * right if the environment still reads. */
+		(void)count_now(ix);
+		return lmdbenv_error(rc);
+	}
+	atomic_store(&ix->nlost, lost);
+	atomic_store(&ix->nflagged, flagged);
+	return 0;
 }
 
 static int read_begin(struct idx *ix, MDB_txn **txn)
@@ -536,10 +775,12 @@ int idx_stats(struct idx *ix, struct idx_stats *out)
 	int rc = read_begin(ix, &txn);
 	if (rc)
 		return rc;
-	MDB_stat ks, ps;
+	MDB_stat ks, ps, ls;
 	rc = mdb_stat(txn, ix->keys, &ks);
 	if (!rc)
 		rc = mdb_stat(txn, ix->purge, &ps);
+	if (!rc)
+		rc = mdb_stat(txn, ix->lost, &ls);
 	if (!rc)
 		rc = read_applied(ix, txn, &out->applied, &out->term);
 	mdb_txn_abort(txn);
@@ -547,6 +788,7 @@ int idx_stats(struct idx *ix, struct idx_stats *out)
 		return lmdbenv_error(rc);
 	out->keys = ks.ms_entries;
 	out->purge = ps.ms_entries;
+	out->lost = ls.ms_entries;
 	return 0;
 }
 
@@ -589,6 +831,119 @@ int idx_get(struct idx *ix, const char *key, size_t keylen,
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	return rc ? lmdbenv_error(rc) : 0;
+}
+
+/* The standing of r's copies inside txn; uses the counts to skip the
+ * databases that are empty. */
+static int copies_in(struct idx *ix, MDB_txn *txn, const MDB_val *key,
+		     const struct idx_record *r, struct idx_copies *cp)
+{
+	bool lost = atomic_load(&ix->nlost) > 0;
+	bool flagged = atomic_load(&ix->nflagged) > 0;
+	*cp = (struct idx_copies){0};
+	for (unsigned i = 0; (lost || flagged) && i < r->nvols; i++) {
+		int rc;
+		if (flagged) {
+			uint8_t f;
+			rc = volid_get(ix, txn, r->vols[i], &f, NULL);
+			if (rc && rc != MDB_NOTFOUND)
+				return rc;
+			if (!rc && (f & VOLID_DEAD))
+				cp->lost |= 1u << i;
+			else if (!rc && (f & VOLID_UNVERIFIED))
+				cp->unverified |= 1u << i;
+		}
+		if (lost) {
+			uint8_t k[PURGE_KEY_MAX];
+			MDB_val kv = {purge_key(k, r->vols[i], key->mv_data,
+						key->mv_size),
+				      k},
+				v;
+			rc = mdb_get(txn, ix->lost, &kv, &v);
+			if (rc && rc != MDB_NOTFOUND)
+				return rc;
+			if (!rc)
+				cp->lost |= 1u << i;
+		}
+	}
+	/* A copy counts once: lost wins over unverified. */
+	cp->unverified &= ~cp->lost;
+	return 0;
+}
+
+int idx_get_copies(struct idx *ix, const char *key, size_t keylen,
+		   struct idx_record *out, struct idx_copies *cp)
+{
+	if (keylen == 0 || keylen > KEY_MAX)
+		return -ENOENT;
+	MDB_txn *txn;
+	int rc = read_begin(ix, &txn);
+	if (rc)
+		return rc;
+	MDB_val k = {keylen, (void *)key};
+	rc = rec_get(ix, txn, &k, out);
+	if (!rc)
+		rc = copies_in(ix, txn, &k, out, cp);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	return rc ? lmdbenv_error(rc) : 0;
+}
+
+int idx_vol_health(struct idx *ix, uint32_t vol, struct idx_vol_health *out)
+{
+	MDB_txn *txn;
+	int rc = read_begin(ix, &txn);
+	if (rc)
+		return rc;
+	uint8_t flags = 0;
+	rc = volid_get(ix, txn, vol, &flags, out->ident);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc)
+		return lmdbenv_error(rc);
+	out->unverified = flags & VOLID_UNVERIFIED;
+	out->dead = flags & VOLID_DEAD;
+	return 0;
+}
+
+bool idx_damaged_any(struct idx *ix)
+{
+	return atomic_load(&ix->nlost) > 0 || atomic_load(&ix->nflagged) > 0;
+}
+
+int idx_damaged(struct idx *ix, const char *start, size_t startlen,
+		int (*fn)(void *arg, const char *key, size_t keylen,
+			  const struct idx_record *r,
+			  const struct idx_copies *cp),
+		void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	int rc = read_cursor(ix, ix->keys, &txn, &cur);
+	if (rc)
+		return rc;
+	MDB_val k = {startlen, (void *)start}, v;
+	bool seek = start && startlen > 0 && startlen <= KEY_MAX;
+	rc = mdb_cursor_get(cur, &k, &v, seek ? MDB_SET_RANGE : MDB_FIRST);
+	int out = 0;
+	for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct idx_record r;
+		struct idx_copies cp;
+		if (rec_decode(&v, &r) || copies_in(ix, txn, &k, &r, &cp)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if ((cp.lost | cp.unverified) &&
+		    (out = fn(arg, k.mv_data, k.mv_size, &r, &cp)))
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (out)
+		return out;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
 }
 
 int idx_volumes(struct idx *ix,
@@ -831,9 +1186,23 @@ int idx_install(struct idx *ix, const char *path)
 		rc = copy_db(from, txn, "purge", ix->purge);
 	if (!rc)
 		rc = copy_db(from, txn, "applied", ix->applied);
+	/* A snapshot from a build before self-healing has neither: empty. */
+	if (!rc)
+		rc = copy_db(from, txn, "volids", ix->volids);
+	if (!rc)
+		rc = copy_db(from, txn, "lost", ix->lost);
+	uint64_t lost = 0, flagged = 0;
+	if (!rc)
+		rc = refresh_counts(ix, txn, &lost, &flagged);
+	if (!rc)
+		raise_counts(ix, lost, flagged);
 	if (!rc) {
 		rc = mdb_txn_commit(txn);
 		txn = NULL;
+	}
+	if (!rc) {
+		atomic_store(&ix->nlost, lost);
+		atomic_store(&ix->nflagged, flagged);
 	}
 	/* The log is about to forget what this replaces: durable now,
 	 * even under idx_relax_sync. */

@@ -1,10 +1,15 @@
 /* The master's index: an LMDB state machine changed only by commands.
  *
- * One environment, `<dir>/state/`, with four named databases:
+ * One environment, `<dir>/state/`, with six named databases:
  *   keys     key → record (state, size, md5, created, volume ids)
  *   volumes  id (u32 big-endian) → state + address
  *   purge    volume id (u32 BE) ‖ key → sequence (u64): copies to delete
  *   applied  "index" → u64 index, u64 term of the last applied command
+ *   volids   volume id (u32 BE) → identity of its data directory and
+ *            its health flags (unverified, dead): self-healing
+ *   lost     volume id (u32 BE) ‖ key → why (cmd_lost_why): copies known
+ *            missing or corrupt; an entry exists only while the key's
+ *            record names that volume
  *
  * idx_apply applies a batch of encoded commands (master/state/cmd.h) in one
  * write transaction that also moves `applied`, committed with LMDB's
@@ -68,6 +73,7 @@ struct idx_entry {
 struct idx_stats {
 	uint64_t keys;	/* records, live and unlinked */
 	uint64_t purge; /* copies waiting to be deleted */
+	uint64_t lost;	/* entries of the lost database */
 	uint64_t applied;
 	uint64_t term;
 };
@@ -106,6 +112,46 @@ int idx_sync(struct idx *ix);
 /* Looks up a key. Returns 0, -ENOENT, or -EIO. */
 int idx_get(struct idx *ix, const char *key, size_t keylen,
 	    struct idx_record *out);
+
+/* Which copies of a record (bit i: rec.vols[i]) are not believed good:
+ * `lost` the ones marked lost or on a volume marked dead (repair
+ * replaces them), `unverified` the ones on a volume whose identity
+ * changed and was not verified yet (repair waits for the verification).
+ * Reads use neither. */
+struct idx_copies {
+	uint32_t lost;
+	uint32_t unverified;
+};
+
+/* idx_get, plus the copies' standing in the same read. Cheap when
+ * nothing is lost and no volume is flagged (two atomic loads), so the
+ * read path can always use it. Returns 0, -ENOENT, or -EIO. */
+int idx_get_copies(struct idx *ix, const char *key, size_t keylen,
+		   struct idx_record *out, struct idx_copies *cp);
+
+/* A volume's recorded identity and health (CMD_VOL_IDENT, CMD_VOL_HEALTH). */
+struct idx_vol_health {
+	uint8_t ident[MD5_LEN];
+	bool unverified;
+	bool dead;
+};
+
+/* Returns 0, -ENOENT when no identity was recorded for vol, or -EIO. */
+int idx_vol_health(struct idx *ix, uint32_t vol, struct idx_vol_health *out);
+
+/* Whether some copy is lost or some volume is flagged dead or
+ * unverified (atomic loads; may lag a concurrent apply by one batch). */
+bool idx_damaged_any(struct idx *ix);
+
+/* Calls fn for every record, from `start` (inclusive; NULL for the first
+ * key) in key order, that has a copy in idx_copies' lost or unverified
+ * set. fn's nonzero return stops the walk and is returned; else 0 or
+ * -EIO. fn runs inside the read and must not call the index. */
+int idx_damaged(struct idx *ix, const char *start, size_t startlen,
+		int (*fn)(void *arg, const char *key, size_t keylen,
+			  const struct idx_record *r,
+			  const struct idx_copies *cp),
+		void *arg);
 
 /* Calls fn for every volume, live and retired, in id order. */
 int idx_volumes(struct idx *ix,

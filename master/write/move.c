@@ -1,5 +1,6 @@
 #include "master/write/move.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -96,8 +97,8 @@ static bool fetch_good(const struct move_deps *d, const struct vol *v,
 		  fflush(f) == 0 && dl.size == rec->size &&
 		  memcmp(got, rec->md5, MD5_LEN) == 0;
 	if (!ok)
-		log_warn("rebalance: %s is not a good source (status %ld, %s)",
-			 url, code,
+		log_warn("copy: %s is not a good source (status %ld, %s)", url,
+			 code,
 			 cc != CURLE_OK
 				 ? curl_easy_strerror(cc)
 				 : "size or md5 differs from the record");
@@ -131,7 +132,7 @@ static bool store(const struct move_deps *d, const struct vol *v,
 	curl_slist_free_all(h);
 	bool ok = cc == CURLE_OK && code == 201 && strcmp(hex, want) == 0;
 	if (!ok)
-		log_warn("rebalance: PUT %s failed (status %ld, %s)", url, code,
+		log_warn("copy: PUT %s failed (status %ld, %s)", url, code,
 			 cc != CURLE_OK ? curl_easy_strerror(cc)
 					: "md5 differs from the record");
 	return ok;
@@ -161,9 +162,9 @@ static void forget(const struct move_deps *d, const char *key, size_t keylen,
 /* Copies the value from a good replica to each of the `nmiss` volumes;
  * `wrote` gets the ones that took a copy. Returns 0 or an HTTP status. */
 static unsigned copy_to(const struct move_deps *d, const char *path,
-			const struct idx_record *rec, const struct vol **miss,
-			unsigned nmiss, uint32_t *wrote, unsigned *nwrote,
-			const char **why)
+			const struct idx_record *rec, uint32_t skip,
+			const struct vol **miss, unsigned nmiss,
+			uint32_t *wrote, unsigned *nwrote, const char **why)
 {
 	FILE *f = tmpfile();
 	if (!f) {
@@ -172,6 +173,8 @@ static unsigned copy_to(const struct move_deps *d, const char *path,
 	}
 	bool got = false;
 	for (unsigned i = 0; i < rec->nvols && !got; i++) {
+		if (skip & (1u << i))
+			continue;
 		const struct vol *src = vol_by_id(d->vs, rec->vols[i]);
 		if (src && atomic_load(&src->healthy))
 			got = fetch_good(d, src, path, rec, f);
@@ -196,7 +199,8 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 		  const char **why)
 {
 	struct idx_record rec;
-	int rc = idx_get(d->ix, key, keylen, &rec);
+	struct idx_copies cp;
+	int rc = idx_get_copies(d->ix, key, keylen, &rec, &cp);
 	if (rc == -ENOENT) {
 		*why = "no such key";
 		return 404;
@@ -227,6 +231,17 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 		*why = "already balanced";
 		return 200;
 	}
+	/* Copies not believed good are no source. */
+	return move_copies(d, key, keylen, &rec, cp.lost | cp.unverified, miss,
+			   nmiss, want, (unsigned)n, why);
+}
+
+unsigned move_copies(const struct move_deps *d, const char *key, size_t keylen,
+		     const struct idx_record *rec, uint32_t skip,
+		     const struct vol **miss, unsigned nmiss,
+		     const uint32_t *want, unsigned nwant, const char **why)
+{
+	assert(nwant > 0 && nwant <= CMD_MAX_VOLS && nmiss <= nwant);
 	char path[KEY_PCT_MAX];
 	if (key_pct_encode(key, keylen, path, sizeof(path)) < 0) {
 		*why = "key does not encode";
@@ -235,7 +250,7 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 	uint32_t wrote[CMD_MAX_VOLS];
 	unsigned nwrote = 0;
 	unsigned status =
-		copy_to(d, path, &rec, miss, nmiss, wrote, &nwrote, why);
+		copy_to(d, path, rec, skip, miss, nmiss, wrote, &nwrote, why);
 	if (status) {
 		forget(d, key, keylen, wrote, nwrote);
 		return status;
@@ -246,17 +261,17 @@ unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 			.expect = CMD_EXPECT_MD5,
 			.written = true,
 			.purge_dropped = true,
-			.state = (uint8_t)rec.state,
-			.size = rec.size,
-			.created_ms = rec.created_ms,
-			.nvols = (unsigned)n};
-	memcpy(c.expect_md5, rec.md5, MD5_LEN);
-	memcpy(c.md5, rec.md5, MD5_LEN);
-	memcpy(c.vols, want, sizeof(want[0]) * (unsigned)n);
-	rc = commit_run(d->cm, &c);
+			.state = (uint8_t)rec->state,
+			.size = rec->size,
+			.created_ms = rec->created_ms,
+			.nvols = nwant};
+	memcpy(c.expect_md5, rec->md5, MD5_LEN);
+	memcpy(c.md5, rec->md5, MD5_LEN);
+	memcpy(c.vols, want, sizeof(want[0]) * nwant);
+	int rc = commit_run(d->cm, &c);
 	if (rc) {
 		forget(d, key, keylen, wrote, nwrote);
-		*why = rc == -ESTALE ? "the key changed during the move"
+		*why = rc == -ESTALE ? "the key changed during the copy"
 		       : httperr_status(rc) == 503 ? httperr_reason(rc)
 						   : "index commit failed";
 		return httperr_status(rc);

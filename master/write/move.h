@@ -36,4 +36,16 @@ struct move_deps {
 unsigned move_key(const struct move_deps *d, const char *key, size_t keylen,
 		  const char **why);
 
+/* The machinery under move_key, for repair (master/write/repair.h): with
+ * the key's lock held and `rec` as read under it, copies the value from
+ * a replica whose bytes match rec (never from the copies whose bit is
+ * set in `skip`, bit i for rec->vols[i]) to each of miss[0..nmiss), then
+ * commits want[0..nwant) as the record (expecting rec's md5), queueing
+ * the copies it drops for purge. Returns 204, or a status as move_key's
+ * (503 when no replica has the recorded bytes). */
+unsigned move_copies(const struct move_deps *d, const char *key, size_t keylen,
+		     const struct idx_record *rec, uint32_t skip,
+		     const struct vol **miss, unsigned nmiss,
+		     const uint32_t *want, unsigned nwant, const char **why);
+
 #endif

@@ -54,6 +54,7 @@ static int load_one(void *arg, const struct idx_volume *iv)
 		snprintf(v->addr, sizeof(v->addr), "%s", iv->addr);
 		/* Optimistic until the first check says otherwise. */
 		atomic_store(&v->healthy, true);
+		atomic_store(&v->ident_ok, true);
 		l->vs->by_id[iv->id] = v;
 	}
 	atomic_store(&v->active, iv->active);
@@ -106,6 +107,13 @@ const char *vol_active_addr(const void *act, size_t i)
 	return a->v[i]->addr;
 }
 
+void vol_set_ident_ok(struct vols *vs, uint32_t id, bool ok)
+{
+	struct vol *v = id <= VOL_MAX_ID ? vs->by_id[id] : NULL;
+	if (v)
+		atomic_store(&v->ident_ok, ok);
+}
+
 void vol_each(struct vols *vs, void (*fn)(void *arg, const struct vol *v),
 	      void *arg)
 {
@@ -137,8 +145,10 @@ static void check_all(struct vols *vs)
 	for (size_t i = 0; i < n; i++) {
 		bool up = codes[i] == 200;
 		bool was = atomic_exchange(&v[i]->healthy, up);
-		if (!up)
+		if (!up) {
+			atomic_store(&v[i]->ident_ok, false);
 			atomic_fetch_add(&v[i]->failed_checks, 1);
+		}
 		if (up != was)
 			log_warn("volume %s is %s", v[i]->addr,
 				 up ? "up again" : "down");

@@ -4,7 +4,8 @@
  * Volumes are named by id. Their addresses come from the index's volumes
  * database and never change for an id, so `struct vol` pointers stay valid
  * until vol_stop. Liveness is refreshed every interval by GET /_/health on
- * every volume in parallel; a request never waits for a check.
+ * every volume in parallel; a request never waits for a check. A volume
+ * is read from while healthy && ident_ok.
  *
  * Threads: vol_start and vol_stop from one thread; everything else from
  * any thread, lock-free on the read path (atomics and immutable
@@ -26,6 +27,11 @@ struct vol {
 	uint32_t id;
 	char addr[IDX_ADDR_MAX]; /* host:port */
 	atomic_bool healthy;
+	/* Its data directory is the one the index knows (master/write/repair.h
+	 * confirms it): cleared when a check fails, so a volume that comes
+	 * back is not read from before its identity is confirmed (a wiped
+	 * disk would answer 404 for every key). */
+	atomic_bool ident_ok;
 	atomic_bool active; /* new keys may be placed on it */
 	atomic_uint_fast64_t failed_checks;
 };
@@ -55,6 +61,9 @@ const struct vol_active *vol_active(struct vols *vs);
 /* The address of an active set's i-th volume: the placement_addr_fn
  * (common/placement.h) that places keys on a struct vol_active. */
 const char *vol_active_addr(const void *act, size_t i);
+
+/* Sets a volume's ident_ok (the repair thread's confirmation). */
+void vol_set_ident_ok(struct vols *vs, uint32_t id, bool ok);
 
 /* Calls fn for every known volume, in id order. */
 void vol_each(struct vols *vs, void (*fn)(void *arg, const struct vol *v),
