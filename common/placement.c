@@ -13,6 +13,10 @@
 struct scored {
 	uint8_t score[MD5_LEN];
 	size_t idx;
+	const char *zone; /* never NULL: "" for none */
+	const char *host; /* the address up to its last ':' */
+	size_t hostlen;
+	bool taken;
 };
 
 static int by_score_desc(const void *a, const void *b)
@@ -25,48 +29,118 @@ static int by_score_desc(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
+static size_t host_len(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	return colon ? (size_t)(colon - addr) : strlen(addr);
+}
+
+static bool same_host(const struct scored *a, const struct scored *b)
+{
+	return a->hostlen == b->hostlen &&
+	       memcmp(a->host, b->host, a->hostlen) == 0;
+}
+
+/* Whether any of the `n` picked volumes shares s's zone (by_zone) or
+ * host. */
+static bool covered(struct scored *const *picked, size_t n,
+		    const struct scored *s, bool by_zone)
+{
+	for (size_t i = 0; i < n; i++)
+		if (by_zone ? strcmp(picked[i]->zone, s->zone) == 0
+			    : same_host(picked[i], s))
+			return true;
+	return false;
+}
+
+/* The three walks of placement.h over s[0..n), sorted by score: the
+ * first `want` of the order into out. */
+static void pick_domains(struct scored *s, size_t n, size_t want, size_t *out,
+			 struct scored **picked)
+{
+	size_t got = 0;
+	for (int walk = 0; walk < 3 && got < want; walk++)
+		for (size_t j = 0; j < n && got < want; j++) {
+			if (s[j].taken ||
+			    (walk < 2 &&
+			     covered(picked, got, &s[j], walk == 0)))
+				continue;
+			s[j].taken = true;
+			picked[got] = &s[j];
+			out[got++] = s[j].idx;
+		}
+	assert(got == want);
+}
+
 int placement_pick_set(const char *key, size_t keylen, const void *set,
 		       size_t n, placement_addr_fn addr, size_t want,
 		       size_t *out)
 {
 	assert(key && addr && (out || !want));
 	struct scored stack[STACK_VOLS];
+	struct scored *stack_picked[STACK_VOLS];
 	struct scored *s = n <= STACK_VOLS ? stack : malloc(n * sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const char *a = addr(set, i);
+	struct scored **picked =
+		n <= STACK_VOLS ? stack_picked : malloc(n * sizeof(*picked));
+	int rc = s && picked ? 0 : -ENOMEM;
+	bool zoned = false;
+	for (size_t i = 0; !rc && i < n; i++) {
+		const char *zone = NULL;
+		const char *a = addr(set, i, &zone);
 		assert(a);
 		struct md5 m;
 		if (md5_init(&m)) {
-			if (s != stack)
-				free(s);
-			return -ENOMEM;
+			rc = -ENOMEM;
+			break;
 		}
 		md5_update(&m, key, keylen);
 		md5_update(&m, a, strlen(a));
 		md5_final(&m, s[i].score);
 		s[i].idx = i;
+		s[i].zone = zone ? zone : "";
+		s[i].host = a;
+		s[i].hostlen = host_len(a);
+		s[i].taken = false;
+		zoned |= s[i].zone[0] != '\0';
 	}
-	qsort(s, n, sizeof(*s), by_score_desc);
-	if (want > n)
-		want = n;
-	for (size_t i = 0; i < want; i++)
-		out[i] = s[i].idx;
+	if (!rc) {
+		qsort(s, n, sizeof(*s), by_score_desc);
+		if (want > n)
+			want = n;
+		if (zoned) {
+			pick_domains(s, n, want, out, picked);
+		} else {
+			/* No zones: pure rendezvous, hosts not considered,
+			 * exactly the order clusters had before zones. */
+			for (size_t i = 0; i < want; i++)
+				out[i] = s[i].idx;
+		}
+		rc = (int)want;
+	}
 	if (s != stack)
 		free(s);
-	return (int)want;
+	if (picked != stack_picked)
+		free(picked);
+	return rc;
 }
 
-static const char *array_addr(const void *set, size_t i)
+struct array_set {
+	const char *const *addrs;
+	const char *const *zones;
+};
+
+static const char *array_addr(const void *set, size_t i, const char **zone)
 {
-	return ((const char *const *)set)[i];
+	const struct array_set *a = set;
+	*zone = a->zones ? a->zones[i] : NULL;
+	return a->addrs[i];
 }
 
 int placement_pick(const char *key, size_t keylen, const char *const *addrs,
-		   size_t n, size_t want, size_t *out)
+		   const char *const *zones, size_t n, size_t want, size_t *out)
 {
-	return placement_pick_set(key, keylen, addrs, n, array_addr, want, out);
+	struct array_set a = {addrs, zones};
+	return placement_pick_set(key, keylen, &a, n, array_addr, want, out);
 }
 
 int placement_balanced(const char *key, size_t keylen, const void *set,
@@ -90,4 +164,34 @@ int placement_balanced(const char *key, size_t keylen, const void *set,
 	if (win != stack)
 		free(win);
 	return rc;
+}
+
+static bool zone_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+const char *placement_spec(const char *s, size_t len, size_t *addrlen,
+			   const char **zone, size_t *zonelen)
+{
+	const char *at = memchr(s, '@', len);
+	*addrlen = at ? (size_t)(at - s) : len;
+	*zone = NULL;
+	*zonelen = 0;
+	if (!*addrlen)
+		return "the address before @zone is empty";
+	if (!at)
+		return NULL;
+	size_t zl = len - *addrlen - 1;
+	if (!zl)
+		return "empty zone after @";
+	if (zl > PLACEMENT_ZONE_LEN)
+		return "zone longer than 63 characters";
+	for (size_t i = 0; i < zl; i++)
+		if (!zone_char(at[1 + i]))
+			return "a zone is letters, digits, '.', '_' and '-'";
+	*zone = at + 1;
+	*zonelen = zl;
+	return NULL;
 }

@@ -3,8 +3,9 @@
  *
  * Volumes are named by id. Their addresses come from the index's volumes
  * database and never change for an id, so `struct vol` pointers stay valid
- * until vol_stop. Liveness is refreshed every interval by GET /_/health on
- * every volume in parallel; a request never waits for a check.
+ * until vol_stop; a zone may be relabelled (vol_reload publishes it). Liveness
+ * is refreshed every interval by GET /_/health on every volume in parallel; a
+ * request never waits for a check.
  *
  * Threads: vol_start and vol_stop from one thread; everything else from
  * any thread, lock-free on the read path (atomics and immutable
@@ -25,6 +26,9 @@
 struct vol {
 	uint32_t id;
 	char addr[IDX_ADDR_MAX]; /* host:port */
+	/* Its failure domain, "" for none; the string stays valid until
+	 * vol_stop, a relabel publishes another one. */
+	_Atomic(const char *) zone;
 	atomic_bool healthy;
 	atomic_bool active; /* new keys may be placed on it */
 	atomic_uint_fast64_t failed_checks;
@@ -52,9 +56,10 @@ const struct vol *vol_by_id(struct vols *vs, uint32_t id);
 /* The current active set (never NULL after vol_start). */
 const struct vol_active *vol_active(struct vols *vs);
 
-/* The address of an active set's i-th volume: the placement_addr_fn
- * (common/placement.h) that places keys on a struct vol_active. */
-const char *vol_active_addr(const void *act, size_t i);
+/* The address and zone of an active set's i-th volume: the
+ * placement_addr_fn (common/placement.h) that places keys on a struct
+ * vol_active. */
+const char *vol_active_addr(const void *act, size_t i, const char **zone);
 
 /* Calls fn for every known volume, in id order. */
 void vol_each(struct vols *vs, void (*fn)(void *arg, const struct vol *v),
