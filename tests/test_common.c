@@ -420,7 +420,7 @@ START_TEST(placement_zones_then_hosts)
 	for (int k = 0; k < 500; k++) {
 		char key[32];
 		snprintf(key, sizeof(key), "/hosts/%d", k);
-		size_t got[4], order[5];
+		size_t got[4], order[5] = {0};
 		ck_assert_int_eq(placement_pick_set(key, strlen(key), &z, z.n,
 						    zset_addr, 4, got),
 				 4);

@@ -325,7 +325,7 @@ static int vol_put_state(struct idx *ix, MDB_txn *txn, uint32_t id,
 
 static bool same_zone(const struct vol_val *vv, const char *zone, size_t len)
 {
-	return vv->zonelen == len && memcmp(vv->zone, zone, len) == 0;
+	return vv->zonelen == len && (!len || memcmp(vv->zone, zone, len) == 0);
 }
 
 static int apply_volumes(struct idx *ix, MDB_txn *txn, const struct cmd *c,

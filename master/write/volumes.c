@@ -68,21 +68,23 @@ static int load_one(void *arg, const struct idx_volume *iv)
 		return 1;
 	}
 	const char *zone = zone_intern(l->vs, iv->zone);
-	struct vol *v = l->vs->by_id[iv->id];
-	if (!v && zone) {
-		v = calloc(1, sizeof(*v));
-		if (v) {
-			v->id = iv->id;
-			snprintf(v->addr, sizeof(v->addr), "%s", iv->addr);
-			/* Optimistic until the first check says otherwise. */
-			atomic_store(&v->healthy, true);
-			atomic_store(&v->zone, zone);
-			l->vs->by_id[iv->id] = v;
-		}
-	}
-	if (!v || !zone) {
+	if (!zone) {
 		l->rc = -ENOMEM;
 		return 1;
+	}
+	struct vol *v = l->vs->by_id[iv->id];
+	if (!v) {
+		v = calloc(1, sizeof(*v));
+		if (!v) {
+			l->rc = -ENOMEM;
+			return 1;
+		}
+		v->id = iv->id;
+		atomic_store(&v->zone, zone); /* before readers can see v */
+		snprintf(v->addr, sizeof(v->addr), "%s", iv->addr);
+		/* Optimistic until the first check says otherwise. */
+		atomic_store(&v->healthy, true);
+		l->vs->by_id[iv->id] = v;
 	}
 	atomic_store(&v->zone, zone);
 	atomic_store(&v->active, iv->active);
