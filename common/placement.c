@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,8 @@ struct scored {
 	const char *zone; /* never NULL: "" for none */
 	const char *host; /* the address up to its last ':' */
 	size_t hostlen;
-	bool taken;
+	bool kept;  /* a copy that stays: its zone and host are taken */
+	bool taken; /* kept, avoided, or already in the order */
 };
 
 static int by_score_desc(const void *a, const void *b)
@@ -53,30 +55,47 @@ static bool covered(struct scored *const *picked, size_t n,
 	return false;
 }
 
-/* The three walks of placement.h over s[0..n), sorted by score: the
- * first `want` of the order into out. */
-static void pick_domains(struct scored *s, size_t n, size_t want, size_t *out,
-			 struct scored **picked)
+/* Whether i is one of list[0..n). */
+static bool listed(const size_t *list, size_t n, size_t i)
 {
-	size_t got = 0;
-	for (int walk = 0; walk < 3 && got < want; walk++)
-		for (size_t j = 0; j < n && got < want; j++) {
-			if (s[j].taken ||
-			    (walk < 2 &&
-			     covered(picked, got, &s[j], walk == 0)))
-				continue;
-			s[j].taken = true;
-			picked[got] = &s[j];
-			out[got++] = s[j].idx;
-		}
-	assert(got == want);
+	for (size_t k = 0; k < n; k++)
+		if (list[k] == i)
+			return true;
+	return false;
 }
 
-int placement_pick_set(const char *key, size_t keylen, const void *set,
-		       size_t n, placement_addr_fn addr, size_t want,
-		       size_t *out)
+/* The walks of placement.h over s[0..n), sorted by score, after the kept
+ * volumes (their zones and hosts taken): up to `want` more volumes into
+ * out, best first. Returns how many. */
+static size_t walk(struct scored *s, size_t n, bool zoned, size_t want,
+		   size_t *out, struct scored **picked)
+{
+	size_t npicked = 0, got = 0;
+	for (size_t j = 0; j < n; j++)
+		if (s[j].kept)
+			picked[npicked++] = &s[j];
+	/* No zones: the last walk alone, pure rendezvous with hosts not
+	 * considered, exactly the order clusters had before zones. */
+	for (int w = zoned ? 0 : 2; w < 3 && got < want; w++)
+		for (size_t j = 0; j < n && got < want; j++) {
+			if (s[j].taken ||
+			    (w < 2 && covered(picked, npicked, &s[j], w == 0)))
+				continue;
+			s[j].taken = true;
+			picked[npicked++] = &s[j];
+			out[got++] = s[j].idx;
+		}
+	return got;
+}
+
+/* placement_complete, which placement_pick_set is with nothing kept or
+ * avoided. */
+static int place(const char *key, size_t keylen, const void *set, size_t n,
+		 placement_addr_fn addr, const size_t *keep, size_t nkeep,
+		 const size_t *avoid, size_t navoid, size_t want, size_t *out)
 {
 	assert(key && addr && (out || !want));
+	assert((keep || !nkeep) && (avoid || !navoid));
 	struct scored stack[STACK_VOLS];
 	struct scored *stack_picked[STACK_VOLS];
 	struct scored *s = n <= STACK_VOLS ? stack : malloc(n * sizeof(*s));
@@ -100,28 +119,38 @@ int placement_pick_set(const char *key, size_t keylen, const void *set,
 		s[i].zone = zone ? zone : "";
 		s[i].host = a;
 		s[i].hostlen = host_len(a);
-		s[i].taken = false;
+		s[i].kept = listed(keep, nkeep, i);
+		s[i].taken = s[i].kept || listed(avoid, navoid, i);
 		zoned |= s[i].zone[0] != '\0';
 	}
 	if (!rc) {
 		qsort(s, n, sizeof(*s), by_score_desc);
-		if (want > n)
-			want = n;
-		if (zoned) {
-			pick_domains(s, n, want, out, picked);
-		} else {
-			/* No zones: pure rendezvous, hosts not considered,
-			 * exactly the order clusters had before zones. */
-			for (size_t i = 0; i < want; i++)
-				out[i] = s[i].idx;
-		}
-		rc = (int)want;
+		size_t room = nkeep < want ? want - nkeep : 0;
+		rc = (int)walk(s, n, zoned, room, out, picked);
 	}
 	if (s != stack)
 		free(s);
 	if (picked != stack_picked)
 		free(picked);
 	return rc;
+}
+
+int placement_pick_set(const char *key, size_t keylen, const void *set,
+		       size_t n, placement_addr_fn addr, size_t want,
+		       size_t *out)
+{
+	return place(key, keylen, set, n, addr, NULL, 0, NULL, 0, want, out);
+}
+
+int placement_complete(const char *key, size_t keylen, const void *set,
+		       size_t n, placement_addr_fn addr, const size_t *keep,
+		       size_t nkeep, const size_t *avoid, size_t navoid,
+		       size_t want, size_t *out)
+{
+	for (size_t k = 0; k < nkeep; k++)
+		assert(keep[k] < n);
+	return place(key, keylen, set, n, addr, keep, nkeep, avoid, navoid,
+		     want, out);
 }
 
 struct array_set {

@@ -19,10 +19,16 @@
  * distinct hosts, then to distinct volumes, each the highest scores that
  * satisfy that. The order of want-1 replicas is a prefix of the order of
  * want (the walks only stop earlier), and placing a subset that is a
- * key's placement gives the same order again. Ties (the same address
+ * key's placement gives the same order again (provided a volume of the
+ * subset has a zone whenever one of the set has). Ties (the same address
  * twice) keep the set's order. The result depends on the volumes' names
  * and zones, not their order, and adding a volume moves only the keys it
  * now wins (or, with zones, whose zone or host it newly covers).
+ *
+ * Who uses what: PUT, Key-Balance, REBALANCE and cask-rebalance take
+ * placement_pick_set / placement_balanced; a copier that replaces lost
+ * copies takes placement_complete, since the first volumes of the whole
+ * order that lack the key need not be in the zone the loss uncovered.
  *
  * A set of volumes is anything addr(set, i) names for i < n: callers pass
  * their own volume table, so no address array is built and no count is
@@ -34,7 +40,6 @@
 #ifndef CASK_PLACEMENT_H
 #define CASK_PLACEMENT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 /* Longest zone label, and the bytes that hold one with its NUL. */
@@ -53,6 +58,19 @@ typedef const char *(*placement_addr_fn)(const void *set, size_t i,
 int placement_pick_set(const char *key, size_t keylen, const void *set,
 		       size_t n, placement_addr_fn addr, size_t want,
 		       size_t *out);
+
+/* For repair: the volumes to add to a key whose copies on keep[0..nkeep)
+ * stay, to reach `want` replicas, never one of avoid[0..navoid) (dead,
+ * lost, or unusable volumes; all indexes into the set). The same walks as
+ * placement_pick_set, with the kept volumes' zones and hosts taken first,
+ * so a lost copy is replaced in a zone (then on a host) the survivors do
+ * not cover while there is one. With nothing kept or avoided it is
+ * placement_pick_set. Writes up to want - nkeep indexes into out, best
+ * first; fewer when the set runs out. Returns how many, or -ENOMEM. */
+int placement_complete(const char *key, size_t keylen, const void *set,
+		       size_t n, placement_addr_fn addr, const size_t *keep,
+		       size_t nkeep, const size_t *avoid, size_t navoid,
+		       size_t want, size_t *out);
 
 /* placement_pick_set over an array of n addresses; zones (may be NULL
  * for none) holds each one's zone, NULL or "" for none. */

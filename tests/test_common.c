@@ -534,6 +534,72 @@ START_TEST(placement_no_zones_is_rendezvous)
 }
 END_TEST
 
+START_TEST(placement_complete_replaces_in_zone)
+{
+	struct zset z = {0}, plain = {0};
+	for (int i = 0; i < 6; i++) {
+		char a[32], zone[8];
+		snprintf(a, sizeof(a), "127.0.0.1:%d", 3001 + i);
+		snprintf(zone, sizeof(zone), "z%d", i / 2);
+		zset_add(&z, a, zone);
+		zset_add(&plain, a, "");
+	}
+	for (int k = 0; k < 300; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/repair/%d", k);
+		size_t p[3], add[3];
+		ck_assert_int_eq(placement_pick_set(key, strlen(key), &z, 6,
+						    zset_addr, 3, p),
+				 3);
+		/* Nothing kept or avoided: the placement itself. */
+		ck_assert_int_eq(placement_complete(key, strlen(key), &z, 6,
+						    zset_addr, NULL, 0, NULL, 0,
+						    3, add),
+				 3);
+		ck_assert_mem_eq(add, p, sizeof(p));
+		/* One copy lost: replaced in its own zone, by that zone's
+		 * other volume. */
+		for (int lost = 0; lost < 3; lost++) {
+			size_t keep[2], nk = 0;
+			for (int i = 0; i < 3; i++)
+				if (i != lost)
+					keep[nk++] = p[i];
+			ck_assert_int_eq(placement_complete(key, strlen(key),
+							    &z, 6, zset_addr,
+							    keep, 2, &p[lost],
+							    1, 3, add),
+					 1);
+			ck_assert_uint_ne(add[0], p[lost]);
+			ck_assert_str_eq(z.zone[add[0]], z.zone[p[lost]]);
+		}
+		/* Two lost: one in each zone the survivor does not cover. */
+		ck_assert_int_eq(placement_complete(key, strlen(key), &z, 6,
+						    zset_addr, &p[0], 1, &p[1],
+						    2, 3, add),
+				 2);
+		ck_assert_str_ne(z.zone[add[0]], z.zone[add[1]]);
+		ck_assert_str_ne(z.zone[add[0]], z.zone[p[0]]);
+		ck_assert_str_ne(z.zone[add[1]], z.zone[p[0]]);
+		/* No zones: the best scores that are neither kept nor
+		 * avoided. */
+		size_t order[6];
+		by_score(&plain, key, order);
+		size_t keep = order[1], avoid = order[0];
+		ck_assert_int_eq(placement_complete(key, strlen(key), &plain, 6,
+						    zset_addr, &keep, 1, &avoid,
+						    1, 3, add),
+				 2);
+		ck_assert_uint_eq(add[0], order[2]);
+		ck_assert_uint_eq(add[1], order[3]);
+		/* Enough kept: nothing to add. */
+		ck_assert_int_eq(placement_complete(key, strlen(key), &z, 6,
+						    zset_addr, p, 3, NULL, 0, 3,
+						    add),
+				 0);
+	}
+}
+END_TEST
+
 START_TEST(placement_spec_forms)
 {
 	size_t alen, zlen;
@@ -627,6 +693,7 @@ int main(void)
 	tcase_add_test(tc, placement_zones_then_hosts);
 	tcase_add_test(tc, placement_zones_order_free);
 	tcase_add_test(tc, placement_no_zones_is_rendezvous);
+	tcase_add_test(tc, placement_complete_replaces_in_zone);
 	tcase_add_test(tc, placement_spec_forms);
 	tcase_add_test(tc, httperr_table);
 	tcase_add_test(tc, byte_order_and_clocks);
