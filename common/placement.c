@@ -187,8 +187,10 @@ int placement_balanced(const char *key, size_t keylen, const void *set,
 	if (!win)
 		return -ENOMEM;
 	int got = placement_pick_set(key, keylen, set, n, addr, want, win);
-	int rc = got < 0 ? got : 1;
-	for (size_t i = 0; rc == 1 && i < want; i++)
+	/* Only the volumes the pick wrote are compared (it writes all
+	 * `want` of them: want <= n). */
+	int rc = got < 0 ? got : (size_t)got == want;
+	for (size_t i = 0; rc == 1 && i < (size_t)got; i++)
 		rc = win[i] == have[i];
 	if (win != stack)
 		free(win);
