@@ -70,6 +70,10 @@ static int vol_member(void *arg, const struct jsonl_member *m)
 		 m->len < ADMINC_ADDR_MAX) {
 		memcpy(p->cur.addr, m->str, m->len);
 		p->cur.addr[m->len] = '\0';
+	} else if (jsonl_is(m, "zone") && m->type == JSONL_STRING &&
+		   m->len < PLACEMENT_ZONE_MAX) {
+		memcpy(p->cur.zone, m->str, m->len);
+		p->cur.zone[m->len] = '\0';
 	} else if (jsonl_is(m, "state") && m->type == JSONL_STRING)
 		p->cur.state = m->len == 6 && !memcmp(m->str, "active", 6)
 				       ? ADMINC_ACTIVE

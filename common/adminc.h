@@ -16,6 +16,7 @@
 
 #include "common/key.h"
 #include "common/md5.h"
+#include "common/placement.h"
 
 #define ADMINC_ADDR_MAX 256
 #define ADMINC_MAX_VOLS 16
@@ -31,6 +32,7 @@ struct adminc_volume {
 	enum adminc_state state;
 	bool healthy;
 	char addr[ADMINC_ADDR_MAX];
+	char zone[PLACEMENT_ZONE_MAX]; /* "" for none (or an older master) */
 };
 
 struct adminc_volumes {

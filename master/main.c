@@ -11,6 +11,7 @@
 #include "common/flags.h"
 #include "common/httpc.h"
 #include "common/log.h"
+#include "common/placement.h"
 #include "master/http/api.h"
 #include "master/write/commit.h"
 #include "master/state/index.h"
@@ -44,8 +45,25 @@ static long parse_duration_ms(const char *s, double max_ms)
 	return -EINVAL;
 }
 
-/* Normalizes -volumes: trims spaces and an http:// prefix, drops empty
- * entries. Returns the count, or -EINVAL for an unusable address. */
+/* Whether host:port a (len bytes) is named in the n bytes of a
+ * normalized list. */
+static bool listed(const char *list, size_t n, const char *a, size_t len)
+{
+	for (size_t i = 0; i < n;) {
+		const char *comma = memchr(list + i, ',', n - i);
+		size_t end = comma ? (size_t)(comma - list) : n;
+		const char *at = memchr(list + i, '@', end - i);
+		size_t alen = at ? (size_t)(at - list) - i : end - i;
+		if (alen == len && memcmp(list + i, a, len) == 0)
+			return true;
+		i = end + 1;
+	}
+	return false;
+}
+
+/* Normalizes -volumes (host:port[@zone],...): trims spaces, an http://
+ * prefix and a trailing '/', drops empty entries. Returns the count, or
+ * -EINVAL for an unusable entry (said on stderr). */
 static int normalize_volumes(const char *in, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -66,17 +84,34 @@ static int normalize_volumes(const char *in, char *out, size_t cap)
 			a += 7;
 			len -= 7;
 		}
-		while (len && a[len - 1] == '/')
-			len--;
 		if (!len)
 			continue;
-		if (len >= IDX_ADDR_MAX || memchr(a, '/', len) ||
-		    n + len + 2 > cap)
+		size_t alen, zlen;
+		const char *zone;
+		const char *why = placement_spec(a, len, &alen, &zone, &zlen);
+		while (!why && alen && a[alen - 1] == '/')
+			alen--;
+		if (!why && (!alen || alen >= IDX_ADDR_MAX ||
+			     memchr(a, '/', alen) || memchr(a, ' ', alen)))
+			why = "not host:port";
+		if (!why && listed(out, n, a, alen))
+			why = "listed twice";
+		if (!why && n + alen + zlen + 3 > cap)
+			why = "the list is too long";
+		if (why) {
+			fprintf(stderr, "-volumes: \"%.*s\": %s\n", (int)len, a,
+				why);
 			return -EINVAL;
+		}
 		if (n)
 			out[n++] = ',';
-		memcpy(out + n, a, len);
-		n += len;
+		memcpy(out + n, a, alen);
+		n += alen;
+		if (zone) {
+			out[n++] = '@';
+			memcpy(out + n, zone, zlen);
+			n += zlen;
+		}
 		count++;
 	}
 	out[n] = '\0';
@@ -90,6 +125,8 @@ struct same_ctx {
 	bool differ;
 };
 
+/* Whether the index's volume v is what the list says: active when
+ * listed, with the listed zone. */
 static int compare_one(void *arg, const struct idx_volume *v)
 {
 	struct same_ctx *s = arg;
@@ -98,7 +135,16 @@ static int compare_one(void *arg, const struct idx_volume *v)
 	for (const char *p = s->list; *p;) {
 		const char *comma = strchr(p, ',');
 		size_t l = comma ? (size_t)(comma - p) : strlen(p);
-		listed |= l == len && memcmp(p, v->addr, len) == 0;
+		size_t alen, zlen;
+		const char *zone;
+		/* normalize_volumes checked every entry. */
+		if (!placement_spec(p, l, &alen, &zone, &zlen) && alen == len &&
+		    memcmp(p, v->addr, len) == 0) {
+			listed = true;
+			if (zlen != strlen(v->zone) ||
+			    (zlen && memcmp(zone, v->zone, zlen) != 0))
+				s->differ = true;
+		}
 		p += l + (comma ? 1 : 0);
 	}
 	s->active += v->active;
@@ -187,7 +233,7 @@ int main(int argc, char **argv)
 		{"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
 		{"db", FLAG_STR, &db, NULL, "index directory (required)"},
 		{"volumes", FLAG_STR, &volumes, NULL,
-		 "volumes, comma separated host:port (required)"},
+		 "volumes, comma separated host:port[@zone] (required)"},
 		{"replicas", FLAG_INT, &replicas, "3",
 		 "copies of each value (at most the number of volumes)"},
 		{"protect", FLAG_BOOL, &protect, "false",

@@ -39,6 +39,7 @@ struct run {
 	const char *master;
 	const struct adminc_volumes *vs;
 	const char **active; /* addresses of the active volumes */
+	const char **zones;  /* and their zones */
 	int *active_idx;
 	size_t nactive;
 	struct todo *q;
@@ -52,8 +53,8 @@ static bool balanced(const struct run *r, const struct adminc_record *rec)
 	size_t win[ADMINC_MAX_VOLS];
 	size_t want =
 		r->vs->replicas < r->nactive ? r->vs->replicas : r->nactive;
-	int n = placement_pick(rec->key, rec->keylen, r->active, r->nactive,
-			       want, win);
+	int n = placement_pick(rec->key, rec->keylen, r->active, r->zones,
+			       r->nactive, want, win);
 	if (n < 0 || (unsigned)n != rec->nvols)
 		return false;
 	for (int i = 0; i < n; i++)
@@ -214,11 +215,13 @@ int main(int argc, char **argv)
 	rc = adminc_volumes(base, &vs);
 	if (!rc) {
 		r.active = calloc(vs.n, sizeof(*r.active));
+		r.zones = calloc(vs.n, sizeof(*r.zones));
 		r.active_idx = calloc(vs.n, sizeof(*r.active_idx));
-		rc = r.active && r.active_idx ? 0 : -ENOMEM;
+		rc = r.active && r.zones && r.active_idx ? 0 : -ENOMEM;
 		for (size_t i = 0; !rc && i < vs.n; i++)
 			if (vs.v[i].state == ADMINC_ACTIVE) {
 				r.active_idx[r.nactive] = (int)i;
+				r.zones[r.nactive] = vs.v[i].zone;
 				r.active[r.nactive++] = vs.v[i].addr;
 			}
 	}
@@ -242,6 +245,7 @@ int main(int argc, char **argv)
 		free(r.q[i].key);
 	free(r.q);
 	free(r.active);
+	free(r.zones);
 	free(r.active_idx);
 	if (!rc)
 		adminc_volumes_free(&vs);

@@ -215,16 +215,17 @@ static void judge(struct run *r, const char *key, size_t keylen,
 		return;
 	}
 	/* The good copies, ordered by placement among themselves. */
-	const char *addrs[ADMINC_MAX_VOLS];
+	const char *addrs[ADMINC_MAX_VOLS], *zones[ADMINC_MAX_VOLS];
 	int cand[ADMINC_MAX_VOLS] = {0}, vols[ADMINC_MAX_VOLS] = {0};
 	size_t order[ADMINC_MAX_VOLS];
 	unsigned ng = 0;
 	for (size_t i = 0; i < n && ng < ADMINC_MAX_VOLS; i++)
 		if (same_value(&g[i], good->md5, good->size)) {
 			cand[ng] = g[i].vol;
+			zones[ng] = g[i].vol >= 0 ? r->vs.v[g[i].vol].zone : "";
 			addrs[ng++] = addr(r, g[i].vol);
 		}
-	int picked = placement_pick(key, keylen, addrs, ng, ng, order);
+	int picked = placement_pick(key, keylen, addrs, zones, ng, ng, order);
 	for (int i = 0; i < picked; i++)
 		vols[i] = cand[order[i]];
 	if (!rec) {

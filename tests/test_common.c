@@ -3,6 +3,7 @@
 #include <check.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,8 +186,9 @@ struct vol_set {
 	char addr[MANY_VOLS][32];
 };
 
-static const char *set_addr(const void *set, size_t i)
+static const char *set_addr(const void *set, size_t i, const char **zone)
 {
+	(void)zone; /* no zones: pure rendezvous */
 	return ((const struct vol_set *)set)->addr[i];
 }
 
@@ -278,7 +280,8 @@ START_TEST(placement_many_volumes)
 	for (int i = 0; i < MANY_VOLS; i++)
 		addrs[i] = vs.addr[i];
 	size_t a[3], b[3];
-	ck_assert_int_eq(placement_pick("/k", 2, addrs, MANY_VOLS, 3, a), 3);
+	ck_assert_int_eq(placement_pick("/k", 2, addrs, NULL, MANY_VOLS, 3, a),
+			 3);
 	ck_assert_int_eq(
 		placement_pick_set("/k", 2, &vs, MANY_VOLS, set_addr, 3, b), 3);
 	ck_assert_mem_eq(a, b, sizeof(a));
@@ -287,6 +290,343 @@ START_TEST(placement_many_volumes)
 			 2);
 	ck_assert_int_eq(placement_balanced("/k", 2, &vs, 2, set_addr, 3, a, 2),
 			 1);
+}
+END_TEST
+
+/* Volumes with zones, for the failure-domain rule (placement.h). */
+#define ZVOLS_MAX 16
+
+struct zset {
+	size_t n;
+	char addr[ZVOLS_MAX][32];
+	char zone[ZVOLS_MAX][8];
+};
+
+static const char *zset_addr(const void *set, size_t i, const char **zone)
+{
+	const struct zset *z = set;
+	*zone = z->zone[i];
+	return z->addr[i];
+}
+
+static void zset_add(struct zset *z, const char *addr, const char *zone)
+{
+	ck_assert_uint_lt(z->n, ZVOLS_MAX);
+	snprintf(z->addr[z->n], sizeof(z->addr[0]), "%s", addr);
+	snprintf(z->zone[z->n], sizeof(z->zone[0]), "%s", zone);
+	z->n++;
+}
+
+static void score_of(const char *key, const char *addr, uint8_t out[MD5_LEN])
+{
+	struct md5 m;
+	ck_assert_int_eq(md5_init(&m), 0);
+	md5_update(&m, key, strlen(key));
+	md5_update(&m, addr, strlen(addr));
+	md5_final(&m, out);
+}
+
+/* The set's indexes sorted by score, best first: the slow way. */
+static void by_score(const struct zset *z, const char *key, size_t *out)
+{
+	uint8_t s[ZVOLS_MAX][MD5_LEN];
+	for (size_t i = 0; i < z->n; i++) {
+		score_of(key, z->addr[i], s[i]);
+		out[i] = i;
+	}
+	for (size_t i = 1; i < z->n; i++)
+		for (size_t j = i;
+		     j > 0 && memcmp(s[out[j]], s[out[j - 1]], MD5_LEN) > 0;
+		     j--) {
+			size_t t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+}
+
+static size_t host_of(const char *addr)
+{
+	return (size_t)(strrchr(addr, ':') - addr);
+}
+
+static bool same_host(const struct zset *z, size_t a, size_t b)
+{
+	return host_of(z->addr[a]) == host_of(z->addr[b]) &&
+	       memcmp(z->addr[a], z->addr[b], host_of(z->addr[a])) == 0;
+}
+
+START_TEST(placement_zones_one_per_zone)
+{
+	/* 3 zones × 2 volumes, on one host as in the tests, or each on
+	 * its own. */
+	for (int hosts = 0; hosts < 2; hosts++) {
+		struct zset z = {0};
+		for (int i = 0; i < 6; i++) {
+			char a[32], zone[8];
+			snprintf(a, sizeof(a), "10.0.0.%d:%d", hosts ? i : 1,
+				 3001 + i);
+			snprintf(zone, sizeof(zone), "z%d", i / 2);
+			zset_add(&z, a, zone);
+		}
+		for (int k = 0; k < 500; k++) {
+			char key[32];
+			snprintf(key, sizeof(key), "/zone/%d", k);
+			size_t got[6], order[6];
+			ck_assert_int_eq(placement_pick_set(key, strlen(key),
+							    &z, z.n, zset_addr,
+							    3, got),
+					 3);
+			/* The best volume of each zone, ranked by score. */
+			by_score(&z, key, order);
+			bool seen[3] = {false, false, false};
+			size_t best[3], nb = 0;
+			for (size_t i = 0; i < 6; i++) {
+				int zi = z.zone[order[i]][1] - '0';
+				if (!seen[zi]) {
+					seen[zi] = true;
+					best[nb++] = order[i];
+				}
+			}
+			ck_assert_uint_eq(nb, 3);
+			for (int i = 0; i < 3; i++)
+				ck_assert_uint_eq(got[i], best[i]);
+			ck_assert_int_eq(placement_balanced(key, strlen(key),
+							    &z, z.n, zset_addr,
+							    3, got, 3),
+					 1);
+			/* Fewer replicas are a prefix of more. */
+			size_t all[6];
+			ck_assert_int_eq(placement_pick_set(key, strlen(key),
+							    &z, z.n, zset_addr,
+							    6, all),
+					 6);
+			ck_assert_mem_eq(all, got, sizeof(got[0]) * 3);
+		}
+	}
+}
+END_TEST
+
+START_TEST(placement_zones_then_hosts)
+{
+	/* Two zones for three replicas: both zones, then a third host;
+	 * a fourth replica can only share a host. */
+	struct zset z = {0};
+	zset_add(&z, "h1:1", "a");
+	zset_add(&z, "h1:2", "a");
+	zset_add(&z, "h2:1", "a");
+	zset_add(&z, "h3:1", "b");
+	zset_add(&z, "h3:2", "b");
+	unsigned third_in[2] = {0, 0};
+	for (int k = 0; k < 500; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/hosts/%d", k);
+		size_t got[4], order[5] = {0};
+		ck_assert_int_eq(placement_pick_set(key, strlen(key), &z, z.n,
+						    zset_addr, 4, got),
+				 4);
+		by_score(&z, key, order);
+		/* The first two: the best of each zone, best first. */
+		size_t a = SIZE_MAX, b = SIZE_MAX;
+		for (size_t i = 0; i < 5; i++) {
+			size_t v = order[i];
+			if (z.zone[v][0] == 'a' && a == SIZE_MAX)
+				a = v;
+			if (z.zone[v][0] == 'b' && b == SIZE_MAX)
+				b = v;
+		}
+		bool a_first = false;
+		for (size_t i = 0; i < 5 && order[i] != b; i++)
+			a_first |= order[i] == a;
+		ck_assert_uint_eq(got[0], a_first ? a : b);
+		ck_assert_uint_eq(got[1], a_first ? b : a);
+		/* The third: the best volume on a host not used yet. */
+		size_t third = SIZE_MAX;
+		for (size_t i = 0; i < 5 && third == SIZE_MAX; i++) {
+			size_t v = order[i];
+			if (v != a && v != b && !same_host(&z, v, a) &&
+			    !same_host(&z, v, b))
+				third = v;
+		}
+		ck_assert_uint_ne(third, SIZE_MAX);
+		ck_assert_uint_eq(got[2], third);
+		third_in[z.zone[third][0] - 'a']++;
+		/* The fourth: the best of the rest. */
+		for (size_t i = 0; i < 5; i++) {
+			size_t v = order[i];
+			if (v != got[0] && v != got[1] && v != got[2]) {
+				ck_assert_uint_eq(got[3], v);
+				break;
+			}
+		}
+	}
+	/* Zone b's hosts are both taken by then: the third is always in a. */
+	ck_assert_uint_eq(third_in[0], 500);
+}
+END_TEST
+
+START_TEST(placement_zones_order_free)
+{
+	/* Input order does not matter; unzoned volumes in a zoned set are
+	 * one zone. */
+	struct zset z = {0}, r = {0};
+	static const char *const addrs[] = {"h1:1", "h1:2", "h2:1",
+					    "h2:2", "h3:1", "h4:1"};
+	static const char *const zones[] = {"x", "x", "y", "", "", "y"};
+	for (int i = 0; i < 6; i++)
+		zset_add(&z, addrs[i], zones[i]);
+	for (int i = 5; i >= 0; i--)
+		zset_add(&r, addrs[i], zones[i]);
+	for (int k = 0; k < 300; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/free/%d", k);
+		size_t a[6], b[6];
+		ck_assert_int_eq(placement_pick_set(key, strlen(key), &z, 6,
+						    zset_addr, 6, a),
+				 6);
+		ck_assert_int_eq(placement_pick_set(key, strlen(key), &r, 6,
+						    zset_addr, 6, b),
+				 6);
+		for (int i = 0; i < 6; i++)
+			ck_assert_str_eq(z.addr[a[i]], r.addr[b[i]]);
+		/* x, y and the unnamed zone come first, one each. */
+		bool seen[3] = {false, false, false};
+		for (int i = 0; i < 3; i++) {
+			const char *zn = z.zone[a[i]];
+			int zi = zn[0] == 'x' ? 0 : zn[0] == 'y' ? 1 : 2;
+			ck_assert(!seen[zi]);
+			seen[zi] = true;
+		}
+		/* Again: the same answer. */
+		size_t c[6];
+		placement_pick_set(key, strlen(key), &z, 6, zset_addr, 6, c);
+		ck_assert_mem_eq(a, c, sizeof(a));
+	}
+}
+END_TEST
+
+START_TEST(placement_no_zones_is_rendezvous)
+{
+	/* No zone anywhere: exactly the score order, hosts ignored (the
+	 * order clusters had before zones), for "" and NULL zones alike. */
+	struct zset z = {0};
+	for (int i = 0; i < 8; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "h%d:%d", i % 3, 3001 + i);
+		zset_add(&z, a, "");
+	}
+	const char *addrs[8];
+	for (int i = 0; i < 8; i++)
+		addrs[i] = z.addr[i];
+	for (int k = 0; k < 300; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/plain/%d", k);
+		size_t got[8], order[8], arr[8];
+		ck_assert_int_eq(placement_pick_set(key, strlen(key), &z, 8,
+						    zset_addr, 8, got),
+				 8);
+		by_score(&z, key, order);
+		ck_assert_mem_eq(got, order, sizeof(got));
+		ck_assert_int_eq(placement_pick(key, strlen(key), addrs, NULL,
+						8, 8, arr),
+				 8);
+		ck_assert_mem_eq(arr, order, sizeof(arr));
+	}
+}
+END_TEST
+
+START_TEST(placement_complete_replaces_in_zone)
+{
+	struct zset z = {0}, plain = {0};
+	for (int i = 0; i < 6; i++) {
+		char a[32], zone[8];
+		snprintf(a, sizeof(a), "127.0.0.1:%d", 3001 + i);
+		snprintf(zone, sizeof(zone), "z%d", i / 2);
+		zset_add(&z, a, zone);
+		zset_add(&plain, a, "");
+	}
+	for (int k = 0; k < 300; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "/repair/%d", k);
+		size_t p[3], add[3];
+		ck_assert_int_eq(placement_pick_set(key, strlen(key), &z, 6,
+						    zset_addr, 3, p),
+				 3);
+		/* Nothing kept or avoided: the placement itself. */
+		ck_assert_int_eq(placement_complete(key, strlen(key), &z, 6,
+						    zset_addr, NULL, 0, NULL, 0,
+						    3, add),
+				 3);
+		ck_assert_mem_eq(add, p, sizeof(p));
+		/* One copy lost: replaced in its own zone, by that zone's
+		 * other volume. */
+		for (int lost = 0; lost < 3; lost++) {
+			size_t keep[2], nk = 0;
+			for (int i = 0; i < 3; i++)
+				if (i != lost)
+					keep[nk++] = p[i];
+			ck_assert_int_eq(placement_complete(key, strlen(key),
+							    &z, 6, zset_addr,
+							    keep, 2, &p[lost],
+							    1, 3, add),
+					 1);
+			ck_assert_uint_ne(add[0], p[lost]);
+			ck_assert_str_eq(z.zone[add[0]], z.zone[p[lost]]);
+		}
+		/* Two lost: one in each zone the survivor does not cover. */
+		ck_assert_int_eq(placement_complete(key, strlen(key), &z, 6,
+						    zset_addr, &p[0], 1, &p[1],
+						    2, 3, add),
+				 2);
+		ck_assert_str_ne(z.zone[add[0]], z.zone[add[1]]);
+		ck_assert_str_ne(z.zone[add[0]], z.zone[p[0]]);
+		ck_assert_str_ne(z.zone[add[1]], z.zone[p[0]]);
+		/* No zones: the best scores that are neither kept nor
+		 * avoided. */
+		size_t order[6];
+		by_score(&plain, key, order);
+		size_t keep = order[1], avoid = order[0];
+		ck_assert_int_eq(placement_complete(key, strlen(key), &plain, 6,
+						    zset_addr, &keep, 1, &avoid,
+						    1, 3, add),
+				 2);
+		ck_assert_uint_eq(add[0], order[2]);
+		ck_assert_uint_eq(add[1], order[3]);
+		/* Enough kept: nothing to add. */
+		ck_assert_int_eq(placement_complete(key, strlen(key), &z, 6,
+						    zset_addr, p, 3, NULL, 0, 3,
+						    add),
+				 0);
+	}
+}
+END_TEST
+
+START_TEST(placement_spec_forms)
+{
+	size_t alen, zlen;
+	const char *zone;
+	const char *s = "10.0.0.1:3001@rack-1.a_b";
+	ck_assert_ptr_null(placement_spec(s, strlen(s), &alen, &zone, &zlen));
+	ck_assert_uint_eq(alen, 13);
+	ck_assert_uint_eq(zlen, 10);
+	ck_assert(memcmp(zone, "rack-1.a_b", 10) == 0);
+	s = "10.0.0.1:3001";
+	ck_assert_ptr_null(placement_spec(s, strlen(s), &alen, &zone, &zlen));
+	ck_assert_uint_eq(alen, 13);
+	ck_assert_ptr_null(zone);
+	ck_assert_uint_eq(zlen, 0);
+	/* Not NUL-terminated: only len bytes count. */
+	ck_assert_ptr_null(placement_spec("h:1@zz,", 6, &alen, &zone, &zlen));
+	ck_assert_uint_eq(zlen, 2);
+	static const char *const bad[] = {"h:1@",    "@z",	"h:1@a b",
+					  "h:1@a@b", "h:1@a/b", ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_ptr_nonnull(placement_spec(bad[i], strlen(bad[i]),
+						     &alen, &zone, &zlen));
+	char longz[80] = "h:1@";
+	memset(longz + 4, 'z', 64);
+	ck_assert_ptr_nonnull(
+		placement_spec(longz, strlen(longz), &alen, &zone, &zlen));
+	ck_assert_ptr_null(placement_spec(longz, 4 + 63, &alen, &zone, &zlen));
 }
 END_TEST
 
@@ -349,6 +689,12 @@ int main(void)
 	tcase_add_test(tc, buf_json);
 	tcase_add_test(tc, buf_steal_empty);
 	tcase_add_test(tc, placement_many_volumes);
+	tcase_add_test(tc, placement_zones_one_per_zone);
+	tcase_add_test(tc, placement_zones_then_hosts);
+	tcase_add_test(tc, placement_zones_order_free);
+	tcase_add_test(tc, placement_no_zones_is_rendezvous);
+	tcase_add_test(tc, placement_complete_replaces_in_zone);
+	tcase_add_test(tc, placement_spec_forms);
 	tcase_add_test(tc, httperr_table);
 	tcase_add_test(tc, byte_order_and_clocks);
 	suite_add_tcase(s, tc);

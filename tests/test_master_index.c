@@ -2,6 +2,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,208 @@ START_TEST(volume_set_keeps_ids)
 	ck_assert(s.active[2]);
 	ck_assert_str_eq(s.addrs[3], "d:4");
 	ck_assert(s.active[3]);
+	idx_close(ix);
+}
+END_TEST
+
+struct zseen {
+	uint32_t id[8];
+	char addr[8][IDX_ADDR_MAX];
+	char zone[8][IDX_ZONE_MAX];
+	bool active[8];
+	int n;
+};
+
+static int zsee(void *arg, const struct idx_volume *v)
+{
+	struct zseen *s = arg;
+	s->id[s->n] = v->id;
+	snprintf(s->addr[s->n], IDX_ADDR_MAX, "%s", v->addr);
+	snprintf(s->zone[s->n], IDX_ZONE_MAX, "%s", v->zone);
+	s->active[s->n++] = v->active;
+	return 0;
+}
+
+static struct zseen zones_now(struct idx *ix)
+{
+	struct zseen s = {0};
+	ck_assert_int_eq(idx_volumes(ix, zsee, &s), 0);
+	return s;
+}
+
+static struct cmd volumes_cmd(const char *list)
+{
+	return (struct cmd){
+		.type = CMD_VOLUMES, .addrs = list, .addrslen = strlen(list)};
+}
+
+static struct cmd volume_cmd(const char *spec, uint8_t state)
+{
+	return (struct cmd){.type = CMD_VOLUME,
+			    .state = state,
+			    .addrs = spec,
+			    .addrslen = strlen(spec)};
+}
+
+START_TEST(cmd_zone_versions)
+{
+	uint8_t b[CMD_MAX_LEN];
+	struct cmd d;
+	/* Without zones, the bytes every earlier build wrote: version 1. */
+	struct cmd v = volumes_cmd("a:1,b:2");
+	static const uint8_t v1[] = {1,	  6,   7,   0,	 0,   0,  'a',
+				     ':', '1', ',', 'b', ':', '2'};
+	ck_assert_int_eq(cmd_encode(&v, b, sizeof(b)), sizeof(v1));
+	ck_assert_mem_eq(b, v1, sizeof(v1));
+	ck_assert_int_eq(cmd_decode(v1, sizeof(v1), &d), 0);
+	struct cmd one = volume_cmd("a:1", IDX_VOL_DRAINING);
+	static const uint8_t one1[] = {1, 8, 3, 3, 0, 'a', ':', '1'};
+	ck_assert_int_eq(cmd_encode(&one, b, sizeof(b)), sizeof(one1));
+	ck_assert_mem_eq(b, one1, sizeof(one1));
+	/* With a zone: version 2, decoded back to the same spec. */
+	v = volumes_cmd("a:1@z1,b:2");
+	long len = cmd_encode(&v, b, sizeof(b));
+	ck_assert_int_gt(len, 0);
+	ck_assert_uint_eq(b[0], 2);
+	ck_assert_int_eq(cmd_decode(b, (size_t)len, &d), 0);
+	ck_assert_uint_eq(d.addrslen, 10);
+	ck_assert(memcmp(d.addrs, "a:1@z1,b:2", 10) == 0);
+	/* One encoding per command: an '@' under version 1 (another
+	 * build's address) and version 2 without a zone are refused. */
+	b[0] = 1;
+	ck_assert_int_eq(cmd_decode(b, (size_t)len, &d), -EINVAL);
+	uint8_t v2[sizeof(v1)];
+	memcpy(v2, v1, sizeof(v1));
+	v2[0] = 2;
+	ck_assert_int_eq(cmd_decode(v2, sizeof(v2), &d), -EINVAL);
+	one = volume_cmd("a:1@rack-2", IDX_VOL_ACTIVE);
+	len = cmd_encode(&one, b, sizeof(b));
+	ck_assert_int_gt(len, 0);
+	ck_assert_uint_eq(b[0], 2);
+	ck_assert_int_eq(cmd_decode(b, (size_t)len, &d), 0);
+	ck_assert_uint_eq(d.type, CMD_VOLUME);
+	ck_assert_uint_eq(d.addrslen, 10);
+	/* Bad zones never encode. */
+	static const char *const bad[] = {"a:1@", "a:1@x y", "@z", "a:1,b:2@"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cmd c = volumes_cmd(bad[i]);
+		ck_assert_int_eq(cmd_encode(&c, b, sizeof(b)), -EINVAL);
+		if (!strchr(bad[i], ',')) {
+			c = volume_cmd(bad[i], IDX_VOL_ACTIVE);
+			ck_assert_int_eq(cmd_encode(&c, b, sizeof(b)), -EINVAL);
+		}
+	}
+	/* Other commands keep version 1. */
+	struct cmd p = put_cmd("/k", 1, 2);
+	ck_assert_int_gt(cmd_encode(&p, b, sizeof(b)), 0);
+	ck_assert_uint_eq(b[0], 1);
+}
+END_TEST
+
+START_TEST(volume_zones_relabel)
+{
+	struct idx *ix = fresh(); /* a:1, b:2, c:3, no zones */
+	struct zseen s = zones_now(ix);
+	ck_assert_int_eq(s.n, 3);
+	ck_assert_str_eq(s.zone[0], "");
+	/* Labelling keeps every id: volumes are matched by host:port. */
+	struct cmd v = volumes_cmd("a:1@z1,b:2@z2,c:3@z3,d:4@z3");
+	ck_assert_int_eq(apply(ix, &v), 0);
+	s = zones_now(ix);
+	ck_assert_int_eq(s.n, 4);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_uint_eq(s.id[i], (uint32_t)i + 1);
+		ck_assert(s.active[i]);
+	}
+	ck_assert_str_eq(s.addr[0], "a:1");
+	ck_assert_str_eq(s.zone[0], "z1");
+	ck_assert_str_eq(s.zone[3], "z3");
+	/* Relabel, unlabel, retire: a retired volume keeps its zone. */
+	v = volumes_cmd("a:1@z9,b:2,c:3@z3");
+	ck_assert_int_eq(apply(ix, &v), 0);
+	s = zones_now(ix);
+	ck_assert_str_eq(s.zone[0], "z9");
+	ck_assert_str_eq(s.zone[1], "");
+	ck_assert_str_eq(s.zone[2], "z3");
+	ck_assert_str_eq(s.zone[3], "z3");
+	ck_assert(!s.active[3]);
+	/* CMD_VOLUME: @zone sets it, none keeps it, a new one gets an id. */
+	struct cmd one = volume_cmd("b:2@zb", IDX_VOL_ACTIVE);
+	ck_assert_int_eq(apply(ix, &one), 0);
+	one = volume_cmd("b:2", IDX_VOL_DRAINING);
+	ck_assert_int_eq(apply(ix, &one), 0);
+	one = volume_cmd("e:5@ze", IDX_VOL_ACTIVE);
+	ck_assert_int_eq(apply(ix, &one), 0);
+	s = zones_now(ix);
+	ck_assert_int_eq(s.n, 5);
+	ck_assert_uint_eq(s.id[1], 2);
+	ck_assert_str_eq(s.zone[1], "zb");
+	ck_assert(!s.active[1]);
+	ck_assert_uint_eq(s.id[4], 5);
+	ck_assert_str_eq(s.addr[4], "e:5");
+	ck_assert_str_eq(s.zone[4], "ze");
+	idx_close(ix);
+}
+END_TEST
+
+/* The raw value of volume id in the index at dir (closed). */
+static size_t raw_volume(const char *dir, uint32_t id, uint8_t *out,
+			 const uint8_t *put, size_t putlen)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, 1ull << 30), 0);
+	ck_assert_int_eq(mdb_env_open(env, path, 0, 0644), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "volumes", 0, &dbi), 0);
+	uint8_t k[4] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16),
+			(uint8_t)(id >> 8), (uint8_t)id};
+	MDB_val kv = {4, k}, vv = {putlen, (void *)put};
+	size_t n = 0;
+	if (put) {
+		ck_assert_int_eq(mdb_put(txn, dbi, &kv, &vv, 0), 0);
+	} else {
+		ck_assert_int_eq(mdb_get(txn, dbi, &kv, &vv), 0);
+		memcpy(out, vv.mv_data, vv.mv_size);
+		n = vv.mv_size;
+	}
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	return n;
+}
+
+START_TEST(volume_zone_format_compatible)
+{
+	const char *dir = harness_tmpdir("idx");
+	struct idx *ix;
+	next_index = 0;
+	ck_assert_int_eq(idx_open(dir, &ix), 0);
+	struct cmd v = volumes_cmd("a:1,b:2@z2");
+	ck_assert_int_eq(apply(ix, &v), 0);
+	idx_close(ix);
+	/* No zone: state ‖ address, what the build before zones wrote. */
+	uint8_t b[512];
+	static const uint8_t plain[] = {IDX_VOL_ACTIVE, 'a', ':', '1'};
+	ck_assert_uint_eq(raw_volume(dir, 1, b, NULL, 0), sizeof(plain));
+	ck_assert_mem_eq(b, plain, sizeof(plain));
+	static const uint8_t zoned[] = {
+		IDX_VOL_ACTIVE, 'b', ':', '2', 0, 'z', '2'};
+	ck_assert_uint_eq(raw_volume(dir, 2, b, NULL, 0), sizeof(zoned));
+	ck_assert_mem_eq(b, zoned, sizeof(zoned));
+	/* An old build's value opens as a volume without a zone. */
+	static const uint8_t old[] = {IDX_VOL_DRAINING, 'x', ':', '9'};
+	raw_volume(dir, 9, NULL, old, sizeof(old));
+	ck_assert_int_eq(idx_open(dir, &ix), 0);
+	struct zseen s = zones_now(ix);
+	ck_assert_int_eq(s.n, 3);
+	ck_assert_str_eq(s.addr[2], "x:9");
+	ck_assert_str_eq(s.zone[2], "");
+	ck_assert_str_eq(s.zone[1], "z2");
 	idx_close(ix);
 }
 END_TEST
@@ -595,6 +798,9 @@ int main(void)
 	tcase_add_test(tc, purge_queue_sequences);
 	tcase_add_test(tc, replay_is_skipped_and_batch_atomic);
 	tcase_add_test(tc, volume_set_keeps_ids);
+	tcase_add_test(tc, cmd_zone_versions);
+	tcase_add_test(tc, volume_zones_relabel);
+	tcase_add_test(tc, volume_zone_format_compatible);
 	tcase_add_test(tc, list_pages_and_limits);
 	tcase_add_test(tc, survives_reopen);
 	tcase_add_test(tc, heal_cmds_roundtrip);

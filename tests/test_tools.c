@@ -584,9 +584,9 @@ static void check_placement(const struct fixture *c, const struct written *w,
 		volume_keys(c, v, "/rb/", &keys, &n);
 		for (size_t k = 0; k < w->n; k++) {
 			size_t win[3];
-			int got =
-				placement_pick(w->key[k], strlen(w->key[k]),
-					       addrs, (size_t)nactive, 3, win);
+			int got = placement_pick(w->key[k], strlen(w->key[k]),
+						 addrs, NULL, (size_t)nactive,
+						 3, win);
 			bool mine = false;
 			for (int i = 0; i < got; i++)
 				mine |= active[win[i]] == v;

@@ -17,6 +17,7 @@
 #include "common/jsonl.h"
 #include "common/key.h"
 #include "common/log.h"
+#include "common/placement.h"
 #include "master/write/keylock.h"
 
 /* A POST body's bounds: a batch stays one short burst of commits. */
@@ -202,6 +203,8 @@ static int volume_line(void *arg, const struct idx_volume *iv)
 	bool healthy = v && atomic_load(&v->healthy);
 	buf_printf(l->b, "{\"id\":%" PRIu32 ",\"address\":", iv->id);
 	buf_json_string(l->b, iv->addr, strlen(iv->addr));
+	buf_append(l->b, ",\"zone\":", 8);
+	buf_json_string(l->b, iv->zone, strlen(iv->zone));
 	buf_printf(l->b, ",\"state\":\"%s\",\"healthy\":%s}\n",
 		   iv->active	  ? "active"
 		   : iv->draining ? "draining"
@@ -509,23 +512,34 @@ static void volumes_post(struct admin_req *r)
 	    v.members != 1) {
 		set_reason(r, 400,
 			   "want one of {\"add\"|\"activate\"|\"drain\"|"
-			   "\"remove\":\"host:port\"}");
+			   "\"remove\":\"host:port[@zone]\"}");
 		return;
 	}
 	if (v.len > 7 && memcmp(v.addr, "http://", 7) == 0) {
 		v.addr += 7;
 		v.len -= 7;
 	}
+	size_t zlen;
+	const char *zone;
+	const char *bad = placement_spec(v.addr, v.len, &v.len, &zone, &zlen);
+	if (bad) {
+		set_reason(r, 400, "%s", bad);
+		return;
+	}
 	while (v.len && v.addr[v.len - 1] == '/')
 		v.len--;
 	if (!v.len || v.len >= IDX_ADDR_MAX - 1 ||
 	    !memchr(v.addr, ':', v.len) || strcspn(v.addr, "/, \t") < v.len) {
-		set_reason(r, 400, "the address must be host:port");
+		set_reason(r, 400, "the address must be host:port[@zone]");
 		return;
 	}
-	char addr[IDX_ADDR_MAX];
+	/* addr, and spec: what CMD_VOLUME carries (a zone sets it, none
+	 * keeps the volume's). */
+	char addr[IDX_ADDR_MAX], spec[IDX_ADDR_MAX + IDX_ZONE_MAX];
 	memcpy(addr, v.addr, v.len);
 	addr[v.len] = '\0';
+	snprintf(spec, sizeof(spec), "%s%s%.*s", addr, zone ? "@" : "",
+		 (int)zlen, zone ? zone : "");
 	const struct vol *known =
 		vol_by_id(ad->d.vs, vol_id_of(ad, addr, v.len));
 	bool was_active = known && atomic_load(&known->active);
@@ -564,8 +578,8 @@ static void volumes_post(struct admin_req *r)
 	}
 	struct cmd c = {.type = CMD_VOLUME,
 			.state = v.state,
-			.addrs = addr,
-			.addrslen = v.len};
+			.addrs = spec,
+			.addrslen = strlen(spec)};
 	int rc = commit_run(ad->d.cm, &c);
 	if (!rc)
 		rc = vol_reload(ad->d.vs);
@@ -574,7 +588,7 @@ static void volumes_post(struct admin_req *r)
 			   strerror(-rc));
 		return;
 	}
-	log_info("admin: volume %s is now %s", addr,
+	log_info("admin: volume %s is now %s", spec,
 		 v.state == IDX_VOL_ACTIVE     ? "active"
 		 : v.state == IDX_VOL_DRAINING ? "draining"
 					       : "retired");

@@ -525,6 +525,9 @@ static void status_vol(void *arg, const struct vol *v)
 		   "%s{\"id\":%" PRIu32 ",\"address\":", s->first ? "" : ",",
 		   v->id);
 	json_go_string(s->b, v->addr, strlen(v->addr));
+	const char *zone = atomic_load(&v->zone);
+	buf_append(s->b, ",\"zone\":", 8);
+	json_go_string(s->b, zone, strlen(zone));
 	buf_printf(s->b, ",\"active\":%s,\"healthy\":%s,\"identity_ok\":%s}",
 		   atomic_load(&v->active) ? "true" : "false",
 		   atomic_load(&v->healthy) ? "true" : "false",

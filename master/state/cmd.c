@@ -4,10 +4,15 @@
 #include <string.h>
 
 #include "common/le.h"
+#include "common/placement.h"
 
 /* Layout: version (1), type (1), then the fields of the type, integers
- * little-endian. Keys are u16-length-prefixed, addrs u32-prefixed. */
-#define CMD_VERSION 1
+ * little-endian. Keys are u16-length-prefixed, addrs u32-prefixed (u16
+ * for CMD_VOLUME). */
+#define CMD_VERSION	  1
+#define CMD_VERSION_ZONES 2 /* addrs carry @zone (cmd.h) */
+/* The longest host:port a CMD_VOLUME may name (the index's limit). */
+#define CMD_ADDR_MAX 255
 
 struct writer {
 	uint8_t *p;
@@ -46,6 +51,40 @@ static void put_vols(struct writer *w, const struct cmd *c)
 		put_uint(w, c->vols[i], 4);
 }
 
+static bool names_volumes(const struct cmd *c)
+{
+	return c->type == CMD_VOLUMES || c->type == CMD_VOLUME;
+}
+
+/* The version a command is written with: the oldest that holds it. */
+static unsigned version_of(const struct cmd *c)
+{
+	return names_volumes(c) && c->addrs &&
+			       memchr(c->addrs, '@', c->addrslen)
+		       ? CMD_VERSION_ZONES
+		       : CMD_VERSION;
+}
+
+/* Whether every non-empty entry of the comma-separated addrs is a
+ * volume spec (host:port[@zone]) with a host:port of at most
+ * CMD_ADDR_MAX bytes. */
+static bool valid_specs(const struct cmd *c)
+{
+	size_t i = 0;
+	while (i < c->addrslen) {
+		const char *a = c->addrs + i;
+		const char *comma = memchr(a, ',', c->addrslen - i);
+		size_t len = comma ? (size_t)(comma - a) : c->addrslen - i;
+		i += len + 1;
+		size_t alen, zlen;
+		const char *zone;
+		if (len && (placement_spec(a, len, &alen, &zone, &zlen) ||
+			    alen > CMD_ADDR_MAX))
+			return false;
+	}
+	return true;
+}
+
 static bool valid(const struct cmd *c)
 {
 	bool keyed = c->type != CMD_VOLUMES && c->type != CMD_VOLUME &&
@@ -63,13 +102,13 @@ static bool valid(const struct cmd *c)
 		       (c->remove ||
 			(c->nvols > 0 && c->state >= 1 && c->state <= 2));
 	case CMD_VOLUME:
-		return c->addrslen > 0 && c->addrslen < 256 && c->addrs &&
+		return c->addrslen > 0 && c->addrs && valid_specs(c) &&
 		       c->state >= 1 && c->state <= 3;
 	case CMD_PURGE_DONE:
 		return c->nvols == 1;
 	case CMD_VOLUMES:
 		return c->addrslen <= CMD_MAX_ADDRS &&
-		       (c->addrs || c->addrslen == 0);
+		       (c->addrs || c->addrslen == 0) && valid_specs(c);
 	case CMD_VOL_IDENT:
 		return c->nvols == 1 && c->state == 0;
 	case CMD_VOL_HEALTH:
@@ -90,7 +129,7 @@ long cmd_encode(const struct cmd *c, uint8_t *out, size_t cap)
 	if (!valid(c))
 		return -EINVAL;
 	struct writer w = {out, 0, cap, false};
-	put_uint(&w, CMD_VERSION, 1);
+	put_uint(&w, version_of(c), 1);
 	put_uint(&w, (uint64_t)c->type, 1);
 	switch (c->type) {
 	case CMD_PUT:
@@ -207,7 +246,8 @@ int cmd_decode(const uint8_t *in, size_t len, struct cmd *out)
 {
 	struct reader r = {in, len, 0, false};
 	memset(out, 0, sizeof(*out));
-	if (get_uint(&r, 1) != CMD_VERSION)
+	uint64_t version = get_uint(&r, 1);
+	if (version != CMD_VERSION && version != CMD_VERSION_ZONES)
 		return -EINVAL;
 	out->type = (enum cmd_type)get_uint(&r, 1);
 	switch (out->type) {
@@ -278,7 +318,9 @@ int cmd_decode(const uint8_t *in, size_t len, struct cmd *out)
 	default:
 		return -EINVAL;
 	}
-	if (r.bad || r.off != len || !valid(out))
+	/* One encoding per command: a version-1 address with an '@' would
+	 * mean something else to the build that wrote it. */
+	if (r.bad || r.off != len || !valid(out) || version != version_of(out))
 		return -EINVAL;
 	return 0;
 }

@@ -6,6 +6,13 @@
  * applied; the encoding is versioned and self-describing enough to be
  * decoded by any later build.
  *
+ * Versions: 1 is every command as the first build wrote it; 2 is the
+ * same layout, written only for a CMD_VOLUMES or CMD_VOLUME whose
+ * addresses carry a zone (host:port@zone). A build that predates zones
+ * refuses those instead of taking "host:port@zone" for an address, and
+ * every other command stays readable by it, so masters can be upgraded
+ * one at a time. A version-1 address never holds an '@'.
+ *
  * Commands carry facts, not intentions that depend on local state: the
  * creation time and the volume ids of a PUT are chosen by the proposer and
  * recorded, so applying the same command on every master gives the same
@@ -48,8 +55,10 @@ enum cmd_type {
 	/* Queue copies for purge without a record: what a failed PUT left. */
 	CMD_PURGE_ADD = 5,
 	/* The set of volumes new keys are placed on: `addrs`, comma
-	 * separated. Unknown addresses get fresh ids; known ones missing
-	 * from the list are retired (kept, so records can still name them). */
+	 * separated host:port[@zone]. Unknown addresses get fresh ids; known
+	 * ones missing from the list are retired (kept, so records can still
+	 * name them). Volumes are matched by host:port; a listed one takes
+	 * the listed zone, or none without @zone. */
 	CMD_VOLUMES = 6,
 	/* Set a key's whole record (rebuild, rebalance), or with `remove`
 	 * delete it, provided the current record is what `expect` says,
@@ -60,9 +69,10 @@ enum cmd_type {
 	 * `purge_dropped`, volumes of the old record missing from the new
 	 * one are queued for purge. */
 	CMD_RECORD = 7,
-	/* Set one volume's state (`state`: IDX_VOL_*) by address; an
-	 * unknown address gets a fresh id. -ENOENT when retiring an
-	 * unknown address. */
+	/* Set one volume's state (`state`: IDX_VOL_*) by address, `addrs`
+	 * host:port[@zone]; an unknown address gets a fresh id. With @zone
+	 * the volume's zone becomes that, without it the zone stays.
+	 * -ENOENT when retiring an unknown address. */
 	CMD_VOLUME = 8,
 	/* Self-healing (master/write/repair.h). The data-directory identity
 	 * of volume vols[0] is `md5` (the md5 of the id it shows). The first
@@ -114,7 +124,8 @@ struct cmd {
 	/* PUT, PURGE_ADD, LOST; PURGE_DONE, VOL_IDENT, VOL_HEALTH (1) */
 	unsigned nvols;
 	uint32_t vols[CMD_MAX_VOLS];
-	const char *addrs; /* VOLUMES, VOLUME: not NUL-terminated */
+	/* VOLUMES, VOLUME: host:port[@zone], not NUL-terminated */
+	const char *addrs;
 	size_t addrslen;
 	/* RECORD: IDX_LIVE/IDX_UNLINKED; VOLUME: IDX_VOL_*; VOL_HEALTH:
 	 * cmd_vol_health; LOST: cmd_lost_why */

@@ -19,6 +19,8 @@
 /* version, state, size, md5, created, nvols */
 #define REC_FIXED     (1 + 1 + 8 + MD5_LEN + 8 + 1)
 #define PURGE_KEY_MAX (4 + KEY_MAX)
+/* A volume's value: state, address, NUL, zone. */
+#define VOL_VAL_MAX (1 + IDX_ADDR_MAX + IDX_ZONE_MAX)
 /* volids value: version, flags, identity */
 #define VOLID_VERSION	 1
 #define VOLID_LEN	 (2 + MD5_LEN)
@@ -316,32 +318,88 @@ static int apply_purge_add(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 	return 0;
 }
 
-/* Whether `addr` (len bytes) is one of the comma-separated `list`. */
+/* Whether host:port `addr` (len bytes) is named by an entry of the
+ * comma-separated host:port[@zone] `list`; *zone and *zonelen get the
+ * first such entry's zone (NULL and 0 for none). */
 static bool in_list(const char *list, size_t listlen, const char *addr,
-		    size_t len)
+		    size_t len, const char **zone, size_t *zonelen)
 {
 	size_t i = 0;
 	while (i < listlen) {
 		const char *comma = memchr(list + i, ',', listlen - i);
 		size_t end = comma ? (size_t)(comma - list) : listlen;
-		if (end - i == len && memcmp(list + i, addr, len) == 0)
+		const char *at = memchr(list + i, '@', end - i);
+		size_t alen = at ? (size_t)(at - list) - i : end - i;
+		if (alen == len && memcmp(list + i, addr, len) == 0) {
+			*zone = at ? at + 1 : NULL;
+			*zonelen = at ? end - (size_t)(at - list) - 1 : 0;
 			return true;
+		}
 		i = end + 1;
 	}
 	return false;
 }
 
-static int vol_put_state(struct idx *ix, MDB_txn *txn, uint32_t id,
-			 uint8_t state, const char *addr, size_t len)
+/* A stored volume: state, address and zone (pointers into the value). */
+struct vol_val {
+	uint8_t state;
+	const char *addr;
+	size_t len;
+	const char *zone;
+	size_t zonelen;
+};
+
+static int vol_parse(const MDB_val *k, const MDB_val *v, struct vol_val *out)
 {
-	uint8_t k[4], v[1 + IDX_ADDR_MAX];
-	if (len >= IDX_ADDR_MAX)
-		return MDB_BAD_VALSIZE;
-	be_put32(k, id);
+	if (k->mv_size != 4 || v->mv_size < 1)
+		return MDB_CORRUPTED;
+	const char *p = (const char *)v->mv_data + 1;
+	size_t len = v->mv_size - 1;
+	const char *nul = memchr(p, '\0', len);
+	out->state = ((const uint8_t *)v->mv_data)[0];
+	out->addr = p;
+	out->len = nul ? (size_t)(nul - p) : len;
+	out->zone = nul ? nul + 1 : p + len;
+	out->zonelen = nul ? len - out->len - 1 : 0;
+	if (out->len >= IDX_ADDR_MAX || out->zonelen >= IDX_ZONE_MAX)
+		return MDB_CORRUPTED;
+	return 0;
+}
+
+/* A volume's value into v: with a zone, state ‖ addr ‖ NUL ‖ zone;
+ * without, state ‖ addr, the value every build before zones wrote and
+ * reads. Returns its size. */
+static size_t vol_value(uint8_t v[VOL_VAL_MAX], uint8_t state, const char *addr,
+			size_t len, const char *zone, size_t zonelen)
+{
+	assert(len < IDX_ADDR_MAX && zonelen < IDX_ZONE_MAX);
 	v[0] = state;
 	memcpy(v + 1, addr, len);
-	MDB_val kv = {4, k}, vv = {1 + len, v};
+	size_t n = 1 + len;
+	if (zonelen) {
+		v[n++] = '\0';
+		memcpy(v + n, zone, zonelen);
+		n += zonelen;
+	}
+	return n;
+}
+
+static int vol_put_state(struct idx *ix, MDB_txn *txn, uint32_t id,
+			 uint8_t state, const char *addr, size_t len,
+			 const char *zone, size_t zonelen)
+{
+	uint8_t k[4], v[VOL_VAL_MAX];
+	if (len >= IDX_ADDR_MAX || zonelen >= IDX_ZONE_MAX)
+		return MDB_BAD_VALSIZE;
+	be_put32(k, id);
+	MDB_val kv = {4, k},
+		vv = {vol_value(v, state, addr, len, zone, zonelen), v};
 	return mdb_put(txn, ix->volumes, &kv, &vv, 0);
+}
+
+static bool same_zone(const struct vol_val *vv, const char *zone, size_t len)
+{
+	return vv->zonelen == len && (!len || memcmp(vv->zone, zone, len) == 0);
 }
 
 static int apply_volumes(struct idx *ix, MDB_txn *txn, const struct cmd *c,
@@ -351,26 +409,32 @@ static int apply_volumes(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 	int rc = mdb_cursor_open(txn, ix->volumes, &cur);
 	if (rc)
 		return rc;
-	/* Every known volume: active when listed, retired otherwise. */
+	/* Every known volume: active with the listed zone when listed,
+	 * retired (its zone kept) otherwise. */
 	uint32_t next_id = 1;
 	MDB_val k, v;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 4 || v.mv_size < 1) {
-			rc = MDB_CORRUPTED;
+		struct vol_val vv;
+		if ((rc = vol_parse(&k, &v, &vv)))
 			break;
-		}
 		uint32_t id = be_get32(k.mv_data);
-		const char *addr = (const char *)v.mv_data + 1;
-		size_t len = v.mv_size - 1;
-		bool active = in_list(c->addrs, c->addrslen, addr, len);
-		uint8_t state = active ? 1 : 2;
-		if (((uint8_t *)v.mv_data)[0] != state) {
-			uint8_t nv[1 + IDX_ADDR_MAX];
-			nv[0] = state;
-			memcpy(nv + 1, addr, len);
-			MDB_val vv = {v.mv_size, nv};
-			rc = mdb_cursor_put(cur, &k, &vv, MDB_CURRENT);
+		const char *zone = vv.zone;
+		size_t zonelen = vv.zonelen;
+		bool active = in_list(c->addrs, c->addrslen, vv.addr, vv.len,
+				      &zone, &zonelen);
+		uint8_t state = active ? IDX_VOL_ACTIVE : IDX_VOL_RETIRED;
+		if (vv.state != state || !same_zone(&vv, zone, zonelen)) {
+			uint8_t nv[VOL_VAL_MAX];
+			MDB_val val = {vol_value(nv, state, vv.addr, vv.len,
+						 zone, zonelen),
+				       nv};
+			/* The key too: k points into the page the put
+			 * rewrites when the value's size changes. */
+			uint8_t kb[4];
+			be_put32(kb, id);
+			MDB_val kv = {4, kb};
+			rc = mdb_cursor_put(cur, &kv, &val, MDB_CURRENT);
 			if (rc)
 				break;
 		}
@@ -388,22 +452,35 @@ static int apply_volumes(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 		size_t len = comma ? (size_t)(comma - a) : c->addrslen - i;
 		i += len + 1;
 		size_t before = a > c->addrs ? (size_t)(a - c->addrs) - 1 : 0;
-		if (len == 0 || in_list(c->addrs, before, a, len))
-			continue; /* empty, or a duplicate of an earlier one */
+		const char *zone, *dup;
+		size_t alen, zonelen, duplen;
+		if (len == 0)
+			continue;
+		/* cmd_decode admitted only valid specs. */
+		const char *bad =
+			placement_spec(a, len, &alen, &zone, &zonelen);
+		assert(!bad);
+		(void)bad;
+		if (in_list(c->addrs, before, a, alen, &dup, &duplen))
+			continue; /* a duplicate of an earlier one */
 		bool known = false;
 		rc = mdb_cursor_open(txn, ix->volumes, &cur);
 		if (rc)
 			return rc;
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
-		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-			if (v.mv_size - 1 == len &&
-			    memcmp((char *)v.mv_data + 1, a, len) == 0)
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			struct vol_val vv;
+			if ((rc = vol_parse(&k, &v, &vv)))
+				break;
+			if (vv.len == alen && memcmp(vv.addr, a, alen) == 0)
 				known = true;
+		}
 		mdb_cursor_close(cur);
 		if (rc != MDB_NOTFOUND)
 			return rc;
-		if (!known && (rc = vol_put_state(ix, txn, next_id++,
-						  IDX_VOL_ACTIVE, a, len)))
+		if (!known &&
+		    (rc = vol_put_state(ix, txn, next_id++, IDX_VOL_ACTIVE, a,
+					alen, zone, zonelen)))
 			return rc;
 	}
 	*result = 0;
@@ -480,22 +557,35 @@ static int apply_record(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 static int apply_volume(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 			int *result)
 {
+	size_t alen, zonelen;
+	const char *zone;
+	/* cmd_decode admitted only a valid spec. */
+	const char *bad =
+		placement_spec(c->addrs, c->addrslen, &alen, &zone, &zonelen);
+	assert(!bad);
+	(void)bad;
 	MDB_cursor *cur;
 	int rc = mdb_cursor_open(txn, ix->volumes, &cur);
 	if (rc)
 		return rc;
 	uint32_t next_id = 1, id = 0;
+	char kept[IDX_ZONE_MAX];
 	MDB_val k, v;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 4 || v.mv_size < 1) {
-			rc = MDB_CORRUPTED;
+		struct vol_val vv;
+		if ((rc = vol_parse(&k, &v, &vv)))
 			break;
-		}
 		uint32_t at = be_get32(k.mv_data);
-		if (v.mv_size - 1 == c->addrslen &&
-		    memcmp((char *)v.mv_data + 1, c->addrs, c->addrslen) == 0)
+		if (vv.len == alen && memcmp(vv.addr, c->addrs, alen) == 0) {
 			id = at;
+			/* Without @zone the volume keeps the zone it has. */
+			if (!zone) {
+				memcpy(kept, vv.zone, vv.zonelen);
+				zone = kept;
+				zonelen = vv.zonelen;
+			}
+		}
 		if (at >= next_id)
 			next_id = at + 1;
 	}
@@ -508,7 +598,7 @@ static int apply_volume(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 	}
 	*result = 0;
 	return vol_put_state(ix, txn, id ? id : next_id, c->state, c->addrs,
-			     c->addrslen);
+			     alen, zone, zonelen);
 }
 
 /* Reads vol's volids entry: 0, MDB_NOTFOUND, or an LMDB error. */
@@ -958,18 +1048,17 @@ int idx_volumes(struct idx *ix,
 	int stop = 0;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && !stop;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 4 || v.mv_size < 1 ||
-		    v.mv_size > IDX_ADDR_MAX) {
-			rc = MDB_CORRUPTED;
+		struct vol_val vv;
+		if ((rc = vol_parse(&k, &v, &vv)))
 			break;
-		}
-		struct idx_volume vol = {
-			.id = be_get32(k.mv_data),
-			.active = ((uint8_t *)v.mv_data)[0] == IDX_VOL_ACTIVE,
-			.draining =
-				((uint8_t *)v.mv_data)[0] == IDX_VOL_DRAINING};
-		memcpy(vol.addr, (char *)v.mv_data + 1, v.mv_size - 1);
-		vol.addr[v.mv_size - 1] = '\0';
+		struct idx_volume vol = {.id = be_get32(k.mv_data),
+					 .active = vv.state == IDX_VOL_ACTIVE,
+					 .draining =
+						 vv.state == IDX_VOL_DRAINING};
+		memcpy(vol.addr, vv.addr, vv.len);
+		vol.addr[vv.len] = '\0';
+		memcpy(vol.zone, vv.zone, vv.zonelen);
+		vol.zone[vv.zonelen] = '\0';
 		stop = fn(arg, &vol);
 	}
 	mdb_cursor_close(cur);

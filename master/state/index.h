@@ -2,7 +2,9 @@
  *
  * One environment, `<dir>/state/`, with six named databases:
  *   keys     key → record (state, size, md5, created, volume ids)
- *   volumes  id (u32 big-endian) → state + address
+ *   volumes  id (u32 big-endian) → state + address [+ NUL + zone]; a
+ *            value without the NUL (as every build before zones wrote
+ *            it) is a volume without a zone
  *   purge    volume id (u32 BE) ‖ key → sequence (u64): copies to delete
  *   applied  "index" → u64 index, u64 term of the last applied command
  *   volids   volume id (u32 BE) → identity of its data directory and
@@ -31,9 +33,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/placement.h"
 #include "master/state/cmd.h"
 
 #define IDX_ADDR_MAX 256
+#define IDX_ZONE_MAX PLACEMENT_ZONE_MAX
 
 enum idx_state {
 	IDX_LIVE = 1,
@@ -61,6 +65,7 @@ struct idx_volume {
 	bool active;   /* in the current volume set */
 	bool draining; /* not active, and being emptied */
 	char addr[IDX_ADDR_MAX];
+	char zone[IDX_ZONE_MAX]; /* "" for none */
 };
 
 struct idx_entry {

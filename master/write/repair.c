@@ -664,32 +664,42 @@ static bool repair_key(struct repair *rp, const char *key, size_t keylen)
 		why = "no good copy left to copy from";
 		goto out;
 	}
-	/* The best placement volumes that lack the key, in rendezvous
-	 * order over the active set. */
+	/* Where placement would add copies to the ones that stay: a lost
+	 * copy is replaced in a zone (then on a host) the survivors do not
+	 * cover while there is one, never on a volume the record names or
+	 * one that cannot be read. */
 	const struct vol_active *act = vol_active(rp->d.vs);
-	size_t *rank = malloc((act->n ? act->n : 1) * sizeof(*rank));
-	int n = rank ? placement_pick_set(key, keylen, act, act->n,
-					  vol_active_addr, act->n, rank)
-		     : -ENOMEM;
+	size_t *idx = malloc((3 * act->n + 1) * sizeof(*idx));
+	size_t *keep = idx, *avoid = idx + act->n, *pick = idx + 2 * act->n;
+	size_t nkeep = 0, navoid = 0;
+	unsigned nlost = (unsigned)__builtin_popcount(cp.lost);
+	int n = idx ? 0 : -ENOMEM;
+	for (size_t j = 0; idx && j < act->n; j++) {
+		const struct vol *t = act->v[j];
+		int slot = -1;
+		for (unsigned i = 0; i < rec.nvols; i++)
+			if (rec.vols[i] == t->id)
+				slot = (int)i;
+		if (slot >= 0 && !(cp.lost & (1u << slot)))
+			keep[nkeep++] = j;
+		if (slot >= 0 || !readable(rp, t))
+			avoid[navoid++] = j;
+	}
+	if (idx)
+		n = placement_complete(key, keylen, act, act->n,
+				       vol_active_addr, keep, nkeep, avoid,
+				       navoid, nkeep + nlost, pick);
 	uint32_t want[CMD_MAX_VOLS];
 	const struct vol *miss[CMD_MAX_VOLS];
 	unsigned nmiss = 0;
 	memcpy(want, rec.vols, rec.nvols * sizeof(want[0]));
-	int next = 0;
-	for (unsigned i = 0; i < rec.nvols && n > 0; i++) {
+	for (unsigned i = 0; i < rec.nvols && (int)nmiss < n; i++) {
 		if (!(cp.lost & (1u << i)))
 			continue;
-		for (; next < n; next++) {
-			const struct vol *t = act->v[rank[next]];
-			if (!names(&rec, t->id) && readable(rp, t))
-				break;
-		}
-		if (next == n)
-			break;
-		miss[nmiss++] = act->v[rank[next]];
-		want[i] = act->v[rank[next++]]->id;
+		miss[nmiss] = act->v[pick[nmiss]];
+		want[i] = miss[nmiss++]->id;
 	}
-	free(rank);
+	free(idx);
 	if (!nmiss) {
 		why = n < 0 ? "out of memory" : "no volume to copy to";
 		goto out;
@@ -708,7 +718,7 @@ static bool repair_key(struct repair *rp, const char *key, size_t keylen)
 					 from ? from->addr : "?",
 					 miss[k++]->addr);
 			}
-		done = nmiss == (unsigned)__builtin_popcount(cp.lost);
+		done = nmiss == nlost;
 		why = NULL;
 	}
 out:

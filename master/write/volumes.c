@@ -17,8 +17,16 @@ struct snapshot {
 	struct vol_active set;
 };
 
+/* A zone label a volume had; kept until vol_stop, since a reader may
+ * still hold it after a relabel. */
+struct zone_name {
+	struct zone_name *next;
+	char name[];
+};
+
 struct vols {
 	struct idx *ix;
+	struct zone_name *zones; /* under mu */
 	long timeout_ms, interval_ms;
 	_Atomic(struct vol *) by_id[VOL_MAX_ID + 1];
 	_Atomic(struct snapshot *) current;
@@ -36,11 +44,32 @@ struct loader {
 	int rc;
 };
 
+/* The kept copy of a zone label (under mu), or NULL without memory. */
+static const char *zone_intern(struct vols *vs, const char *zone)
+{
+	for (struct zone_name *z = vs->zones; z; z = z->next)
+		if (strcmp(z->name, zone) == 0)
+			return z->name;
+	size_t len = strlen(zone);
+	struct zone_name *z = malloc(sizeof(*z) + len + 1);
+	if (!z)
+		return NULL;
+	memcpy(z->name, zone, len + 1);
+	z->next = vs->zones;
+	vs->zones = z;
+	return z->name;
+}
+
 static int load_one(void *arg, const struct idx_volume *iv)
 {
 	struct loader *l = arg;
 	if (iv->id == 0 || iv->id > VOL_MAX_ID) {
 		l->rc = -ERANGE;
+		return 1;
+	}
+	const char *zone = zone_intern(l->vs, iv->zone);
+	if (!zone) {
+		l->rc = -ENOMEM;
 		return 1;
 	}
 	struct vol *v = l->vs->by_id[iv->id];
@@ -51,12 +80,14 @@ static int load_one(void *arg, const struct idx_volume *iv)
 			return 1;
 		}
 		v->id = iv->id;
+		atomic_store(&v->zone, zone); /* before readers can see v */
 		snprintf(v->addr, sizeof(v->addr), "%s", iv->addr);
 		/* Optimistic until the first check says otherwise. */
 		atomic_store(&v->healthy, true);
 		atomic_store(&v->ident_ok, true);
 		l->vs->by_id[iv->id] = v;
 	}
+	atomic_store(&v->zone, zone);
 	atomic_store(&v->active, iv->active);
 	if (iv->active)
 		l->active[l->nactive++] = v;
@@ -100,10 +131,11 @@ const struct vol_active *vol_active(struct vols *vs)
 	return &atomic_load(&vs->current)->set;
 }
 
-const char *vol_active_addr(const void *act, size_t i)
+const char *vol_active_addr(const void *act, size_t i, const char **zone)
 {
 	const struct vol_active *a = act;
 	assert(i < a->n);
+	*zone = atomic_load(&a->v[i]->zone);
 	return a->v[i]->addr;
 }
 
@@ -222,6 +254,11 @@ void vol_stop(struct vols *vs)
 	}
 	for (uint32_t id = 1; id <= VOL_MAX_ID; id++)
 		free(vs->by_id[id]);
+	while (vs->zones) {
+		struct zone_name *next = vs->zones->next;
+		free(vs->zones);
+		vs->zones = next;
+	}
 	pthread_mutex_destroy(&vs->mu);
 	pthread_cond_destroy(&vs->cv);
 	free(vs);

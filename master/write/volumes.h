@@ -3,9 +3,10 @@
  *
  * Volumes are named by id. Their addresses come from the index's volumes
  * database and never change for an id, so `struct vol` pointers stay valid
- * until vol_stop. Liveness is refreshed every interval by GET /_/health on
- * every volume in parallel; a request never waits for a check. A volume
- * is read from while healthy && ident_ok.
+ * until vol_stop; a zone may be relabelled (vol_reload publishes it). Liveness
+ * is refreshed every interval by GET /_/health on every volume in parallel; a
+ * request never waits for a check. A volume is read from while healthy &&
+ * ident_ok.
  *
  * Threads: vol_start and vol_stop from one thread; everything else from
  * any thread, lock-free on the read path (atomics and immutable
@@ -26,6 +27,9 @@
 struct vol {
 	uint32_t id;
 	char addr[IDX_ADDR_MAX]; /* host:port */
+	/* Its failure domain, "" for none; the string stays valid until
+	 * vol_stop, a relabel publishes another one. */
+	_Atomic(const char *) zone;
 	atomic_bool healthy;
 	/* Its data directory is the one the index knows (master/write/repair.h
 	 * confirms it): cleared when a check fails, so a volume that comes
@@ -58,9 +62,10 @@ const struct vol *vol_by_id(struct vols *vs, uint32_t id);
 /* The current active set (never NULL after vol_start). */
 const struct vol_active *vol_active(struct vols *vs);
 
-/* The address of an active set's i-th volume: the placement_addr_fn
- * (common/placement.h) that places keys on a struct vol_active. */
-const char *vol_active_addr(const void *act, size_t i);
+/* The address and zone of an active set's i-th volume: the
+ * placement_addr_fn (common/placement.h) that places keys on a struct
+ * vol_active. */
+const char *vol_active_addr(const void *act, size_t i, const char **zone);
 
 /* Sets a volume's ident_ok (the repair thread's confirmation). */
 void vol_set_ident_ok(struct vols *vs, uint32_t id, bool ok);
