@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/httpd.h"
 #include "common/log.h"
@@ -17,7 +16,6 @@
 struct httpserver {
 	struct httpserver_options o;
 	struct MHD_Daemon *d;
-	MHD_socket lfd; /* kept from quiesce until the daemon stopped */
 	atomic_uint open;
 	atomic_bool stopping;
 };
@@ -48,6 +46,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		atomic_fetch_sub(&s->open, 1);
 }
 
+/* Once stopping, a new connection is closed as soon as it is accepted.
+ * MHD_quiesce_daemon would take the listening socket out of every
+ * worker's epoll set instead, but in 0.9.75 it races with a worker doing
+ * the same when it sees the daemon quiesced, and the loser's failed
+ * EPOLL_CTL_DEL aborts the process ("Failed to remove listen FD from epoll
+ * set"), as a volume's SIGTERM did in make distcheck. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
+				 socklen_t addrlen)
+{
+	const struct httpserver *s = cls;
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&s->stopping) ? MHD_NO : MHD_YES;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
@@ -71,7 +84,6 @@ int httpserver_start(const struct httpserver_options *o,
 	if (!s)
 		return -ENOMEM;
 	s->o = *o;
-	s->lfd = MHD_INVALID_SOCKET;
 	*out = s;
 	/* Suspending is not available to thread-per-connection, whose
 	 * threads may simply block. */
@@ -117,7 +129,7 @@ int httpserver_start(const struct httpserver_options *o,
 						    (intptr_t)o->threads, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	assert(n <= sizeof(opts) / sizeof(opts[0]));
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	s->d = MHD_start_daemon(flags, 0, on_accept, s, on_request, s,
 				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!s->d) {
 		*out = NULL;
@@ -134,9 +146,7 @@ bool httpserver_stopping(const struct httpserver *s)
 
 void httpserver_quiesce(struct httpserver *s)
 {
-	if (atomic_exchange(&s->stopping, true))
-		return;
-	s->lfd = MHD_quiesce_daemon(s->d);
+	atomic_store(&s->stopping, true);
 }
 
 bool httpserver_wait(const atomic_uint *n, unsigned grace_ms)
@@ -162,7 +172,5 @@ void httpserver_stop(struct httpserver *s)
 		return;
 	httpserver_quiesce(s);
 	MHD_stop_daemon(s->d);
-	if (s->lfd != MHD_INVALID_SOCKET)
-		close(s->lfd);
 	free(s);
 }

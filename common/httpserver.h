@@ -13,16 +13,16 @@
  * sees it, so a stop can wait for them.
  *
  * Stop, in this order:
- *   httpserver_quiesce   stops accepting connections. The listening
- *                        socket stays open: libmicrohttpd's threads may
- *                        still use it, and a descriptor number reused
- *                        meanwhile by another file made it abort now and
- *                        then. Keep-alive connections still bring
- *                        requests; handlers refuse them when
+ *   httpserver_quiesce   from now on a new connection is closed as soon
+ *                        as it is accepted (the listening socket stays
+ *                        open until the daemon stops: closing it early
+ *                        let its descriptor number be reused under
+ *                        libmicrohttpd's threads). Keep-alive connections
+ *                        still bring requests; handlers refuse them when
  *                        httpserver_stopping says so, if they wish.
  *   httpserver_drain     waits (bounded) for the open requests to end.
- *   httpserver_stop      stops the daemon, closes every connection and
- *                        then the listening socket, and frees s. No
+ *   httpserver_stop      stops the daemon, which closes every connection
+ *                        and the listening socket, and frees s. No
  *                        connection may be suspended then (libmicrohttpd
  *                        aborts the process): the caller first waits for
  *                        whatever would resume one.
