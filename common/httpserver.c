@@ -28,10 +28,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 {
 	struct httpserver *s = cls;
 	bool fresh = *con_cls == NULL;
+	/* Counted before the handler runs: it may suspend the connection,
+	 * and a drain that saw the count still 0 meanwhile would stop the
+	 * daemon under a suspended connection (libmicrohttpd aborts). */
+	if (fresh)
+		atomic_fetch_add(&s->open, 1);
 	enum MHD_Result ret = s->o.handler(s->o.cls, c, url, method, version,
 					   upload, upload_size, con_cls);
-	if (fresh && *con_cls)
-		atomic_fetch_add(&s->open, 1);
+	if (fresh && !*con_cls)
+		atomic_fetch_sub(&s->open, 1);
 	return ret;
 }
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Copies the NULL-terminated args into f, for every later master. */
 static int keep_master_args(struct fixture *f, const char *const *args)
@@ -144,4 +145,22 @@ int fixture_stop(struct fixture *f)
 	for (int i = 0; i < f->nvol; i++)
 		harness_stop(&f->vol[i]);
 	return first;
+}
+
+int fixture_wait_status(const struct fixture *f, int i, const char *needle,
+			unsigned timeout_ms)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "%s/_/status", f->murl[i]);
+	for (unsigned waited = 0; waited <= timeout_ms; waited += 50) {
+		struct harness_resp r = {0};
+		bool seen = harness_request("GET", url, NULL, 0, &r) == 200 &&
+			    strstr(r.body, needle) != NULL;
+		harness_resp_free(&r);
+		if (seen)
+			return 0;
+		struct timespec d = {0, 50 * 1000000};
+		nanosleep(&d, NULL);
+	}
+	return -ETIMEDOUT;
 }

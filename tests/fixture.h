@@ -69,6 +69,12 @@ int fixture_start_volume(struct fixture *f, int i);
 int fixture_start_master(struct fixture *f, int i, const char *join,
 			 const char *const *extra);
 
+/* Polls master i's /_/status (every 50 ms, up to timeout_ms) until its
+ * body contains `needle`. Returns 0, or -ETIMEDOUT (also when the master
+ * does not answer 200). */
+int fixture_wait_status(const struct fixture *f, int i, const char *needle,
+			unsigned timeout_ms);
+
 /* Stops every master still running (a SIGSTOPped one is continued
  * first) with harness_stop_clean, then every volume. Returns 0, or the
  * first master's non-zero wait status. */

@@ -224,19 +224,9 @@ static void check_key(const struct fixture *c, const char *key, const char *md5,
 
 static void wait_purged(const struct fixture *c)
 {
-	char url[128];
-	snprintf(url, sizeof(url), "%s/_/status", c->murl[0]);
-	for (int i = 0; i < 600; i++) {
-		struct harness_resp r;
-		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
-		bool empty = strstr(r.body, "\"purge_queue\":0,") != NULL;
-		harness_resp_free(&r);
-		if (empty)
-			return;
-		struct timespec d = {0, 50 * 1000000};
-		nanosleep(&d, NULL);
-	}
-	ck_abort_msg("purge queue did not drain");
+	ck_assert_msg(fixture_wait_status(c, 0, "\"purge_queue\":0,", 30000) ==
+			      0,
+		      "purge queue did not drain");
 }
 
 /* --- thrasher -------------------------------------------------------- */

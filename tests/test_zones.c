@@ -311,19 +311,9 @@ static char *slurp(const char *path)
 
 static void wait_purged(const struct fixture *f)
 {
-	char url[128];
-	snprintf(url, sizeof(url), "%s/_/status", f->murl[0]);
-	for (int i = 0; i < 600; i++) {
-		struct harness_resp r;
-		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
-		bool empty = strstr(r.body, "\"purge_queue\":0,") != NULL;
-		harness_resp_free(&r);
-		if (empty)
-			return;
-		struct timespec d = {0, 50 * 1000000};
-		nanosleep(&d, NULL);
-	}
-	ck_abort_msg("the purge queue never emptied");
+	ck_assert_msg(fixture_wait_status(f, 0, "\"purge_queue\":0,", 30000) ==
+			      0,
+		      "the purge queue never emptied");
 }
 
 START_TEST(relabel_then_rebalance)

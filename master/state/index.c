@@ -1003,39 +1003,6 @@ bool idx_damaged_any(struct idx *ix)
 	return atomic_load(&ix->nlost) > 0 || atomic_load(&ix->nflagged) > 0;
 }
 
-int idx_damaged(struct idx *ix, const char *start, size_t startlen,
-		int (*fn)(void *arg, const char *key, size_t keylen,
-			  const struct idx_record *r,
-			  const struct idx_copies *cp),
-		void *arg)
-{
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	int rc = read_cursor(ix, ix->keys, &txn, &cur);
-	if (rc)
-		return rc;
-	MDB_val k = {startlen, (void *)start}, v;
-	bool seek = start && startlen > 0 && startlen <= KEY_MAX;
-	rc = mdb_cursor_get(cur, &k, &v, seek ? MDB_SET_RANGE : MDB_FIRST);
-	int out = 0;
-	for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct idx_record r;
-		struct idx_copies cp;
-		if (rec_decode(&v, &r) || copies_in(ix, txn, &k, &r, &cp)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if ((cp.lost | cp.unverified) &&
-		    (out = fn(arg, k.mv_data, k.mv_size, &r, &cp)))
-			break;
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	if (out)
-		return out;
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
-}
-
 int idx_volumes(struct idx *ix,
 		int (*fn)(void *arg, const struct idx_volume *v), void *arg)
 {
@@ -1131,10 +1098,14 @@ int idx_list(struct idx *ix, struct idx_list *l)
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
 }
 
-int idx_records(struct idx *ix, const char *start, size_t startlen,
-		int (*fn)(void *arg, const char *key, size_t keylen,
-			  const struct idx_record *r),
-		void *arg)
+/* Walks the records in key order from start (or the first), in one read
+ * transaction: step gets each and returns 0 to go on, or what the walk
+ * returns. A record that does not decode ends the walk with -EIO. */
+static int walk_records(struct idx *ix, const char *start, size_t startlen,
+			int (*step)(struct idx *ix, MDB_txn *txn,
+				    const MDB_val *k,
+				    const struct idx_record *r, void *ctx),
+			void *ctx)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -1151,7 +1122,7 @@ int idx_records(struct idx *ix, const char *start, size_t startlen,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if ((out = fn(arg, k.mv_data, k.mv_size, &r)))
+		if ((out = step(ix, txn, &k, &r, ctx)))
 			break;
 	}
 	mdb_cursor_close(cur);
@@ -1159,6 +1130,58 @@ int idx_records(struct idx *ix, const char *start, size_t startlen,
 	if (out)
 		return out;
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdbenv_error(rc);
+}
+
+struct record_walk {
+	int (*fn)(void *arg, const char *key, size_t keylen,
+		  const struct idx_record *r);
+	void *arg;
+};
+
+static int record_step(struct idx *ix, MDB_txn *txn, const MDB_val *k,
+		       const struct idx_record *r, void *ctx)
+{
+	const struct record_walk *w = ctx;
+	(void)ix;
+	(void)txn;
+	return w->fn(w->arg, k->mv_data, k->mv_size, r);
+}
+
+int idx_records(struct idx *ix, const char *start, size_t startlen,
+		int (*fn)(void *arg, const char *key, size_t keylen,
+			  const struct idx_record *r),
+		void *arg)
+{
+	struct record_walk w = {fn, arg};
+	return walk_records(ix, start, startlen, record_step, &w);
+}
+
+struct damaged_walk {
+	int (*fn)(void *arg, const char *key, size_t keylen,
+		  const struct idx_record *r, const struct idx_copies *cp);
+	void *arg;
+};
+
+static int damaged_step(struct idx *ix, MDB_txn *txn, const MDB_val *k,
+			const struct idx_record *r, void *ctx)
+{
+	const struct damaged_walk *w = ctx;
+	struct idx_copies cp;
+	if (copies_in(ix, txn, k, r, &cp))
+		return lmdbenv_error(MDB_CORRUPTED);
+	if (!(cp.lost | cp.unverified))
+		return 0;
+	return w->fn(w->arg, k->mv_data, k->mv_size, r, &cp);
+}
+
+int idx_damaged(struct idx *ix, const char *start, size_t startlen,
+		int (*fn)(void *arg, const char *key, size_t keylen,
+			  const struct idx_record *r,
+			  const struct idx_copies *cp),
+		void *arg)
+{
+	struct damaged_walk w = {fn, arg};
+	return walk_records(ix, start, startlen, damaged_step, &w);
 }
 
 int idx_purge_scan(struct idx *ix, uint32_t from_vol,
