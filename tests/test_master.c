@@ -389,6 +389,9 @@ START_TEST(value_sizes)
 {
 	struct harness_proc *m = cluster();
 	check_value(m, "/size/1B", 1, 1);
+	/* Either side of the fan-out's whole-body upload (put.c SMALL_PUT). */
+	check_value(m, "/size/64K", 64 << 10, 4);
+	check_value(m, "/size/64K+1", (64 << 10) + 1, 5);
 	check_value(m, "/size/1M", 1 << 20, 2);
 	check_value(m, "/size/64M", 64 << 20, 3);
 }

@@ -22,6 +22,13 @@
 #define STALL_SECONDS 60L
 /* Idle connections each fan-out thread keeps open to the volumes. */
 #define MAX_IDLE_CONNECTIONS 256L
+/* A value up to this size is uploaded once the whole body is here, as
+ * libcurl's in-memory POST fields: request line, headers and body leave
+ * in one send, so each volume wakes once per PUT instead of twice. */
+#define SMALL_PUT (64u * 1024)
+/* Easy handles each fan-out thread keeps for reuse: creating and freeing
+ * three per PUT was a tenth of the fan-out thread's time. */
+#define HANDLE_POOL 192
 
 struct target {
 	struct put *p;
@@ -58,6 +65,8 @@ struct put {
 	uint8_t *ring;
 	size_t cap;
 	uint64_t wpos; /* bytes received from the client (and hashed) */
+	bool small;    /* SMALL_PUT: uploaded whole, once it is all here */
+	bool started;  /* the transfers were added to the multi */
 	bool waiting;  /* the HTTP layer is suspended */
 	bool failed;   /* a replica failed: stop uploading */
 	bool aborted;  /* the client went away */
@@ -91,7 +100,12 @@ struct fanout {
 	struct put *retry;    /* failed to commit: purge their copies */
 	unsigned puts;	      /* started and not yet finished */
 	bool stopping;
-	struct put *active; /* transfers running; fan-out thread only */
+	CURL *pool[HANDLE_POOL]; /* reset handles, under mu */
+	unsigned npool;
+	/* Fan-out thread only: small PUTs whose body is still arriving,
+	 * and PUTs whose transfers run. */
+	struct put *pending;
+	struct put *active;
 };
 
 #define FANOUTS 2
@@ -100,11 +114,33 @@ static struct fanout fanouts[FANOUTS];
 static unsigned nfanouts;
 static atomic_uint next_fanout;
 static atomic_uint active_puts;
-static struct curl_slist *no_expect;
+static struct curl_slist *put_headers;
 
 unsigned put_active(void)
 {
 	return atomic_load(&active_puts);
+}
+
+/* A handle for a new transfer: a reset one from the pool, or a new one. */
+static CURL *handle_get(struct fanout *f)
+{
+	pthread_mutex_lock(&f->mu);
+	CURL *h = f->npool ? f->pool[--f->npool] : NULL;
+	pthread_mutex_unlock(&f->mu);
+	return h ? h : curl_easy_init();
+}
+
+/* Takes back a handle that is in no multi. Any thread. */
+static void handle_put(struct fanout *f, CURL *h)
+{
+	curl_easy_reset(h);
+	pthread_mutex_lock(&f->mu);
+	bool kept = f->npool < HANDLE_POOL;
+	if (kept)
+		f->pool[f->npool++] = h;
+	pthread_mutex_unlock(&f->mu);
+	if (!kept)
+		curl_easy_cleanup(h);
 }
 
 static void unref(struct put *p)
@@ -117,7 +153,7 @@ static void unref(struct put *p)
 		return;
 	for (unsigned i = 0; i < p->n; i++)
 		if (p->t[i].h)
-			curl_easy_cleanup(p->t[i].h);
+			handle_put(p->f, p->t[i].h);
 	if (p->owns_lock)
 		keylock_release(p->key, p->keylen);
 	md5_discard(&p->md5);
@@ -206,21 +242,30 @@ static int setup_target(struct put *p, struct target *t)
 	if (key_pct_encode(p->key, p->keylen, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	snprintf(url, sizeof(url), "http://%s%s", t->addr, path);
-	t->h = curl_easy_init();
+	t->h = handle_get(p->f);
 	if (!t->h)
 		return -ENOMEM;
 	CURL *h = t->h;
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)p->size);
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
-	curl_easy_setopt(h, CURLOPT_READDATA, t);
+	if (p->small) {
+		/* cap == size: the ring is the whole body, never wrapped. */
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)p->size);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)p->ring);
+	} else {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)p->size);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
+		curl_easy_setopt(h, CURLOPT_READDATA, t);
+	}
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_discard);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, no_expect);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, put_headers);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
@@ -364,7 +409,7 @@ static void recorded(struct commit_req *cr)
  * Fan-out thread; the commit runs while the thread drives other PUTs. */
 static void settle(struct put *p)
 {
-	for (unsigned i = 0; i < p->n; i++)
+	for (unsigned i = 0; p->started && i < p->n; i++)
 		curl_multi_remove_handle(p->f->multi, p->t[i].h);
 	pthread_mutex_lock(&p->mu);
 	bool aborted = p->aborted;
@@ -374,6 +419,12 @@ static void settle(struct put *p)
 	if (aborted) {
 		status = 400;
 		snprintf(p->why, sizeof(p->why), "client went away");
+		/* A small PUT abandoned before its body was all here sent
+		 * nothing: there is nothing to purge. */
+		if (!p->started) {
+			finish(p, status);
+			return;
+		}
 	} else {
 		status = judge(p, md5);
 	}
@@ -428,8 +479,26 @@ static void finish_transfers(struct fanout *f)
 	}
 }
 
-/* Moves newly started PUTs into the multi and takes the failed commits
- * back. Returns false once the thread should exit. */
+static void start_transfers(struct fanout *f, struct put *p)
+{
+	p->started = true;
+	for (unsigned i = 0; i < p->n; i++) {
+		if (curl_multi_add_handle(f->multi, p->t[i].h) == CURLM_OK) {
+			p->running++;
+			continue;
+		}
+		/* Counts as a failed replica: judged as one. */
+		pthread_mutex_lock(&p->mu);
+		p->t[i].done = true;
+		p->t[i].cc = CURLE_OUT_OF_MEMORY;
+		p->failed = true;
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* Moves newly started PUTs into the multi (a small one once its body is
+ * all here) and takes the failed commits back. Returns false once the
+ * thread should exit. */
 static bool take_work(struct fanout *f, struct put **retry)
 {
 	pthread_mutex_lock(&f->mu);
@@ -442,19 +511,23 @@ static bool take_work(struct fanout *f, struct put **retry)
 	while (in) {
 		struct put *p = in;
 		in = in->next;
-		for (unsigned i = 0; i < p->n; i++) {
-			if (curl_multi_add_handle(f->multi, p->t[i].h) ==
-			    CURLM_OK) {
-				p->running++;
-				continue;
-			}
-			/* Counts as a failed replica: judged as one. */
-			pthread_mutex_lock(&p->mu);
-			p->t[i].done = true;
-			p->t[i].cc = CURLE_OUT_OF_MEMORY;
-			p->failed = true;
-			pthread_mutex_unlock(&p->mu);
+		p->next = f->pending;
+		f->pending = p;
+	}
+	for (struct put **pp = &f->pending; *pp;) {
+		struct put *p = *pp;
+		pthread_mutex_lock(&p->mu);
+		bool wait = p->small && p->wpos < p->size && !p->aborted;
+		bool aborted = p->aborted;
+		pthread_mutex_unlock(&p->mu);
+		if (wait) {
+			pp = &p->next;
+			continue;
 		}
+		*pp = p->next;
+		/* An abandoned small PUT sent nothing: straight to settle. */
+		if (!(p->small && aborted))
+			start_transfers(f, p);
 		p->next = f->active;
 		f->active = p;
 	}
@@ -513,10 +586,17 @@ static void *fanout_main(void *arg)
 int put_system_start(void)
 {
 	/* Volumes take the body right away; waiting for 100-continue would
-	 * cost a round trip per replica. */
-	no_expect = curl_slist_append(NULL, "Expect:");
-	if (!no_expect)
+	 * cost a round trip per replica. A small PUT goes as POST fields,
+	 * which would otherwise say they are a form. */
+	put_headers = curl_slist_append(NULL, "Expect:");
+	struct curl_slist *l =
+		put_headers ? curl_slist_append(put_headers, "Content-Type:")
+			    : NULL;
+	if (!l) {
+		curl_slist_free_all(put_headers);
+		put_headers = NULL;
 		return -ENOMEM;
+	}
 	for (nfanouts = 0; nfanouts < FANOUTS; nfanouts++) {
 		struct fanout *f = &fanouts[nfanouts];
 		*f = (struct fanout){0};
@@ -550,12 +630,14 @@ void put_system_stop(void)
 	for (unsigned i = 0; i < nfanouts; i++) {
 		struct fanout *f = &fanouts[i];
 		pthread_join(f->thread, NULL);
+		while (f->npool)
+			curl_easy_cleanup(f->pool[--f->npool]);
 		pthread_mutex_destroy(&f->mu);
 		curl_multi_cleanup(f->multi);
 	}
 	nfanouts = 0;
-	curl_slist_free_all(no_expect);
-	no_expect = NULL;
+	curl_slist_free_all(put_headers);
+	put_headers = NULL;
 }
 
 int put_start(const struct put_params *pp, struct put **out)
@@ -581,8 +663,12 @@ int put_start(const struct put_params *pp, struct put **out)
 	p->nkeep = pp->nkeep;
 	memcpy(p->keep, pp->keep, sizeof(p->keep[0]) * pp->nkeep);
 	p->cap = pp->size < PUT_RING_MAX ? (size_t)pp->size : PUT_RING_MAX;
+	p->small = pp->size <= SMALL_PUT;
 	p->ring = malloc(p->cap);
 	p->n = pp->n;
+	struct fanout *f =
+		&fanouts[atomic_fetch_add(&next_fanout, 1) % nfanouts];
+	p->f = f;
 	int rc = p->ring ? 0 : -ENOMEM;
 	if (!rc && p->md5sum)
 		rc = md5_init(&p->md5);
@@ -600,9 +686,6 @@ int put_start(const struct put_params *pp, struct put **out)
 		unref(p);
 		return rc;
 	}
-	struct fanout *f =
-		&fanouts[atomic_fetch_add(&next_fanout, 1) % nfanouts];
-	p->f = f;
 	atomic_fetch_add(&active_puts, 1);
 	pthread_mutex_lock(&f->mu);
 	f->puts++;
