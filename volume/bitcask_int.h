@@ -33,13 +33,14 @@ struct bc_seg {
 	uint32_t id;
 	int fd[2]; /* fd[gen] is current; the other is -1 outside merge */
 	uint8_t gen;
-	_Atomic uint64_t bytes; /* file length, reservations included */
+	_Atomic uint64_t bytes; /* records' length, reservations included */
 	_Atomic uint64_t live;	/* record bytes the keydir points at */
 	_Atomic uint64_t tomb;	/* tombstone bytes */
 	_Atomic int writers;	/* reservations not yet committed/aborted */
 	_Atomic int readers[2]; /* bc_read copies in progress from fd[i] */
 	uint64_t hint_len;	/* bytes covered by the hint file on disk */
 	uint64_t alloc_end;	/* disk allocated up to here (active; wmu) */
+	uint64_t zero_end;	/* zeros written up to here (active; wmu) */
 };
 
 struct bc {
