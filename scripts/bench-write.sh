@@ -45,7 +45,6 @@ ROUNDS=${BENCH_WRITE_ROUNDS:-2}
 SELECT=$(echo "${BENCH_WRITE_CONFIGS:-*}" | tr ',' ' ')
 BASE=${BENCH_BASE-c3e3f36}
 THRASHER=$BIN/cask-thrasher
-HZ=$(getconf CLK_TCK)
 . "$(dirname "$0")/benchlib.sh"
 bench_init write
 
@@ -180,14 +179,6 @@ queue() { # the leader's purge queue length
 	curl -s "$LEADER/_/metrics" | awk '/^cask_master_purge_queue / {print $2}'
 }
 
-# The machine's busy jiffies: user nice system irq softirq steal (guest
-# time is inside user already).
-busy() { awk '/^cpu / {printf "%.0f", $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-
-# This shell's CPU and that of every child it has waited for, in jiffies:
-# the thrasher, and the curl, awk and sleep processes of the polling.
-mine() { awk '{print $14 + $15 + $16 + $17}' "/proc/$$/stat"; }
-
 json() { # field -> number from the thrasher's JSON
 	sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$RUN_DIR/out.json"
 }
@@ -206,8 +197,8 @@ run() {
 	start_cluster "$3" "$4"
 	urls=$URLS
 	[ "$7" = one ] && urls=$LEADER
-	m0=$(mine)
-	b0=$(busy)
+	o0=$(own_jiffies)
+	b0=$(busy_jiffies)
 	"$THRASHER" -masters "$urls" -n "$N" -c "$5" -size "$6" -mkv -json \
 		-prefix "/w$RUN/" >"$RUN_DIR/out.json" 2>"$RUN_DIR/thrasher.err" ||
 		{
@@ -222,23 +213,15 @@ run() {
 		[ $waited -lt 1200 ] || die "$1 on $2: the purge queue did not drain"
 		sleep 0.1
 	done
-	b1=$(busy)
-	m1=$(mine)
+	b1=$(busy_jiffies)
+	o1=$(own_jiffies)
 	seqs=$(json sequences)
-	# Microseconds over the window: the machine's busy time, the
-	# thrasher's, and this script's helpers' (its children's time less
-	# the thrasher, at jiffy resolution).
-	set -- "$@" $((b1 - b0)) $((m1 - m0)) "$(json cpu_us)"
-	cpu=$(awk -v b="$9" -v m="${10}" -v c="${11}" -v hz="$HZ" -v n="$seqs" 'BEGIN {
-		busy = b * 1e6 / hz; helpers = m * 1e6 / hz - c
-		if (helpers < 0) helpers = 0
-		printf "%.0f %.0f %.0f %.0f", (busy - c - helpers) / n, busy / 1e3, c / 1e3, helpers / 1e3 }')
-	# shellcheck disable=SC2086 # four numbers, one argument each
-	set -- "$@" $cpu
-	echo "$1 $2 $8 $(json per_sec) $(lat put) $(lat get) $(lat delete) ${12}" \
+	# shellcheck disable=SC2086,SC2046 # four numbers, one argument each
+	set -- "$@" $(server_cpu "$b0" "$b1" "$o0" "$o1" "$(json cpu_us)" "$seqs")
+	echo "$1 $2 $8 $(json per_sec) $(lat put) $(lat get) $(lat delete) $9" \
 		>>"$TMP/results"
-	echo "bench-write: $1 $2 round $8: $(json per_sec) seq/s, ${12} µs/seq" \
-		"(busy ${13} ms, thrasher ${14} ms, helpers ${15} ms)" >&2
+	echo "bench-write: $1 $2 round $8: $(json per_sec) seq/s, $9 µs/seq" \
+		"(busy ${10} ms, thrasher ${11} ms, helpers ${12} ms)" >&2
 	stop_cluster
 }
 
