@@ -5,7 +5,9 @@
 # cask-volume and nginx side by side in the same run, on the same bytes,
 # with the same wrk load, because absolute figures drift on shared
 # machines: hot (in page cache) and cold (evicted with fadvise) 4 KiB GETs,
-# then durable 4 KiB PUTs at 64 connections.
+# then durable 4 KiB PUTs at 64 connections. Then the other bench-*.sh
+# scripts; bench-write.sh (the write path on minikeyvalue's workload,
+# against the commit BENCH_BASE too) prints a table of its own, last.
 set -euo pipefail
 bin=${CASK_BIN:?run through make bench}
 src=${CASK_SRC:?run through make bench}
@@ -155,7 +157,13 @@ if echo "$out" | grep -q 'Non-2xx'; then
 	exit 1
 fi
 
+# Scripts that print rows of this table, then those that print tables of
+# their own (after it: a markdown table ends at its first other line).
 for extra in "$src"/scripts/bench-*.sh; do
+	case $extra in */bench-write.sh | */bench-mkv.sh) continue ;; esac
 	[ -x "$extra" ] && CASK_BIN=$bin CASK_SRC=$src "$extra"
+done
+for extra in "$src"/scripts/bench-write.sh "$src"/scripts/bench-mkv.sh; do
+	if [ -x "$extra" ]; then CASK_BIN=$bin CASK_SRC=$src "$extra"; fi
 done
 exit 0

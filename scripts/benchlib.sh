@@ -5,6 +5,15 @@
 #   free_port            a TCP port on 127.0.0.1 that was free a moment ago
 #   wait_up PORT [PATH]  polls http://127.0.0.1:PORT/PATH (/_/health) until
 #                        it answers; gives up after 20 s
+#   busy_jiffies         the machine's busy CPU time so far (/proc/stat)
+#   own_jiffies          this shell's CPU time and its waited children's
+#   server_cpu B0 B1 O0 O1 CLIENT_US N
+#                        prints "per-sequence total thrasher helpers": the
+#                        servers' CPU per sequence (µs) over a window that
+#                        busy_jiffies B0..B1 and own_jiffies O0..O1 bound,
+#                        the thrasher (a child of this shell) having used
+#                        CLIENT_US for N sequences, then the window's busy,
+#                        thrasher and helpers' CPU in ms
 
 PIDS=""
 
@@ -40,4 +49,28 @@ wait_up() {
 		fi
 		sleep 0.05
 	done
+}
+
+# user nice system irq softirq steal: everything but idle and iowait
+# (guest time is counted inside user already).
+busy_jiffies() {
+	awk '/^cpu / {printf "%.0f", $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+
+# utime stime cutime cstime of this shell: the children it has waited for
+# (the thrasher, and curl, awk, sleep of its polling) are in the last two.
+own_jiffies() {
+	awk '{print $14 + $15 + $16 + $17}' "/proc/$$/stat"
+}
+
+# The helpers (this shell's children but the thrasher) are measured at
+# jiffy resolution; the thrasher's cpu_us to the microsecond.
+server_cpu() {
+	awk -v b=$(($2 - $1)) -v o=$(($4 - $3)) -v c="$5" -v n="$6" \
+		-v hz="$(getconf CLK_TCK)" 'BEGIN {
+		busy = b * 1e6 / hz
+		helpers = o * 1e6 / hz - c
+		if (helpers < 0) helpers = 0
+		printf "%.0f %.0f %.0f %.0f", (busy - c - helpers) / n,
+			busy / 1e3, c / 1e3, helpers / 1e3 }'
 }

@@ -662,6 +662,105 @@ START_TEST(rebalance_while_thrashing)
 }
 END_TEST
 
+/* --- thrasher -mkv --------------------------------------------------- */
+
+/* A number member of a thrasher -json summary ("name":N), or -1. */
+static long long json_number(const char *text, const char *name)
+{
+	char needle[64];
+	snprintf(needle, sizeof(needle), "\"%s\":", name);
+	const char *p = strstr(text, needle);
+	return p ? strtoll(p + strlen(needle), NULL, 10) : -1;
+}
+
+/* The op's count in a thrasher -json summary's latency_ms, or -1. */
+static long long op_count(const char *text, const char *op)
+{
+	char needle[64];
+	snprintf(needle, sizeof(needle), "\"%s\":{\"count\":", op);
+	const char *p = strstr(text, needle);
+	return p ? strtoll(p + strlen(needle), NULL, 10) : -1;
+}
+
+/* minikeyvalue's benchmark over 3 replicated masters: two of every three
+ * PUTs reach a follower and are re-sent to the leader after its 307, the
+ * inline (under 64 KiB) and the streamed upload alike. */
+START_TEST(thrasher_mkv)
+{
+	struct fixture c;
+	const char *margs[] = {"-replicas", "3", NULL};
+	const struct fixture_opts o = {.tag = "tools",
+				       .volumes = 3,
+				       .masters = 3,
+				       .replicated = true,
+				       .check_interval = "200ms",
+				       .master_args = margs};
+	ck_assert_int_eq(fixture_start(&c, &o), 0);
+	int leader = -1;
+	for (int tries = 0; leader < 0 && tries < 50; tries++)
+		for (int i = 0; leader < 0 && i < 3; i++)
+			if (fixture_wait_status(&c, i, "\"role\":\"leader\"",
+						100) == 0)
+				leader = i;
+	ck_assert_int_ge(leader, 0);
+	char masters[160];
+	snprintf(masters, sizeof(masters), "%s,%s,%s", c.murl[0], c.murl[1],
+		 c.murl[2]);
+	const char *hist = tmpfile_in(&c, "history");
+	const char *out = tmpfile_in(&c, "thrasher.out");
+	const char *args[] = {"-masters", masters, "-n",       "300",  "-c",
+			      "8",	  "-size", "25",       "-mkv", "-json",
+			      "-prefix",  "/mkv/", "-history", hist,   NULL};
+	ck_assert_run("cask-thrasher", args, out, 0);
+	char *text = slurp(out);
+	ck_assert_int_eq(json_number(text, "sequences"), 300);
+	ck_assert_int_eq(json_number(text, "errors"), 0);
+	ck_assert_int_gt(json_number(text, "cpu_us"), 0);
+	ck_assert_int_eq(op_count(text, "put"), 300);
+	ck_assert_int_eq(op_count(text, "get"), 300);
+	ck_assert_int_eq(op_count(text, "delete"), 300);
+	ck_assert_int_eq(op_count(text, "get-deleted"), 0);
+	free(text);
+	text = slurp(hist);
+	size_t lines = 0;
+	for (char *p = text; *p; p++)
+		lines += *p == '\n';
+	ck_assert_uint_eq(lines, 3 * 300);
+	free(text);
+	/* Values on both sides of the inline limit. */
+	const char *big[] = {"-masters", masters, "-n",	     "20",
+			     "-c",	 "4",	  "-size",   "60K-70K",
+			     "-mkv",	 "-json", "-prefix", "/mkv/big/",
+			     NULL};
+	ck_assert_run("cask-thrasher", big, out, 0);
+	text = slurp(out);
+	ck_assert_int_eq(json_number(text, "sequences"), 20);
+	ck_assert_int_eq(json_number(text, "errors"), 0);
+	free(text);
+
+	/* Every key is gone: from the index at once, from the volumes once
+	 * the leader's purge queue is empty. */
+	char url[256];
+	snprintf(url, sizeof(url), "%s/mkv/?list", c.murl[leader]);
+	struct harness_resp r;
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
+	ck_assert_msg(strstr(r.body, "\"keys\":[]") != NULL, "list: %s",
+		      r.body);
+	harness_resp_free(&r);
+	ck_assert_msg(fixture_wait_status(&c, leader, "\"purge_queue\":0,",
+					  30000) == 0,
+		      "purge queue did not drain");
+	for (int v = 0; v < 3; v++) {
+		char **keys;
+		size_t n;
+		volume_keys(&c, v, "/mkv/", &keys, &n);
+		ck_assert_msg(n == 0, "volume %d still holds %s", v, keys[0]);
+		free(keys);
+	}
+	stop_cluster(&c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tools");
@@ -671,6 +770,7 @@ int main(void)
 	tcase_add_test(tc, thrasher_names_corrupted_key);
 	tcase_add_test(tc, rebuild_from_volumes);
 	tcase_add_test(tc, rebalance_while_thrashing);
+	tcase_add_test(tc, thrasher_mkv);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);

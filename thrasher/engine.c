@@ -18,12 +18,20 @@ const char *const thr_op_names[THR_NOPS] = {"put", "get", "delete",
 #define URL_MAX (512 + KEY_PCT_MAX)
 /* Wrong answers printed; a broken cluster should not flood the terminal. */
 #define ERRORS_PRINTED 100
+/* Values up to this size are generated into memory and sent with their
+ * headers in one write: libcurl appends POSTFIELDS shorter than 64 KiB to
+ * the request head. A streamed upload writes the head, then calls
+ * on_read and writes the body, so the server wakes twice per PUT and
+ * a benchmark of small values measures that second wake-up. */
+#define INLINE_MAX (64 * 1024 - 1)
 
 struct run {
 	const struct thr_opts *o;
 	struct thr_result *res;
 	CURLM *multi;
-	struct curl_slist *no_expect;
+	/* "Expect:" (no 100-continue round trip) and "Content-Type:" (no
+	 * form content type on an inline body). */
+	struct curl_slist *put_headers;
 	uint64_t next_op;
 	uint64_t start_us, deadline_us;
 };
@@ -40,7 +48,9 @@ struct slot {
 	bool bad;
 	bool hashing; /* md5 is initialized */
 	uint64_t t0;
-	struct md5 md5; /* of the bytes sent or received, for -history */
+	struct md5 md5;	     /* of the bytes sent or received, for -history */
+	uint8_t *inline_buf; /* the value of an inline PUT */
+	size_t inline_cap;
 	char key[KEY_MAX + 1];
 	char url[URL_MAX];
 };
@@ -135,6 +145,49 @@ static uint64_t now_us(const struct run *r)
 	return clock_mono_us() - r->start_us;
 }
 
+/* Generates the slot's value into its inline buffer. */
+static int fill_inline(struct slot *s)
+{
+	size_t len = (size_t)s->size;
+	if (len > s->inline_cap) {
+		uint8_t *p = realloc(s->inline_buf, len);
+		if (!p)
+			return -ENOMEM;
+		s->inline_buf = p;
+		s->inline_cap = len;
+	}
+	value_bytes(s, 0, s->inline_buf, len);
+	return 0;
+}
+
+/* PUT of the slot's value. A 307 from a follower is followed with the
+ * same method and body either way: libcurl keeps CUSTOMREQUEST and
+ * re-sends POSTFIELDS on a 307, and rewinds a streamed body with
+ * on_seek. */
+static void setup_put(struct slot *s)
+{
+	CURL *e = s->e;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->run->put_headers);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 2L);
+	if (s->size <= INLINE_MAX && fill_inline(s) == 0) {
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, (void *)s->inline_buf);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)s->size);
+		if (s->hashing)
+			md5_update(&s->md5, s->inline_buf, (size_t)s->size);
+		s->off = s->size;
+		return;
+	}
+	curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(e, CURLOPT_READDATA, (void *)s);
+	curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+	curl_easy_setopt(e, CURLOPT_SEEKDATA, (void *)s);
+	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)s->size);
+}
+
 static void begin_step(struct slot *s, enum thr_op step)
 {
 	const struct thr_opts *o = s->run->o;
@@ -150,18 +203,10 @@ static void begin_step(struct slot *s, enum thr_op step)
 	curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)s);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)s);
+	s->hashing = o->history && md5_init(&s->md5) == 0;
 	switch (step) {
 	case THR_PUT:
-		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(e, CURLOPT_READDATA, (void *)s);
-		curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
-		curl_easy_setopt(e, CURLOPT_SEEKDATA, (void *)s);
-		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
-				 (curl_off_t)s->size);
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->run->no_expect);
-		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 2L);
+		setup_put(s);
 		break;
 	case THR_GET:
 		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -176,7 +221,6 @@ static void begin_step(struct slot *s, enum thr_op step)
 	case THR_NOPS:
 		break;
 	}
-	s->hashing = o->history && md5_init(&s->md5) == 0;
 	s->t0 = now_us(s->run);
 	curl_multi_add_handle(s->run->multi, e);
 }
@@ -302,7 +346,7 @@ static bool step_done(struct slot *s, CURLcode cc)
 		}
 		break;
 	case THR_DELETE:
-		if (ok) {
+		if (ok && !r->o->mkv) {
 			begin_step(s, THR_GET_DELETED);
 			return true;
 		}
@@ -321,8 +365,14 @@ int thr_run(const struct thr_opts *o, struct thr_result *out)
 	struct run r = {.o = o, .res = out};
 	struct slot *slots = calloc(o->concurrency, sizeof(*slots));
 	r.multi = curl_multi_init();
-	r.no_expect = curl_slist_append(NULL, "Expect:");
-	int rc = slots && r.multi && r.no_expect ? 0 : -ENOMEM;
+	r.put_headers = curl_slist_append(NULL, "Expect:");
+	struct curl_slist *h =
+		r.put_headers
+			? curl_slist_append(r.put_headers, "Content-Type:")
+			: NULL;
+	if (h)
+		r.put_headers = h;
+	int rc = slots && r.multi && h ? 0 : -ENOMEM;
 	for (unsigned i = 0; !rc && i < o->concurrency; i++) {
 		slots[i] = (struct slot){.run = &r, .id = i};
 		slots[i].e = curl_easy_init();
@@ -356,11 +406,13 @@ int thr_run(const struct thr_opts *o, struct thr_result *out)
 	}
 	progress_end(&pr);
 	out->seconds = (double)(clock_mono_us() - r.start_us) / 1e6;
-	for (unsigned i = 0; slots && i < o->concurrency; i++)
+	for (unsigned i = 0; slots && i < o->concurrency; i++) {
 		if (slots[i].e)
 			curl_easy_cleanup(slots[i].e);
+		free(slots[i].inline_buf);
+	}
 	free(slots);
-	curl_slist_free_all(r.no_expect);
+	curl_slist_free_all(r.put_headers);
 	if (r.multi)
 		curl_multi_cleanup(r.multi);
 	return rc;

@@ -6,13 +6,19 @@
  * are reused. Values are never held in memory: byte i of a value is a
  * pure function of (seed, operation number, i), generated when uploading
  * and again when checking a download, so values of any size cost no
- * memory and a run is reproducible from its seed.
+ * memory and a run is reproducible from its seed. The one exception is
+ * a PUT of a value under 64 KiB: it is generated into a per-worker
+ * buffer so that its headers and body leave in one write.
  *
  * A sequence is PUT /key (201), GET /key following the redirect (200 and
  * exactly the bytes written), DELETE /key (204), GET /key (404). Any other
  * answer is printed to stderr with the key and counted as an error; a
  * failed PUT ends its sequence (there is nothing to read back), other
- * failures do not (the key is still cleaned up). */
+ * failures do not (the key is still cleaned up).
+ *
+ * With `mkv` a sequence is minikeyvalue's own benchmark instead: PUT,
+ * GET, DELETE, and no GET after the DELETE, so figures compare with the
+ * ones it publishes. */
 #ifndef CASK_THRASHER_ENGINE_H
 #define CASK_THRASHER_ENGINE_H
 
@@ -42,6 +48,7 @@ struct thr_opts {
 	uint64_t seed;
 	const char *prefix; /* keys are <prefix><operation number> */
 	bool keep;	    /* stop after the GET: leave the keys */
+	bool mkv;	    /* stop after the DELETE */
 	long timeout_ms;    /* per request */
 	FILE *history;	    /* NULL, or one JSON line per request */
 };
