@@ -37,6 +37,9 @@
 #                       spaces or commas, matched against the names in the
 #                       table: m1-c16-25B, m1-c64-4K, m3-c16-25B-leader,
 #                       m3-c64-4K-all, ... (default: all 12)
+#   BENCH_WRITE_THREADS set: after each run, print to stderr each thread's
+#                       CPU µs per sequence (by daemon and thread name,
+#                       the volumes summed), to see where the time goes
 set -eu
 BIN=$(cd "${CASK_BIN:-.}" && pwd)
 SRC=$(cd "${CASK_SRC:-$(dirname "$0")/..}" && pwd)
@@ -115,6 +118,7 @@ build_base() {
 # PIDS, so an interrupted run is stopped too).
 start_cluster() {
 	RUN_PIDS=""
+	LABELLED=""
 	vols=""
 	ports=""
 	for i in 1 2 3 4 5; do
@@ -122,6 +126,7 @@ start_cluster() {
 		"$1/cask-volume" -port "$p" -bind 127.0.0.1 -dir "$RUN_DIR/v$i" \
 			-sync batch -log-level warn >"$RUN_DIR/v$i.log" 2>&1 &
 		RUN_PIDS="$RUN_PIDS $!"
+		LABELLED="$LABELLED volumes:$!"
 		ports="$ports $p"
 		vols="$vols${vols:+,}127.0.0.1:$p"
 	done
@@ -146,6 +151,7 @@ start_cluster() {
 			-volumes "$vols" -replicas 3 -log-level warn $replicated \
 			>"$RUN_DIR/m$i.log" 2>&1 &
 		MASTER_PIDS="$MASTER_PIDS $!"
+		LABELLED="$LABELLED m$i:$!"
 		URLS="$URLS${URLS:+,}http://127.0.0.1:$p"
 	done
 	PIDS="$PIDS $MASTER_PIDS"
@@ -187,6 +193,28 @@ lat() { # op -> "p50 p99" in ms from the thrasher's JSON
 		"$RUN_DIR/out.json"
 }
 
+# "label thread jiffies" for every thread of the daemons, and "label
+# (process) jiffies" for each whole process, which also holds the threads
+# that have exited (a volume's per-DELETE threads, for one).
+threads() {
+	for lp in $LABELLED; do
+		awk -v l="${lp%%:*}" '{
+			c = $0; sub(/^[^(]*\(/, "", c); sub(/\).*$/, "", c)
+			s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
+			print l, (FILENAME ~ /task/ ? c : "(process)"), f[12] + f[13]
+		}' "/proc/${lp#*:}/stat" "/proc/${lp#*:}"/task/*/stat 2>/dev/null
+	done
+}
+
+# per_thread BEFORE AFTER SEQUENCES: the difference, µs per sequence.
+per_thread() {
+	awk -v n="$3" -v hz="$(getconf CLK_TCK)" '
+		FNR == NR { a[$1 " " $2] -= $3; next }
+		{ a[$1 " " $2] += $3 }
+		END { for (k in a) if (a[k] > 0) printf "%8.0f  %s\n", a[k] * 1e6 / hz / n, k }' \
+		"$1" "$2" | sort -rn | head -25 >&2
+}
+
 RUN=0
 # run NAME BUILD-LABEL BUILD-DIR MASTERS WORKERS SIZE URLMODE ROUND
 run() {
@@ -197,6 +225,7 @@ run() {
 	start_cluster "$3" "$4"
 	urls=$URLS
 	[ "$7" = one ] && urls=$LEADER
+	[ -z "${BENCH_WRITE_THREADS:-}" ] || threads >"$RUN_DIR/threads0"
 	o0=$(own_jiffies)
 	b0=$(busy_jiffies)
 	"$THRASHER" -masters "$urls" -n "$N" -c "$5" -size "$6" -mkv -json \
@@ -216,6 +245,11 @@ run() {
 	b1=$(busy_jiffies)
 	o1=$(own_jiffies)
 	seqs=$(json sequences)
+	if [ -n "${BENCH_WRITE_THREADS:-}" ]; then
+		threads >"$RUN_DIR/threads1"
+		echo "bench-write: $1 $2 round $8, CPU µs per sequence by thread:" >&2
+		per_thread "$RUN_DIR/threads0" "$RUN_DIR/threads1" "$seqs"
+	fi
 	# shellcheck disable=SC2086,SC2046 # four numbers, one argument each
 	set -- "$@" $(server_cpu "$b0" "$b1" "$o0" "$o1" "$(json cpu_us)" "$seqs")
 	echo "$1 $2 $8 $(json per_sec) $(lat put) $(lat get) $(lat delete) $9" \
