@@ -686,6 +686,118 @@ START_TEST(delete_after_inflight_put)
 }
 END_TEST
 
+/* A batch of deletions: present keys are deleted, absent ones answered
+ * -ENOENT, in order, all tombstones covered by one fdatasync; the
+ * deletions survive a restart, and bad batches change nothing. */
+START_TEST(purge_batch)
+{
+	char *dir = tmpdir();
+	struct bc_options o = opts(dir, BC_SYNC_BATCH, 1 << 20);
+	struct bc *bc = open_ok(&o);
+	enum { N = 300 };
+	char names[N][16];
+	struct bc_key keys[N + 1];
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "/p/%d", i);
+		if (i % 3 != 1)
+			ck_assert_int_eq(bc_put(bc, names[i], strlen(names[i]),
+						"v", 1, NULL),
+					 0);
+		keys[i] = (struct bc_key){names[i], strlen(names[i])};
+	}
+	ck_assert_int_eq(bc_put(bc, "/keep", 5, "kept", 4, NULL), 0);
+
+	/* Bad batches: nothing is deleted. */
+	int results[BC_PURGE_MAX + 1];
+	ck_assert_int_eq(bc_purge(bc, keys, 0, results), -EINVAL);
+	ck_assert_int_eq(bc_purge(bc, keys, BC_PURGE_MAX + 1, results),
+			 -EINVAL);
+	keys[N] = (struct bc_key){"", 0};
+	ck_assert_int_eq(bc_purge(bc, keys, N + 1, results), -EINVAL);
+	expect_val(bc, "/p/0", "v", 1);
+
+	struct bc_stats st;
+	bc_stats(bc, &st);
+	uint64_t syncs = st.syncs;
+	ck_assert_int_eq(bc_purge(bc, keys, N, results), 0);
+	bc_stats(bc, &st);
+	ck_assert_uint_eq(st.syncs, syncs + 1);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(results[i], i % 3 == 1 ? -ENOENT : 0);
+		expect_absent(bc, names[i]);
+	}
+	expect_val(bc, "/keep", "kept", 4);
+	/* Nothing present: nothing written, answered at once. */
+	ck_assert_int_eq(bc_purge(bc, keys, 2, results), 0);
+	ck_assert_int_eq(results[0], -ENOENT);
+	ck_assert_int_eq(results[1], -ENOENT);
+	bc_close(bc);
+
+	/* And after a restart. */
+	bc = open_ok(&o);
+	for (int i = 0; i < N; i++)
+		expect_absent(bc, names[i]);
+	expect_val(bc, "/keep", "kept", 4);
+	bc_close(bc);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
+struct purge_seen {
+	atomic_int calls;
+	int rc, result;
+};
+
+static void purge_seen_done(void *arg, int rc, const int *results)
+{
+	struct purge_seen *ps = arg;
+	ps->rc = rc;
+	ps->result = rc ? 1 : results[0];
+	atomic_fetch_add(&ps->calls, 1);
+}
+
+/* A batched tombstone behind an unfinished put of its key does not wait
+ * for it on the caller's thread: it is parked, and the put's end
+ * publishes it, so the key ends up absent as recovery will see it. */
+START_TEST(purge_behind_inflight_put)
+{
+	char *dir = tmpdir();
+	struct bc_options o = opts(dir, BC_SYNC_BATCH, 1 << 20);
+	struct bc *bc = open_ok(&o);
+	ck_assert_int_eq(bc_put(bc, "/race", 5, "old", 3, NULL), 0);
+	struct bc_write *w;
+	ck_assert_int_eq(bc_write_begin(bc, "/race", 5, 3, &w), 0);
+	ck_assert_int_eq(bc_write_append(w, "new", 3), 0);
+	struct bc_stats st;
+	bc_stats(bc, &st);
+	uint64_t synced = st.synced_writes;
+	struct purge_seen ps = {0};
+	const struct bc_key k = {"/race", 5};
+	ck_assert_int_eq(bc_purge_async(bc, &k, 1, purge_seen_done, &ps), 0);
+	do {
+		sched_yield();
+		bc_stats(bc, &st);
+	} while (st.synced_writes == synced);
+	/* Durable, but parked behind the put. */
+	struct timespec d = {0, 20000000};
+	nanosleep(&d, NULL);
+	ck_assert_int_eq(atomic_load(&ps.calls), 0);
+	expect_val(bc, "/race", "old", 3);
+	ck_assert_int_eq(bc_write_commit(w, NULL), 0);
+	ck_assert_int_eq(atomic_load(&ps.calls), 1);
+	ck_assert_int_eq(ps.rc, 0);
+	ck_assert_int_eq(ps.result, 0);
+	expect_absent(bc, "/race");
+	bc_close(bc);
+	bc = open_ok(&o);
+	expect_absent(bc, "/race");
+	bc_close(bc);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 /* Asynchronous commits: each callback runs once, after its key became
  * visible, and one sync covers many of them. */
 struct async_put {
@@ -1672,6 +1784,8 @@ static Suite *suite(void)
 	tcase_add_test(t, concurrent_writers_none);
 	tcase_add_test(t, interleaved_streams);
 	tcase_add_test(t, delete_after_inflight_put);
+	tcase_add_test(t, purge_batch);
+	tcase_add_test(t, purge_behind_inflight_put);
 	tcase_add_test(t, async_commit);
 	tcase_add_test(t, read_copy_or_fd);
 	tcase_add_test(t, merge_correctness);

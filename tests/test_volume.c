@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/md5.h"
 #include "tests/harness.h"
 
@@ -1311,6 +1312,207 @@ START_TEST(volume_identity)
 }
 END_TEST
 
+/* POST /_/purge: present keys answered 204, absent ones 404, in request
+ * order, with one fdatasync for the whole batch; the keys are gone, and
+ * stay gone after kill -9 (the tombstones were durable before the 200). */
+static void purge_batch(const char *const extra[], bool one_sync)
+{
+	struct vol v;
+	vol_start(&v, extra);
+	enum { N = 200 };
+	char key[64];
+	struct buf body = {0};
+	for (int i = 0; i < N; i++) {
+		/* Keys that need decoding too: "/pb/N x". */
+		snprintf(key, sizeof(key), "/pb/%d%%20x", i);
+		if (i % 4 != 3)
+			ck_assert_int_eq(req(&v, "PUT", key, "v", 1, NULL),
+					 201);
+		buf_printf(&body, "/pb/%d%%20x\n", i);
+	}
+	ck_assert_int_eq(req(&v, "PUT", "/pb/keep", "kept", 4, NULL), 201);
+	long long syncs = get_num(&v, "/_/status", "syncs");
+	struct harness_resp r;
+	ck_assert_int_eq(req(&v, "POST", "/_/purge", body.data, body.len, &r),
+			 200);
+	if (one_sync)
+		ck_assert_int_eq(get_num(&v, "/_/status", "syncs"), syncs + 1);
+	char type[64];
+	ck_assert_int_eq(harness_header(&r, "Content-Type", type, sizeof(type)),
+			 0);
+	ck_assert_str_eq(type, "text/plain");
+	ck_assert_uint_eq(r.len, 4 * N);
+	for (int i = 0; i < N; i++)
+		ck_assert_mem_eq(r.body + 4 * i, i % 4 == 3 ? "404\n" : "204\n",
+				 4);
+	harness_resp_free(&r);
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "/pb/%d%%20x", i);
+		ck_assert_int_eq(req(&v, "GET", key, NULL, 0, NULL), 404);
+	}
+	assert_value(&v, "/pb/keep", "kept", 4);
+	/* Again: every key absent now; a last line without '\n' counts. */
+	ck_assert_int_eq(
+		req(&v, "POST", "/_/purge", "/pb/0%20x\r\n/pb/1%20x", 20, &r),
+		200);
+	ck_assert_str_eq(r.body, "404\n404\n");
+	harness_resp_free(&r);
+	/* An empty batch is nothing to do. */
+	ck_assert_int_eq(req(&v, "POST", "/_/purge", "", 0, &r), 200);
+	ck_assert_uint_eq(r.len, 0);
+	harness_resp_free(&r);
+
+	harness_signal(&v.p, SIGKILL);
+	ck_assert_int_eq(harness_restart(&v.p), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "/pb/%d%%20x", i);
+		ck_assert_int_eq(req(&v, "GET", key, NULL, 0, NULL), 404);
+	}
+	assert_value(&v, "/pb/keep", "kept", 4);
+	buf_free(&body);
+	harness_stop(&v.p);
+}
+
+START_TEST(purge_deletes_a_batch)
+{
+	purge_batch(NULL, true);
+}
+END_TEST
+
+/* The other serving and sync modes take the same batch. */
+START_TEST(purge_thread_per_connection_sync_always)
+{
+	const char *extra[] = {"-threads", "0", "-sync", "always", NULL};
+	purge_batch(extra, true);
+}
+END_TEST
+
+START_TEST(purge_sync_none)
+{
+	const char *extra[] = {"-sync", "none", NULL};
+	purge_batch(extra, false);
+}
+END_TEST
+
+/* Sends a purge body and checks the status and that /pb/here is still
+ * there afterwards: a refused batch deletes nothing. */
+static void purge_refused(struct vol *v, const struct buf *body, long code,
+			  const char *why)
+{
+	struct harness_resp r;
+	ck_assert_int_eq(req(v, "POST", "/_/purge", body->data, body->len, &r),
+			 code);
+	char type[64];
+	ck_assert_int_eq(harness_header(&r, "Content-Type", type, sizeof(type)),
+			 0);
+	ck_assert_ptr_nonnull(strstr(type, "text/plain"));
+	ck_assert_msg(strstr(r.body, why), "%s", r.body);
+	ck_assert_int_eq((int)strcspn(r.body, "\n"), (int)r.len - 1);
+	harness_resp_free(&r);
+	assert_value(v, "/pb/here", "v", 1);
+}
+
+START_TEST(purge_refuses_bad_batches)
+{
+	struct vol v;
+	vol_start(&v, NULL);
+	ck_assert_int_eq(req(&v, "PUT", "/pb/here", "v", 1, NULL), 201);
+	struct buf b = {0};
+
+	/* 1025 keys. */
+	buf_printf(&b, "/pb/here\n");
+	for (int i = 1; i <= 1024; i++)
+		buf_printf(&b, "/pb/%d\n", i);
+	purge_refused(&v, &b, 413, "more than 1024 keys");
+
+	/* A body over 1 MiB, announced by its Content-Length. */
+	b.len = 0;
+	buf_printf(&b, "/pb/here\n");
+	while (b.len <= (1u << 20))
+		buf_printf(&b, "/pb/%0500d\n", 7);
+	purge_refused(&v, &b, 413, "larger than 1048576 bytes");
+
+	/* Malformed lines, after a good one. */
+	const char *bad[][2] = {
+		{"/pb/here\n/pb/%zz\n/pb/x\n", "line 2"},
+		{"/pb/here\n\n/pb/x\n", "line 2 is empty"},
+		{"/pb/here\nno-slash\n", "line 2"},
+		{"/pb/here\n/_/reserved\n", "line 2"},
+		{"/pb/here\n/pb/%00\n", "line 2"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b.len = 0;
+		buf_printf(&b, "%s", bad[i][0]);
+		purge_refused(&v, &b, 400, bad[i][1]);
+	}
+	/* A key longer than 511 bytes, and a line no key can decode from. */
+	b.len = 0;
+	buf_printf(&b, "/pb/here\n/%0511d\n", 1);
+	purge_refused(&v, &b, 400, "line 2");
+	b.len = 0;
+	buf_printf(&b, "/pb/here\n/%03000d\n", 1);
+	purge_refused(&v, &b, 400, "line 2: key too long");
+	buf_free(&b);
+	/* Other methods on the endpoint. */
+	ck_assert_int_eq(req(&v, "GET", "/_/purge", NULL, 0, NULL), 404);
+	ck_assert_int_eq(req(&v, "DELETE", "/_/purge", NULL, 0, NULL), 400);
+	assert_value(&v, "/pb/here", "v", 1);
+	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
+}
+END_TEST
+
+struct deleter {
+	struct vol *v;
+	int id, failures;
+};
+
+static void *deleter_main(void *arg)
+{
+	struct deleter *d = arg;
+	char key[64];
+	for (int i = 0; i < 16; i++) {
+		snprintf(key, sizeof(key), "/cd/%d/%d", d->id, i);
+		if (req(d->v, "DELETE", key, NULL, 0, NULL) != 204)
+			d->failures++;
+		if (req(d->v, "DELETE", key, NULL, 0, NULL) != 404)
+			d->failures++;
+	}
+	return NULL;
+}
+
+/* Many DELETEs at once, with few polling threads: each waits for its
+ * sync suspended, so they share syncs and none holds a thread. */
+START_TEST(concurrent_deletes)
+{
+	struct vol v;
+	const char *extra[] = {"-threads", "2", NULL};
+	vol_start(&v, extra);
+	enum { N = 32 };
+	char key[64];
+	for (int t = 0; t < N; t++)
+		for (int i = 0; i < 16; i++) {
+			snprintf(key, sizeof(key), "/cd/%d/%d", t, i);
+			ck_assert_int_eq(req(&v, "PUT", key, "v", 1, NULL),
+					 201);
+		}
+	long long syncs = get_num(&v, "/_/status", "syncs");
+	pthread_t th[N];
+	struct deleter d[N];
+	for (int t = 0; t < N; t++) {
+		d[t] = (struct deleter){&v, t, 0};
+		ck_assert_int_eq(
+			pthread_create(&th[t], NULL, deleter_main, &d[t]), 0);
+	}
+	for (int t = 0; t < N; t++) {
+		pthread_join(th[t], NULL);
+		ck_assert_int_eq(d[t].failures, 0);
+	}
+	ck_assert_int_eq(get_num(&v, "/_/status", "keys"), 0);
+	ck_assert_int_lt(get_num(&v, "/_/status", "syncs") - syncs, N * 16);
+	ck_assert_int_eq(harness_stop_clean(&v.p), 0);
+}
+END_TEST
+
 START_TEST(sigterm_is_clean)
 {
 	struct vol v;
@@ -1355,6 +1557,11 @@ int main(void)
 	tcase_add_test(tc, scrub_post_while_running);
 	tcase_add_test(tc, volume_identity);
 	tcase_add_test(tc, sigterm_is_clean);
+	tcase_add_test(tc, purge_deletes_a_batch);
+	tcase_add_test(tc, purge_thread_per_connection_sync_always);
+	tcase_add_test(tc, purge_sync_none);
+	tcase_add_test(tc, purge_refuses_bad_batches);
+	tcase_add_test(tc, concurrent_deletes);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

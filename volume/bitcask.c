@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,18 @@
  * at most one such buffer per connection, so memory stays bounded. */
 #define INLINE_MAX (64 * 1024)
 
+/* A commit waiting for the group sync (under sync_mu while queued): a
+ * put or a batch of tombstones. The sync thread calls end once the sync
+ * numbered `ticket` is done (rc 0) or failed. */
+struct bc_commit {
+	uint64_t ticket;
+	struct bc_commit *next;
+	void (*end)(struct bc_commit *c, int rc);
+};
+
+#define container_of(p, type, member)                                          \
+	((type *)(void *)((char *)(p)-offsetof(type, member)))
+
 /* A write handle's one life: reserved, bytes appended while W_OPEN; then
  * either aborted, or sealed by its commit (final header written, owned by
  * the commit path until commit_end frees it). */
@@ -62,12 +75,11 @@ struct bc_write {
 	uint8_t *rec;
 	/* Links in bc->inflight, under wmu, from reservation to release. */
 	struct bc_write *inext, *iprev;
-	/* An asynchronous commit: whom to tell, the sync that covers it and
-	 * its link in bc->commits (under sync_mu) until that sync ends. */
+	/* An asynchronous commit: whom to tell, and its place in the group
+	 * commit queue until the sync that covers it ends. */
 	bc_commit_fn commit_done;
 	void *commit_arg;
-	uint64_t ticket;
-	struct bc_write *cnext;
+	struct bc_commit commit;
 	uint8_t digest[MD5_LEN];
 	uint16_t klen;
 	char key[];
@@ -435,19 +447,17 @@ static int recover(struct bc *bc)
 
 /* ---- group commit ---- */
 
-static void commit_end(struct bc_write *w, int rc);
-
 /* Unlinks the commits that the sync up to `target` covers, in order.
  * Called with sync_mu held. */
-static struct bc_write *take_commits(struct bc *bc, uint64_t target)
+static struct bc_commit *take_commits(struct bc *bc, uint64_t target)
 {
-	struct bc_write *first = bc->commits, *last = NULL;
-	for (struct bc_write *w = first; w && w->ticket <= target; w = w->cnext)
-		last = w;
+	struct bc_commit *first = bc->commits, *last = NULL;
+	for (struct bc_commit *c = first; c && c->ticket <= target; c = c->next)
+		last = c;
 	if (!last)
 		return NULL;
-	bc->commits = last->cnext;
-	last->cnext = NULL;
+	bc->commits = last->next;
+	last->next = NULL;
 	if (!bc->commits)
 		bc->commits_tail = &bc->commits;
 	return first;
@@ -496,13 +506,13 @@ static void *sync_main(void *arg)
 		pthread_cond_broadcast(&bc->synced_cv);
 		/* Publish and answer outside sync_mu, so committers can queue
 		 * the next batch meanwhile. */
-		struct bc_write *w = take_commits(bc, target);
+		struct bc_commit *c = take_commits(bc, target);
 		pthread_mutex_unlock(&bc->sync_mu);
 		int rc = atomic_load(&bc->failed) ? -EIO : 0;
-		while (w) {
-			struct bc_write *next = w->cnext;
-			commit_end(w, rc);
-			w = next;
+		while (c) {
+			struct bc_commit *next = c->next;
+			c->end(c, rc);
+			c = next;
 		}
 		pthread_mutex_lock(&bc->sync_mu);
 	}
@@ -511,9 +521,10 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
-/* Queues seg for the next group sync and returns the ticket that sync
- * will reach. Called with sync_mu held. */
-static int sync_ticket(struct bc *bc, struct bc_seg *seg, uint64_t *ticket)
+/* Queues seg for the next group sync, counting `writes` records, and
+ * returns the ticket that sync will reach. Called with sync_mu held. */
+static int sync_ticket(struct bc *bc, struct bc_seg *seg, uint64_t writes,
+		       uint64_t *ticket)
 {
 	bool queued = false;
 	for (size_t i = 0; i < bc->ndirty && !queued; i++)
@@ -528,20 +539,37 @@ static int sync_ticket(struct bc *bc, struct bc_seg *seg, uint64_t *ticket)
 	}
 	if (!queued)
 		bc->dirty[bc->ndirty++] = seg->id;
-	*ticket = ++bc->sync_req;
+	bc->sync_req += writes;
+	*ticket = bc->sync_req;
 	pthread_cond_signal(&bc->sync_cv);
 	return 0;
 }
 
-/* Returns once the bytes written so far to seg are as durable as the
- * sync mode promises. */
-static int wait_durable(struct bc *bc, struct bc_seg *seg)
+/* Queues c behind the next group sync of seg. The sync thread owns c
+ * from here and may end it at once. Returns 0, or -ENOMEM with c not
+ * queued. */
+static int queue_commit(struct bc *bc, struct bc_seg *seg, uint64_t writes,
+			struct bc_commit *c)
 {
-	int rc = 0;
-	switch (bc->opt.sync) {
-	case BC_SYNC_NONE:
-		break;
-	case BC_SYNC_ALWAYS:
+	assert(bc->opt.sync == BC_SYNC_BATCH);
+	pthread_mutex_lock(&bc->sync_mu);
+	int rc = sync_ticket(bc, seg, writes, &c->ticket);
+	if (!rc) {
+		c->next = NULL;
+		*bc->commits_tail = c;
+		bc->commits_tail = &c->next;
+	}
+	pthread_mutex_unlock(&bc->sync_mu);
+	return rc;
+}
+
+/* Under BC_SYNC_ALWAYS and BC_SYNC_NONE: returns once the bytes written
+ * so far to seg (`writes` records) are as durable as the mode promises.
+ * (BC_SYNC_BATCH commits go through queue_commit.) */
+static int wait_durable(struct bc *bc, struct bc_seg *seg, uint64_t writes)
+{
+	assert(bc->opt.sync != BC_SYNC_BATCH);
+	if (bc->opt.sync == BC_SYNC_ALWAYS) {
 		if (fdatasync(seg_fd(seg))) {
 			if (!atomic_exchange(&bc->failed, -EIO))
 				log_error("bitcask %s: fdatasync failed; "
@@ -550,21 +578,9 @@ static int wait_durable(struct bc *bc, struct bc_seg *seg)
 			return -EIO;
 		}
 		atomic_fetch_add(&bc->syncs, 1);
-		atomic_fetch_add(&bc->synced_writes, 1);
-		break;
-	case BC_SYNC_BATCH: {
-		uint64_t ticket;
-		pthread_mutex_lock(&bc->sync_mu);
-		rc = sync_ticket(bc, seg, &ticket);
-		while (!rc && bc->sync_done < ticket)
-			pthread_cond_wait(&bc->synced_cv, &bc->sync_mu);
-		pthread_mutex_unlock(&bc->sync_mu);
-		if (rc)
-			return rc;
-		break;
+		atomic_fetch_add(&bc->synced_writes, writes);
 	}
-	}
-	return atomic_load(&bc->failed) ? -EIO : rc;
+	return atomic_load(&bc->failed) ? -EIO : 0;
 }
 
 /* ---- write path ---- */
@@ -685,11 +701,79 @@ static int reserve(struct bc *bc, uint64_t len, struct bc_write *w,
 	return rc;
 }
 
+/* Tombstones are written in batches (bc_purge_async): one reservation,
+ * one pwrite and one sync for all of them. A tombstone is published (its
+ * key removed from the keydir) once it is durable and no put of its key
+ * reserved before it is still in flight: such a put, committed after the
+ * tombstone, would be published over the deletion, while recovery, which
+ * orders records by place, would apply the deletion. Rather than wait
+ * for those puts (the body of one may be arriving on the very thread
+ * that would wait), the tombstone is parked in bc->tomb_wait and the end
+ * of the last such put publishes it. */
+struct bc_tomb {
+	struct bc_purge *batch;
+	const char *key; /* in the batch's allocation */
+	uint16_t klen;
+	uint64_t off;		       /* the record's offset in batch->seg */
+	struct bc_tomb *wnext, *wprev; /* bc->tomb_wait, under wmu */
+};
+
+struct bc_purge {
+	struct bc *bc;
+	struct bc_commit commit;
+	struct bc_seg *seg;
+	uint64_t off, len; /* the reservation that holds every tombstone */
+	bc_purge_fn done;
+	void *arg;
+	size_t n, ntomb;
+	/* Tombstones not yet published, plus one while the sync's end is
+	 * still publishing: whoever takes it to 0 finishes the batch. */
+	atomic_size_t unpublished;
+	int *results;	      /* n: 0 or -ENOENT, in request order */
+	struct bc_tomb *tomb; /* ntomb, one per present key */
+};
+
+static bool older_put_in_flight(struct bc *bc, const char *key, uint16_t klen,
+				uint32_t seg, uint64_t off)
+{
+	for (struct bc_write *w = bc->inflight; w; w = w->inext)
+		if (w->klen == klen && memcmp(w->key, key, klen) == 0 &&
+		    (w->seg->id < seg || (w->seg->id == seg && w->off < off)))
+			return true;
+	return false;
+}
+
+static void tomb_wait_unlink(struct bc *bc, struct bc_tomb *t)
+{
+	if (t->wprev)
+		t->wprev->wnext = t->wnext;
+	else
+		bc->tomb_wait = t->wnext;
+	if (t->wnext)
+		t->wnext->wprev = t->wprev;
+}
+
+static void purge_unref(struct bc_purge *p, size_t k);
+
+/* Publishes tombstones taken off bc->tomb_wait (linked by wnext), with
+ * no lock held. */
+static void publish_parked(struct bc *bc, struct bc_tomb *t)
+{
+	while (t) {
+		struct bc_tomb *next = t->wnext;
+		publish_del(bc, t->batch->seg, t->key, t->klen, t->off);
+		purge_unref(t->batch, 1);
+		t = next;
+	}
+}
+
 /* Ends a reservation. A record that was abandoned at the very tail of the
- * active segment is cut off again, so failed uploads do not eat space. */
+ * active segment is cut off again, so failed uploads do not eat space.
+ * The end of a put (w) publishes the tombstones that waited for it. */
 static void release(struct bc *bc, struct bc_seg *seg, uint64_t off,
 		    uint64_t len, bool rollback, struct bc_write *w)
 {
+	struct bc_tomb *ready = NULL;
 	pthread_mutex_lock(&bc->wmu);
 	if (w) {
 		if (w->iprev)
@@ -698,8 +782,17 @@ static void release(struct bc *bc, struct bc_seg *seg, uint64_t off,
 			bc->inflight = w->inext;
 		if (w->inext)
 			w->inext->iprev = w->iprev;
-		if (bc->tomb_waiters)
-			pthread_cond_broadcast(&bc->idle_cv);
+		for (struct bc_tomb *t = bc->tomb_wait, *next; t; t = next) {
+			next = t->wnext;
+			if (t->klen != w->klen ||
+			    memcmp(t->key, w->key, w->klen) != 0 ||
+			    older_put_in_flight(bc, t->key, t->klen,
+						t->batch->seg->id, t->off))
+				continue;
+			tomb_wait_unlink(bc, t);
+			t->wnext = ready;
+			ready = t;
+		}
 	}
 	if (rollback && seg == bc->active &&
 	    atomic_load(&seg->bytes) == off + len &&
@@ -713,6 +806,8 @@ static void release(struct bc *bc, struct bc_seg *seg, uint64_t off,
 	if (--bc->writers == 0)
 		pthread_cond_broadcast(&bc->idle_cv);
 	pthread_mutex_unlock(&bc->wmu);
+	/* Outside wmu: keydir locks nest outside it. */
+	publish_parked(bc, ready);
 }
 
 static int check_key(const char *key, size_t klen)
@@ -852,7 +947,7 @@ void bc_write_abort(struct bc_write *w)
 
 /* Ends a sealed put once its sync is done (rc 0) or failed: the key is
  * published before the reservation ends, as a tombstone waiting for older
- * puts of its key expects (see wait_older_puts). */
+ * puts of its key expects (see struct bc_tomb). */
 static void commit_end(struct bc_write *w, int rc)
 {
 	assert(w->state == W_SEALED && w->commit_done);
@@ -864,6 +959,11 @@ static void commit_end(struct bc_write *w, int rc)
 	w->commit_done(w->commit_arg, rc, rc ? NULL : w->digest);
 	free(w->rec);
 	free(w);
+}
+
+static void put_synced(struct bc_commit *c, int rc)
+{
+	commit_end(container_of(c, struct bc_write, commit), rc);
 }
 
 int bc_write_commit_async(struct bc_write *w, bc_commit_fn done, void *arg)
@@ -887,18 +987,11 @@ int bc_write_commit_async(struct bc_write *w, bc_commit_fn done, void *arg)
 	w->commit_done = done;
 	w->commit_arg = arg;
 	if (bc->opt.sync != BC_SYNC_BATCH) {
-		commit_end(w, wait_durable(bc, w->seg));
+		commit_end(w, wait_durable(bc, w->seg, 1));
 		return 0;
 	}
-	/* The sync thread owns w from here and may free it at once. */
-	pthread_mutex_lock(&bc->sync_mu);
-	rc = sync_ticket(bc, w->seg, &w->ticket);
-	if (!rc) {
-		w->cnext = NULL;
-		*bc->commits_tail = w;
-		bc->commits_tail = &w->cnext;
-	}
-	pthread_mutex_unlock(&bc->sync_mu);
+	w->commit.end = put_synced;
+	rc = queue_commit(bc, w->seg, 1, &w->commit);
 	if (rc)
 		commit_end(w, rc);
 	return 0;
@@ -958,67 +1051,195 @@ int bc_put(struct bc *bc, const char *key, size_t klen, const void *val,
 	return bc_write_commit(w, md5);
 }
 
-static bool older_put_in_flight(struct bc *bc, const char *key, uint16_t klen,
-				uint32_t seg, uint64_t off)
+/* Frees a finished (or failed) batch after telling its caller. */
+static void purge_finish(struct bc_purge *p, int rc)
 {
-	for (struct bc_write *w = bc->inflight; w; w = w->inext)
-		if (w->klen == klen && memcmp(w->key, key, klen) == 0 &&
-		    (w->seg->id < seg || (w->seg->id == seg && w->off < off)))
-			return true;
-	return false;
+	struct bc *bc = p->bc;
+	release(bc, p->seg, p->off, p->len, false, NULL);
+	p->done(p->arg, rc, rc ? NULL : p->results);
+	free(p);
 }
 
-/* A put reserved before a tombstone but committed after it would be
- * published over the deletion, while recovery, which orders records by
- * place, would apply the deletion. Waiting for such puts to end before
- * publishing the tombstone makes run time agree with recovery. */
-static void wait_older_puts(struct bc *bc, const char *key, uint16_t klen,
-			    uint32_t seg, uint64_t off)
+static void purge_unref(struct bc_purge *p, size_t k)
 {
+	assert(atomic_load(&p->unpublished) >= k);
+	if (atomic_fetch_sub(&p->unpublished, k) == k)
+		purge_finish(p, 0);
+}
+
+/* The batch's sync is done: publishes every tombstone no older put of
+ * its key is in flight for, parks the others in bc->tomb_wait. */
+static void purge_synced(struct bc_commit *c, int rc)
+{
+	struct bc_purge *p = container_of(c, struct bc_purge, commit);
+	struct bc *bc = p->bc;
+	if (rc) {
+		purge_finish(p, rc);
+		return;
+	}
+	/* The tombstones published here are moved to the front of the
+	 * array under wmu: once a parked one is listed, another thread may
+	 * publish it and touch its links at any time. */
+	size_t now = 0;
+	atomic_store(&p->unpublished, p->ntomb + 1);
 	pthread_mutex_lock(&bc->wmu);
-	bc->tomb_waiters++;
-	while (older_put_in_flight(bc, key, klen, seg, off))
-		pthread_cond_wait(&bc->idle_cv, &bc->wmu);
-	bc->tomb_waiters--;
+	for (size_t i = 0; i < p->ntomb; i++) {
+		struct bc_tomb *t = &p->tomb[i];
+		if (!older_put_in_flight(bc, t->key, t->klen, p->seg->id,
+					 t->off)) {
+			struct bc_tomb tmp = p->tomb[now];
+			p->tomb[now++] = *t;
+			*t = tmp;
+		}
+	}
+	for (size_t i = now; i < p->ntomb; i++) {
+		struct bc_tomb *t = &p->tomb[i];
+		t->wprev = NULL;
+		t->wnext = bc->tomb_wait;
+		if (bc->tomb_wait)
+			bc->tomb_wait->wprev = t;
+		bc->tomb_wait = t;
+	}
 	pthread_mutex_unlock(&bc->wmu);
+	for (size_t i = 0; i < now; i++)
+		publish_del(bc, p->seg, p->tomb[i].key, p->tomb[i].klen,
+			    p->tomb[i].off);
+	purge_unref(p, now + 1);
+}
+
+int bc_purge_async(struct bc *bc, const struct bc_key *keys, size_t n,
+		   bc_purge_fn done, void *arg)
+{
+	assert(bc && keys && done);
+	if (n == 0 || n > BC_PURGE_MAX)
+		return -EINVAL;
+	size_t kbytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = check_key(keys[i].key, keys[i].klen);
+		if (rc)
+			return rc;
+		kbytes += keys[i].klen;
+	}
+	if (atomic_load(&bc->failed))
+		return -EIO;
+	/* One allocation: the batch, its tombstones, results and keys. */
+	struct bc_purge *p =
+		malloc(sizeof(*p) + n * (sizeof(struct bc_tomb) + sizeof(int)) +
+		       kbytes);
+	if (!p)
+		return -ENOMEM;
+	*p = (struct bc_purge){.bc = bc, .done = done, .arg = arg, .n = n};
+	p->tomb = (struct bc_tomb *)(p + 1);
+	p->results = (int *)(p->tomb + n);
+	char *kp = (char *)(p->results + n);
+	uint64_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct keydir_loc loc;
+		if (keydir_get(bc->kd, keys[i].key, keys[i].klen, &loc, NULL,
+			       NULL)) {
+			p->results[i] = -ENOENT;
+			continue;
+		}
+		p->results[i] = 0;
+		memcpy(kp, keys[i].key, keys[i].klen);
+		p->tomb[p->ntomb++] = (struct bc_tomb){
+			.batch = p,
+			.key = kp,
+			.klen = (uint16_t)keys[i].klen,
+			.off = len, /* relative until reserved */
+		};
+		kp += keys[i].klen;
+		len += rec_size((uint16_t)keys[i].klen, 0);
+	}
+	if (p->ntomb == 0) {
+		done(arg, 0, p->results);
+		free(p);
+		return 0;
+	}
+	uint8_t *recs = malloc((size_t)len);
+	if (!recs) {
+		free(p);
+		return -ENOMEM;
+	}
+	uint64_t now = clock_wall_ns();
+	for (size_t i = 0; i < p->ntomb; i++) {
+		const struct bc_tomb *t = &p->tomb[i];
+		struct rec_hdr h = {.data_crc =
+					    crc32c_update(0, t->key, t->klen),
+				    .type = REC_TOMBSTONE,
+				    .klen = t->klen,
+				    .timestamp = now};
+		rec_encode(&h, recs + t->off);
+		memcpy(recs + t->off + REC_HDR_SIZE, t->key, t->klen);
+	}
+	int rc = reserve(bc, len, NULL, &p->seg, &p->off);
+	if (!rc) {
+		p->len = len;
+		rc = pwrite_all(seg_fd(p->seg), recs, (size_t)len, p->off);
+		if (rc)
+			release(bc, p->seg, p->off, len, true, NULL);
+	}
+	free(recs);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	for (size_t i = 0; i < p->ntomb; i++)
+		p->tomb[i].off += p->off;
+	p->commit.end = purge_synced;
+	if (bc->opt.sync != BC_SYNC_BATCH)
+		purge_synced(&p->commit, wait_durable(bc, p->seg, p->ntomb));
+	else if ((rc = queue_commit(bc, p->seg, p->ntomb, &p->commit)))
+		purge_finish(p, rc);
+	return 0;
+}
+
+struct purge_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool ended;
+	int rc;
+	int *results;
+	size_t n;
+};
+
+static void purge_wake(void *arg, int rc, const int *results)
+{
+	struct purge_wait *pw = arg;
+	pthread_mutex_lock(&pw->mu);
+	if (!rc)
+		memcpy(pw->results, results, pw->n * sizeof(int));
+	pw->rc = rc;
+	pw->ended = true;
+	pthread_cond_signal(&pw->cv);
+	pthread_mutex_unlock(&pw->mu);
+}
+
+int bc_purge(struct bc *bc, const struct bc_key *keys, size_t n, int *results)
+{
+	assert(results);
+	struct purge_wait pw = {.results = results, .n = n};
+	pthread_mutex_init(&pw.mu, NULL);
+	pthread_cond_init(&pw.cv, NULL);
+	int rc = bc_purge_async(bc, keys, n, purge_wake, &pw);
+	if (!rc) {
+		pthread_mutex_lock(&pw.mu);
+		while (!pw.ended)
+			pthread_cond_wait(&pw.cv, &pw.mu);
+		rc = pw.rc;
+		pthread_mutex_unlock(&pw.mu);
+	}
+	pthread_cond_destroy(&pw.cv);
+	pthread_mutex_destroy(&pw.mu);
+	return rc;
 }
 
 int bc_delete(struct bc *bc, const char *key, size_t klen)
 {
-	assert(bc);
-	struct keydir_loc loc;
-	int rc = check_key(key, klen);
-	if (rc)
-		return rc;
-	if (keydir_get(bc->kd, key, klen, &loc, NULL, NULL))
-		return -ENOENT;
-	if (atomic_load(&bc->failed))
-		return -EIO;
-	uint64_t len = rec_size((uint16_t)klen, 0);
-	struct bc_seg *seg;
-	uint64_t off;
-	rc = reserve(bc, len, NULL, &seg, &off);
-	if (rc)
-		return rc;
-	uint8_t rec[REC_HDR_SIZE + KEY_MAX];
-	struct rec_hdr h = {.data_crc = crc32c_update(0, key, klen),
-			    .type = REC_TOMBSTONE,
-			    .klen = (uint16_t)klen,
-			    .timestamp = clock_wall_ns()};
-	rec_encode(&h, rec);
-	memcpy(rec + REC_HDR_SIZE, key, klen);
-	rc = pwrite_all(seg_fd(seg), rec, (size_t)len, off);
-	if (rc) {
-		release(bc, seg, off, len, true, NULL);
-		return rc;
-	}
-	rc = wait_durable(bc, seg);
-	if (!rc) {
-		wait_older_puts(bc, key, (uint16_t)klen, seg->id, off);
-		publish_del(bc, seg, key, (uint16_t)klen, off);
-	}
-	release(bc, seg, off, len, false, NULL);
-	return rc;
+	const struct bc_key k = {key, klen};
+	int result;
+	int rc = bc_purge(bc, &k, 1, &result);
+	return rc ? rc : result;
 }
 
 /* ---- reads ---- */

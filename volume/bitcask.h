@@ -130,9 +130,9 @@ typedef void (*bc_commit_fn)(void *arg, int rc, const uint8_t md5[MD5_LEN]);
  * NONE, or when queueing fails, inline before this returns. Returns a
  * negative errno when the commit failed at once (wrong size, header write
  * failed): `done` is then never called. `done` runs on a thread shared by
- * every write, so it must not block, and must not call bc_write_* or
- * bc_put/bc_delete: a nested commit would wait for the very thread it
- * runs on. */
+ * every write, so it must not block, and must not call bc_write_*,
+ * bc_put, bc_delete or bc_purge: a nested commit would wait for the very
+ * thread it runs on. */
 int bc_write_commit_async(struct bc_write *w, bc_commit_fn done, void *arg);
 
 /* Abandons the record: it is marked dead on disk (recovery skips it, merge
@@ -143,8 +143,49 @@ void bc_write_abort(struct bc_write *w);
 int bc_put(struct bc *bc, const char *key, size_t klen, const void *val,
 	   uint64_t size, uint8_t md5[MD5_LEN]);
 
-/* Writes a tombstone, waits for its sync, removes the key. -ENOENT when
- * the key is absent (nothing is written). */
+/* Most keys one bc_purge_async takes. */
+#define BC_PURGE_MAX 1024
+
+struct bc_key {
+	const char *key;
+	size_t klen;
+};
+
+/* Called once when a batch of deletions ends. rc 0: every present key's
+ * tombstone is durable and the key is gone from the keydir; results[i]
+ * (one per key, in request order, valid only during the call) is 0 for a
+ * key that was deleted, -ENOENT for one that was absent. rc < 0: the
+ * batch failed (results is NULL) and the keys that were present still
+ * read as before, unless recovery later applies tombstones that reached
+ * the disk (a failed sync makes the store refuse writes anyway). */
+typedef void (*bc_purge_fn)(void *arg, int rc, const int *results);
+
+/* Deletes n keys (1..BC_PURGE_MAX) with one tombstone per present key:
+ * all of them are written in one reservation with one pwrite and covered
+ * by one sync (under BC_SYNC_BATCH they join the group commit like a
+ * put; under ALWAYS one fdatasync on the calling thread, under NONE
+ * none). Absent keys are answered -ENOENT and write nothing. A tombstone
+ * is published only once no put of its key reserved before it is still
+ * in flight (see bc_write_begin's ordering), without blocking on it: the
+ * end of that put publishes it. Keys are copied; nothing is kept.
+ *
+ * Returns 0 when `done` will be called exactly once: on the sync thread
+ * after the covering fdatasync, on the thread that ends an older put of
+ * one of the keys, or inline before this returns (no key present, sync
+ * modes ALWAYS and NONE, queueing failed). Returns a negative errno when
+ * nothing was deleted at once (-EINVAL for a bad key or n, -ENOSPC,
+ * -EIO, -ENOMEM): `done` is then never called. `done` has the
+ * constraints of a bc_commit_fn: it must not block nor call bc_write_*,
+ * bc_put, bc_delete or bc_purge. */
+int bc_purge_async(struct bc *bc, const struct bc_key *keys, size_t n,
+		   bc_purge_fn done, void *arg);
+
+/* bc_purge_async that waits: fills results[0..n) as above and returns the
+ * batch's rc. */
+int bc_purge(struct bc *bc, const struct bc_key *keys, size_t n, int *results);
+
+/* Deletes one key (bc_purge of one): 0 once its tombstone is durable and
+ * the key gone, -ENOENT when the key is absent (nothing is written). */
 int bc_delete(struct bc *bc, const char *key, size_t klen);
 
 struct bc_entry {

@@ -43,6 +43,9 @@ struct bc_seg {
 	uint64_t zero_end;	/* zeros written up to here (active; wmu) */
 };
 
+struct bc_commit; /* bitcask.c */
+struct bc_tomb;	  /* bitcask.c */
+
 struct bc {
 	struct bc_options opt;
 	char *dir;
@@ -55,12 +58,13 @@ struct bc {
 	uint32_t segs_cap;
 
 	pthread_mutex_t wmu;
-	pthread_cond_t idle_cv; /* signalled when writers drops to 0, and
-				 * when a put ends while tombstones wait */
+	pthread_cond_t idle_cv; /* signalled when writers drops to 0 */
 	struct bc_seg *active;
 	uint64_t writers;
 	struct bc_write *inflight; /* puts between reservation and release */
-	unsigned tomb_waiters;
+	/* Durable tombstones not yet published because an older put of their
+	 * key is in flight; the end of that put publishes them. */
+	struct bc_tomb *tomb_wait;
 	_Atomic uint64_t disk_bytes; /* sum of segment bytes */
 
 	pthread_mutex_t sync_mu;
@@ -68,8 +72,9 @@ struct bc {
 	pthread_cond_t synced_cv; /* wakes committers */
 	uint64_t sync_req, sync_done;
 	uint32_t *dirty; /* ids of segments written since the last sync */
-	/* Asynchronous commits waiting for their sync, in ticket order. */
-	struct bc_write *commits, **commits_tail;
+	/* Asynchronous commits (puts, tombstone batches) waiting for their
+	 * sync, in ticket order. */
+	struct bc_commit *commits, **commits_tail;
 	size_t ndirty, dirty_cap;
 	bool sync_stop, sync_running;
 	pthread_t sync_thread;

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,7 +27,8 @@ struct srv {
 	struct httpserver *hs;
 	struct bc *bc;
 	uint64_t max_value;
-	bool pool;	     /* polling threads: PUT and DELETE end off them */
+	bool pool;	     /* polling threads: PUT, DELETE and purge end
+			      * off them */
 	atomic_uint pending; /* operations whose connection waits suspended */
 	atomic_uint_fast64_t bytes_in;
 	atomic_uint_fast64_t bytes_out;
@@ -56,9 +58,33 @@ struct req {
 	struct bc_write *w;
 	uint64_t expected;
 	uint64_t received;
-	int err; /* first engine error while receiving the body */
+	int err;	       /* first engine error while receiving the body */
+	struct purge_body *pb; /* POST /_/purge only */
 	char key[KEY_MAX + 1];
 	size_t klen;
+};
+
+/* POST /_/purge: the body is one percent-encoded key per line, decoded
+ * as it arrives, so what a request holds is bounded by its keys (at most
+ * BC_PURGE_MAX of KEY_MAX bytes) and one line, whatever the client sends.
+ * Every line is checked before anything is deleted: the first bad one
+ * decides the answer, and the rest of the body is dropped unread. */
+#define PURGE_BODY_MAX (1u << 20)
+/* The longest line that can decode to a key: every byte as %XX, and a
+ * '\r' for clients that end lines so. */
+#define PURGE_LINE_MAX (3 * KEY_MAX + 1)
+
+struct purge_body {
+	uint64_t received;
+	unsigned err_code; /* first error, answered once the body is in */
+	char why[160];
+	size_t n, lines;
+	uint32_t off[BC_PURGE_MAX]; /* of each key in keys */
+	uint16_t len[BC_PURGE_MAX];
+	struct buf keys; /* decoded keys, back to back */
+	int results[BC_PURGE_MAX];
+	size_t llen;
+	char line[PURGE_LINE_MAX + 1]; /* the line being received */
 };
 
 static enum MHD_Result reply_text(struct req *r, struct MHD_Connection *c,
@@ -326,19 +352,40 @@ static enum MHD_Result begin_put(struct srv *s, struct req *r,
 	return MHD_YES;
 }
 
+/* The last reference frees: a running purge writes its results into
+ * r->pb, so it lives as long as the request does. */
 static void req_unref(struct req *r)
 {
 	assert(atomic_load(&r->refs) > 0);
 	if (atomic_fetch_sub(&r->refs, 1) == 1) {
+		if (r->pb) {
+			buf_free(&r->pb->keys);
+			free(r->pb);
+		}
 		pthread_mutex_destroy(&r->mu);
 		free(r);
 	}
 }
 
-/* Answers a PUT or DELETE from its operation's result. */
+/* Answers a purge: one line per key, in request order. */
+static enum MHD_Result reply_purge(struct req *r, struct MHD_Connection *c)
+{
+	const struct purge_body *pb = r->pb;
+	if (r->op_rc)
+		return reply_engine_error(r, c, r->op_rc, "purge");
+	struct buf b = {0};
+	for (size_t i = 0; i < pb->n; i++)
+		buf_append(&b, pb->results[i] == -ENOENT ? "404\n" : "204\n",
+			   4);
+	return http_reply_buf(c, &b, "text/plain", &r->code);
+}
+
+/* Answers a PUT, DELETE or purge from its operation's result. */
 static enum MHD_Result reply_op(struct req *r, struct MHD_Connection *c)
 {
 	int rc = r->op_rc;
+	if (r->pb)
+		return reply_purge(r, c);
 	if (r->method == METRICS_DELETE) {
 		if (rc == -ENOENT)
 			return reply_text(r, c, MHD_HTTP_NOT_FOUND,
@@ -380,8 +427,9 @@ static void op_abandon(struct req *r)
 	atomic_fetch_sub(&r->srv->pending, 1);
 }
 
-/* Ends an operation (a bc_commit_fn for PUT), on whichever thread it ran
- * (the engine's sync thread, a delete thread, or inline): records the result
+/* Ends an operation (a bc_commit_fn for PUT), on whichever thread it ended
+ * (the engine's sync thread, the thread that ended a put an older DELETE
+ * waited for, or inline): records the result
  * and resumes the connection if the handler suspended it, so MHD calls the
  * handler again to answer. Resuming a connection that was never suspended is
  * undefined in MHD, hence `suspended` under the request's lock. */
@@ -442,16 +490,16 @@ static enum MHD_Result finish_put(struct srv *s, struct req *r,
 	return op_wait(r, c);
 }
 
-static void *delete_main(void *arg)
+/* A DELETE is a purge of one key. */
+static void delete_end(void *arg, int rc, const int *results)
 {
-	struct req *r = arg;
-	op_end(r, bc_delete(r->srv->bc, r->key, r->klen), NULL);
-	return NULL;
+	op_end(arg, rc ? rc : results[0], NULL);
 }
 
-/* In pool mode a DELETE runs on a thread of its own: besides its sync, it
- * waits for older puts of its key to end, and the body of one of those
- * may be arriving on this very polling thread. */
+/* In pool mode a DELETE ends off the polling thread, as a PUT's commit
+ * does: on the sync thread after the fdatasync that covers its
+ * tombstone, or, when an older put of its key is in flight (whose body
+ * may be arriving on this very polling thread), when that put ends. */
 static enum MHD_Result start_delete(struct srv *s, struct req *r,
 				    struct MHD_Connection *c)
 {
@@ -459,18 +507,166 @@ static enum MHD_Result start_delete(struct srv *s, struct req *r,
 		r->op_rc = bc_delete(s->bc, r->key, r->klen);
 		return reply_op(r, c);
 	}
+	const struct bc_key k = {r->key, r->klen};
 	op_begin(r);
-	pthread_attr_t attr;
-	pthread_t t;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &attr, delete_main, r);
-	pthread_attr_destroy(&attr);
+	int rc = bc_purge_async(s->bc, &k, 1, delete_end, r);
 	if (rc) {
 		op_abandon(r);
-		return reply_engine_error(r, c, -rc, "delete thread");
+		return reply_engine_error(r, c, rc, "delete");
 	}
 	return op_wait(r, c);
+}
+
+static void purge_fail(struct purge_body *pb, unsigned code, const char *fmt,
+		       ...) __attribute__((format(printf, 3, 4)));
+
+/* Keeps the first error only: it is the one the client gets. */
+static void purge_fail(struct purge_body *pb, unsigned code, const char *fmt,
+		       ...)
+{
+	if (pb->err_code)
+		return;
+	pb->err_code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(pb->why, sizeof(pb->why), fmt, ap);
+	va_end(ap);
+}
+
+/* Decodes one complete line (without its '\n') into the key list. */
+static void purge_line(struct purge_body *pb)
+{
+	size_t n = pb->llen;
+	pb->llen = 0;
+	pb->lines++;
+	if (pb->err_code)
+		return;
+	if (n && pb->line[n - 1] == '\r')
+		n--;
+	if (n == 0) {
+		purge_fail(pb, MHD_HTTP_BAD_REQUEST, "line %zu is empty",
+			   pb->lines);
+		return;
+	}
+	if (pb->n == BC_PURGE_MAX) {
+		purge_fail(pb, MHD_HTTP_CONTENT_TOO_LARGE,
+			   "more than %d keys in one purge", BC_PURGE_MAX);
+		return;
+	}
+	pb->line[n] = '\0';
+	char key[KEY_MAX + 1];
+	const char *why = NULL;
+	long k = key_from_path(pb->line, key, &why);
+	if (k < 0) {
+		purge_fail(pb, MHD_HTTP_BAD_REQUEST, "line %zu: %s", pb->lines,
+			   why ? why : "malformed key");
+		return;
+	}
+	pb->off[pb->n] = (uint32_t)pb->keys.len;
+	pb->len[pb->n] = (uint16_t)k;
+	pb->n++;
+	buf_append(&pb->keys, key, (size_t)k);
+}
+
+static enum MHD_Result receive_purge(struct srv *s, struct req *r,
+				     const char *data, size_t *size)
+{
+	struct purge_body *pb = r->pb;
+	size_t n = *size;
+	*size = 0;
+	atomic_fetch_add(&s->bytes_in, n);
+	pb->received += n;
+	if (pb->received > PURGE_BODY_MAX)
+		purge_fail(pb, MHD_HTTP_CONTENT_TOO_LARGE,
+			   "purge body larger than %u bytes", PURGE_BODY_MAX);
+	while (n && !pb->err_code) {
+		const char *nl = memchr(data, '\n', n);
+		size_t take = nl ? (size_t)(nl - data) : n;
+		if (take > PURGE_LINE_MAX - pb->llen) {
+			purge_fail(pb, MHD_HTTP_BAD_REQUEST,
+				   "line %zu: key too long", pb->lines + 1);
+			break;
+		}
+		memcpy(pb->line + pb->llen, data, take);
+		pb->llen += take;
+		if (!nl)
+			break;
+		purge_line(pb);
+		data = nl + 1;
+		n -= take + 1;
+	}
+	return MHD_YES;
+}
+
+static void purge_end(void *arg, int rc, const int *results)
+{
+	struct req *r = arg;
+	if (!rc)
+		memcpy(r->pb->results, results, r->pb->n * sizeof(int));
+	op_end(r, rc, NULL);
+}
+
+/* The body is in: every line was good, so delete them all as one batch
+ * (one group-commit sync) and answer once it is durable. */
+static enum MHD_Result finish_purge(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct purge_body *pb = r->pb;
+	if (pb->llen) /* a last line without its '\n' */
+		purge_line(pb);
+	if (!pb->err_code && buf_failed(&pb->keys))
+		purge_fail(pb, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	if (pb->err_code)
+		return reply_text(r, c, pb->err_code, pb->why);
+	if (pb->n == 0)
+		return reply_purge(r, c);
+	struct bc_key *keys = malloc(pb->n * sizeof(*keys));
+	if (!keys)
+		return reply_engine_error(r, c, -ENOMEM, "purge");
+	for (size_t i = 0; i < pb->n; i++)
+		keys[i] =
+			(struct bc_key){pb->keys.data + pb->off[i], pb->len[i]};
+	int rc;
+	if (!s->pool) {
+		r->op_rc = bc_purge(s->bc, keys, pb->n, pb->results);
+		free(keys);
+		return reply_op(r, c);
+	}
+	op_begin(r);
+	rc = bc_purge_async(s->bc, keys, pb->n, purge_end, r);
+	free(keys); /* the engine copied them */
+	if (rc) {
+		op_abandon(r);
+		return reply_engine_error(r, c, rc, "purge");
+	}
+	return op_wait(r, c);
+}
+
+/* First call of POST /_/purge: a body announced too big is refused
+ * before it is sent. */
+static enum MHD_Result begin_purge(struct req *r, struct MHD_Connection *c)
+{
+	int lengths = 0;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &lengths);
+	if (lengths > 1)
+		return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
+				  "more than one Content-Length");
+	const char *cl = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (*cl < '0' || *cl > '9' || errno || *end)
+			return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
+					  "malformed Content-Length");
+		if (n > PURGE_BODY_MAX)
+			return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
+					  "purge body larger than 1048576 "
+					  "bytes");
+	}
+	r->pb = calloc(1, sizeof(*r->pb));
+	return r->pb ? MHD_YES : MHD_NO;
 }
 
 static enum MHD_Result receive_put(struct srv *s, struct req *r,
@@ -857,6 +1053,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		    r->method != METRICS_HEAD && r->method != METRICS_POST)
 			return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
 					  "keys under /_/ are reserved");
+		if (r->system && r->method == METRICS_POST &&
+		    strcmp(url, "/_/purge") == 0)
+			return begin_purge(r, c);
 		if (r->system)
 			return MHD_YES;
 		if (r->method != METRICS_GET && r->method != METRICS_HEAD &&
@@ -896,8 +1095,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	 * read after op_end's writes. */
 	if (r->op == OP_DONE)
 		return reply_op(r, c);
+	if (r->pb) {
+		if (*upload_data_size)
+			return receive_purge(s, r, upload_data,
+					     upload_data_size);
+		return finish_purge(s, r, c);
+	}
 	if (r->system) {
-		/* No system endpoint takes a body: drop it unbuffered. */
+		/* No other system endpoint takes a body: drop it unbuffered. */
 		if (*upload_data_size) {
 			*upload_data_size = 0;
 			return MHD_YES;

@@ -3,14 +3,25 @@
  *
  * The queue is durable (the index's purge database), so a purge survives
  * restarts; an entry leaves it only by a committed CMD_PURGE_DONE after
- * the volume answered 204 or 404. Volumes the health check marks down are
- * skipped and retried when they return. A round sends up to 64 DELETEs
- * in parallel and commits the removal of the ones that succeeded as one
- * batch. Each copy is deleted under its key's write lock (held until that
- * commit) and only while its queue entry is unchanged, so a purge never
- * deletes a value written after it was queued.
+ * the volume answered 204 or 404 for its key. Volumes the health check
+ * marks down are skipped and retried when they return.
  *
- * Threads: one worker thread; purge_poke from any thread. */
+ * A round takes up to 4096 entries, at most 1024 per volume, and sends
+ * each volume ONE POST /_/purge with all of its keys (at most 1 MiB of
+ * body; what does not fit waits for the next round), every volume in
+ * parallel; the volume writes the tombstones under one sync and answers
+ * a status per key. The copies answered 204 or 404 are retired with one
+ * commit batch; the rest stay queued. A volume that answers 404 or 405
+ * for the endpoint (one that predates it), or refuses the batch whole
+ * (400, 413), gets that round's keys as one DELETE each instead.
+ *
+ * Each copy is deleted under its key's write lock (held until that
+ * commit; a key's copies on several volumes share one lock) and only
+ * while its queue entry is unchanged, so a purge never deletes a value
+ * written after it was queued.
+ *
+ * Threads: one worker thread; purge_poke and purge_counts from any
+ * thread. Memory: about 3 MiB for the round, allocated at start. */
 #ifndef CASK_MASTER_PURGE_H
 #define CASK_MASTER_PURGE_H
 
