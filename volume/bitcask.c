@@ -465,6 +465,7 @@ static struct bc_commit *take_commits(struct bc *bc, uint64_t target)
 
 static void *sync_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bc-sync");
 	struct bc *bc = arg;
 	uint32_t *ids = NULL;
 	size_t cap = 0;

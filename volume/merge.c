@@ -338,6 +338,7 @@ int bc_merge(struct bc *bc)
 
 static void *merge_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bc-merge");
 	struct bc *bc = arg;
 	pthread_mutex_lock(&bc->mstop_mu);
 	while (!bc->merge_stop) {

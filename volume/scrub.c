@@ -333,6 +333,7 @@ bool bc_scrub_start(struct bc *bc)
 
 static void *scrub_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "bc-scrub");
 	struct bc *bc = arg;
 	uint64_t due = clock_mono_us(); /* first background pass at once */
 	pthread_mutex_lock(&bc->scrub_mu);
