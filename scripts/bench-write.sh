@@ -260,10 +260,17 @@ run() {
 }
 
 selected() {
+	# The patterns are for case, not for the files here.
+	set -f
 	for pat in $SELECT; do
 		# shellcheck disable=SC2254
-		case $1 in $pat) return 0 ;; esac
+		case $1 in $pat)
+			set +f
+			return 0
+			;;
+		esac
 	done
+	set +f
 	return 1
 }
 
