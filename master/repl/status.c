@@ -91,7 +91,9 @@ void node_metrics(struct node *n, struct buf *b)
 		      "1 while a snapshot is being written.",
 		      atomic_load(&n->snapping));
 	metrics_counter(b, "cask_master_raft_log_syncs_total",
-			"Synced writes of the Raft log.", raftlog_syncs(n->rl));
+			"fdatasync and fsync calls of the Raft log: one per "
+			"saved batch, two more per new segment.",
+			raftlog_syncs(n->rl));
 	metrics_counter(b, "cask_master_raft_entries_persisted_total",
 			"Log entries persisted (divide by syncs: entries per "
 			"sync).",
