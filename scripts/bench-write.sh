@@ -132,6 +132,7 @@ start_cluster() {
 	done
 	PIDS="$PIDS $RUN_PIDS"
 	for p in $ports; do wait_up "$p"; done
+	VOL_URLS=$(echo "$vols" | sed 's|127|http://127|g')
 	ports=""
 	peers=""
 	for i in $(seq "$2"); do
@@ -206,6 +207,20 @@ threads() {
 	done
 }
 
+# The fdatasyncs so far: every volume's, then every master's Raft log's.
+syncs() {
+	vs=0
+	for u in $(echo "$VOL_URLS" | tr ',' ' '); do
+		vs=$((vs + $(curl -s "$u/_/metrics" | awk '/^cask_volume_fsyncs_total / {print $2}')))
+	done
+	ms=0
+	for u in $(echo "$URLS" | tr ',' ' '); do
+		n=$(curl -s "$u/_/metrics" | awk '/^cask_master_raft_log_syncs_total / {print $2}')
+		ms=$((ms + ${n:-0}))
+	done
+	echo "$vs $ms"
+}
+
 # per_thread BEFORE AFTER SEQUENCES: the difference, µs per sequence.
 per_thread() {
 	awk -v n="$3" -v hz="$(getconf CLK_TCK)" '
@@ -225,7 +240,10 @@ run() {
 	start_cluster "$3" "$4"
 	urls=$URLS
 	[ "$7" = one ] && urls=$LEADER
-	[ -z "${BENCH_WRITE_THREADS:-}" ] || threads >"$RUN_DIR/threads0"
+	if [ -n "${BENCH_WRITE_THREADS:-}" ]; then
+		threads >"$RUN_DIR/threads0"
+		syncs0=$(syncs)
+	fi
 	o0=$(own_jiffies)
 	b0=$(busy_jiffies)
 	"$THRASHER" -masters "$urls" -n "$N" -c "$5" -size "$6" -mkv -json \
@@ -247,6 +265,10 @@ run() {
 	seqs=$(json sequences)
 	if [ -n "${BENCH_WRITE_THREADS:-}" ]; then
 		threads >"$RUN_DIR/threads1"
+		awk -v n="$seqs" -v a="$syncs0" -v b="$(syncs)" 'BEGIN {
+			split(a, x, " "); split(b, y, " ")
+			printf "bench-write: fdatasyncs per sequence: volumes %.2f, Raft logs %.2f\n",
+				(y[1] - x[1]) / n, (y[2] - x[2]) / n }' >&2
 		echo "bench-write: $1 $2 round $8, CPU µs per sequence by thread:" >&2
 		per_thread "$RUN_DIR/threads0" "$RUN_DIR/threads1" "$seqs"
 	fi

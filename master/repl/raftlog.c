@@ -458,7 +458,7 @@ static int list_segs(struct raftlog *rl)
 			rc = push_seg(rl, seq, 0);
 	}
 	closedir(d);
-	if (rc)
+	if (rc || !rl->nsegs)
 		return rc;
 	qsort(rl->segs, rl->nsegs, sizeof(*rl->segs), cmp_seq);
 	size_t from = rl->nsegs;
