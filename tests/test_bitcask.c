@@ -592,6 +592,38 @@ START_TEST(group_commit)
 }
 END_TEST
 
+/* A sync waits for more writes only while that gathers some: a lone
+ * writer, whose next write waits for this one, is seldom held back, and
+ * concurrent writers are. */
+START_TEST(group_commit_gathers)
+{
+	enum { LONE = 300, T = 16, PER = 100 };
+	char *dir = tmpdir();
+	struct bc_options o = opts(dir, BC_SYNC_BATCH, 1 << 16);
+	struct bc *bc = open_ok(&o);
+	for (int i = 0; i < LONE; i++)
+		ck_assert_int_eq(bc_put(bc, "/lone", 5, "v", 1, NULL), 0);
+	struct bc_stats st;
+	bc_stats(bc, &st);
+	ck_assert_uint_eq(st.syncs, LONE);
+	/* One try, then one per 64 syncs undelayed (volume/bitcask.c). */
+	ck_assert_msg(st.sync_delays <= LONE / 64 + 2, "%llu of %d delayed",
+		      (unsigned long long)st.sync_delays, LONE);
+	bc_close(bc);
+	rm_rf(dir);
+	mkdir(dir, 0755);
+
+	bc = open_ok(&o);
+	run_writers(bc, T, PER);
+	bc_stats(bc, &st);
+	ck_assert_uint_eq(st.synced_writes, T * PER);
+	ck_assert_uint_gt(st.sync_delays, 0);
+	bc_close(bc);
+	rm_rf(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(concurrent_writers_none)
 {
 	enum { T = 8, PER = 2000 };
@@ -1781,6 +1813,7 @@ static Suite *suite(void)
 	tcase_add_test(t, engine_basic);
 	tcase_add_test(t, engine_segments_and_keys);
 	tcase_add_test(t, group_commit);
+	tcase_add_test(t, group_commit_gathers);
 	tcase_add_test(t, concurrent_writers_none);
 	tcase_add_test(t, interleaved_streams);
 	tcase_add_test(t, delete_after_inflight_put);

@@ -365,6 +365,40 @@ START_TEST(rollover_and_reclaim)
 }
 END_TEST
 
+/* The next segment is zeroed ahead, off the writer's thread: the
+ * rollover renames that very file. Closing drops an unused one. */
+START_TEST(rollover_uses_spare)
+{
+	raftlog_test_segment_size(16 << 10);
+	const char *dir = harness_tmpdir("raftlog");
+	struct raftlog *rl;
+	ck_assert_int_eq(raftlog_open(dir, &rl), 0);
+	char tmp[600], seg[600];
+	snprintf(tmp, sizeof(tmp), "%s/raft/0000000000000002.log.tmp", dir);
+	snprintf(seg, sizeof(seg), "%s/raft/0000000000000002.log", dir);
+	struct stat st;
+	int polls = 0;
+	while (stat(tmp, &st) || st.st_size != 16 << 10) {
+		ck_assert_int_lt(++polls, 2000);
+		usleep(5000);
+	}
+	ino_t spare = st.st_ino;
+	static char pay[1000];
+	memset(pay, 's', sizeof(pay) - 1);
+	for (uint64_t i = 1; count_segs(dir) < 2; i++) {
+		ck_assert_uint_lt(i, 100);
+		struct raft_entry e = ent(i, 1, pay);
+		ck_assert_int_eq(raftlog_save(rl, NULL, &e, 1, NULL), 0);
+	}
+	ck_assert_int_eq(stat(seg, &st), 0);
+	ck_assert_uint_eq(st.st_ino, spare);
+	raftlog_close(rl);
+	snprintf(tmp, sizeof(tmp), "%s/raft/0000000000000003.log.tmp", dir);
+	ck_assert_int_ne(access(tmp, F_OK), 0);
+	raftlog_test_segment_size(RAFTLOG_SEG_SIZE);
+}
+END_TEST
+
 /* The first batch of a fresh segment torn away: the segment is empty but
  * named, and the next save there must carry the metadata, since the older
  * segments it replaces get deleted. */
@@ -631,6 +665,7 @@ int main(void)
 	tcase_add_test(tc, torn_tail_every_byte);
 	tcase_add_test(tc, mid_log_damage);
 	tcase_add_test(tc, rollover_and_reclaim);
+	tcase_add_test(tc, rollover_uses_spare);
 	tcase_add_test(tc, torn_first_batch_of_segment);
 	tcase_add_test(tc, conflict_truncation);
 	tcase_add_test(tc, snapshot_drops_all);

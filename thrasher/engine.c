@@ -48,7 +48,11 @@ struct slot {
 	bool bad;
 	bool hashing; /* md5 is initialized */
 	uint64_t t0;
-	struct md5 md5;	     /* of the bytes sent or received, for -history */
+	struct md5 md5; /* of the bytes sent or received, for -history */
+	/* The start of a non-GET answer's body: the server's one-line
+	 * reason, printed with a wrong status. */
+	char reason[120];
+	size_t reason_len;
 	uint8_t *inline_buf; /* the value of an inline PUT */
 	size_t inline_cap;
 	char key[KEY_MAX + 1];
@@ -114,8 +118,13 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct slot *s = arg;
 	size_t len = size * n;
-	if (s->step != THR_GET)
+	if (s->step != THR_GET) {
+		size_t room = sizeof(s->reason) - 1 - s->reason_len;
+		size_t take = len < room ? len : room;
+		memcpy(s->reason + s->reason_len, p, take);
+		s->reason_len += take;
 		return len;
+	}
 	if (s->hashing)
 		md5_update(&s->md5, p, len);
 	uint8_t want[16384];
@@ -195,6 +204,7 @@ static void begin_step(struct slot *s, enum thr_op step)
 	s->step = step;
 	s->off = 0;
 	s->bad = false;
+	s->reason_len = 0;
 	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_URL, s->url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -292,8 +302,11 @@ static bool judge(struct slot *s, CURLcode cc, long code)
 		return false;
 	}
 	if (code != want[s->step]) {
-		fprintf(stderr, "thrasher: %s %s: status %ld, want %ld\n", name,
-			s->key, code, want[s->step]);
+		s->reason[s->reason_len] = '\0';
+		s->reason[strcspn(s->reason, "\r\n")] = '\0';
+		fprintf(stderr, "thrasher: %s %s: status %ld, want %ld%s%s\n",
+			name, s->key, code, want[s->step],
+			s->reason[0] ? ": " : "", s->reason);
 		return false;
 	}
 	if (s->step == THR_GET && (s->bad || s->off != s->size)) {

@@ -281,6 +281,7 @@ struct bc_stats {
 	uint64_t truncated_bytes; /* torn tails cut during recovery */
 	uint64_t syncs;		  /* fdatasync calls for writes */
 	uint64_t synced_writes;	  /* writes covered by those syncs */
+	uint64_t sync_delays;	  /* syncs held back to gather writes */
 	uint64_t merges;	  /* segments merged */
 	uint64_t scrub_errors;	  /* bad records found by scrubs, ever */
 	uint64_t disk_free;	  /* bytes free on the data filesystem */

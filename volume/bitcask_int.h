@@ -76,6 +76,12 @@ struct bc {
 	 * sync, in ticket order. */
 	struct bc_commit *commits, **commits_tail;
 	size_t ndirty, dirty_cap;
+	/* Filling group commits (sync_main's gather): when the last write
+	 * was queued, the mean gap between writes, how many writes a delay
+	 * gathered lately (x16), and how many syncs go undelayed before the
+	 * next try. */
+	uint64_t last_write_us, gap_us;
+	unsigned gather_gain, gather_skip;
 	bool sync_stop, sync_running;
 	pthread_t sync_thread;
 
@@ -109,8 +115,8 @@ struct bc {
 	char run[BC_RUN_LEN + 1];
 
 	_Atomic int failed; /* sticky -EIO once a sync has failed */
-	_Atomic uint64_t corrupt, truncated, syncs, synced_writes, merges,
-		scrub_errors, scrub_bytes_total, corrupt_reads;
+	_Atomic uint64_t corrupt, truncated, syncs, synced_writes, sync_delays,
+		merges, scrub_errors, scrub_bytes_total, corrupt_reads;
 };
 
 /* Segment table lookup; the caller holds segs_lock. */

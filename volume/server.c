@@ -852,6 +852,10 @@ static enum MHD_Result handle_metrics(struct srv *s, struct req *r,
 			"Writes made durable; divided by fsyncs gives writes "
 			"per fsync.",
 			st.synced_writes);
+	metrics_counter(&b, "cask_volume_fsync_delays_total",
+			"Group commits held back up to 1 ms for more writes "
+			"to join them.",
+			st.sync_delays);
 	metrics_counter(&b, "cask_volume_merges_total", "Segments merged.",
 			st.merges);
 	metrics_counter(&b, "cask_volume_corrupt_records_total",

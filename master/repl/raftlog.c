@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,19 @@ struct wbuf {
 	size_t len, cap;
 };
 
+/* The next segment, zeroed and synced ahead by a thread of its own, so
+ * a rollover on the driver thread is a rename: writing 8 MiB and syncing
+ * them there stalled heartbeats long enough, on a busy disk, for the
+ * followers to elect a new leader. */
+struct spare {
+	pthread_t thread;
+	bool running; /* started and not yet joined */
+	uint64_t seq;
+	int fd; /* after the join: the zeroed file, or -1 */
+	int rc;
+	char tmp[4200];
+};
+
 struct raftlog {
 	char path[4096]; /* <dir>/raft */
 	int dirfd;
@@ -90,6 +104,7 @@ struct raftlog {
 	struct wbuf body, out;
 	bool failed; /* a write or sync failed: what is on disk is unknown */
 	atomic_uint_fast64_t syncs;
+	struct spare spare;
 };
 
 /* Growable buffers and records. */
@@ -514,6 +529,54 @@ static int write_zeros(int fd, size_t from, size_t to)
 /* Creates segment seq, size bytes of zeros on disk before it gets its
  * name, so an append overwrites allocated blocks and its fdatasync has no
  * size or extent to record. Opens it as the segment written to. */
+/* Not counted in raftlog_syncs: it runs beside the writer, whose syncs
+ * per save the counter tells exactly. */
+static void *spare_main(void *arg)
+{
+	pthread_setname_np(pthread_self(), "raftlog-spare");
+	struct spare *sp = arg;
+	sp->fd = open(sp->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	sp->rc = sp->fd < 0 ? -errno : write_zeros(sp->fd, 0, seg_size);
+	if (!sp->rc && fdatasync(sp->fd))
+		sp->rc = -errno;
+	if (sp->rc && sp->fd >= 0) {
+		close(sp->fd);
+		sp->fd = -1;
+		unlink(sp->tmp);
+	}
+	return NULL;
+}
+
+/* Starts preparing segment seq. Failing to only means that rollover
+ * creates it inline. */
+static void spare_start(struct raftlog *rl, uint64_t seq)
+{
+	struct spare *sp = &rl->spare;
+	assert(!sp->running);
+	sp->seq = seq;
+	sp->fd = -1;
+	sp->running =
+		seg_name(rl, seq, ".tmp", sp->tmp, sizeof(sp->tmp)) == 0 &&
+		pthread_create(&sp->thread, NULL, spare_main, sp) == 0;
+}
+
+/* Waits for the spare; returns its fd if it is segment seq of `size`
+ * bytes, else drops it and returns -1. */
+static int spare_take(struct raftlog *rl, uint64_t seq, size_t size)
+{
+	struct spare *sp = &rl->spare;
+	if (!sp->running)
+		return -1;
+	pthread_join(sp->thread, NULL);
+	sp->running = false;
+	if (sp->fd >= 0 && (sp->seq != seq || size != seg_size)) {
+		close(sp->fd);
+		unlink(sp->tmp);
+		sp->fd = -1;
+	}
+	return sp->fd;
+}
+
 static int seg_create(struct raftlog *rl, uint64_t seq, size_t size)
 {
 	char tmp[4200], name[4200];
@@ -522,15 +585,19 @@ static int seg_create(struct raftlog *rl, uint64_t seq, size_t size)
 		rc = seg_name(rl, seq, "", name, sizeof(name));
 	if (rc)
 		return rc;
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = spare_take(rl, seq, size);
 	if (fd < 0) {
-		rc = -errno;
-		log_error("raft log: creating %s: %s", tmp, strerror(-rc));
-		return rc;
+		fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			rc = -errno;
+			log_error("raft log: creating %s: %s", tmp,
+				  strerror(-rc));
+			return rc;
+		}
+		rc = write_zeros(fd, 0, size);
+		if (!rc)
+			rc = sync_fd(rl, fd, false);
 	}
-	rc = write_zeros(fd, 0, size);
-	if (!rc)
-		rc = sync_fd(rl, fd, false);
 	if (!rc && rename(tmp, name))
 		rc = -errno;
 	if (!rc)
@@ -546,6 +613,7 @@ static int seg_create(struct raftlog *rl, uint64_t seq, size_t size)
 	if (rl->fd >= 0)
 		close(rl->fd);
 	rl->fd = fd;
+	spare_start(rl, seq + 1);
 	return 0;
 }
 
@@ -827,8 +895,10 @@ static int open_last(struct raftlog *rl)
 	if (rl->fd < 0) {
 		rc = -errno;
 		log_error("raft log: opening %s: %s", name, strerror(-rc));
+		return rc;
 	}
-	return rc;
+	spare_start(rl, rl->segs[rl->nsegs - 1].seq + 1);
+	return 0;
 }
 
 static int open_dir(struct raftlog *rl, const char *dir)
@@ -878,6 +948,9 @@ void raftlog_close(struct raftlog *rl)
 {
 	if (!rl)
 		return;
+	int spare = spare_take(rl, 0, 0); /* matches nothing: dropped */
+	assert(spare < 0);
+	(void)spare;
 	if (rl->fd >= 0)
 		close(rl->fd);
 	if (rl->dirfd >= 0)
