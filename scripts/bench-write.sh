@@ -211,7 +211,8 @@ threads() {
 syncs() {
 	vs=0
 	for u in $(echo "$VOL_URLS" | tr ',' ' '); do
-		vs=$((vs + $(curl -s "$u/_/metrics" | awk '/^cask_volume_fsyncs_total / {print $2}')))
+		n=$(curl -s "$u/_/metrics" | awk '/^cask_volume_fsyncs_total / {print $2}')
+		vs=$((vs + ${n:-0}))
 	done
 	ms=0
 	for u in $(echo "$URLS" | tr ',' ' '); do
