@@ -263,6 +263,12 @@ run() {
 	done
 	b1=$(busy_jiffies)
 	o1=$(own_jiffies)
+	for p in $RUN_PIDS $MASTER_PIDS; do
+		kill -0 "$p" 2>/dev/null && continue
+		keep=$(mktemp -d /tmp/cask-bench-write-failed-XXXXXX)
+		cp "$RUN_DIR"/*.log "$keep"/
+		die "$1 on $2: a daemon exited during the run (logs in $keep)"
+	done
 	seqs=$(json sequences)
 	if [ -n "${BENCH_WRITE_THREADS:-}" ]; then
 		threads >"$RUN_DIR/threads1"
