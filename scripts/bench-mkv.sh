@@ -25,7 +25,7 @@ fi
 BIN=$(cd "${CASK_BIN:-.}" && pwd)
 N=${BENCH_WRITE_N:-10000}
 ROUNDS=${BENCH_WRITE_ROUNDS:-2}
-SELECT=$(echo "${BENCH_WRITE_CONFIGS:-*}" | tr ',' ' ')
+SELECT=${BENCH_WRITE_CONFIGS:-*}
 . "$(dirname "$0")/benchlib.sh"
 bench_init mkv
 
@@ -174,19 +174,11 @@ run() { # name workers size round
 	rm -rf "$RUN_DIR"
 }
 
-selected() {
-	for pat in $SELECT; do
-		# shellcheck disable=SC2254
-		case $1 in $pat) return 0 ;; esac
-	done
-	return 1
-}
-
 CONFIGS=""
 for c in 16 64; do
 	for s in 25B 4K; do
 		name=mkv-c$c-$s
-		selected "$name" || continue
+		bench_selected "$name" "$SELECT" || continue
 		CONFIGS="$CONFIGS $name"
 		for r in $(seq "$ROUNDS"); do run "$name" "$c" "${s%B}" "$r"; done
 	done

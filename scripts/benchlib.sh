@@ -7,6 +7,9 @@
 #                        it answers; gives up after 20 s
 #   busy_jiffies         the machine's busy CPU time so far (/proc/stat)
 #   own_jiffies          this shell's CPU time and its waited children's
+#   bench_selected NAME PATTERNS
+#                        whether NAME matches one of the shell patterns
+#                        (spaces or commas between them)
 #   server_cpu B0 B1 O0 O1 CLIENT_US N
 #                        prints "per-sequence total thrasher helpers": the
 #                        servers' CPU per sequence (µs) over a window that
@@ -73,4 +76,19 @@ server_cpu() {
 		if (helpers < 0) helpers = 0
 		printf "%.0f %.0f %.0f %.0f", (busy - c - helpers) / n,
 			busy / 1e3, c / 1e3, helpers / 1e3 }'
+}
+
+bench_selected() {
+	# The patterns are for case, not for the files here.
+	set -f
+	for pat in $(echo "$2" | tr ',' ' '); do
+		# shellcheck disable=SC2254
+		case $1 in $pat)
+			set +f
+			return 0
+			;;
+		esac
+	done
+	set +f
+	return 1
 }
