@@ -353,7 +353,7 @@ int main(int argc, char **argv)
 					  .peers = peers,
 					  .join = *join ? join : NULL,
 					  .tick_ms = 10,
-					  .election_ticks = 15,
+					  .election_ticks = 50,
 					  .snapshot_entries =
 						  (uint64_t)snapshot_entries,
 					  .timeout_ms = 3000,
