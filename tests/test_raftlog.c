@@ -592,7 +592,9 @@ static void write_lmdb_log(const char *dir)
 		be_put64(kb, i);
 		le_put64(vb, 7);
 		vb[8] = RAFT_ENTRY_NORMAL;
-		memcpy(vb + 9, "old", 3);
+		vb[9] = 'o';
+		vb[10] = 'l';
+		vb[11] = 'd';
 		k = (MDB_val){8, kb};
 		v = (MDB_val){12, vb};
 		ck_assert_int_eq(mdb_put(txn, dbi[0], &k, &v, 0), 0);

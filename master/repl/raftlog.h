@@ -6,8 +6,9 @@
  * file size or extent to record; a batch bigger than that gets a segment
  * of its own. The next segment is prepared ahead as `<name>.tmp` by a
  * thread of the log's own, so a rollover is a rename (its sync is not
- * counted by raftlog_syncs); a leftover .tmp is removed at open. A segment holds batches; a batch is what one call writes,
- * with one pwrite and one fdatasync. All integers are little-endian:
+ * counted by raftlog_syncs); a leftover .tmp is removed at open. A
+ * segment holds batches; a batch is what one call writes, with one pwrite
+ * and one fdatasync. All integers are little-endian:
  *
  *   record  u32 len ‖ u32 crc32c(kind ‖ body) ‖ u8 kind ‖ body[len]
  *   batch   BATCH record (u32 bytes, u32 crc32c of them) ‖ records
