@@ -309,8 +309,6 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 	return ret;
 }
 
-/* First call of a PUT: validate the headers and reserve the record, so a
- * bad request or a full disk is answered before the body is sent. */
 static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
 				    const char *key, const char *value)
 {
@@ -321,32 +319,50 @@ static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-static enum MHD_Result begin_put(struct srv *s, struct req *r,
-				 struct MHD_Connection *c)
+/* The request's Content-Length: 0 and *n; -ENOENT when it has none;
+ * -EINVAL with the reason in *why when it does not parse, or when there
+ * are two: two lengths mean two parsers could disagree on where the body
+ * ends (request smuggling), so refuse rather than pick one. */
+static int content_length(struct MHD_Connection *c, uint64_t *n,
+			  const char **why)
 {
-	/* Two lengths mean two parsers could disagree on where the body
-	 * ends (request smuggling): refuse rather than pick one. */
 	int lengths = 0;
 	MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &lengths);
+	*why = "more than one Content-Length";
 	if (lengths > 1)
-		return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
-				  "more than one Content-Length");
+		return -EINVAL;
 	const char *cl = MHD_lookup_connection_value(
 		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (!cl)
-		return reply_text(r, c, MHD_HTTP_LENGTH_REQUIRED,
-				  "PUT needs a Content-Length");
+		return -ENOENT;
 	char *end;
 	errno = 0;
-	unsigned long long n = strtoull(cl, &end, 10);
+	unsigned long long v = strtoull(cl, &end, 10);
+	*why = "malformed Content-Length";
 	if (*cl < '0' || *cl > '9' || errno || *end)
-		return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
-				  "malformed Content-Length");
+		return -EINVAL;
+	*n = v;
+	return 0;
+}
+
+/* First call of a PUT: validate the headers and reserve the record, so a
+ * bad request or a full disk is answered before the body is sent. */
+static enum MHD_Result begin_put(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	uint64_t n = 0;
+	const char *why;
+	int rc = content_length(c, &n, &why);
+	if (rc == -ENOENT)
+		return reply_text(r, c, MHD_HTTP_LENGTH_REQUIRED,
+				  "PUT needs a Content-Length");
+	if (rc)
+		return reply_text(r, c, MHD_HTTP_BAD_REQUEST, why);
 	if (n > s->max_value)
 		return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
 				  "value larger than -max-value");
 	r->expected = n;
-	int rc = bc_write_begin(s->bc, r->key, r->klen, n, &r->w);
+	rc = bc_write_begin(s->bc, r->key, r->klen, n, &r->w);
 	if (rc)
 		return reply_engine_error(r, c, rc, "reserve");
 	return MHD_YES;
@@ -646,25 +662,14 @@ static enum MHD_Result finish_purge(struct srv *s, struct req *r,
  * before it is sent. */
 static enum MHD_Result begin_purge(struct req *r, struct MHD_Connection *c)
 {
-	int lengths = 0;
-	MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &lengths);
-	if (lengths > 1)
-		return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
-				  "more than one Content-Length");
-	const char *cl = MHD_lookup_connection_value(
-		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (*cl < '0' || *cl > '9' || errno || *end)
-			return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
-					  "malformed Content-Length");
-		if (n > PURGE_BODY_MAX)
-			return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
-					  "purge body larger than 1048576 "
-					  "bytes");
-	}
+	uint64_t n = 0;
+	const char *why;
+	int rc = content_length(c, &n, &why);
+	if (rc == -EINVAL)
+		return reply_text(r, c, MHD_HTTP_BAD_REQUEST, why);
+	if (!rc && n > PURGE_BODY_MAX)
+		return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
+				  "purge body larger than 1048576 bytes");
 	r->pb = calloc(1, sizeof(*r->pb));
 	return r->pb ? MHD_YES : MHD_NO;
 }

@@ -730,6 +730,9 @@ size_t put_feed(struct put *p, const char *data, size_t len)
 	}
 	pthread_mutex_lock(&p->mu);
 	p->wpos += n;
+	/* A small PUT starts once all of it is here: earlier bytes give the
+	 * fan-out thread nothing to do. */
+	bool wake = n && (!p->small || p->wpos == p->size);
 	if (n < len) {
 		p->waiting = true;
 		p->io.suspend(p->io.arg);
@@ -738,7 +741,7 @@ size_t put_feed(struct put *p, const char *data, size_t len)
 		maybe_resume(p);
 	}
 	pthread_mutex_unlock(&p->mu);
-	if (n)
+	if (wake)
 		curl_multi_wakeup(p->f->multi);
 	return n < len ? n : all;
 }
