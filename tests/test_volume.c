@@ -506,6 +506,8 @@ START_TEST(keys_listing_and_status)
 		"4\n"));
 	ck_assert_ptr_nonnull(strstr(r.body, "cask_volume_fsyncs_total "));
 	ck_assert_ptr_nonnull(
+		strstr(r.body, "cask_volume_fsync_delays_total "));
+	ck_assert_ptr_nonnull(
 		strstr(r.body, "cask_volume_synced_writes_total"));
 	ck_assert_ptr_nonnull(
 		strstr(r.body, "cask_volume_http_request_seconds_bucket{"));
