@@ -17,9 +17,10 @@ enum keylock_owner {
 
 /* Takes the lock on key. Returns 0, -EBUSY when held, or -ENOMEM.
  * A client finding the lock held by the purge worker waits up to
- * KEYLOCK_PURGE_WAIT_MS for it rather than failing: a purge is one short
- * DELETE, and DELETE-then-PUT of a key is a common pattern that would
- * otherwise see spurious 409s. */
+ * KEYLOCK_PURGE_WAIT_MS for it rather than failing: the purge holds a
+ * key only while its volumes answer one batched POST /_/purge, and
+ * DELETE-then-PUT of a key is a common pattern that would otherwise see
+ * spurious 409s. */
 int keylock_try(const char *key, size_t keylen, enum keylock_owner owner);
 
 #define KEYLOCK_PURGE_WAIT_MS 50

@@ -350,6 +350,13 @@ static size_t round_once(struct purge *p)
 			atomic_fetch_add(&p->failed, g->ngo);
 		}
 	}
+	/* The volumes are done with these keys: a client may write them
+	 * again now. Retiring the entries needs no lock, as the index
+	 * guards itself: a write that lands meanwhile drops the entries for
+	 * its volumes, and CMD_PURGE_DONE retires only an unchanged one. */
+	for (size_t i = 0; i < p->n; i++)
+		if (p->items[i].locked)
+			keylock_release(p->items[i].key, p->items[i].keylen);
 	struct cmd *done = malloc(p->n * sizeof(*done));
 	int *results = malloc(p->n * sizeof(*results));
 	size_t ndone = 0;
@@ -370,9 +377,6 @@ static size_t round_once(struct purge *p)
 		ndone = 0;
 	free(done);
 	free(results);
-	for (size_t i = 0; i < p->n; i++)
-		if (p->items[i].locked)
-			keylock_release(p->items[i].key, p->items[i].keylen);
 	return ndone;
 }
 
