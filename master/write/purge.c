@@ -1,5 +1,6 @@
 #include "master/write/purge.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -357,6 +358,7 @@ static size_t round_once(struct purge *p)
 	for (size_t i = 0; i < p->n; i++)
 		if (p->items[i].locked)
 			keylock_release(p->items[i].key, p->items[i].keylen);
+	assert(p->n > 0);
 	struct cmd *done = malloc(p->n * sizeof(*done));
 	int *results = malloc(p->n * sizeof(*results));
 	size_t ndone = 0;
