@@ -1,5 +1,5 @@
 /* Unit tests for common/: flags, keys, CRC32C, md5, buffers, placement,
- * the errno → HTTP table, byte order and clocks. */
+ * the errno → HTTP table, HTTP header values, byte order and clocks. */
 #include <check.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -14,6 +14,7 @@
 #include "common/crc32c.h"
 #include "common/flags.h"
 #include "common/httperr.h"
+#include "common/httphdr.h"
 #include "common/key.h"
 #include "common/le.h"
 #include "common/md5.h"
@@ -654,6 +655,69 @@ START_TEST(httperr_table)
 }
 END_TEST
 
+START_TEST(httphdr_content_lengths)
+{
+	uint64_t n = 7;
+	ck_assert_int_eq(httphdr_content_length("0", &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(httphdr_content_length("0012", &n), 0);
+	ck_assert_uint_eq(n, 12);
+	ck_assert_int_eq(httphdr_content_length("18446744073709551615", &n), 0);
+	ck_assert_uint_eq(n, UINT64_MAX);
+	/* What strtoull alone would take: an overflow, a sign, spaces. */
+	const char *bad[] = {"",    "18446744073709551616",
+			     "-1",  "+1",
+			     " 1",  "1 ",
+			     "1,1", "0x10",
+			     "1e3"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = 7;
+		ck_assert_int_eq(httphdr_content_length(bad[i], &n), -EINVAL);
+		ck_assert_uint_eq(n, 7);
+	}
+}
+END_TEST
+
+START_TEST(httphdr_ranges)
+{
+	uint64_t from = 0, to = 0;
+	ck_assert_int_eq(httphdr_range("bytes=0-9", 100, &from, &to), 1);
+	ck_assert_uint_eq(from, 0);
+	ck_assert_uint_eq(to, 9);
+	ck_assert_int_eq(httphdr_range("bytes=90-", 100, &from, &to), 1);
+	ck_assert_uint_eq(from, 90);
+	ck_assert_uint_eq(to, 99);
+	ck_assert_int_eq(httphdr_range("bytes=95-200", 100, &from, &to), 1);
+	ck_assert_uint_eq(to, 99);
+	ck_assert_int_eq(httphdr_range("bytes=-10", 100, &from, &to), 1);
+	ck_assert_uint_eq(from, 90);
+	ck_assert_uint_eq(to, 99);
+	ck_assert_int_eq(httphdr_range("bytes=-1000", 100, &from, &to), 1);
+	ck_assert_uint_eq(from, 0);
+	/* Unsatisfiable: 416. */
+	ck_assert_int_eq(httphdr_range("bytes=100-", 100, &from, &to), -1);
+	ck_assert_int_eq(httphdr_range("bytes=-0", 100, &from, &to), -1);
+	ck_assert_int_eq(httphdr_range("bytes=-5", 0, &from, &to), -1);
+	ck_assert_int_eq(httphdr_range("bytes=0-", 0, &from, &to), -1);
+	/* Ignored: the whole value is sent. */
+	const char *ignored[] = {NULL,
+				 "",
+				 "items=0-1",
+				 "bytes=0-1,5-6",
+				 "bytes=5-4",
+				 "bytes=",
+				 "bytes=-",
+				 "bytes= 1-2",
+				 "bytes=1- 2",
+				 "bytes=+1-2",
+				 "bytes=1-2x",
+				 "bytes=--1",
+				 "bytes=99999999999999999999-"};
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		ck_assert_int_eq(httphdr_range(ignored[i], 100, &from, &to), 0);
+}
+END_TEST
+
 START_TEST(byte_order_and_clocks)
 {
 	uint8_t b[8];
@@ -696,6 +760,8 @@ int main(void)
 	tcase_add_test(tc, placement_complete_replaces_in_zone);
 	tcase_add_test(tc, placement_spec_forms);
 	tcase_add_test(tc, httperr_table);
+	tcase_add_test(tc, httphdr_content_lengths);
+	tcase_add_test(tc, httphdr_ranges);
 	tcase_add_test(tc, byte_order_and_clocks);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

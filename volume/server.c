@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/httpd.h"
 #include "common/httperr.h"
+#include "common/httphdr.h"
 #include "common/httpserver.h"
 #include "common/key.h"
 #include "common/log.h"
@@ -135,53 +136,6 @@ static void add_md5_headers(struct MHD_Response *resp,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 }
 
-/* Parses a single "bytes=a-b" range against `size`. Returns 1 with
- * [*from, *to] set, 0 when the header should be ignored (absent, not
- * bytes, several ranges), -1 when unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *from,
-		       uint64_t *to)
-{
-	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-		return 0;
-	const char *p = h + 6;
-	char *end;
-	if (*p == '-') {
-		if (p[1] < '0' || p[1] > '9')
-			return 0;
-		errno = 0;
-		uint64_t n = strtoull(p + 1, &end, 10);
-		if (errno || *end || n == 0)
-			return n == 0 && !errno && !*end ? -1 : 0;
-		if (size == 0)
-			return -1;
-		*from = n >= size ? 0 : size - n;
-		*to = size - 1;
-		return 1;
-	}
-	if (*p < '0' || *p > '9')
-		return 0;
-	errno = 0;
-	uint64_t a = strtoull(p, &end, 10);
-	if (errno || *end != '-')
-		return 0;
-	p = end + 1;
-	uint64_t b = UINT64_MAX;
-	if (*p) {
-		if (*p < '0' || *p > '9')
-			return 0;
-		b = strtoull(p, &end, 10);
-		if (errno || *end)
-			return 0;
-		if (b < a)
-			return 0;
-	}
-	if (a >= size)
-		return -1;
-	*from = a;
-	*to = b >= size ? size - 1 : b;
-	return 1;
-}
-
 /* A value up to this size is copied and goes out in one sendmsg with the
  * header. From a descriptor, MHD sends the header (TCP_NODELAY, no
  * MSG_MORE) and then the sendfile body: two TCP segments, which made a hot
@@ -254,7 +208,7 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 	unsigned code = MHD_HTTP_OK;
 	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							MHD_HTTP_HEADER_RANGE);
-	int pr = parse_range(range, e.size, &from, &to);
+	int pr = httphdr_range(range, e.size, &from, &to);
 	if (pr < 0) {
 		free(val);
 		if (fd >= 0)
@@ -335,14 +289,8 @@ static int content_length(struct MHD_Connection *c, uint64_t *n,
 		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (!cl)
 		return -ENOENT;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(cl, &end, 10);
 	*why = "malformed Content-Length";
-	if (*cl < '0' || *cl > '9' || errno || *end)
-		return -EINVAL;
-	*n = v;
-	return 0;
+	return httphdr_content_length(cl, n);
 }
 
 /* First call of a PUT: validate the headers and reserve the record, so a

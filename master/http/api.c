@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/httpd.h"
 #include "common/httperr.h"
+#include "common/httphdr.h"
 #include "common/httpserver.h"
 #include "common/key.h"
 #include "common/log.h"
@@ -145,13 +146,14 @@ static int content_length(struct req *r, unsigned long long *size)
 {
 	const char *cl = MHD_lookup_connection_value(
 		r->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t n = 0;
 	*size = 0;
 	if (!cl)
 		return 0;
-	char *end;
-	errno = 0;
-	*size = strtoull(cl, &end, 10);
-	return *cl < '0' || *cl > '9' || *end || errno ? -1 : 1;
+	if (httphdr_content_length(cl, &n))
+		return -1;
+	*size = n;
+	return 1;
 }
 
 /* The first call of a write this master does not lead: redirect after

@@ -15,6 +15,7 @@
 
 #include "common/httpc.h"
 #include "common/httpd.h"
+#include "common/httphdr.h"
 #include "common/le.h"
 #include "common/log.h"
 #include "raft/raft_codec.h"
@@ -733,9 +734,9 @@ static enum MHD_Result begin(struct transport *t, struct MHD_Connection *c,
 		return http_reply_text(c, 404, "no such raft endpoint");
 	const char *cl = MHD_lookup_connection_value(
 		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	char *end = NULL;
-	unsigned long long size = cl ? strtoull(cl, &end, 10) : 0;
-	if (!cl || *end || (kind == IN_MSGS && size > BODY_MAX))
+	uint64_t size = 0;
+	if (!cl || httphdr_content_length(cl, &size) ||
+	    (kind == IN_MSGS && size > BODY_MAX))
 		return http_reply_text(c, 413,
 				       "raft body too large or "
 				       "without a Content-Length");
