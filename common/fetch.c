@@ -15,6 +15,11 @@ int fetch(const char *method, const char *url, const void *body, size_t len,
 		return -ENOMEM;
 	struct httpc_sink s = {&out->body, max, false};
 	struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+	if (!h || httpc_sign(&h, method, url, body ? len : 0)) {
+		curl_slist_free_all(h);
+		curl_easy_cleanup(e);
+		return -ENOMEM;
+	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);

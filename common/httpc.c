@@ -3,12 +3,33 @@
 #include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include "common/sign.h"
 
 struct httpc {
 	CURL *easy;
 	CURLM *multi; /* made by the first httpc_request_all */
 };
+
+int httpc_sign(struct curl_slist **h, const char *method, const char *url,
+	       uint64_t length)
+{
+	char value[SIGN_VALUE_MAX];
+	int rc = sign_request(method, url, length, value);
+	if (rc == -ENOTCONN)
+		return 0;
+	if (rc)
+		return rc;
+	char line[sizeof(SIGN_HEADER) + 2 + SIGN_VALUE_MAX];
+	snprintf(line, sizeof(line), SIGN_HEADER ": %s", value);
+	struct curl_slist *n = curl_slist_append(*h, line);
+	if (!n)
+		return -ENOMEM;
+	*h = n;
+	return 0;
+}
 
 int httpc_global_init(void)
 {
@@ -78,8 +99,28 @@ int httpc_errno(int curlcode)
 	}
 }
 
-static void setup(CURL *e, const char *method, const char *url, long timeout_ms)
+struct curl_slist *httpc_sign_before(struct httpc_signed *s,
+				     struct curl_slist *rest,
+				     const char *method, const char *url,
+				     uint64_t length)
 {
+	char value[SIGN_VALUE_MAX];
+	if (sign_request(method, url, length, value))
+		return rest;
+	snprintf(s->line, sizeof(s->line), SIGN_HEADER ": %s", value);
+	s->node.data = s->line;
+	s->node.next = rest;
+	return &s->node;
+}
+
+/* Sets e up for one bodiless request; its signature goes to *hdrs, which
+ * the caller frees after the transfer. */
+static int setup(CURL *e, const char *method, const char *url, long timeout_ms,
+		 struct curl_slist **hdrs)
+{
+	if (httpc_sign(hdrs, method, url, 0))
+		return -ENOMEM;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -90,6 +131,7 @@ static void setup(CURL *e, const char *method, const char *url, long timeout_ms)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (method[0] != 'G')
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	return 0;
 }
 
 int httpc_request(struct httpc *h, const char *method, const char *url,
@@ -97,9 +139,12 @@ int httpc_request(struct httpc *h, const char *method, const char *url,
 {
 	assert(h && method && url && code);
 	curl_easy_reset(h->easy);
-	setup(h->easy, method, url, timeout_ms);
 	*code = 0;
+	struct curl_slist *hdrs = NULL;
+	if (setup(h->easy, method, url, timeout_ms, &hdrs))
+		return -ENOMEM;
 	CURLcode rc = curl_easy_perform(h->easy);
+	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK)
 		return httpc_errno((int)rc);
 	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, code);
@@ -123,7 +168,8 @@ int httpc_request_all(struct httpc *h, const char *method,
 		h->multi = multi_new();
 	CURLM *m = h ? h->multi : multi_new();
 	CURL **e = calloc(n ? n : 1, sizeof(*e));
-	int rc = (!m || !e) ? -ENOMEM : 0;
+	struct curl_slist **hdrs = calloc(n ? n : 1, sizeof(*hdrs));
+	int rc = (!m || !e || !hdrs) ? -ENOMEM : 0;
 	for (size_t i = 0; !rc && i < n; i++) {
 		codes[i] = 0;
 		e[i] = curl_easy_init();
@@ -131,7 +177,12 @@ int httpc_request_all(struct httpc *h, const char *method,
 			rc = -ENOMEM;
 			break;
 		}
-		setup(e[i], method, urls[i], timeout_ms);
+		if (setup(e[i], method, urls[i], timeout_ms, &hdrs[i])) {
+			curl_easy_cleanup(e[i]);
+			e[i] = NULL;
+			rc = -ENOMEM;
+			break;
+		}
 		curl_easy_setopt(e[i], CURLOPT_PRIVATE, (void *)&codes[i]);
 		curl_multi_add_handle(m, e[i]);
 	}
@@ -156,6 +207,9 @@ int httpc_request_all(struct httpc *h, const char *method,
 		curl_multi_remove_handle(m, e[i]);
 		curl_easy_cleanup(e[i]);
 	}
+	for (size_t i = 0; hdrs && i < n; i++)
+		curl_slist_free_all(hdrs[i]);
+	free(hdrs);
 	free(e);
 	if (m && !h)
 		curl_multi_cleanup(m);

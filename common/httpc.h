@@ -12,8 +12,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
 
 #include "common/buf.h"
+#include "common/sign.h"
 
 /* Initializes libcurl; call once from main before any thread starts. */
 int httpc_global_init(void);
@@ -37,6 +41,30 @@ int httpc_request(struct httpc *h, const char *method, const char *url,
 int httpc_request_all(struct httpc *h, const char *method,
 		      const char *const *urls, size_t n, long timeout_ms,
 		      long *codes);
+
+/* Appends the internal plane's signature (common/sign.h) for `method` on
+ * url with a body of `length` bytes (0 for none, SIGN_CHUNKED) to *h,
+ * when signing is on; a list set with CURLOPT_HTTPHEADER must outlive
+ * the transfer. Every request made here and in common/fetch.h is signed.
+ * Returns 0, or -ENOMEM with *h unchanged (still the caller's to free). */
+int httpc_sign(struct curl_slist **h, const char *method, const char *url,
+	       uint64_t length);
+
+/* A signature header in the caller's memory, linked in front of a list
+ * shared by many transfers, so that a hot path signs without allocating.
+ * It must outlive its transfer. */
+struct httpc_signed {
+	struct curl_slist node;
+	char line[sizeof(SIGN_HEADER) + 2 + SIGN_VALUE_MAX];
+};
+
+/* Returns the list to set with CURLOPT_HTTPHEADER: rest when signing is
+ * off or failed (the request then goes unsigned and is refused, which
+ * the caller sees as a 403), else s->node followed by rest. */
+struct curl_slist *httpc_sign_before(struct httpc_signed *s,
+				     struct curl_slist *rest,
+				     const char *method, const char *url,
+				     uint64_t length);
 
 /* Maps a libcurl CURLcode to a negative errno as above. */
 int httpc_errno(int curlcode);

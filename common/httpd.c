@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/httperr.h"
 #include "common/key.h"
+#include "common/sign.h"
 
 /* The longest Location http_reply_to_leader builds. */
 #define LOCATION_MAX 8192
@@ -141,6 +143,49 @@ enum MHD_Result http_reply_to_leader(struct MHD_Connection *c,
 	if (code)
 		*code = MHD_HTTP_TEMPORARY_REDIRECT;
 	return http_reply_redirect(c, MHD_HTTP_TEMPORARY_REDIRECT, loc);
+}
+
+int http_check_signed(struct MHD_Connection *c, const char *method,
+		      const char *url, const char **why)
+{
+	assert(c && method && url && why);
+	if (!sign_enabled())
+		return 0;
+	char target[LOCATION_MAX];
+	int n = snprintf(target, sizeof(target), "%s", url);
+	bool fits = n >= 0 && (size_t)n < sizeof(target);
+	if (fits) {
+		struct query_buf q = {target + n, 0,
+				      sizeof(target) - (size_t)n};
+		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg,
+					  &q);
+		fits = q.len < q.cap;
+	}
+	if (!fits) {
+		*why = "URL too long to be signed";
+		return -EACCES;
+	}
+	const char *cl = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t length = 0;
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (errno || end == cl || *end || *cl < '0' || *cl > '9') {
+			*why = "malformed Content-Length";
+			return -EACCES;
+		}
+		length = v;
+	} else if (MHD_lookup_connection_value(
+			   c, MHD_HEADER_KIND,
+			   MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		length = SIGN_CHUNKED;
+	}
+	return sign_check(
+		method, target, length,
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, SIGN_HEADER),
+		why);
 }
 
 enum MHD_Result http_reply_empty(struct MHD_Connection *c, unsigned code)

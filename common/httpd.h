@@ -55,6 +55,15 @@ enum MHD_Result http_reply_owned(struct MHD_Connection *c, unsigned code,
 enum MHD_Result http_reply_buf(struct MHD_Connection *c, struct buf *b,
 			       const char *content_type, unsigned *code);
 
+/* Checks the internal plane's signature on a request (common/sign.h)
+ * from its first access-handler call: the target is url and the query
+ * arguments as sent, the length its Content-Length ("chunked" when it
+ * has none and a Transfer-Encoding). Returns 0 when signing is off or the
+ * signature holds; otherwise a negative errno with *why set to a one-line
+ * reason: -EACCES (answer 403) or -ENOSPC (503). */
+int http_check_signed(struct MHD_Connection *c, const char *method,
+		      const char *url, const char **why);
+
 /* An MHD_OPTION_UNESCAPE_CALLBACK that leaves the URL as sent, so that
  * the daemon decodes keys itself and can reject bad escapes and NUL bytes
  * instead of having MHD silently truncate them. */

@@ -11,6 +11,7 @@
 #include "common/flags.h"
 #include "common/httpc.h"
 #include "common/log.h"
+#include "common/sign.h"
 #include "common/placement.h"
 #include "master/http/api.h"
 #include "master/write/commit.h"
@@ -223,14 +224,15 @@ int main(int argc, char **argv)
 {
 	long port, replicas, subvolumes, threads;
 	uint64_t max_value, list_max;
-	bool protect, md5sum;
+	bool protect, md5sum, insecure;
+	const char *secret_file;
 	const char *db, *volumes, *fallback, *voltimeout, *interval, *bind,
 		*level, *peers, *join, *self_url;
 	long id, snapshot_entries, repair_rate;
 	const char *repair_after;
 	const struct flag flags[] = {
 		{"port", FLAG_INT, &port, "3000", "TCP port to listen on"},
-		{"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
+		SIGN_DAEMON_FLAGS(&bind, &secret_file, &insecure),
 		{"db", FLAG_STR, &db, NULL, "index directory (required)"},
 		{"volumes", FLAG_STR, &volumes, NULL,
 		 "volumes, comma separated host:port[@zone] (required)"},
@@ -300,6 +302,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level)lvl);
+	if (sign_init(secret_file) || sign_bind(bind, insecure, &bind))
+		return 1;
 	if (replicas > nvol) {
 		log_warn("-replicas %ld > %d volumes: using %d", replicas, nvol,
 			 nvol);
@@ -428,6 +432,7 @@ int main(int argc, char **argv)
 	api_stop(api, 30000);
 	stop_all(true, rp, pg, vs, cm, nd, ix);
 	httpc_global_cleanup();
+	sign_cleanup();
 	log_info("stopped cleanly");
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/placement.h"
 #include "common/progress.h"
+#include "common/sign.h"
 
 /* A busy key is tried this many times before it counts as an error. */
 #define BUSY_TRIES 50
@@ -33,6 +34,7 @@ struct todo {
 	char *key;
 	size_t keylen;
 	unsigned tries;
+	struct httpc_signed sig; /* of the attempt in flight */
 };
 
 struct run {
@@ -100,6 +102,8 @@ static CURL *request(const struct run *r, struct todo *t)
 		return NULL;
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "REBALANCE");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+			 httpc_sign_before(&t->sig, NULL, "REBALANCE", url, 0));
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, httpc_discard);
@@ -188,12 +192,14 @@ static void move_all(struct run *r, unsigned conc)
 
 int main(int argc, char **argv)
 {
-	const char *master;
+	const char *master, *secret_file;
 	long conc;
 	const struct flag flags[] = {
 		{"master", FLAG_STR, &master, "localhost:3000",
 		 "the master (host:port)"},
 		{"c", FLAG_INT, &conc, "8", "keys moved at once"},
+		{"secret-file", FLAG_STR, &secret_file, NULL,
+		 "the cluster secret, as the daemons were given it"},
 		{0},
 	};
 	int rc = flags_parse(flags, argc, argv,
@@ -205,6 +211,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: -master host:port, -c 1..1024\n", argv[0]);
 		return 2;
 	}
+	if (sign_init(secret_file))
+		return 2;
 	char base[1024];
 	snprintf(base, sizeof(base), "%s%s",
 		 strncmp(master, "http://", 7) ? "http://" : "", master);

@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/placement.h"
 #include "common/progress.h"
+#include "common/sign.h"
 #include "rebuild/scan.h"
 
 #define BATCH_BYTES (900u << 10)
@@ -299,6 +300,7 @@ int main(int argc, char **argv)
 	const char *master;
 	bool dry_run, prune_lost;
 	long batch;
+	const char *secret_file;
 	const struct flag flags[] = {
 		{"master", FLAG_STR, &master, "localhost:3000",
 		 "the master (host:port); its volumes are read"},
@@ -308,6 +310,8 @@ int main(int argc, char **argv)
 		 "remove records that no volume holds"},
 		{"batch", FLAG_INT, &batch, "1000",
 		 "records per admin request (1..1000)"},
+		{"secret-file", FLAG_STR, &secret_file, NULL,
+		 "the cluster secret, as the daemons were given it"},
 		{0},
 	};
 	int rc = flags_parse(flags, argc, argv,
@@ -320,6 +324,8 @@ int main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
+	if (sign_init(secret_file))
+		return 2;
 	char base[1024];
 	snprintf(base, sizeof(base), "%s%s",
 		 strncmp(master, "http://", 7) ? "http://" : "", master);

@@ -31,11 +31,24 @@ void harness_rmtree(const char *path);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int harness_free_port(void);
 
+/* The cluster secret of this test process: a file made on first use,
+ * which harness_start gives cask-master and cask-volume as -secret-file
+ * (unless args name one) and with which harness_http signs every
+ * request, public or internal, as the daemons' own clients do. */
+const char *harness_secret(void);
+
 /* Starts $CASK_BIN/<bin> with the NULL-terminated args (argv[0] is added)
  * and `port` recorded for the helpers below. Output goes to `log`. Waits
  * until GET /_/health answers 200 (up to 20 s). Returns 0 or -errno. */
 int harness_start(struct harness_proc *p, const char *bin, int port,
 		  const char *const args[], const char *log);
+
+/* Starts $CASK_BIN/<tool> with the NULL-terminated args, stdout and
+ * stderr to the file out, and, for every tool but cask-thrasher (which
+ * speaks only the public plane), -secret-file harness_secret(). Returns
+ * the child's pid, or -1 when fork failed. */
+pid_t harness_spawn_tool(const char *tool, const char *const *args,
+			 const char *out);
 
 /* Restarts a stopped process with its original arguments. */
 int harness_restart(struct harness_proc *p);
@@ -70,6 +83,11 @@ struct harness_resp {
 int harness_http(const char *method, const char *url, const void *body,
 		 size_t len, const char *const *extra, struct harness_resp *r);
 
+/* harness_http without the signature: what a stranger sends. */
+int harness_http_unsigned(const char *method, const char *url, const void *body,
+			  size_t len, const char *const *extra,
+			  struct harness_resp *r);
+
 /* harness_http without extra headers, for the status: returns the code,
  * or -1 when no HTTP answer came. The response goes to *out when out is
  * not NULL (the caller frees it), else it is freed. */
@@ -97,6 +115,13 @@ long harness_resp_give(struct harness_resp *r, struct harness_resp *out);
  * from the first line, or -EIO. For malformed-request tests. */
 int harness_raw(int port, const void *req, size_t len, int timeout_ms,
 		char *answer, size_t cap);
+
+/* Copies a raw request into out (capacity cap) with the signature
+ * harness_http would give it inserted after the request line, taken over
+ * the method, target and Content-Length (or chunked Transfer-Encoding)
+ * of the head; a request whose head cannot be parsed is copied as it is.
+ * Returns the length written; aborts when out is too small. */
+size_t harness_sign_raw(const char *req, size_t len, char *out, size_t cap);
 
 /* Fills buf with deterministic pseudo-random bytes from seed. */
 void harness_fill(void *buf, size_t len, unsigned long long seed);

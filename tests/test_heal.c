@@ -338,7 +338,7 @@ static char *rebuild_dry_run(int *status)
 		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(127);
 		execl(bin, "cask-rebuild", "-master", F.murl[via], "-dry-run",
-		      (char *)NULL);
+		      "-secret-file", harness_secret(), (char *)NULL);
 		_exit(127);
 	}
 	int st;

@@ -42,23 +42,8 @@ static void stop_cluster(struct fixture *c)
 /* Starts $CASK_BIN/<tool> with args, stdout and stderr to `out`. */
 static pid_t spawn(const char *tool, const char *const *args, const char *out)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", getenv("CASK_BIN"), tool);
-	char *argv[32] = {path};
-	int n = 1;
-	for (; args[n - 1]; n++)
-		argv[n] = (char *)args[n - 1];
-	argv[n] = NULL;
-	pid_t pid = fork();
+	pid_t pid = harness_spawn_tool(tool, args, out);
 	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(path, argv);
-		_exit(127);
-	}
 	return pid;
 }
 

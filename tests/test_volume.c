@@ -533,8 +533,13 @@ END_TEST
 
 static int raw(struct vol *v, const char *request, char *answer, size_t cap)
 {
-	return harness_raw(v->p.port, request, strlen(request), 5000, answer,
-			   cap);
+	size_t len = strlen(request), cap2 = len + 256;
+	char *signed_req = malloc(cap2);
+	ck_assert_ptr_nonnull(signed_req);
+	size_t n = harness_sign_raw(request, len, signed_req, cap2);
+	int code = harness_raw(v->p.port, signed_req, n, 5000, answer, cap);
+	free(signed_req);
+	return code;
 }
 
 START_TEST(bad_input_changes_nothing)
@@ -716,13 +721,15 @@ START_TEST(client_gone_while_put_syncs)
 	vol_start(&v, NULL);
 	unsigned long long before = puts_answered(&v);
 	for (int i = 0; i < N; i++) {
-		char request[256];
-		int n = snprintf(request, sizeof(request),
+		char plain[256], request[512];
+		int n = snprintf(plain, sizeof(plain),
 				 "PUT /gone/%d HTTP/1.1\r\nHost: x\r\n"
 				 "Content-Length: 7\r\n\r\ngone-%02d",
 				 i, i);
 		int fd = connect_local(v.p.port);
-		send_all(fd, request, (size_t)n);
+		send_all(fd, request,
+			 harness_sign_raw(plain, (size_t)n, request,
+					  sizeof(request)));
 		close(fd);
 	}
 	for (int i = 0; i < 500 && puts_answered(&v) < before + N; i++) {
@@ -779,9 +786,11 @@ START_TEST(delete_behind_slow_put_one_thread)
 	vol_start(&v, extra);
 	ck_assert_int_eq(req(&v, "PUT", "/slow", "old", 3, NULL), 201);
 	int fd = connect_local(v.p.port);
-	const char *head = "PUT /slow HTTP/1.1\r\nHost: x\r\n"
-			   "Content-Length: 8\r\n\r\nnew-";
-	send_all(fd, head, strlen(head));
+	const char *plain = "PUT /slow HTTP/1.1\r\nHost: x\r\n"
+			    "Content-Length: 8\r\n\r\nnew-";
+	char head[512];
+	send_all(fd, head,
+		 harness_sign_raw(plain, strlen(plain), head, sizeof(head)));
 	struct timespec d = {0, 200000000};
 	nanosleep(&d, NULL);
 	struct slow_delete del = {&v, -1};

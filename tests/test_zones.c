@@ -278,21 +278,8 @@ static void post_volume(const struct fixture *f, const char *body, long want,
  * returns its exit status. */
 static int run(const char *tool, const char *const *args, const char *out)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", getenv("CASK_BIN"), tool);
-	char *argv[32] = {path};
-	for (int n = 0; args[n]; n++)
-		argv[n + 1] = (char *)args[n];
-	pid_t pid = fork();
+	pid_t pid = harness_spawn_tool(tool, args, out);
 	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(path, argv);
-		_exit(127);
-	}
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

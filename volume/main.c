@@ -8,6 +8,7 @@
 
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/sign.h"
 #include "volume/bitcask.h"
 #include "volume/server.h"
 
@@ -28,10 +29,11 @@ int main(int argc, char **argv)
 {
 	long port, merge_pct, merge_interval, max_conns, threads;
 	uint64_t segment_size, max_value, scrub_rate;
-	const char *dir, *sync_name, *bind, *level;
+	const char *dir, *sync_name, *bind, *level, *secret_file;
+	bool insecure;
 	const struct flag flags[] = {
 		{"port", FLAG_INT, &port, "3001", "TCP port to listen on"},
-		{"bind", FLAG_STR, &bind, "0.0.0.0", "IPv4 address to bind"},
+		SIGN_DAEMON_FLAGS(&bind, &secret_file, &insecure),
 		{"dir", FLAG_STR, &dir, NULL, "data directory (required)"},
 		{"sync", FLAG_STR, &sync_name, "batch",
 		 "durability: always, batch (group commit) or none"},
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level((enum log_level)lvl);
+	if (sign_init(secret_file) || sign_bind(bind, insecure, &bind))
+		return 1;
 
 	/* Signals are taken synchronously by the main thread; every other
 	 * thread inherits the block. */
@@ -124,6 +128,7 @@ int main(int argc, char **argv)
 	log_info("signal %d: finishing requests in flight", sig);
 	srv_stop(srv, 30000);
 	bc_close(bc);
+	sign_cleanup();
 	log_info("stopped cleanly");
 	return 0;
 }

@@ -55,7 +55,8 @@ struct req {
 	enum metrics_method method;
 	unsigned code;
 	uint64_t start_usec;
-	bool system; /* a /_/ endpoint */
+	bool system;  /* a /_/ endpoint */
+	bool refused; /* answered on the first call: drop what follows */
 	struct bc_write *w;
 	uint64_t expected;
 	uint64_t received;
@@ -985,6 +986,17 @@ static enum MHD_Result handle_system(struct srv *s, struct req *r,
 	return reply_text(r, c, MHD_HTTP_NOT_FOUND, "no such system endpoint");
 }
 
+/* The internal plane (DESIGN.md, Security): what only cluster members
+ * and the tools may ask of a volume. GETs of keys are public, reached by
+ * the masters' redirects; so are health, status and metrics. */
+static bool internal(const struct req *r, const char *url)
+{
+	if (!r->system)
+		return r->method == METRICS_PUT || r->method == METRICS_DELETE;
+	return strcmp(url, "/_/keys") == 0 || strcmp(url, "/_/corrupt") == 0 ||
+	       r->method == METRICS_POST;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -1006,6 +1018,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		r->start_usec = clock_mono_us();
 		r->method = metrics_method_of(method);
 		r->system = strncmp(url, "/_/", 3) == 0;
+		if (internal(r, url)) {
+			const char *why = NULL;
+			int rc = http_check_signed(c, method, url, &why);
+			r->refused = rc != 0;
+			if (rc)
+				return reply_text(
+					r, c,
+					rc == -ENOSPC
+						? MHD_HTTP_SERVICE_UNAVAILABLE
+						: MHD_HTTP_FORBIDDEN,
+					why);
+		}
 		if (r->system && r->method != METRICS_GET &&
 		    r->method != METRICS_HEAD && r->method != METRICS_POST)
 			return reply_text(r, c, MHD_HTTP_BAD_REQUEST,
@@ -1048,6 +1072,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 
+	if (r->refused) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
 	/* Resumed after its operation ended: MHD's resumption orders this
 	 * read after op_end's writes. */
 	if (r->op == OP_DONE)

@@ -60,6 +60,7 @@ struct req {
 	bool suspended;
 	atomic_bool committed;
 	struct commit_req *cr;
+	bool refused;		/* its signature did not hold */
 	bool raft;		/* a /_/raft/ request, handled by the node */
 	void *raft_state;	/* its per-request state */
 	bool reading;		/* waits for a linearizable read index */
@@ -814,6 +815,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		/* Keep-alive connections outlive the listening socket. */
 		if (httpserver_stopping(a->hs))
 			return text(r, 503, "shutting down: retry");
+		if (strncmp(url, "/_/raft/", 8) == 0 ||
+		    admin_claims(url, method)) {
+			const char *why = NULL;
+			int rc = http_check_signed(c, method, url, &why);
+			r->refused = rc != 0;
+			if (rc)
+				return text(r, rc == -ENOSPC ? 503 : 403, why);
+		}
 		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
 		if (r->raft)
 			return raft_http(a->d.node, c, url, method, upload_data,
@@ -834,6 +843,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			/* Answering on the first call costs keep-alive. */
 			return MHD_YES;
 		}
+	}
+	if (r->refused) {
+		*upload_data_size = 0;
+		return MHD_YES;
 	}
 	if (r->kind == KIND_REDIRECT) {
 		if (*upload_data_size) {

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/httpc.h"
@@ -38,9 +39,18 @@ static void *join(void *arg)
 		pthread_mutex_unlock(&n->mu);
 		if (stop)
 			break;
+		/* Signed afresh each time: a signature is good once. A 307
+		 * re-sends it to the leader, which has not seen it. */
+		struct curl_slist *hdrs = NULL;
 		long code = 0;
-		if (curl_easy_perform(h) == CURLE_OK)
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		if (!httpc_sign(&hdrs, "POST", url, strlen(body))) {
+			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+			if (curl_easy_perform(h) == CURLE_OK)
+				curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE,
+						  &code);
+		}
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_free_all(hdrs);
 		if (code == 200) {
 			log_info("raft: joined through %s", n->o.join);
 			break;

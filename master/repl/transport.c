@@ -183,6 +183,11 @@ static void start_post(struct transport *t, struct peer *p)
 	}
 	char url[TRANSPORT_URL_MAX + 32];
 	snprintf(url, sizeof(url), "%s/_/raft/msgs", p->url);
+	if (httpc_sign(&hdrs, "POST", url, bytes)) {
+		curl_slist_free_all(hdrs);
+		free(body);
+		return; /* lost, as the network may lose it */
+	}
 	curl_easy_setopt(p->post, CURLOPT_URL, url);
 	curl_easy_setopt(p->post, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(p->post, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -235,6 +240,12 @@ static void start_snapshot(struct transport *t, struct peer *p)
 		hdrs = hdrs ? curl_slist_append(hdrs, line) : NULL;
 	}
 	free(line);
+	char url[TRANSPORT_URL_MAX + 32];
+	snprintf(url, sizeof(url), "%s/_/raft/snapshot", p->url);
+	if (hdrs && httpc_sign(&hdrs, "POST", url, (uint64_t)st.st_size)) {
+		curl_slist_free_all(hdrs);
+		hdrs = NULL;
+	}
 	if (!hdrs || !h) {
 		curl_slist_free_all(hdrs);
 		if (h)

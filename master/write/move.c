@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/httpc.h"
 #include "common/httperr.h"
 #include "common/key.h"
 #include "common/log.h"
@@ -124,7 +125,10 @@ static bool store(const struct move_deps *d, const struct vol *v,
 	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rec->size);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)hex);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	struct httpc_signed sig;
+	curl_easy_setopt(
+		e, CURLOPT_HTTPHEADER,
+		httpc_sign_before(&sig, h, "PUT", url, (uint64_t)rec->size));
 	CURLcode cc = curl_easy_perform(e);
 	long code = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);

@@ -47,6 +47,7 @@ struct group {
 	struct httpc_sink sink;
 	long code; /* 0: no answer */
 	CURL *easy;
+	struct httpc_signed sig;
 };
 
 struct purge {
@@ -193,7 +194,9 @@ static void post_groups(struct purge *p)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, g->body.data);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)g->body.len);
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+				 httpc_sign_before(&g->sig, p->headers, "POST",
+						   g->url, g->body.len));
 		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, httpc_keep);
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, &g->sink);
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, p->timeout_ms);

@@ -41,6 +41,7 @@ struct target {
 	CURLcode cc;
 	long code;
 	char md5hex[2 * MD5_LEN + 1];
+	struct httpc_signed sig;
 };
 
 struct fanout;
@@ -265,7 +266,9 @@ static int setup_target(struct put *p, struct target *t)
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_discard);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, put_headers);
+	curl_easy_setopt(
+		h, CURLOPT_HTTPHEADER,
+		httpc_sign_before(&t->sig, put_headers, "PUT", url, p->size));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);

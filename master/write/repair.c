@@ -239,6 +239,9 @@ static int stream_lines(struct repair *rp, const char *url,
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, lines_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)l);
+	struct httpc_signed sig;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+			 httpc_sign_before(&sig, NULL, "GET", url, 0));
 	CURLcode cc = curl_easy_perform(e);
 	long code = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);

@@ -1,0 +1,87 @@
+/* The internal plane's request signatures (DESIGN.md, Security).
+ *
+ * Every request between cluster members and tools on the internal plane
+ * (Raft, admin, REBALANCE, volume writes, scrub and key listings) carries
+ *
+ *   X-Cask-Auth: <unix ms> <nonce: 32 hex> <HMAC-SHA256: 64 hex>
+ *
+ * the MAC keyed with the cluster secret over
+ *
+ *   "cask-v1\n" method "\n" target "\n" ms "\n" nonce "\n" length "\n"
+ *
+ * where target is the path and query as sent ("/_/raft/append",
+ * "/k?x=1") and length is the body's Content-Length in decimal, or
+ * "chunked" for a body sent without one (a request without a body says
+ * 0). A receiver accepts a signature within SIGN_WINDOW_MS of its own
+ * clock, once: the MACs it accepted are remembered (common/replay.h) until
+ * their time runs out, so the same header sent again is refused. Nonces
+ * are a per-process random prefix and a counter, unique without a
+ * syscall each.
+ *
+ * The secret is the content of a file (-secret-file), trailing
+ * whitespace dropped, at least SIGN_SECRET_MIN bytes, in a file others
+ * cannot read. It is never logged. One secret per process: sign_init runs
+ * once in main before any thread starts; everything else is callable
+ * from any thread.
+ *
+ * Errors: sign_init returns 0 or a negative errno, logged once here:
+ * -ENOENT/-EACCES/-EIO (the file), -EPERM (readable by others), -EINVAL
+ * (too short or too long). */
+#ifndef CASK_SIGN_H
+#define CASK_SIGN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SIGN_HEADER	"X-Cask-Auth"
+#define SIGN_WINDOW_MS	30000
+#define SIGN_SECRET_MIN 16
+#define SIGN_SECRET_MAX 4096
+#define SIGN_VALUE_MAX	128	   /* the header's value and its NUL */
+#define SIGN_CHUNKED	UINT64_MAX /* length of a body sent chunked */
+
+/* Loads the secret from path; NULL or "" leaves signing off. */
+int sign_init(const char *path);
+void sign_cleanup(void);
+
+/* The address a daemon listens on, once sign_init ran: `bind` when given,
+ * else 0.0.0.0 with a secret and 127.0.0.1 without one (said in the log).
+ * Returns 0, or -EPERM (logged) for an address other than loopback
+ * without a secret, unless `insecure`. *out is bind or a static string. */
+int sign_bind(const char *bind, bool insecure, const char **out);
+
+/* The three flags (common/flags.h) every daemon takes for this, worded
+ * once: -bind (a const char *), -secret-file (const char *), -insecure
+ * (bool). */
+/* clang-format off */
+#define SIGN_DAEMON_FLAGS(bind, secret_file, insecure)                        \
+	{"bind", FLAG_STR, (bind), NULL,                                      \
+	 "IPv4 address to bind (default 0.0.0.0 with -secret-file, else "     \
+	 "127.0.0.1)"},                                                       \
+	{"secret-file", FLAG_STR, (secret_file), NULL,                        \
+	 "the cluster secret: signs and checks the internal plane"},          \
+	{"insecure", FLAG_BOOL, (insecure), "false",                          \
+	 "allow -bind to a non-loopback address without -secret-file"}
+/* clang-format on */
+
+/* Whether a secret was loaded: requests are signed and checked. */
+bool sign_enabled(void);
+
+/* Writes the header's value for a request of `length` body bytes (0 for
+ * none, SIGN_CHUNKED) to target, which is a path with its query, or a
+ * whole URL ("http://host:port/path?q") whose path and query are taken.
+ * Returns 0, -EINVAL for a URL without a path, -ENOTCONN when signing is
+ * off (out is then ""). */
+int sign_request(const char *method, const char *target, uint64_t length,
+		 char out[SIGN_VALUE_MAX]);
+
+/* Checks a received signature: value is the header's (NULL when absent),
+ * length as the request declared it (SIGN_CHUNKED for none with a chunked
+ * body). Returns 0 when signing is off or the signature is good and
+ * new; otherwise -EACCES with *why set to a one-line reason (missing,
+ * malformed, expired, wrong, replayed), or -ENOSPC when too many
+ * signatures are live to remember another (*why set too). */
+int sign_check(const char *method, const char *target, uint64_t length,
+	       const char *value, const char **why);
+
+#endif

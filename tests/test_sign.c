@@ -1,0 +1,257 @@
+/* Unit tests for common/sign.h and common/replay.h: the secret file's
+ * rules, the signed text as sign.h spells it (recomputed here with
+ * OpenSSL directly), and every way a signature is refused. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/replay.h"
+#include "common/sign.h"
+
+#define SECRET "0123456789abcdef-test-secret"
+
+static char dir[256];
+
+static const char *write_secret(const char *name, const char *text, mode_t mode)
+{
+	static char path[512];
+	if (!dir[0]) {
+		snprintf(dir, sizeof(dir), "/tmp/cask-sign-XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	return path;
+}
+
+static void teardown(void)
+{
+	sign_cleanup();
+	if (dir[0]) {
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		ck_assert_int_eq(system(cmd), 0);
+		dir[0] = '\0';
+	}
+}
+
+static void init_good(void)
+{
+	ck_assert_int_eq(sign_init(write_secret("s", SECRET "\n", 0600)), 0);
+	ck_assert(sign_enabled());
+}
+
+START_TEST(secret_file_rules)
+{
+	ck_assert_int_eq(sign_init(NULL), 0);
+	ck_assert(!sign_enabled());
+	ck_assert_int_eq(sign_init(""), 0);
+	ck_assert(!sign_enabled());
+	write_secret("x", "", 0600);
+	char missing[600];
+	snprintf(missing, sizeof(missing), "%s/none", dir);
+	ck_assert_int_eq(sign_init(missing), -ENOENT);
+	ck_assert_int_eq(sign_init(write_secret("o", SECRET, 0604)), -EPERM);
+	ck_assert(!sign_enabled());
+	ck_assert_int_eq(sign_init(write_secret("short", "short\n", 0600)),
+			 -EINVAL);
+	ck_assert_int_eq(sign_init(dir), -EIO); /* a directory */
+	char *big = malloc(SIGN_SECRET_MAX + 2);
+	memset(big, 'k', SIGN_SECRET_MAX + 1);
+	big[SIGN_SECRET_MAX + 1] = '\0';
+	ck_assert_int_eq(sign_init(write_secret("big", big, 0600)), -EINVAL);
+	free(big);
+	ck_assert(!sign_enabled());
+	/* Group-readable is allowed: a service group may share it. */
+	ck_assert_int_eq(sign_init(write_secret("g", SECRET, 0640)), 0);
+	ck_assert(sign_enabled());
+}
+END_TEST
+
+/* The header's value for a request signed at ms with nonce, computed
+ * from sign.h's description alone. */
+static void spec_value(const char *method, const char *target, uint64_t ms,
+		       const char *nonce, const char *length, char *out)
+{
+	char text[1024];
+	int n = snprintf(text, sizeof(text),
+			 "cask-v1\n%s\n%s\n%" PRIu64 "\n%s\n%s\n", method,
+			 target, ms, nonce, length);
+	unsigned char mac[32];
+	unsigned len = 0;
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), SECRET, strlen(SECRET),
+				   (unsigned char *)text, (size_t)n, mac,
+				   &len));
+	ck_assert_uint_eq(len, 32);
+	n = sprintf(out, "%" PRIu64 " %s ", ms, nonce);
+	for (int i = 0; i < 32; i++)
+		n += sprintf(out + n, "%02x", mac[i]);
+}
+
+START_TEST(signature_is_the_documented_hmac)
+{
+	init_good();
+	char v[SIGN_VALUE_MAX];
+	ck_assert_int_eq(sign_request("PUT", "http://h:1/k%20?x=1", 5, v), 0);
+	uint64_t ms;
+	char nonce[33], want[SIGN_VALUE_MAX];
+	ck_assert_int_eq(sscanf(v, "%" SCNu64 " %32s", &ms, nonce), 2);
+	uint64_t now = clock_wall_ms();
+	ck_assert(ms <= now && ms + 1000 > now);
+	spec_value("PUT", "/k%20?x=1", ms, nonce, "5", want);
+	ck_assert_str_eq(v, want);
+	ck_assert_int_eq(sign_request("PUT", "/k", SIGN_CHUNKED, v), 0);
+	ck_assert_int_eq(sscanf(v, "%" SCNu64 " %32s", &ms, nonce), 2);
+	spec_value("PUT", "/k", ms, nonce, "chunked", want);
+	ck_assert_str_eq(v, want);
+	/* Nonces never repeat within a process. */
+	char v2[SIGN_VALUE_MAX], n2[33];
+	ck_assert_int_eq(sign_request("PUT", "/k", SIGN_CHUNKED, v2), 0);
+	ck_assert_int_eq(sscanf(v2, "%*s %32s", n2), 1);
+	ck_assert_str_ne(nonce, n2);
+	ck_assert_int_eq(sign_request("GET", "nourl", 0, v), -EINVAL);
+}
+END_TEST
+
+START_TEST(check_accepts_once_and_refuses_the_rest)
+{
+	init_good();
+	const char *why = NULL;
+	char v[SIGN_VALUE_MAX];
+	ck_assert_int_eq(sign_request("POST", "/_/raft/msgs", 42, v), 0);
+	/* Altered in any signed part. */
+	ck_assert_int_eq(sign_check("PUT", "/_/raft/msgs", 42, v, &why),
+			 -EACCES);
+	ck_assert_int_eq(sign_check("POST", "/_/raft/msg", 42, v, &why),
+			 -EACCES);
+	ck_assert_int_eq(sign_check("POST", "/_/raft/msgs", 43, v, &why),
+			 -EACCES);
+	ck_assert_int_eq(
+		sign_check("POST", "/_/raft/msgs", SIGN_CHUNKED, v, &why),
+		-EACCES);
+	ck_assert_str_eq(why, "wrong signature: not this cluster's secret");
+	/* Good once, then a replay. */
+	ck_assert_int_eq(sign_check("POST", "/_/raft/msgs", 42, v, &why), 0);
+	ck_assert_int_eq(sign_check("POST", "/_/raft/msgs", 42, v, &why),
+			 -EACCES);
+	ck_assert_str_eq(why, "replayed signature");
+	/* Missing and malformed. */
+	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, NULL, &why), -EACCES);
+	ck_assert_ptr_nonnull(strstr(why, "unsigned"));
+	const char *bad[] = {"",
+			     "abc",
+			     "123",
+			     "123 xyz",
+			     "1 00000000000000000000000000000000 00",
+			     "99999999999999999999 0 0"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		ck_assert_int_eq(sign_check("GET", "/_/keys", 0, bad[i], &why),
+				 -EACCES);
+		ck_assert_str_eq(why, "malformed X-Cask-Auth header");
+	}
+	/* Right MAC, wrong time: either side of the window. */
+	char old[SIGN_VALUE_MAX];
+	uint64_t now = clock_wall_ms();
+	const char *nonce = "00112233445566778899aabbccddeeff";
+	spec_value("GET", "/_/keys", now - SIGN_WINDOW_MS - 2000, nonce, "0",
+		   old);
+	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, old, &why), -EACCES);
+	ck_assert_ptr_nonnull(strstr(why, "expired"));
+	spec_value("GET", "/_/keys", now + SIGN_WINDOW_MS + 2000, nonce, "0",
+		   old);
+	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, old, &why), -EACCES);
+	/* Inside the window, made elsewhere with the same secret: good. */
+	spec_value("GET", "/_/keys", now - 10000, nonce, "0", old);
+	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, old, &why), 0);
+	/* A different secret. */
+	sign_cleanup();
+	ck_assert_int_eq(
+		sign_init(write_secret("t", "another-secret-entirely", 0600)),
+		0);
+	ck_assert_int_eq(sign_request("GET", "/_/keys", 0, v), 0);
+	sign_cleanup();
+	init_good();
+	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, v, &why), -EACCES);
+	/* Off: nothing is checked. */
+	sign_cleanup();
+	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, NULL, &why), 0);
+	ck_assert_int_eq(sign_request("GET", "/_/keys", 0, v), -ENOTCONN);
+	ck_assert_str_eq(v, "");
+}
+END_TEST
+
+START_TEST(bind_defaults_follow_the_secret)
+{
+	const char *b = NULL;
+	ck_assert_int_eq(sign_bind("", false, &b), 0);
+	ck_assert_str_eq(b, "127.0.0.1");
+	ck_assert_int_eq(sign_bind("127.0.0.2", false, &b), 0);
+	ck_assert_str_eq(b, "127.0.0.2");
+	ck_assert_int_eq(sign_bind("0.0.0.0", false, &b), -EPERM);
+	ck_assert_int_eq(sign_bind("10.1.2.3", false, &b), -EPERM);
+	ck_assert_int_eq(sign_bind("0.0.0.0", true, &b), 0);
+	ck_assert_str_eq(b, "0.0.0.0");
+	init_good();
+	ck_assert_int_eq(sign_bind("", false, &b), 0);
+	ck_assert_str_eq(b, "0.0.0.0");
+	ck_assert_int_eq(sign_bind("10.1.2.3", false, &b), 0);
+	ck_assert_str_eq(b, "10.1.2.3");
+}
+END_TEST
+
+START_TEST(replay_set_remembers_until_expiry)
+{
+	struct replay *r = replay_new();
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(replay_add(r, 7, 100, 10), 0);
+	ck_assert_int_eq(replay_add(r, 7, 100, 99), -EEXIST);
+	ck_assert_int_eq(replay_add(r, 7, 200, 100), 0); /* expired: anew */
+	ck_assert_int_eq(replay_add(r, 7, 300, 150), -EEXIST);
+	/* Many live tags, colliding on the low bits too: all kept while the
+	 * table grows. */
+	enum { N = 300000 };
+	for (uint64_t i = 1; i <= N; i++)
+		ck_assert_int_eq(replay_add(r, i << 20, 1000, 200), 0);
+	for (uint64_t i = 1; i <= N; i += 997)
+		ck_assert_int_eq(replay_add(r, i << 20, 1000, 201), -EEXIST);
+	/* Once they all expire, the space is used again without growing past
+	 * what the live ones need. */
+	for (uint64_t i = 1; i <= N; i++)
+		ck_assert_int_eq(replay_add(r, (i << 20) | 1, 2000, 1000), 0);
+	ck_assert_int_eq(replay_add(r, 1 << 20, 3000, 1000), 0);
+	replay_free(r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("sign");
+	TCase *tc = tcase_create("sign");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, secret_file_rules);
+	tcase_add_test(tc, signature_is_the_documented_hmac);
+	tcase_add_test(tc, check_accepts_once_and_refuses_the_rest);
+	tcase_add_test(tc, bind_defaults_follow_the_secret);
+	tcase_add_test(tc, replay_set_remembers_until_expiry);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
