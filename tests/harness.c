@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -299,7 +302,10 @@ pid_t harness_spawn_tool(const char *tool, const char *const *args,
 	int n = 1;
 	for (; args[n - 1] && n < 44; n++)
 		argv[n] = (char *)args[n - 1];
-	if (strcmp(tool, "cask-thrasher") != 0) {
+	bool named = false;
+	for (int i = 1; i < n; i++)
+		named |= strcmp(argv[i], "-secret-file") == 0;
+	if (strcmp(tool, "cask-thrasher") != 0 && !named) {
 		argv[n++] = "-secret-file";
 		argv[n++] = (char *)harness_secret();
 	}
@@ -448,6 +454,27 @@ void harness_resp_free(struct harness_resp *r)
 	free(r->body);
 	free(r->headers);
 	memset(r, 0, sizeof(*r));
+}
+
+void harness_sign_as(const char *secret, const char *method, const char *target,
+		     uint64_t ms, const char *nonce, const char *length,
+		     char out[SIGN_VALUE_MAX])
+{
+	char text[8192];
+	int n = snprintf(text, sizeof(text),
+			 "cask-v1\n%s\n%s\n%" PRIu64 "\n%s\n%s\n", method,
+			 target, ms, nonce, length);
+	unsigned char mac[32];
+	unsigned len = 0;
+	if (n < 0 || (size_t)n >= sizeof(text) ||
+	    !HMAC(EVP_sha256(), secret, (int)strlen(secret),
+		  (unsigned char *)text, (size_t)n, mac, &len) ||
+	    len != sizeof(mac))
+		abort();
+	n = snprintf(out, SIGN_VALUE_MAX, "%" PRIu64 " %s ", ms, nonce);
+	for (size_t i = 0; i < sizeof(mac); i++)
+		n += snprintf(out + n, SIGN_VALUE_MAX - (size_t)n, "%02x",
+			      mac[i]);
 }
 
 size_t harness_sign_raw(const char *req, size_t len, char *out, size_t cap)

@@ -11,7 +11,10 @@
 #define CASK_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include "common/sign.h"
 
 struct harness_proc {
 	pid_t pid;
@@ -45,7 +48,8 @@ int harness_start(struct harness_proc *p, const char *bin, int port,
 
 /* Starts $CASK_BIN/<tool> with the NULL-terminated args, stdout and
  * stderr to the file out, and, for every tool but cask-thrasher (which
- * speaks only the public plane), -secret-file harness_secret(). Returns
+ * speaks only the public plane), -secret-file harness_secret() unless
+ * args name one. Returns
  * the child's pid, or -1 when fork failed. */
 pid_t harness_spawn_tool(const char *tool, const char *const *args,
 			 const char *out);
@@ -115,6 +119,13 @@ long harness_resp_give(struct harness_resp *r, struct harness_resp *out);
  * from the first line, or -EIO. For malformed-request tests. */
 int harness_raw(int port, const void *req, size_t len, int timeout_ms,
 		char *answer, size_t cap);
+
+/* The X-Cask-Auth value common/sign.h describes, computed here from that
+ * description alone with OpenSSL's HMAC: for a signature made with
+ * another secret, at another time, or to check the wire format. */
+void harness_sign_as(const char *secret, const char *method, const char *target,
+		     uint64_t ms, const char *nonce, const char *length,
+		     char out[SIGN_VALUE_MAX]);
 
 /* Copies a raw request into out (capacity cap) with the signature
  * harness_http would give it inserted after the request line, taken over

@@ -5,8 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +14,7 @@
 #include "common/clock.h"
 #include "common/replay.h"
 #include "common/sign.h"
+#include "tests/harness.h"
 
 #define SECRET "0123456789abcdef-test-secret"
 
@@ -82,24 +81,10 @@ START_TEST(secret_file_rules)
 }
 END_TEST
 
-/* The header's value for a request signed at ms with nonce, computed
- * from sign.h's description alone. */
 static void spec_value(const char *method, const char *target, uint64_t ms,
 		       const char *nonce, const char *length, char *out)
 {
-	char text[1024];
-	int n = snprintf(text, sizeof(text),
-			 "cask-v1\n%s\n%s\n%" PRIu64 "\n%s\n%s\n", method,
-			 target, ms, nonce, length);
-	unsigned char mac[32];
-	unsigned len = 0;
-	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), SECRET, strlen(SECRET),
-				   (unsigned char *)text, (size_t)n, mac,
-				   &len));
-	ck_assert_uint_eq(len, 32);
-	n = sprintf(out, "%" PRIu64 " %s ", ms, nonce);
-	for (int i = 0; i < 32; i++)
-		n += sprintf(out + n, "%02x", mac[i]);
+	harness_sign_as(SECRET, method, target, ms, nonce, length, out);
 }
 
 START_TEST(signature_is_the_documented_hmac)

@@ -1,0 +1,445 @@
+/* A stranger on the network, against a live cluster of three replicated
+ * masters and three volumes, all given the cluster secret.
+ *
+ * Every internal request (DESIGN.md, Security) is sent unsigned, signed
+ * with another secret, signed with the right secret a minute ago or a
+ * minute ahead, and with a malformed header; each gets 403 with a
+ * one-line reason. Each request is one that would change something if it
+ * were obeyed (a vote with a huge term, a member added, a volume added, a
+ * record rewritten, a copy written or deleted on a volume), and afterwards
+ * the masters' terms, commits, membership and keys, and every volume's
+ * listing, are what they were, and the cluster goes on serving. A signed
+ * request sent a second time is refused too, and cannot undo what came
+ * after it. Daemons without a secret listen on loopback only, and refuse
+ * another address unless -insecure. */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/le.h"
+#include "common/sign.h"
+#include "raft/raft_codec.h"
+#include "tests/fixture.h"
+#include "tests/harness.h"
+
+#define NVOL	 3
+#define NMASTERS 3
+#define NKEYS	 5
+
+static struct fixture F;
+
+static void pause_ms(long ms)
+{
+	struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&d, NULL);
+}
+
+static int wait_leader(void)
+{
+	for (int tries = 0; tries < 500; tries++) {
+		for (int i = 0; i < NMASTERS; i++)
+			if (fixture_wait_status(&F, i, "\"role\":\"leader\"",
+						1) == 0)
+				return i;
+		pause_ms(20);
+	}
+	return -1;
+}
+
+static void start(void)
+{
+	const struct fixture_opts o = {.tag = "hostile",
+				       .volumes = NVOL,
+				       .masters = NMASTERS,
+				       .replicated = true};
+	ck_assert_int_eq(fixture_start(&F, &o), 0);
+	int l = wait_leader();
+	ck_assert_int_ge(l, 0);
+	for (int i = 0; i < NKEYS; i++) {
+		char url[96], val[16];
+		snprintf(url, sizeof(url), "%s/keep/%d", F.murl[l], i);
+		snprintf(val, sizeof(val), "value-%d", i);
+		/* A new leader answers 503 until it committed its first
+		 * entry. */
+		long code = 503;
+		for (int t = 0; t < 500 && code == 503; t++)
+			if ((code = harness_request("PUT", url, val,
+						    strlen(val), NULL)) == 503)
+				pause_ms(20);
+		ck_assert_int_eq(code, 201);
+	}
+	/* Every master applied them, so that what follows starts even. */
+	char applied[32];
+	snprintf(applied, sizeof(applied), "\"keys\":%d,", NKEYS);
+	for (int i = 0; i < NMASTERS; i++)
+		ck_assert_int_eq(fixture_wait_status(&F, i, applied, 10000), 0);
+}
+
+static void stop(void)
+{
+	ck_assert_int_eq(fixture_stop(&F), 0);
+}
+
+/* What a stranger could change, as the cluster shows it: each master's
+ * term, commit, applied index, membership and key count, and each
+ * volume's listing. */
+struct state {
+	char master[NMASTERS][2048];
+	char *volume[NVOL];
+};
+
+/* Copies the value of "name": in a JSON body, up to the next ',' or '}'
+ * (or the whole array for "peers"). */
+static void field(const char *body, const char *name, char *out, size_t cap)
+{
+	char pat[40];
+	snprintf(pat, sizeof(pat), "\"%s\":", name);
+	const char *p = strstr(body, pat);
+	ck_assert_msg(p, "no %s in %s", name, body);
+	p += strlen(pat);
+	size_t n = *p == '[' ? strcspn(p, "]") + 1 : strcspn(p, ",}");
+	ck_assert_uint_lt(n, cap);
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static void capture(struct state *s)
+{
+	for (int i = 0; i < NMASTERS; i++) {
+		char url[96];
+		snprintf(url, sizeof(url), "%s/_/status", F.murl[i]);
+		struct harness_resp r;
+		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
+		const char *raft = strstr(r.body, "\"raft\":");
+		ck_assert_ptr_nonnull(raft);
+		char keys[32], term[32], commit[32], applied[32], peers[1024];
+		field(r.body, "keys", keys, sizeof(keys));
+		field(raft, "term", term, sizeof(term));
+		field(raft, "commit", commit, sizeof(commit));
+		field(raft, "applied", applied, sizeof(applied));
+		field(raft, "peers", peers, sizeof(peers));
+		/* match moves with heartbeats' acknowledgements; the rest must
+		 * not. */
+		for (char *m = strstr(peers, "\"match\":"); m;
+		     m = strstr(m + 1, "\"match\":"))
+			for (char *d = m + 8; *d >= '0' && *d <= '9'; d++)
+				*d = '#';
+		snprintf(s->master[i], sizeof(s->master[i]),
+			 "keys %s term %s commit %s applied %s peers %s", keys,
+			 term, commit, applied, peers);
+		harness_resp_free(&r);
+	}
+	for (int i = 0; i < NVOL; i++) {
+		char url[96];
+		snprintf(url, sizeof(url), "http://%s/_/keys", F.vaddr[i]);
+		struct harness_resp r;
+		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
+		s->volume[i] = r.body;
+		free(r.headers);
+	}
+}
+
+static void assert_same(const struct state *a, const struct state *b)
+{
+	for (int i = 0; i < NMASTERS; i++)
+		ck_assert_str_eq(a->master[i], b->master[i]);
+	for (int i = 0; i < NVOL; i++)
+		ck_assert_str_eq(a->volume[i], b->volume[i]);
+}
+
+static void state_free(struct state *s)
+{
+	for (int i = 0; i < NVOL; i++)
+		free(s->volume[i]);
+}
+
+/* A /_/raft/msgs body: one VOTE from master 2 to master 1 with a term
+ * no election would reach, which a master that obeyed it would adopt. */
+static size_t forged_vote(uint8_t *out, size_t cap)
+{
+	struct raft_msg m = {.type = RAFT_MSG_VOTE,
+			     .force = true,
+			     .from = 2,
+			     .to = 1,
+			     .term = UINT64_MAX / 2,
+			     .index = UINT64_MAX / 2,
+			     .log_term = UINT64_MAX / 2};
+	size_t n = raft_msg_size(&m);
+	ck_assert_uint_le(n + 4, cap);
+	le_put32(out, (uint32_t)n);
+	ck_assert_int_eq(raft_msg_encode(&m, out + 4, cap - 4), 0);
+	return n + 4;
+}
+
+struct attack {
+	bool on_volume; /* else on master 1 (index 0) */
+	const char *method, *path;
+	const char *body;   /* NULL: none; "VOTE": forged_vote() */
+	const char *header; /* one more header line, or NULL */
+};
+
+static const struct attack attacks[] = {
+	{false, "POST", "/_/raft/msgs", "VOTE", "X-Raft-From: 2"},
+	{false, "POST", "/_/raft/snapshot", "not a snapshot", NULL},
+	{false, "POST", "/_/raft/members", "add 9 http://127.0.0.1:9", NULL},
+	{false, "GET", "/_/admin/volumes", NULL, NULL},
+	{false, "POST", "/_/admin/volumes", "{\"address\":\"127.0.0.1:9\"}",
+	 NULL},
+	{false, "GET", "/_/admin/records", NULL, NULL},
+	{false, "POST", "/_/admin/records",
+	 "{\"key\":\"/keep/0\",\"size\":1,\"md5\":"
+	 "\"00000000000000000000000000000000\",\"volumes\":[1]}\n",
+	 NULL},
+	{false, "REBALANCE", "/keep/1", NULL, NULL},
+	{true, "PUT", "/keep/0", "rewritten", NULL},
+	{true, "PUT", "/planted", "planted", NULL},
+	{true, "DELETE", "/keep/1", NULL, NULL},
+	{true, "POST", "/_/purge", "/keep/2\n", NULL},
+	{true, "POST", "/_/scrub", NULL, NULL},
+	{true, "GET", "/_/keys", NULL, NULL},
+	{true, "GET", "/_/corrupt", NULL, NULL},
+};
+
+/* Sends attack a to every volume, or to master 1, with `auth` as its
+ * X-Cask-Auth value (NULL: none), and checks each answer is 403 with one
+ * line of text. */
+static void send_attack(const struct attack *a, const char *auth)
+{
+	uint8_t vote[512];
+	const void *body = a->body;
+	size_t len = a->body ? strlen(a->body) : 0;
+	if (a->body && strcmp(a->body, "VOTE") == 0) {
+		len = forged_vote(vote, sizeof(vote));
+		body = vote;
+	}
+	char line[SIGN_VALUE_MAX + 32];
+	const char *extra[3] = {0};
+	int ne = 0;
+	if (auth) {
+		snprintf(line, sizeof(line), SIGN_HEADER ": %s", auth);
+		extra[ne++] = line;
+	}
+	if (a->header)
+		extra[ne++] = a->header;
+	for (int i = 0; i < (a->on_volume ? NVOL : 1); i++) {
+		char url[160];
+		if (a->on_volume)
+			snprintf(url, sizeof(url), "http://%s%s", F.vaddr[i],
+				 a->path);
+		else
+			snprintf(url, sizeof(url), "%s%s", F.murl[0], a->path);
+		struct harness_resp r;
+		ck_assert_int_eq(harness_http_unsigned(a->method, url, body,
+						       len, extra, &r),
+				 0);
+		ck_assert_msg(r.code == 403, "%s %s (auth %s): %ld %s",
+			      a->method, url, auth ? auth : "none", r.code,
+			      r.body);
+		char *nl = strchr(r.body, '\n');
+		ck_assert_msg(nl && nl[1] == '\0' && nl > r.body,
+			      "not one line: %s", r.body);
+		harness_resp_free(&r);
+	}
+}
+
+static void secret_text(char *out, size_t cap)
+{
+	FILE *f = fopen(harness_secret(), "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(out, (int)cap, f));
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static const char *length_of(const struct attack *a)
+{
+	static char s[24];
+	uint8_t vote[512];
+	size_t len = !a->body ? 0
+		     : strcmp(a->body, "VOTE") == 0
+			     ? forged_vote(vote, sizeof(vote))
+			     : strlen(a->body);
+	snprintf(s, sizeof(s), "%zu", len);
+	return s;
+}
+
+START_TEST(strangers_change_nothing)
+{
+	start();
+	struct state before, after;
+	capture(&before);
+	char secret[256];
+	secret_text(secret, sizeof(secret));
+	const char *nonce = "0123456789abcdef0123456789abcdef";
+	for (size_t i = 0; i < sizeof(attacks) / sizeof(*attacks); i++) {
+		const struct attack *a = &attacks[i];
+		char v[SIGN_VALUE_MAX];
+		uint64_t now = clock_wall_ms();
+		send_attack(a, NULL);
+		send_attack(a, "garbage");
+		harness_sign_as("not-the-cluster-secret", a->method, a->path,
+				now, nonce, length_of(a), v);
+		send_attack(a, v);
+		harness_sign_as(secret, a->method, a->path, now - 60000, nonce,
+				length_of(a), v);
+		send_attack(a, v);
+		harness_sign_as(secret, a->method, a->path, now + 60000, nonce,
+				length_of(a), v);
+		send_attack(a, v);
+		/* The right secret over another request: the length. */
+		harness_sign_as(secret, a->method, a->path, now, nonce, "1234",
+				v);
+		send_attack(a, v);
+	}
+	capture(&after);
+	assert_same(&before, &after);
+	state_free(&before);
+	state_free(&after);
+
+	/* Still serving: a write and a read through every master. */
+	int l = wait_leader();
+	ck_assert_int_ge(l, 0);
+	char url[96];
+	snprintf(url, sizeof(url), "%s/after", F.murl[l]);
+	ck_assert_int_eq(harness_request("PUT", url, "still", 5, NULL), 201);
+	for (int i = 0; i < NMASTERS; i++) {
+		snprintf(url, sizeof(url), "%s/keep/0", F.murl[i]);
+		struct harness_resp r;
+		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 302);
+		harness_resp_free(&r);
+	}
+	stop();
+}
+END_TEST
+
+/* Sends method url with body and the given X-Cask-Auth value. */
+static long send_with(const char *method, const char *url, const char *body,
+		      const char *auth)
+{
+	char line[SIGN_VALUE_MAX + 32];
+	snprintf(line, sizeof(line), SIGN_HEADER ": %s", auth);
+	const char *extra[] = {line, NULL};
+	struct harness_resp r;
+	ck_assert_int_eq(harness_http_unsigned(method, url, body,
+					       body ? strlen(body) : 0, extra,
+					       &r),
+			 0);
+	long code = r.code;
+	harness_resp_free(&r);
+	return code;
+}
+
+START_TEST(replays_are_refused)
+{
+	start();
+	char url[96], v1[SIGN_VALUE_MAX], v2[SIGN_VALUE_MAX];
+	snprintf(url, sizeof(url), "http://%s/replayed", F.vaddr[0]);
+	ck_assert_int_eq(sign_request("PUT", url, 2, v1), 0);
+	ck_assert_int_eq(send_with("PUT", url, "v1", v1), 201);
+	ck_assert_int_eq(sign_request("PUT", url, 2, v2), 0);
+	ck_assert_int_eq(send_with("PUT", url, "v2", v2), 201);
+	/* Sending the first again would roll the value back. */
+	ck_assert_int_eq(send_with("PUT", url, "v1", v1), 403);
+	struct harness_resp r;
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, "v2");
+	harness_resp_free(&r);
+	/* On a master, and on another master that has not seen it: each
+	 * remembers only what it accepted, but a captured request is bound to
+	 * its target, not to a host, and the first master spent it. */
+	snprintf(url, sizeof(url), "%s/_/admin/volumes", F.murl[0]);
+	ck_assert_int_eq(sign_request("GET", url, 0, v1), 0);
+	ck_assert_int_eq(send_with("GET", url, NULL, v1), 200);
+	ck_assert_int_eq(send_with("GET", url, NULL, v1), 403);
+	stop();
+}
+END_TEST
+
+/* Runs cask-volume with args until it is healthy or exits; returns its
+ * exit status, or -1 once it answered on port (then it is stopped). */
+static int volume_outcome(const char *const *args, int port, const char *log)
+{
+	pid_t pid = harness_spawn_tool("cask-volume", args, log);
+	ck_assert_int_gt(pid, 0);
+	for (int i = 0; i < 1000; i++) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		if (harness_wait_health(port, 10) == 0) {
+			kill(pid, SIGTERM);
+			ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+			return -1;
+		}
+	}
+	ck_abort_msg("cask-volume neither started nor exited");
+	return 0;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	char *text = calloc(1, 65536);
+	ck_assert_ptr_nonnull(text);
+	size_t n = fread(text, 1, 65535, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+START_TEST(no_secret_means_loopback_only)
+{
+	const char *dir = harness_tmpdir("nosecret");
+	char data[600], log[600], port[16];
+	snprintf(data, sizeof(data), "%s/v", dir);
+	snprintf(log, sizeof(log), "%s/v.log", dir);
+	int p = harness_free_port();
+	snprintf(port, sizeof(port), "%d", p);
+	const char *refused[] = {"-dir",  data,		  "-port",
+				 port,	  "-secret-file", "",
+				 "-bind", "0.0.0.0",	  NULL};
+	ck_assert_int_eq(volume_outcome(refused, p, log), 1);
+	char *text = slurp(log);
+	ck_assert_ptr_nonnull(
+		strstr(text, "-bind 0.0.0.0 without -secret-file"));
+	free(text);
+	const char *insecure[] = {"-dir",	  data, "-port", port,
+				  "-secret-file", "",	"-bind", "0.0.0.0",
+				  "-insecure",	  NULL};
+	ck_assert_int_eq(volume_outcome(insecure, p, log), -1);
+	text = slurp(log);
+	ck_assert_ptr_nonnull(strstr(text, "-insecure: anyone who reaches"));
+	free(text);
+	const char *plain[] = {"-dir",	       data, "-port", port,
+			       "-secret-file", "",   NULL};
+	ck_assert_int_eq(volume_outcome(plain, p, log), -1);
+	text = slurp(log);
+	ck_assert_ptr_nonnull(strstr(text, "127.0.0.1 only"));
+	ck_assert_ptr_nonnull(strstr(text, "on 127.0.0.1:"));
+	free(text);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("hostile");
+	TCase *tc = tcase_create("cluster");
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, strangers_change_nothing);
+	tcase_add_test(tc, replays_are_refused);
+	tcase_add_test(tc, no_secret_means_loopback_only);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
