@@ -30,13 +30,13 @@ spawn() { # log, command...
 VOLS=""
 for i in 1 2 3; do
 	p=$(free_port)
-	spawn "$TMP/v$i.log" "$BIN/cask-volume" -port "$p" -bind 127.0.0.1 -dir "$TMP/v$i"
+	spawn "$TMP/v$i.log" "$BIN/cask-volume" $(secret_flags "$BIN/cask-volume") -port "$p" -bind 127.0.0.1 -dir "$TMP/v$i"
 	wait_up "$p"
 	VOLS="$VOLS${VOLS:+,}127.0.0.1:$p"
 done
 
 solo=$(free_port)
-spawn "$TMP/solo.log" "$BIN/cask-master" -port "$solo" -bind 127.0.0.1 \
+spawn "$TMP/solo.log" "$BIN/cask-master" $(secret_flags "$BIN/cask-master") -port "$solo" -bind 127.0.0.1 \
 	-db "$TMP/solo" -volumes "$VOLS"
 wait_up "$solo"
 
@@ -51,7 +51,7 @@ i=0
 URLS=""
 for p in $PORTS; do
 	i=$((i + 1))
-	spawn "$TMP/m$i.log" "$BIN/cask-master" -id "$i" -port "$p" \
+	spawn "$TMP/m$i.log" "$BIN/cask-master" $(secret_flags "$BIN/cask-master") -id "$i" -port "$p" \
 		-bind 127.0.0.1 -peers "$PEERS" -db "$TMP/m$i" -volumes "$VOLS"
 	URLS="$URLS${URLS:+,}http://127.0.0.1:$p"
 done

@@ -17,14 +17,14 @@ rate() { # wrk output -> requests/s
 VOLS=""
 for i in 1 2 3; do
 	p=$(free_port)
-	"$BIN/cask-volume" -port "$p" -bind 127.0.0.1 -dir "$TMP/v$i" \
+	"$BIN/cask-volume" $(secret_flags "$BIN/cask-volume") -port "$p" -bind 127.0.0.1 -dir "$TMP/v$i" \
 		>"$TMP/v$i.log" 2>&1 &
 	PIDS="$PIDS $!"
 	wait_up "$p" /_/health
 	VOLS="$VOLS${VOLS:+,}127.0.0.1:$p"
 done
 MP=$(free_port)
-"$BIN/cask-master" -port "$MP" -bind 127.0.0.1 -db "$TMP/idx" \
+"$BIN/cask-master" $(secret_flags "$BIN/cask-master") -port "$MP" -bind 127.0.0.1 -db "$TMP/idx" \
 	-volumes "$VOLS" >"$TMP/master.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_up "$MP" /_/health

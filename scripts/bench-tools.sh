@@ -17,7 +17,7 @@ bench_init tools
 # and the volume would outlive the script.
 volume() { # name -> sets ADDR to host:port
 	p=$(free_port)
-	"$BIN/cask-volume" -port "$p" -bind 127.0.0.1 -dir "$TMP/$1" \
+	"$BIN/cask-volume" $(secret_flags "$BIN/cask-volume") -port "$p" -bind 127.0.0.1 -dir "$TMP/$1" \
 		-log-level warn >"$TMP/$1.log" 2>&1 &
 	PIDS="$PIDS $!"
 	wait_up "$p"
@@ -25,7 +25,7 @@ volume() { # name -> sets ADDR to host:port
 }
 MP=$(free_port)
 master() {
-	"$BIN/cask-master" -port "$MP" -bind 127.0.0.1 -db "$TMP/idx" \
+	"$BIN/cask-master" $(secret_flags "$BIN/cask-master") -port "$MP" -bind 127.0.0.1 -db "$TMP/idx" \
 		-volumes "$VOLS" -replicas 3 -log-level warn \
 		>>"$TMP/master.log" 2>&1 &
 	MPID=$!
@@ -60,7 +60,7 @@ kill "$MPID"
 wait "$MPID" 2>/dev/null || true
 rm -rf "$TMP/idx"
 master
-line=$("$BIN/cask-rebuild" -master "127.0.0.1:$MP" | tail -1)
+line=$("$BIN/cask-rebuild" $(secret_flags "$BIN/cask-rebuild") -master "127.0.0.1:$MP" | tail -1)
 printf '| rebuild, %s keys x 3 replicas on 5 volumes, index destroyed | %s keys/s |\n' \
 	"$KEYS" "$(echo "$line" | sed -n 's/.*(\([0-9]*\) keys\/s).*/\1/p')"
 
@@ -70,7 +70,7 @@ for i in 6 7; do
 	curl -sf -o /dev/null -X POST -d "{\"add\":\"$ADDR\"}" \
 		"http://127.0.0.1:$MP/_/admin/volumes"
 done
-line=$("$BIN/cask-rebalance" -master "127.0.0.1:$MP" -c 16 | tail -1)
+line=$("$BIN/cask-rebalance" $(secret_flags "$BIN/cask-rebalance") -master "127.0.0.1:$MP" -c 16 | tail -1)
 moved=$(echo "$line" | sed -n 's/.*moved \([0-9]*\),.*/\1/p')
 secs=$(echo "$line" | sed -n 's/.* in \([0-9.]*\)s.*/\1/p')
 printf '| rebalance, %s keys, 5 -> 7 volumes (%s moved) | %s keys checked/s, %s moved/s |\n' \

@@ -123,7 +123,7 @@ start_cluster() {
 	ports=""
 	for i in 1 2 3 4 5; do
 		p=$(free_port)
-		"$1/cask-volume" -port "$p" -bind 127.0.0.1 -dir "$RUN_DIR/v$i" \
+		"$1/cask-volume" $(secret_flags "$1/cask-volume") -port "$p" -bind 127.0.0.1 -dir "$RUN_DIR/v$i" \
 			-sync batch -log-level warn >"$RUN_DIR/v$i.log" 2>&1 &
 		RUN_PIDS="$RUN_PIDS $!"
 		LABELLED="$LABELLED volumes:$!"
@@ -148,7 +148,7 @@ start_cluster() {
 		replicated=""
 		[ "$2" -gt 1 ] && replicated="-id $i -peers $peers"
 		# shellcheck disable=SC2086 # $replicated is flags or nothing
-		"$1/cask-master" -port "$p" -bind 127.0.0.1 -db "$RUN_DIR/m$i" \
+		"$1/cask-master" $(secret_flags "$1/cask-master") -port "$p" -bind 127.0.0.1 -db "$RUN_DIR/m$i" \
 			-volumes "$vols" -replicas 3 -log-level warn $replicated \
 			>"$RUN_DIR/m$i.log" 2>&1 &
 		MASTER_PIDS="$MASTER_PIDS $!"

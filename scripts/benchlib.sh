@@ -5,6 +5,9 @@
 #   free_port            a TCP port on 127.0.0.1 that was free a moment ago
 #   wait_up PORT [PATH]  polls http://127.0.0.1:PORT/PATH (/_/health) until
 #                        it answers; gives up after 20 s
+#   secret_flags BIN     "-secret-file $TMP/secret" when BIN (a cask daemon
+#                        or tool) takes the flag (an older build may not),
+#                        so the benchmark pays for signing as users do
 #   busy_jiffies         the machine's busy CPU time so far (/proc/stat)
 #   own_jiffies          this shell's CPU time and its waited children's
 #   bench_selected NAME PATTERNS
@@ -36,6 +39,14 @@ bench_init() {
 bench_bg() {
 	"$@" &
 	PIDS="$PIDS $!"
+}
+
+secret_flags() {
+	"$1" -help 2>&1 | grep -q -- -secret-file || return 0
+	if [ ! -s "$TMP/secret" ]; then
+		(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$TMP/secret")
+	fi
+	echo "-secret-file $TMP/secret"
 }
 
 free_port() {

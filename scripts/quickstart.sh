@@ -57,8 +57,15 @@ fi
 "$src/scripts/build.sh" "$build"
 mkdir -p "$data"
 stop
+# The cluster secret signs every request between daemons and tools; made
+# once, readable by this user only.
+secret=$data/secret
+if [ ! -s "$secret" ]; then
+	(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$secret")
+fi
 for i in 1 2 3; do
-	start "volume$i" "300$i" cask-volume -dir "$data/volume$i"
+	start "volume$i" "300$i" cask-volume -dir "$data/volume$i" \
+		-bind 127.0.0.1 -secret-file "$secret"
 done
 peers=1=http://127.0.0.1:3000,2=http://127.0.0.1:3010,3=http://127.0.0.1:3020
 volumes=127.0.0.1:3001,127.0.0.1:3002,127.0.0.1:3003
@@ -67,6 +74,7 @@ for i in 1 2 3; do
 	port=$((3000 + (i - 1) * 10))
 	nohup "$build/cask-master" -id "$i" -port "$port" -peers "$peers" \
 		-db "$data/master$i" -volumes "$volumes" \
+		-bind 127.0.0.1 -secret-file "$secret" \
 		>>"$data/master$i.log" 2>&1 &
 	echo $! >"$data/master$i.pid"
 done
@@ -87,7 +95,7 @@ done
 
 cat <<TRY
 
-cask is running; data and logs are in $data
+cask is running; data, logs and the cluster secret are in $data
   masters: http://127.0.0.1:3000 http://127.0.0.1:3010 http://127.0.0.1:3020 (any takes any request)
   volumes: http://127.0.0.1:3001 http://127.0.0.1:3002 http://127.0.0.1:3003
 
@@ -101,6 +109,7 @@ Try:
   curl -L 'http://127.0.0.1:3000/?unlinked'
   curl -L -X DELETE http://127.0.0.1:3000/wehave
   curl http://127.0.0.1:3000/_/status               # role, term, leader, volumes
+  $build/cask-rebuild -master 127.0.0.1:3000 -dry-run -secret-file $secret
 
 Stop it with: $0 stop
 TRY
