@@ -363,6 +363,103 @@ START_TEST(replays_are_refused)
 }
 END_TEST
 
+/* A message from master 2 to master 1, encoded and framed as a
+ * /_/raft/msgs body (framed) or bare, for X-Raft-Msg. */
+static size_t encode(const struct raft_msg *m, bool framed, uint8_t *out,
+		     size_t cap)
+{
+	size_t n = raft_msg_size(m), off = framed ? 4 : 0;
+	ck_assert_uint_le(n + off, cap);
+	if (framed)
+		le_put32(out, (uint32_t)n);
+	ck_assert_int_eq(raft_msg_encode(m, out + off, cap - off), 0);
+	return n + off;
+}
+
+static long post_signed(const char *path, const void *body, size_t len,
+			const char *const *extra, char *why, size_t cap)
+{
+	char url[160];
+	snprintf(url, sizeof(url), "%s%s", F.murl[0], path);
+	struct harness_resp r;
+	ck_assert_int_eq(harness_http("POST", url, body, len, extra, &r), 0);
+	snprintf(why, cap, "%s", r.body);
+	long code = r.code;
+	harness_resp_free(&r);
+	return code;
+}
+
+/* A member holds the secret, so its requests pass the signature check;
+ * what it sends must still never stop a master or bend its state. */
+START_TEST(bad_input_from_a_member_is_refused)
+{
+	start();
+	struct state before, after;
+	capture(&before);
+	const char *from2[] = {"X-Raft-From: 2", NULL};
+	char why[512];
+	uint8_t buf[1024];
+	/* A snapshot message without its upload: stepping it would install
+	 * a file that is not there (a master used to abort). */
+	struct raft_msg snap = {.type = RAFT_MSG_SNAPSHOT,
+				.from = 2,
+				.to = 1,
+				.term = 1,
+				.snap = {.index = 1000,
+					 .term = 1,
+					 .conf = {.n = 3, .ids = {1, 2, 3}}}};
+	size_t n = encode(&snap, true, buf, sizeof(buf));
+	ck_assert_int_eq(
+		post_signed("/_/raft/msgs", buf, n, from2, why, sizeof(why)),
+		400);
+	ck_assert_ptr_nonnull(strstr(why, "/_/raft/snapshot"));
+	/* Speaking for another member. */
+	struct raft_msg hb = {.type = RAFT_MSG_HEARTBEAT, .from = 3, .to = 1};
+	n = encode(&hb, true, buf, sizeof(buf));
+	ck_assert_int_eq(
+		post_signed("/_/raft/msgs", buf, n, from2, why, sizeof(why)),
+		400);
+	/* An upload that is not an index copy. */
+	n = encode(&snap, false, buf, sizeof(buf));
+	char hdr[2 * sizeof(buf) + 32];
+	int k = snprintf(hdr, sizeof(hdr), "X-Raft-Msg: ");
+	for (size_t i = 0; i < n; i++)
+		k += snprintf(hdr + k, sizeof(hdr) - (size_t)k, "%02x", buf[i]);
+	const char *snap_hdrs[] = {"X-Raft-From: 2", hdr, NULL};
+	const char junk[] = "this is not an LMDB file, whatever it claims";
+	ck_assert_int_eq(post_signed("/_/raft/snapshot", junk, sizeof(junk) - 1,
+				     snap_hdrs, why, sizeof(why)),
+			 400);
+	ck_assert_ptr_nonnull(strstr(why, "snapshot refused"));
+	/* A member's address is not overwritten by an add. */
+	char url[160];
+	snprintf(url, sizeof(url), "add 2 http://127.0.0.1:%d",
+		 harness_free_port());
+	long code = post_signed("/_/raft/members", url, strlen(url), NULL, why,
+				sizeof(why));
+	if (code == 307) { /* master 1 follows: ask the leader */
+		int l = wait_leader();
+		char lurl[160];
+		snprintf(lurl, sizeof(lurl), "%s/_/raft/members", F.murl[l]);
+		struct harness_resp r;
+		ck_assert_int_eq(
+			harness_http("POST", lurl, url, strlen(url), NULL, &r),
+			0);
+		code = r.code;
+		snprintf(why, sizeof(why), "%s", r.body);
+		harness_resp_free(&r);
+	}
+	ck_assert_msg(code == 409, "%ld %s", code, why);
+	for (int i = 0; i < NMASTERS; i++)
+		ck_assert_int_eq(harness_wait_health(F.mport[i], 2000), 0);
+	capture(&after);
+	assert_same(&before, &after);
+	state_free(&before);
+	state_free(&after);
+	stop();
+}
+END_TEST
+
 /* Runs cask-volume with args until it is healthy or exits; returns its
  * exit status, or -1 once it answered on port (then it is stopped). */
 static int volume_outcome(const char *const *args, int port, const char *log)
@@ -435,6 +532,7 @@ int main(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, strangers_change_nothing);
 	tcase_add_test(tc, replays_are_refused);
+	tcase_add_test(tc, bad_input_from_a_member_is_refused);
 	tcase_add_test(tc, no_secret_means_loopback_only);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -24,13 +24,16 @@
  *               the caller syncs and closes fd.
  *   install     replaces the whole state with a copy at path, atomically
  *               and durably; the owner's watched state may have changed.
+ *   check       whether the file at path, which a peer sent, is a copy
+ *               install can take standing for at least `index`; -EINVAL
+ *               with a one-line *why when not. Reads only.
  *   relax_sync  from now on commits need not be synced (the log replays
  *               what a crash of the host takes, master/repl/snapshot.h);
  *   sync        makes everything applied so far durable.
  *
  * Threads: apply, install, relax_sync and sync on the node's driver
  * thread (and its start and stop); copy on the snapshot thread while
- * apply runs; applied on any. Errors: 0 or a negative errno. */
+ * apply runs; applied and check on any. Errors: 0 or a negative errno. */
 #ifndef CASK_MASTER_MACHINE_H
 #define CASK_MASTER_MACHINE_H
 
@@ -50,6 +53,8 @@ struct machine_ops {
 	int (*applied)(void *arg, uint64_t *index);
 	int (*copy)(void *arg, int fd);
 	int (*install)(void *arg, const char *path);
+	int (*check)(void *arg, const char *path, uint64_t index,
+		     const char **why);
 	int (*relax_sync)(void *arg);
 	int (*sync)(void *arg);
 };

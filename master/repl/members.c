@@ -15,9 +15,19 @@ void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 			void *arg)
 {
 	assert(n && done);
-	if (!id || (op == NODE_MEMBER_ADD &&
-		    (!url || transport_set_peer(n->tp, id, url)))) {
-		done(arg, -EINVAL);
+	int rc = !id || (op == NODE_MEMBER_ADD && !url) ? -EINVAL : 0;
+	if (!rc && op == NODE_MEMBER_ADD) {
+		/* A member's address is never overwritten (its traffic would
+		 * go elsewhere); one that was removed may come back at a new
+		 * one. */
+		pthread_mutex_lock(&n->mu);
+		bool member = raft_conf_find(&n->conf, id) >= 0;
+		pthread_mutex_unlock(&n->mu);
+		rc = member ? transport_add_peer(n->tp, id, url)
+			    : transport_set_peer(n->tp, id, url);
+	}
+	if (rc) {
+		done(arg, rc == -EEXIST ? rc : -EINVAL);
 		return;
 	}
 	struct node_member_job *j = calloc(1, sizeof(*j));

@@ -35,7 +35,12 @@ static void on_msgs(void *arg, struct transport_batch *b,
 {
 	struct node *n = arg;
 	struct node_inbox *it = calloc(1, sizeof(*it));
-	if (!it) {
+	pthread_mutex_lock(&n->mu);
+	bool full = n->in_batches >= NODE_INBOX_MAX;
+	n->in_batches += it && !full;
+	pthread_mutex_unlock(&n->mu);
+	if (!it || full) {
+		free(it);
 		transport_batch_free(b); /* lost, as on the network */
 		if (reply)
 			transport_reply(n->tp, reply);
@@ -46,17 +51,33 @@ static void on_msgs(void *arg, struct transport_batch *b,
 	push_inbox(n, it);
 }
 
-static void on_snapshot(void *arg, struct transport_batch *b)
+/* The core installs what it is given and a failed install stops the
+ * master, so a peer's upload is checked before the core sees it. */
+static int on_snapshot(void *arg, struct transport_batch *b, const char **why)
 {
 	struct node *n = arg;
+	char path[4096];
+	int rc = snap_incoming_path(n->dir, path, sizeof(path));
+	if (!rc)
+		rc = n->m.ops->check(n->m.arg, path, b->msgs[0].snap.index,
+				     why);
+	if (rc) {
+		log_warn("raft: refused a snapshot from %" PRIu64 ": %s",
+			 b->msgs[0].from, rc == -EINVAL ? *why : strerror(-rc));
+		*why = rc == -EINVAL ? *why : "cannot check the snapshot";
+		transport_batch_free(b);
+		transport_snapshot_consumed(n->tp);
+		return -EINVAL;
+	}
 	struct node_inbox *it = calloc(1, sizeof(*it));
 	if (!it) {
 		transport_batch_free(b);
 		transport_snapshot_consumed(n->tp);
-		return;
+		return 0; /* lost, as on the network */
 	}
 	*it = (struct node_inbox){.type = NODE_IN_SNAPSHOT, .batch = b};
 	push_inbox(n, it);
+	return 0;
 }
 
 static void snapshot_done(void *arg, uint64_t to, bool ok)
@@ -281,6 +302,7 @@ static void take_work(struct node *n, struct node_inbox **in,
 		      struct node_member_job **jobs, bool *stopping)
 {
 	*in = n->in_head;
+	n->in_batches = 0;
 	*props = n->prop_head;
 	*reads = n->read_head;
 	*jobs = n->jobs_in;

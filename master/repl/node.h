@@ -138,7 +138,8 @@ int node_step_down(struct node *n, unsigned wait_ms);
 
 /* Membership change: add (id, url) as a voter (learner first,
  * promoted once caught up) or remove id. done(arg, result) runs once on
- * the driver thread: 0, -ENOTCONN (not leader), -ETIMEDOUT, -EINVAL. */
+ * the driver thread: 0, -ENOTCONN (not leader), -ETIMEDOUT, -EINVAL,
+ * -EEXIST (an add of a member at another URL than it has). */
 enum node_member_op { NODE_MEMBER_ADD = 1, NODE_MEMBER_REMOVE };
 void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 			const char *url, void (*done)(void *arg, int result),

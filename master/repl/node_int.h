@@ -37,6 +37,9 @@
  * for the peer table. */
 #define NODE_QUEUE_MAX	   4096
 #define NODE_READ_RETRY_MS 300
+/* Message batches waiting for the driver: past this, a batch is dropped
+ * as the network would drop it, so a flood costs bounded memory. */
+#define NODE_INBOX_MAX	   1024
 #define NODE_SNAP_RETRY_MS 1000
 #define NODE_PEERS_MAX	   (2 * RAFT_MAX_NODES * (TRANSPORT_URL_MAX + 24))
 
@@ -98,6 +101,7 @@ struct node {
 	bool stopping;
 	bool snap_written, snap_ok; /* by the snapshot thread, when done */
 	struct node_inbox *in_head, *in_tail;
+	size_t in_batches; /* NODE_IN_MSGS items in the inbox */
 	struct node_proposal *prop_head, *prop_tail;
 	struct node_read *read_head, *read_tail;
 	struct node_member_job *jobs_in;

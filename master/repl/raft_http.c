@@ -70,6 +70,10 @@ static enum MHD_Result answer(struct members_req *m)
 	case -EBUSY:
 		why = "another membership change is running";
 		break;
+	case -EEXIST:
+		return http_reply_text(m->c, 409,
+				       "that id is a member at another URL: "
+				       "remove it first");
 	default:
 		why = "not the leader any more: retry";
 		break;

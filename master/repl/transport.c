@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/httpc.h"
@@ -484,6 +485,25 @@ int transport_set_peer(struct transport *t, uint64_t id, const char *url)
 	return rc;
 }
 
+int transport_add_peer(struct transport *t, uint64_t id, const char *url)
+{
+	pthread_mutex_lock(&t->mu);
+	struct peer *p = find(t, id);
+	int rc;
+	if (p) {
+		size_t n = strlen(url);
+		while (n > 7 && url[n - 1] == '/')
+			n--;
+		rc = strlen(p->url) == n && strncmp(p->url, url, n) == 0
+			     ? 0
+			     : -EEXIST;
+	} else {
+		rc = set_peer_locked(t, id, url);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
 int transport_peer_url(struct transport *t, uint64_t id, char *out, size_t cap)
 {
 	pthread_mutex_lock(&t->mu);
@@ -733,6 +753,23 @@ static void fail(struct inbound *in, unsigned code, const char *why)
 	}
 }
 
+/* Whether size bytes fit on the disk the snapshot goes to with 64 MiB to
+ * spare: an upload is refused before its bytes fill the disk the index
+ * and the log need too. */
+static bool room_for(const struct transport *t, uint64_t size)
+{
+	char dir[sizeof(t->incoming)];
+	snprintf(dir, sizeof(dir), "%s", t->incoming);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	struct statvfs vs;
+	if (statvfs(slash ? dir : ".", &vs))
+		return false;
+	uint64_t avail = (uint64_t)vs.f_bavail * vs.f_frsize;
+	return avail >= 64u << 20 && size <= avail - (64u << 20);
+}
+
 static enum MHD_Result begin(struct transport *t, struct MHD_Connection *c,
 			     const char *url, const char *method, void **state)
 {
@@ -751,6 +788,9 @@ static enum MHD_Result begin(struct transport *t, struct MHD_Connection *c,
 		return http_reply_text(c, 413,
 				       "raft body too large or "
 				       "without a Content-Length");
+	if (kind == IN_SNAPSHOT && !room_for(t, size))
+		return http_reply_text(c, 507,
+				       "snapshot larger than the free disk");
 	const char *peers =
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Raft-Peers");
 	if (peers && strlen(peers) < PEERS_HDR_MAX)
@@ -867,6 +907,20 @@ static enum MHD_Result answer(struct transport *t, struct MHD_Connection *c,
 	return ret;
 }
 
+/* A batch the node must not step: a snapshot comes only with its upload
+ * (stepping one without the file would install nothing, or what another
+ * upload left), and a sender speaks only for itself. */
+static const char *batch_refused(const struct transport_batch *b, uint64_t from)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->msgs[i].type == RAFT_MSG_SNAPSHOT)
+			return "a snapshot comes through /_/raft/snapshot";
+		if (b->msgs[i].from != from)
+			return "a message from another member than X-Raft-From";
+	}
+	return NULL;
+}
+
 static enum MHD_Result end(struct transport *t, struct MHD_Connection *c,
 			   struct inbound *in)
 {
@@ -881,6 +935,12 @@ static enum MHD_Result end(struct transport *t, struct MHD_Connection *c,
 			return http_reply_text(c, 503, "out of memory");
 		if (rc)
 			return http_reply_text(c, 400, "malformed raft batch");
+		const char *why = batch_refused(b, in->from);
+		if (why) {
+			transport_batch_free(b); /* frees in->body too */
+			in->body = NULL;
+			return http_reply_text(c, 400, "%s", why);
+		}
 		atomic_fetch_add(&t->received, b->n);
 		in->body = NULL; /* b has it */
 		pthread_mutex_lock(&t->mu);
@@ -903,7 +963,9 @@ static enum MHD_Result end(struct transport *t, struct MHD_Connection *c,
 	atomic_fetch_add(&t->snaps_received, 1);
 	struct transport_batch *snap = in->snap;
 	in->snap = NULL;
-	t->cb.on_snapshot(t->cb.arg, snap);
+	const char *why = NULL;
+	if (t->cb.on_snapshot(t->cb.arg, snap, &why))
+		return http_reply_text(c, 400, "snapshot refused: %s", why);
 	return http_reply_empty(c, 204);
 }
 

@@ -67,8 +67,11 @@ struct transport_callbacks {
 	/* A snapshot arrived whole and synced at the options' incoming_path
 	 * with its SNAPSHOT message (b holds just that one; the callee owns
 	 * b). No other snapshot is received until
-	 * transport_snapshot_consumed. */
-	void (*on_snapshot)(void *arg, struct transport_batch *b);
+	 * transport_snapshot_consumed. Returns 0, or -EINVAL with a
+	 * one-line *why for a file the callee refuses (the sender is told
+	 * 400, and the next upload may come). */
+	int (*on_snapshot)(void *arg, struct transport_batch *b,
+			   const char **why);
 	/* A snapshot sent to `to` was (ok) or was not delivered. */
 	void (*snapshot_done)(void *arg, uint64_t to, bool ok);
 };
@@ -97,6 +100,11 @@ void transport_stop(struct transport *t);
 
 /* Sets (or replaces) a peer's base URL, "http://host:port". */
 int transport_set_peer(struct transport *t, uint64_t id, const char *url);
+
+/* Adds a peer, or accepts one known at the same URL; -EEXIST when id is
+ * known at another URL (a member's address is never overwritten by an
+ * add: remove it first), -EINVAL, -ENOSPC as transport_set_peer. */
+int transport_add_peer(struct transport *t, uint64_t id, const char *url);
 
 /* Copies a peer's URL into out; -ENOENT when unknown. */
 int transport_peer_url(struct transport *t, uint64_t id, char *out, size_t cap);

@@ -1273,6 +1273,51 @@ static int copy_db(MDB_txn *from, MDB_txn *txn, const char *name, MDB_dbi dst)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+int idx_check_copy(const char *path, uint64_t index, const char **why)
+{
+	struct stat st;
+	if (stat(path, &st) || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > MAP_SIZE) {
+		*why = "not a file of at most the index's map size";
+		return -EINVAL;
+	}
+	MDB_env *env;
+	MDB_txn *txn = NULL;
+	if (mdb_env_create(&env))
+		return -ENOMEM;
+	int rc = mdb_env_set_maxdbs(env, 8);
+	if (!rc)
+		rc = mdb_env_set_mapsize(env, MAP_SIZE);
+	if (rc) {
+		mdb_env_close(env);
+		return -ENOMEM;
+	}
+	*why = "not an LMDB file";
+	rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK,
+			  0644);
+	if (!rc)
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	MDB_dbi dbi;
+	const char *names[] = {"keys", "volumes", "purge", "applied"};
+	for (size_t i = 0; !rc && i < sizeof(names) / sizeof(*names); i++) {
+		*why = "without the index's databases";
+		rc = mdb_dbi_open(txn, names[i], 0, &dbi);
+	}
+	MDB_val k = {5, "index"}, v;
+	if (!rc) {
+		*why = "without an applied index";
+		rc = mdb_get(txn, dbi, &k, &v);
+	}
+	if (!rc && (v.mv_size != 16 || le_get64(v.mv_data) < index)) {
+		*why = "older than the index it is sent for";
+		rc = MDB_CORRUPTED;
+	}
+	if (txn)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return rc ? -EINVAL : 0;
+}
+
 int idx_install(struct idx *ix, const char *path)
 {
 	MDB_env *env;

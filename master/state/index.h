@@ -224,4 +224,11 @@ int idx_purge_pending(struct idx *ix, uint32_t vol, const char *key,
 int idx_copy(struct idx *ix, int fd);
 int idx_install(struct idx *ix, const char *path);
 
+/* Whether the file at path is a copy idx_install can take that stands for
+ * at least `index`: an LMDB file, at most the index's map size, with the
+ * index's databases, and an applied index no lower. Reads only. Returns
+ * 0, or -EINVAL (with a one-line *why) for anything else, -ENOMEM. A
+ * peer's upload is checked so before the node acts on it. */
+int idx_check_copy(const char *path, uint64_t index, const char **why);
+
 #endif

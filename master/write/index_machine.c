@@ -47,6 +47,12 @@ static int install(void *arg, const char *path)
 	return idx_install(arg, path);
 }
 
+static int check(void *arg, const char *path, uint64_t index, const char **why)
+{
+	(void)arg;
+	return idx_check_copy(path, index, why);
+}
+
 static int relax_sync(void *arg)
 {
 	return idx_relax_sync(arg);
@@ -62,6 +68,7 @@ static const struct machine_ops ops = {
 	.applied = applied,
 	.copy = copy,
 	.install = install,
+	.check = check,
 	.relax_sync = relax_sync,
 	.sync = sync_all,
 };
