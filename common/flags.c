@@ -157,3 +157,23 @@ int flags_parse(const struct flag *flags, int argc, char **argv,
 	}
 	return 0;
 }
+
+long flags_parse_duration_ms(const char *s, double max_ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	static const struct {
+		const char *unit;
+		double ms;
+	} units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1},
+		     {"s", 1e3},   {"m", 60e3},	 {"h", 3600e3}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0) {
+			double ms = v * units[i].ms;
+			return ms < 1 ? 1 : ms > max_ms ? -EINVAL : (long)ms;
+		}
+	return -EINVAL;
+}

@@ -35,6 +35,11 @@ struct flag {
 int flags_parse(const struct flag *flags, int argc, char **argv,
 		const char *summary);
 
+/* Parses a Go duration ("1s", "500ms", "1.5s", "2m"), as minikeyvalue's
+ * -voltimeout takes, of at most max_ms (anything above 0 counts at least
+ * 1 ms). Returns milliseconds or -EINVAL. */
+long flags_parse_duration_ms(const char *s, double max_ms);
+
 /* Parses a size such as "512", "64K", "1G". Returns 0 or -EINVAL. */
 int flags_parse_size(const char *s, uint64_t *out);
 

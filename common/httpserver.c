@@ -10,12 +10,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/connguard.h"
+#include "common/flags.h"
 #include "common/httpd.h"
 #include "common/log.h"
 
 struct httpserver {
 	struct httpserver_options o;
 	struct MHD_Daemon *d;
+	struct connguard *guard; /* NULL: none */
 	atomic_uint open;
 	atomic_bool stopping;
 };
@@ -33,11 +36,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	 * daemon under a suspended connection (libmicrohttpd aborts). */
 	if (fresh)
 		atomic_fetch_add(&s->open, 1);
+	size_t given = *upload_size;
 	enum MHD_Result ret = s->o.handler(s->o.cls, c, url, method, version,
 					   upload, upload_size, con_cls);
 	if (fresh && !*con_cls)
 		atomic_fetch_sub(&s->open, 1);
+	if (s->guard) {
+		const union MHD_ConnectionInfo *sc = MHD_get_connection_info(
+			c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		const union MHD_ConnectionInfo *su = MHD_get_connection_info(
+			c, MHD_CONNECTION_INFO_CONNECTION_SUSPENDED);
+		connguard_called(s->guard, sc ? sc->socket_context : NULL,
+				 fresh, given - *upload_size,
+				 su && su->suspended == MHD_YES);
+	}
 	return ret;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct httpserver *s = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		*socket_context = connguard_open(s->guard, c);
+	else
+		connguard_close(s->guard, *socket_context);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -47,6 +71,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	bool counted = *con_cls != NULL;
 	if (s->o.completed)
 		s->o.completed(s->o.cls, c, con_cls, toe);
+	if (s->guard) {
+		const union MHD_ConnectionInfo *sc = MHD_get_connection_info(
+			c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		connguard_ended(s->guard, sc ? sc->socket_context : NULL);
+	}
 	if (counted)
 		atomic_fetch_sub(&s->open, 1);
 }
@@ -114,10 +143,26 @@ int httpserver_start(const struct httpserver_options *o,
 					(intptr_t)o->connection_memory, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 					    (intptr_t)o->timeout_s, NULL};
-	if (o->max_connections)
+	if (o->limits.max_connections)
 		opts[n++] = (struct MHD_OptionItem){
 			MHD_OPTION_CONNECTION_LIMIT,
-			(intptr_t)o->max_connections, NULL};
+			(intptr_t)o->limits.max_connections, NULL};
+	if (o->limits.per_ip_connections)
+		opts[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			(intptr_t)o->limits.per_ip_connections, NULL};
+	if (o->limits.client_timeout_ms) {
+		s->guard = connguard_new(o->limits.client_timeout_ms,
+					 o->limits.min_rate);
+		if (!s->guard) {
+			*out = NULL;
+			free(s);
+			return -ENOMEM;
+		}
+		opts[n++] =
+			(struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+						(intptr_t)on_connection, s};
+	}
 	if (o->thread_stack)
 		opts[n++] = (struct MHD_OptionItem){
 			MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)o->thread_stack,
@@ -138,9 +183,28 @@ int httpserver_start(const struct httpserver_options *o,
 				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!s->d) {
 		*out = NULL;
+		connguard_free(s->guard);
 		free(s);
 		return -EADDRINUSE;
 	}
+	return 0;
+}
+
+int httpserver_limits_parse(long conns, long per_ip, const char *timeout,
+			    uint64_t min_rate, struct httpserver_limits *out)
+{
+	long ms = strcmp(timeout, "0") == 0
+			  ? 0
+			  : flags_parse_duration_ms(timeout, 3600e3);
+	if (conns < 1 || conns > 1000000 || per_ip < 0 || per_ip > conns ||
+	    ms < 0) {
+		fprintf(stderr, "-max-connections is 1..1000000, "
+				"-max-connections-per-ip 0..-max-connections, "
+				"-client-timeout a duration like 30s, or 0\n");
+		return -EINVAL;
+	}
+	*out = (struct httpserver_limits){(unsigned)conns, (unsigned)per_ip,
+					  (unsigned)ms, min_rate};
 	return 0;
 }
 
@@ -177,5 +241,11 @@ void httpserver_stop(struct httpserver *s)
 		return;
 	httpserver_quiesce(s);
 	MHD_stop_daemon(s->d);
+	connguard_free(s->guard);
 	free(s);
+}
+
+uint64_t httpserver_slow_closed(const struct httpserver *s)
+{
+	return s->guard ? connguard_closed(s->guard) : 0;
 }

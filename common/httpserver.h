@@ -38,15 +38,46 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* grace_ms for httpserver_wait that never gives up. */
 #define HTTPSERVER_FOREVER 0xffffffffu
 
+/* What one client may hold. */
+struct httpserver_limits {
+	unsigned max_connections;    /* 0: libmicrohttpd's default */
+	unsigned per_ip_connections; /* from one client address; 0: any */
+	/* Slow clients (common/connguard.h): headers within this, bodies at
+	 * min_rate bytes/s over windows this long; 0: no guard. */
+	unsigned client_timeout_ms;
+	uint64_t min_rate;
+};
+
+/* The flags (common/flags.h) for the limits, worded once for every
+ * daemon; httpserver_limits_parse turns their values into limits. */
+/* clang-format off */
+#define HTTPSERVER_LIMIT_FLAGS(conns, conns_def, per_ip, per_ip_def,          \
+			       timeout, min_rate)                             \
+	{"max-connections", FLAG_INT, (conns), (conns_def),                   \
+	 "concurrent connections"},                                           \
+	{"max-connections-per-ip", FLAG_INT, (per_ip), (per_ip_def),          \
+	 "concurrent connections from one client address (0: no limit)"},     \
+	{"client-timeout", FLAG_STR, (timeout), "30s",                        \
+	 "a client sends a request's headers within this, and a body at "     \
+	 "-min-rate or faster over every such span, or is cut off (0: never)"}, \
+	{"min-rate", FLAG_SIZE, (min_rate), "1K",                             \
+	 "slowest request body accepted, in bytes per second"}
+/* clang-format on */
+
+/* 0, or -EINVAL (and a line on stderr) for values out of range. */
+int httpserver_limits_parse(long conns, long per_ip, const char *timeout,
+			    uint64_t min_rate, struct httpserver_limits *out);
+
 struct httpserver_options {
-	const char *bind;	  /* dotted IPv4 address */
-	int port;		  /* 0: an ephemeral port */
-	unsigned threads;	  /* see above */
-	unsigned max_connections; /* 0: libmicrohttpd's default */
+	const char *bind; /* dotted IPv4 address */
+	int port;	  /* 0: an ephemeral port */
+	unsigned threads; /* see above */
+	struct httpserver_limits limits;
 	size_t connection_memory; /* per connection: bounds the headers */
 	unsigned timeout_s;	  /* an idle connection is closed after */
 	size_t thread_stack;	  /* 0: the default */
@@ -79,6 +110,10 @@ bool httpserver_drain(struct httpserver *s, unsigned grace_ms);
  * every 10 ms: for a daemon's own count of suspended operations. Returns
  * whether it was reached. */
 bool httpserver_wait(const atomic_uint *n, unsigned grace_ms);
+
+/* Connections closed for being slow (connguard_closed), 0 without a
+ * guard. */
+uint64_t httpserver_slow_closed(const struct httpserver *s);
 
 /* Frees s; NULL is a no-op. */
 void httpserver_stop(struct httpserver *s);

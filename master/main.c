@@ -24,28 +24,6 @@
 #include "master/repl/snapshot.h"
 #include "master/write/volumes.h"
 
-/* Parses a Go duration ("1s", "500ms", "1.5s", "2m"), as minikeyvalue's
- * -voltimeout takes, of at most max_ms. Returns milliseconds or -EINVAL. */
-static long parse_duration_ms(const char *s, double max_ms)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -EINVAL;
-	static const struct {
-		const char *unit;
-		double ms;
-	} units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1},
-		     {"s", 1e3},   {"m", 60e3},	 {"h", 3600e3}};
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (strcmp(end, units[i].unit) == 0) {
-			double ms = v * units[i].ms;
-			return ms < 1 ? 1 : ms > max_ms ? -EINVAL : (long)ms;
-		}
-	return -EINVAL;
-}
-
 /* Whether host:port a (len bytes) is named in the n bytes of a
  * normalized list. */
 static bool listed(const char *list, size_t n, const char *a, size_t len)
@@ -228,7 +206,9 @@ int main(int argc, char **argv)
 	const char *secret_file;
 	const char *db, *volumes, *fallback, *voltimeout, *interval, *bind,
 		*level, *peers, *join, *self_url;
-	long id, snapshot_entries, repair_rate;
+	long id, snapshot_entries, repair_rate, max_conns, per_ip;
+	uint64_t min_rate;
+	const char *client_timeout;
 	const char *repair_after;
 	const struct flag flags[] = {
 		{"port", FLAG_INT, &port, "3000", "TCP port to listen on"},
@@ -256,6 +236,8 @@ int main(int argc, char **argv)
 		{"list-max", FLAG_SIZE, &list_max, "1000000",
 		 "most keys an unpaged ?list may return (413 above)"},
 		{"threads", FLAG_INT, &threads, "2", "HTTP polling threads"},
+		HTTPSERVER_LIMIT_FLAGS(&max_conns, "1024", &per_ip, "256",
+				       &client_timeout, &min_rate),
 		{"log-level", FLAG_STR, &level, "info",
 		 "debug, info, warn or error"},
 		{"id", FLAG_INT, &id, "0", "this master's id in -peers"},
@@ -282,9 +264,10 @@ int main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	char vlist[CMD_MAX_ADDRS + 1];
 	int nvol = normalize_volumes(volumes, vlist, sizeof(vlist));
-	long timeout_ms = parse_duration_ms(voltimeout, 3600e3);
-	long interval_ms = parse_duration_ms(interval, 3600e3);
-	long repair_after_ms = parse_duration_ms(repair_after, 30 * 86400e3);
+	long timeout_ms = flags_parse_duration_ms(voltimeout, 3600e3);
+	long interval_ms = flags_parse_duration_ms(interval, 3600e3);
+	long repair_after_ms =
+		flags_parse_duration_ms(repair_after, 30 * 86400e3);
 	int lvl = log_parse_level(level);
 	if (!*db || nvol < 1 || timeout_ms < 0 || interval_ms < 0 || lvl < 0 ||
 	    port < 0 || port > 65535 || replicas < 1 ||
@@ -301,6 +284,10 @@ int main(int argc, char **argv)
 			argv[0], CMD_MAX_VOLS);
 		return 2;
 	}
+	struct httpserver_limits limits;
+	if (httpserver_limits_parse(max_conns, per_ip, client_timeout, min_rate,
+				    &limits))
+		return 2;
 	log_set_level((enum log_level)lvl);
 	if (sign_init(secret_file) || sign_bind(bind, insecure, &bind))
 		return 1;
@@ -391,7 +378,8 @@ int main(int argc, char **argv)
 				 .voltimeout_ms = timeout_ms,
 				 .max_value = max_value,
 				 .list_max = (size_t)list_max,
-				 .threads = (unsigned)threads};
+				 .threads = (unsigned)threads,
+				 .limits = limits};
 	struct move_deps md = {ix, cm, vs, pg, (unsigned)replicas, timeout_ms};
 	struct repair_options ro = {.interval_ms = interval_ms,
 				    .after_ms = repair_after_ms,

@@ -38,6 +38,7 @@ int fixture_start(struct fixture *f, const struct fixture_opts *o)
 	int rc = keep_master_args(f, o->master_args);
 	if (rc)
 		return rc;
+	f->vargv = o->volume_args;
 	size_t n = 0;
 	for (int i = 0; i < FIXTURE_MAX_MASTERS; i++) {
 		f->mport[i] = harness_free_port();
@@ -70,8 +71,10 @@ int fixture_start_volume(struct fixture *f, int i)
 	if (p < 0)
 		return p;
 	snprintf(port, sizeof(port), "%d", p);
-	const char *args[] = {"-port", port,	    "-dir", dir,
-			      "-bind", "127.0.0.1", NULL};
+	const char *args[32] = {"-port", port,	  "-dir",
+				dir,	 "-bind", "127.0.0.1"};
+	for (int k = 0; f->vargv && f->vargv[k] && k < 24; k++)
+		args[6 + k] = f->vargv[k];
 	int rc = harness_start(&f->vol[i], "cask-volume", p, args, log);
 	if (rc)
 		return rc;

@@ -34,6 +34,9 @@ struct fixture_opts {
 	const char *check_interval; /* NULL: the master's default */
 	/* More flags for every master, NULL-terminated; copied. */
 	const char *const *master_args;
+	/* More flags for every volume, NULL-terminated; borrowed for the
+	 * fixture's life. */
+	const char *const *volume_args;
 };
 
 struct fixture {
@@ -53,6 +56,7 @@ struct fixture {
 	char check_interval[16];
 	char margbuf[512];
 	const char *margv[16];
+	const char *const *vargv;
 };
 
 /* Makes the temp folder, picks the masters' ports, starts the volumes

@@ -12,13 +12,17 @@
  * request sent a second time is refused too, and cannot undo what came
  * after it. Daemons without a secret listen on loopback only, and refuse
  * another address unless -insecure. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -460,6 +464,137 @@ START_TEST(bad_input_from_a_member_is_refused)
 }
 END_TEST
 
+/* A TCP connection to 127.0.0.1:port from the loopback address `from`
+ * (127.0.0.x: distinct client addresses for the per-IP limit). */
+static int connect_from(const char *from, int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	ck_assert_int_eq(inet_pton(AF_INET, from, &a.sin_addr), 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	return fd;
+}
+
+/* GET /_/health from `from` on a fresh connection: the status, or -1
+ * when the server closed it without an answer (a limit refused it). */
+static int health_from(const char *from, int port)
+{
+	int fd = connect_from(from, port);
+	const char *req = "GET /_/health HTTP/1.1\r\nHost: x\r\n"
+			  "Connection: close\r\n\r\n";
+	ssize_t w = send(fd, req, strlen(req), MSG_NOSIGNAL);
+	char ans[512] = "";
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = w > 0 ? recv(fd, ans, sizeof(ans) - 1, 0) : -1;
+	close(fd);
+	int code = -1;
+	if (n > 12 && sscanf(ans, "HTTP/1.1 %d", &code) == 1)
+		return code;
+	return -1;
+}
+
+/* Whether the server closed fd (a read sees the end or a reset),
+ * waiting up to ms. */
+static bool closed_within(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	char c;
+	return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* Slow clients at the limits of one daemon (a volume or a master, on
+ * port): one address filling its share cannot lock others out, and
+ * clients that trickle their headers or bodies are cut off within the
+ * deadline, so honest ones are served again. */
+static void slow_clients_on(int port, const char *put_path)
+{
+	enum { PER_IP = 3 };
+	int slow[2 * PER_IP];
+	/* Slow headers from .1, a byte at a time: its share is full. */
+	for (int i = 0; i < PER_IP; i++) {
+		slow[i] = connect_from("127.0.0.11", port);
+		ck_assert_int_eq(send(slow[i], "GET /_/health HTTP/1.1\r\nH",
+				      27, MSG_NOSIGNAL),
+				 27);
+	}
+	/* Slow bodies from .2: headers at once, then a trickle. */
+	for (int i = PER_IP; i < 2 * PER_IP; i++) {
+		slow[i] = connect_from("127.0.0.12", port);
+		char head[256];
+		int n = snprintf(head, sizeof(head),
+				 "PUT %s%d HTTP/1.1\r\nHost: x\r\n"
+				 "Content-Length: 1000000\r\n\r\nab",
+				 put_path, i);
+		char signed_head[512];
+		size_t m = harness_sign_raw(head, (size_t)n, signed_head,
+					    sizeof(signed_head));
+		ck_assert_int_eq(send(slow[i], signed_head, m, MSG_NOSIGNAL),
+				 (ssize_t)m);
+	}
+	/* A fourth from .11 is over its share; another address is served
+	 * while the slow ones hold theirs. */
+	ck_assert_int_eq(health_from("127.0.0.11", port), -1);
+	ck_assert_int_eq(health_from("127.0.0.13", port), 200);
+	/* The trickle goes on, a byte every 100 ms: below 1 KiB/s. Within
+	 * the 1 s deadline and a sweep, every slow one is cut. */
+	uint64_t t0 = clock_mono_ms();
+	int open = 2 * PER_IP;
+	while (open && clock_mono_ms() - t0 < 4000) {
+		open = 0;
+		for (int i = 0; i < 2 * PER_IP; i++) {
+			if (slow[i] < 0)
+				continue;
+			if (closed_within(slow[i], 0)) {
+				close(slow[i]);
+				slow[i] = -1;
+				continue;
+			}
+			send(slow[i], i < PER_IP ? "o" : "x", 1, MSG_NOSIGNAL);
+			open++;
+		}
+		pause_ms(100);
+	}
+	ck_assert_int_eq(open, 0);
+	ck_assert_uint_ge(clock_mono_ms() - t0, 700); /* not before 1 s */
+	/* Their address is welcome again. */
+	ck_assert_int_eq(health_from("127.0.0.11", port), 200);
+}
+
+START_TEST(slow_clients_are_cut_off)
+{
+	const char *limits[] = {"-max-connections",
+				"8",
+				"-max-connections-per-ip",
+				"3",
+				"-client-timeout",
+				"1s",
+				"-min-rate",
+				"1K",
+				NULL};
+	const struct fixture_opts o = {.tag = "slow",
+				       .volumes = 1,
+				       .masters = 1,
+				       .volume_args = limits,
+				       .master_args = limits};
+	ck_assert_int_eq(fixture_start(&F, &o), 0);
+	slow_clients_on(F.vol[0].port, "/slow");
+	slow_clients_on(F.mport[0], "/slow");
+	/* Honest traffic, through the master to the volume, still works. */
+	char url[96];
+	snprintf(url, sizeof(url), "%s/honest", F.murl[0]);
+	ck_assert_int_eq(harness_request("PUT", url, "ok", 2, NULL), 201);
+	stop();
+}
+END_TEST
+
 /* Runs cask-volume with args until it is healthy or exits; returns its
  * exit status, or -1 once it answered on port (then it is stopped). */
 static int volume_outcome(const char *const *args, int port, const char *log)
@@ -533,6 +668,7 @@ int main(void)
 	tcase_add_test(tc, strangers_change_nothing);
 	tcase_add_test(tc, replays_are_refused);
 	tcase_add_test(tc, bad_input_from_a_member_is_refused);
+	tcase_add_test(tc, slow_clients_are_cut_off);
 	tcase_add_test(tc, no_secret_means_loopback_only);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -27,8 +27,9 @@ static int parse_sync(const char *s, enum bc_sync *out)
 
 int main(int argc, char **argv)
 {
-	long port, merge_pct, merge_interval, max_conns, threads;
-	uint64_t segment_size, max_value, scrub_rate;
+	long port, merge_pct, merge_interval, max_conns, per_ip, threads;
+	uint64_t segment_size, max_value, scrub_rate, min_rate;
+	const char *client_timeout;
 	const char *dir, *sync_name, *bind, *level, *secret_file;
 	bool insecure;
 	const struct flag flags[] = {
@@ -49,8 +50,8 @@ int main(int argc, char **argv)
 		 "background scrub: record bytes re-read and checked per "
 		 "second, pass after pass (0: no background scrub); a pass "
 		 "asked for with POST /_/scrub is not rate-limited"},
-		{"max-connections", FLAG_INT, &max_conns, "1024",
-		 "concurrent connections"},
+		HTTPSERVER_LIMIT_FLAGS(&max_conns, "1024", &per_ip, "512",
+				       &client_timeout, &min_rate),
 		{"threads", FLAG_INT, &threads, "8",
 		 "HTTP polling threads; a GET that misses the page cache "
 		 "holds one, so size it for the disk reads to keep in flight "
@@ -69,8 +70,8 @@ int main(int argc, char **argv)
 	int lvl = log_parse_level(level);
 	if (!*dir || parse_sync(sync_name, &sync) || lvl < 0 || port < 0 ||
 	    port > 65535 || merge_pct < 1 || merge_pct > 100 ||
-	    merge_interval < 0 || max_conns < 1 || threads < 0 ||
-	    threads > 1024 || segment_size < 4096) {
+	    merge_interval < 0 || threads < 0 || threads > 1024 ||
+	    segment_size < 4096) {
 		fprintf(stderr,
 			"%s: -dir is required; -sync is always|batch|"
 			"none; -merge-threshold is 1..100; -threads is "
@@ -78,6 +79,10 @@ int main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
+	struct httpserver_limits limits;
+	if (httpserver_limits_parse(max_conns, per_ip, client_timeout, min_rate,
+				    &limits))
+		return 2;
 	log_set_level((enum log_level)lvl);
 	if (sign_init(secret_file) || sign_bind(bind, insecure, &bind))
 		return 1;
@@ -109,7 +114,7 @@ int main(int argc, char **argv)
 		.bind = bind,
 		.port = (int)port,
 		.max_value = max_value,
-		.max_connections = (unsigned)max_conns,
+		.limits = limits,
 		.threads = (unsigned)threads,
 	};
 	struct srv *srv;

@@ -1138,7 +1138,7 @@ int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 	struct httpserver_options ho = {.bind = opt->bind,
 					.port = opt->port,
 					.threads = opt->threads,
-					.max_connections = opt->max_connections,
+					.limits = opt->limits,
 					.connection_memory = 64 * 1024,
 					.timeout_s = 120,
 					.thread_stack = 256 * 1024,

@@ -89,13 +89,14 @@
 
 #include <stdint.h>
 
+#include "common/httpserver.h"
 #include "volume/bitcask.h"
 
 struct srv_options {
 	const char *bind; /* address to listen on */
 	int port;
 	uint64_t max_value;
-	unsigned max_connections;
+	struct httpserver_limits limits;
 	unsigned threads; /* polling threads; 0: one per connection */
 };
 

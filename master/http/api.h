@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/httpserver.h"
+
 #include "master/write/commit.h"
 #include "master/state/index.h"
 #include "master/repl/node.h"
@@ -57,6 +59,7 @@ struct api_options {
 	uint64_t max_value;
 	size_t list_max; /* largest unbounded ?list answer (else 413) */
 	unsigned threads;
+	struct httpserver_limits limits;
 };
 
 struct api_deps {
