@@ -194,9 +194,12 @@ int jsonl_u64(const struct jsonl_member *m, uint64_t *out)
 	uint64_t v = 0;
 	for (size_t i = 0; i < m->len; i++) {
 		char c = m->str[i];
-		if (c < '0' || c > '9' || v > (UINT64_MAX - 9) / 10)
+		unsigned d = (unsigned)(c - '0');
+		/* Exact: v * 10 + d <= UINT64_MAX, so UINT64_MAX itself
+		 * parses. */
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
 			return -EINVAL;
-		v = v * 10 + (uint64_t)(c - '0');
+		v = v * 10 + d;
 	}
 	*out = v;
 	return 0;

@@ -51,6 +51,8 @@ long key_pct_encode(const char *in, size_t inlen, char *out, size_t cap)
 			out[n++] = digits[c & 15];
 		}
 	}
+	if (n >= cap) /* an empty key into no room at all */
+		return -ENAMETOOLONG;
 	out[n] = '\0';
 	return (long)n;
 }
@@ -72,7 +74,7 @@ static int has_dot_segment(const char *k, size_t len)
 
 long key_from_path(const char *path, char out[KEY_MAX + 1], const char **why)
 {
-	assert(path && out && why);
+	assert(path && out);
 	const char *reason = NULL;
 	long rc;
 	size_t inlen = strlen(path);

@@ -27,7 +27,8 @@ static void put_bytes(struct writer *w, const void *d, size_t n)
 		w->full = true;
 		return;
 	}
-	memcpy(w->p + w->len, d, n);
+	if (n) /* d may be NULL then: an empty CMD_VOLUMES */
+		memcpy(w->p + w->len, d, n);
 	w->len += n;
 }
 
@@ -67,9 +68,12 @@ static unsigned version_of(const struct cmd *c)
 
 /* Whether every non-empty entry of the comma-separated addrs is a
  * volume spec (host:port[@zone]) with a host:port of at most
- * CMD_ADDR_MAX bytes. */
+ * CMD_ADDR_MAX bytes. No NUL anywhere: the index stores a volume as
+ * address NUL zone. */
 static bool valid_specs(const struct cmd *c)
 {
+	if (c->addrslen && memchr(c->addrs, '\0', c->addrslen))
+		return false;
 	size_t i = 0;
 	while (i < c->addrslen) {
 		const char *a = c->addrs + i;
@@ -102,7 +106,10 @@ static bool valid(const struct cmd *c)
 		       (c->remove ||
 			(c->nvols > 0 && c->state >= 1 && c->state <= 2));
 	case CMD_VOLUME:
-		return c->addrslen > 0 && c->addrs && valid_specs(c) &&
+		/* One spec: the index applies addrs whole, and asserts it
+		 * is one ("a:1@z,b:2" would abort every master). */
+		return c->addrslen > 0 && c->addrs &&
+		       !memchr(c->addrs, ',', c->addrslen) && valid_specs(c) &&
 		       c->state >= 1 && c->state <= 3;
 	case CMD_PURGE_DONE:
 		return c->nvols == 1;
