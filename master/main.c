@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 		*level, *peers, *join, *self_url;
 	long id, snapshot_entries, repair_rate, max_conns, per_ip;
 	uint64_t min_rate;
-	const char *client_timeout;
+	const char *client_timeout, *api_keys;
 	const char *repair_after;
 	const struct flag flags[] = {
 		{"port", FLAG_INT, &port, "3000", "TCP port to listen on"},
@@ -238,6 +238,10 @@ int main(int argc, char **argv)
 		{"threads", FLAG_INT, &threads, "2", "HTTP polling threads"},
 		HTTPSERVER_LIMIT_FLAGS(&max_conns, "1024", &per_ip, "256",
 				       &client_timeout, &min_rate),
+		{"api-keys", FLAG_STR, &api_keys, NULL,
+		 "file of \"KEY read|write\" lines: writes need "
+		 "Authorization: Bearer KEY with a write key, and reads one "
+		 "too when a read key is listed"},
 		{"log-level", FLAG_STR, &level, "info",
 		 "debug, info, warn or error"},
 		{"id", FLAG_INT, &id, "0", "this master's id in -peers"},
@@ -290,6 +294,9 @@ int main(int argc, char **argv)
 		return 2;
 	log_set_level((enum log_level)lvl);
 	if (sign_init(secret_file) || sign_bind(bind, insecure, &bind))
+		return 1;
+	struct apikeys *keys = NULL;
+	if (*api_keys && apikeys_load(api_keys, &keys))
 		return 1;
 	if (replicas > nvol) {
 		log_warn("-replicas %ld > %d volumes: using %d", replicas, nvol,
@@ -379,7 +386,8 @@ int main(int argc, char **argv)
 				 .max_value = max_value,
 				 .list_max = (size_t)list_max,
 				 .threads = (unsigned)threads,
-				 .limits = limits};
+				 .limits = limits,
+				 .keys = keys};
 	struct move_deps md = {ix, cm, vs, pg, (unsigned)replicas, timeout_ms};
 	struct repair_options ro = {.interval_ms = interval_ms,
 				    .after_ms = repair_after_ms,
@@ -421,6 +429,7 @@ int main(int argc, char **argv)
 	stop_all(true, rp, pg, vs, cm, nd, ix);
 	httpc_global_cleanup();
 	sign_cleanup();
+	apikeys_free(keys);
 	log_info("stopped cleanly");
 	return 0;
 }

@@ -198,13 +198,17 @@ int harness_restart(struct harness_proc *p)
 	int rc = spawn(p);
 	if (rc)
 		return rc;
-	rc = harness_wait_health(p->port, 20000);
-	if (rc) {
+	/* Healthy within 20 s, unless it exits first (a refused flag). */
+	for (int i = 0; i < 400; i++) {
 		int st;
-		if (waitpid(p->pid, &st, WNOHANG) == p->pid)
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
 			p->pid = 0;
+			return -ECHILD;
+		}
+		if (harness_wait_health(p->port, 50) == 0)
+			return 0;
 	}
-	return rc;
+	return -ETIMEDOUT;
 }
 
 int harness_wait_health(int port, int timeout_ms)

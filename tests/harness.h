@@ -42,7 +42,8 @@ const char *harness_secret(void);
 
 /* Starts $CASK_BIN/<bin> with the NULL-terminated args (argv[0] is added)
  * and `port` recorded for the helpers below. Output goes to `log`. Waits
- * until GET /_/health answers 200 (up to 20 s). Returns 0 or -errno. */
+ * until GET /_/health answers 200 (up to 20 s). Returns 0, -ECHILD when
+ * it exited first, or -errno. */
 int harness_start(struct harness_proc *p, const char *bin, int port,
 		  const char *const args[], const char *log);
 

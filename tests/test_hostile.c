@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -595,6 +596,98 @@ START_TEST(slow_clients_are_cut_off)
 }
 END_TEST
 
+static const char *keys_file(const char *name, const char *text, mode_t mode)
+{
+	static char path[600];
+	snprintf(path, sizeof(path), "%s/%s", F.dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	return path;
+}
+
+/* Sends method url with "Authorization: Bearer key" (key NULL: none). */
+static long with_key(const char *method, const char *url, const char *key,
+		     const char *body, char *why, size_t cap)
+{
+	char auth[128];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+	const char *extra[] = {key ? auth : NULL, NULL};
+	struct harness_resp r;
+	ck_assert_int_eq(harness_http(method, url, body,
+				      body ? strlen(body) : 0, extra, &r),
+			 0);
+	snprintf(why, cap, "%s", r.body ? r.body : "");
+	long code = r.code;
+	harness_resp_free(&r);
+	return code;
+}
+
+#define WKEY "w-0123456789abcdef"
+#define RKEY "r-0123456789abcdef"
+
+START_TEST(api_keys_guard_the_public_plane)
+{
+	const struct fixture_opts o = {.tag = "keys", .volumes = 1};
+	ck_assert_int_eq(fixture_start(&F, &o), 0);
+	const char *both = keys_file(
+		"both", "# comment\n" WKEY " write\n\n" RKEY " read\n", 0600);
+	const char *a1[] = {"-api-keys", both, "-replicas", "1", NULL};
+	ck_assert_int_eq(fixture_start_master(&F, 0, NULL, a1), 0);
+	char url[96], why[512];
+	snprintf(url, sizeof(url), "%s/k", F.murl[0]);
+	ck_assert_int_eq(with_key("PUT", url, NULL, "v", why, sizeof(why)),
+			 401);
+	ck_assert_ptr_nonnull(strstr(why, "Bearer"));
+	ck_assert_int_eq(with_key("PUT", url, "w-0123456789abcdeX", "v", why,
+				  sizeof(why)),
+			 401);
+	ck_assert_int_eq(with_key("PUT", url, RKEY, "v", why, sizeof(why)),
+			 403);
+	ck_assert_int_eq(with_key("GET", url, RKEY, NULL, why, sizeof(why)),
+			 404); /* none of those wrote */
+	ck_assert_int_eq(with_key("PUT", url, WKEY, "v", why, sizeof(why)),
+			 201);
+	/* A read key is listed: reads need a key too. */
+	ck_assert_int_eq(with_key("GET", url, NULL, NULL, why, sizeof(why)),
+			 401);
+	ck_assert_int_eq(with_key("GET", url, RKEY, NULL, why, sizeof(why)),
+			 302);
+	ck_assert_int_eq(with_key("GET", url, WKEY, NULL, why, sizeof(why)),
+			 302);
+	ck_assert_int_eq(with_key("UNLINK", url, RKEY, NULL, why, sizeof(why)),
+			 403);
+	ck_assert_int_eq(with_key("DELETE", url, WKEY, NULL, why, sizeof(why)),
+			 204);
+	/* Health stays open for load balancers. */
+	snprintf(url, sizeof(url), "%s/_/health", F.murl[0]);
+	ck_assert_int_eq(with_key("GET", url, NULL, NULL, why, sizeof(why)),
+			 200);
+	/* Write keys only: reads stay open. */
+	const char *writers = keys_file("writers", WKEY " write\n", 0600);
+	const char *a2[] = {"-api-keys", writers, "-replicas", "1", NULL};
+	ck_assert_int_eq(fixture_start_master(&F, 1, NULL, a2), 0);
+	snprintf(url, sizeof(url), "%s/k2", F.murl[1]);
+	ck_assert_int_eq(with_key("PUT", url, WKEY, "v", why, sizeof(why)),
+			 201);
+	ck_assert_int_eq(with_key("GET", url, NULL, NULL, why, sizeof(why)),
+			 302);
+	ck_assert_int_eq(with_key("PUT", url, NULL, "v", why, sizeof(why)),
+			 401);
+	harness_stop(&F.master[1]);
+	/* A file others can read, or with a short key, stops the start. */
+	const char *open_file = keys_file("open", WKEY " write\n", 0644);
+	const char *a3[] = {"-api-keys", open_file, NULL};
+	ck_assert_int_ne(fixture_start_master(&F, 2, NULL, a3), 0);
+	const char *bad = keys_file("bad", "short write\n", 0600);
+	const char *a4[] = {"-api-keys", bad, NULL};
+	ck_assert_int_ne(fixture_start_master(&F, 3, NULL, a4), 0);
+	stop();
+}
+END_TEST
+
 /* Runs cask-volume with args until it is healthy or exits; returns its
  * exit status, or -1 once it answered on port (then it is stopped). */
 static int volume_outcome(const char *const *args, int port, const char *log)
@@ -669,6 +762,7 @@ int main(void)
 	tcase_add_test(tc, replays_are_refused);
 	tcase_add_test(tc, bad_input_from_a_member_is_refused);
 	tcase_add_test(tc, slow_clients_are_cut_off);
+	tcase_add_test(tc, api_keys_guard_the_public_plane);
 	tcase_add_test(tc, no_secret_means_loopback_only);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -18,6 +18,7 @@
 #include "common/metrics.h"
 #include "common/placement.h"
 #include "master/http/admin.h"
+#include "master/http/apikeys.h"
 #include "master/repl/raft_http.h"
 #include "master/write/keylock.h"
 #include "master/write/put.h"
@@ -822,6 +823,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			r->refused = rc != 0;
 			if (rc)
 				return text(r, rc == -ENOSPC ? 503 : 403, why);
+		} else if (a->opt.keys && strncmp(url, "/_/", 3) != 0) {
+			bool write = r->method != METRICS_GET &&
+				     r->method != METRICS_HEAD;
+			const char *why = NULL;
+			int rc = apikeys_check(
+				a->opt.keys, write,
+				MHD_lookup_connection_value(
+					c, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_AUTHORIZATION),
+				&why);
+			r->refused = rc != 0;
+			if (rc)
+				return text(r, rc == -EPERM ? 403 : 401, why);
 		}
 		r->raft = a->d.node && strncmp(url, "/_/raft/", 8) == 0;
 		if (r->raft)

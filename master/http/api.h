@@ -40,7 +40,7 @@
 #include <stdint.h>
 
 #include "common/httpserver.h"
-
+#include "master/http/apikeys.h"
 #include "master/write/commit.h"
 #include "master/state/index.h"
 #include "master/repl/node.h"
@@ -60,6 +60,8 @@ struct api_options {
 	size_t list_max; /* largest unbounded ?list answer (else 413) */
 	unsigned threads;
 	struct httpserver_limits limits;
+	/* -api-keys (master/http/apikeys.h), borrowed; NULL: open. */
+	const struct apikeys *keys;
 };
 
 struct api_deps {
