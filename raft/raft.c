@@ -10,6 +10,11 @@
 
 #include "raft/raft.h"
 
+/* UINT64_MAX is never a term or an index here (raft.h): term + 1 and
+ * index + 1 stay in range whatever a peer sent. */
+#define TERM_MAX  (UINT64_MAX - 1)
+#define INDEX_MAX (UINT64_MAX - 1)
+
 enum pr_state { PR_PROBE, PR_REPLICATE, PR_SNAPSHOT };
 
 /* What the leader knows about one peer (and, for votes, any role). */
@@ -21,6 +26,7 @@ struct progress {
 	uint64_t lease_tick;  /* our clock when the last answered msg left */
 	uint64_t read_ack;    /* highest read round acknowledged */
 	uint64_t sent_commit; /* commit index our last APPEND carried */
+	uint64_t sent_index;  /* highest index sent this term: acks stop here */
 	uint64_t infl[RAFT_MAX_INFLIGHT]; /* last index of each APPEND */
 	unsigned infl_head;
 	unsigned infl_count;
@@ -175,6 +181,8 @@ static void truncate_from(struct raft *r, uint64_t i)
 static int append_one(struct raft *r, uint64_t term, uint8_t type,
 		      const void *data, size_t len)
 {
+	if (last_index(r) >= INDEX_MAX)
+		return -ENOSPC;
 	if (reserve(&r->ents, &r->cap_ents, r->n_ents, sizeof(*r->ents)))
 		return -ENOMEM;
 	void *copy = NULL;
@@ -229,6 +237,23 @@ static bool is_voter(const struct raft *r, uint64_t id)
 {
 	int i = raft_conf_find(&r->conf, id);
 	return i >= 0 && !r->conf.learner[i];
+}
+
+/* Whether id is in the committed configuration or in one our log holds
+ * beyond it. The scan runs only for ids the committed one lacks. */
+static bool in_conf(const struct raft *r, uint64_t id)
+{
+	if (raft_conf_find(&r->conf, id) >= 0)
+		return true;
+	for (uint64_t i = r->commit + 1; i <= last_index(r); i++) {
+		const struct raft_entry *e = entry(r, i);
+		struct raft_conf c;
+		if (e->type == RAFT_ENTRY_CONFIG &&
+		    raft_conf_decode(e->data, e->len, &c) == 0 &&
+		    raft_conf_find(&c, id) >= 0)
+			return true;
+	}
+	return false;
 }
 
 static size_t n_voters(const struct raft *r)
@@ -356,6 +381,12 @@ static void pr_become(struct raft *r, struct progress *p, enum pr_state s)
 	p->pending_snap = s == PR_SNAPSHOT ? r->snap.index : 0;
 }
 
+static void note_sent(struct progress *p, uint64_t index)
+{
+	if (index > p->sent_index)
+		p->sent_index = index;
+}
+
 static void send_snapshot(struct raft *r, struct progress *p)
 {
 	struct raft_msg *m = send(r, RAFT_MSG_SNAPSHOT, p->id);
@@ -363,6 +394,7 @@ static void send_snapshot(struct raft *r, struct progress *p)
 		return;
 	m->snap = r->snap;
 	m->tick = r->now;
+	note_sent(p, r->snap.index);
 	pr_become(r, p, PR_SNAPSHOT);
 }
 
@@ -395,6 +427,7 @@ static bool send_append(struct raft *r, struct progress *p, bool if_empty)
 	m->n_entries = n;
 	m->tick = r->now;
 	p->sent_commit = r->commit;
+	note_sent(p, prev + n);
 	if (p->state == PR_REPLICATE && n) {
 		p->next = prev + n + 1;
 		p->infl[(p->infl_head + p->infl_count) % RAFT_MAX_INFLIGHT] =
@@ -473,7 +506,7 @@ static void maybe_commit(struct raft *r);
 
 static void campaign(struct raft *r, bool pre, bool force)
 {
-	if (!is_voter(r, r->o.id))
+	if (!is_voter(r, r->o.id) || r->term >= TERM_MAX)
 		return;
 	uint64_t term = r->term + 1;
 	if (pre) {
@@ -661,8 +694,9 @@ static void handle_append_resp(struct raft *r, struct progress *p,
 			       const struct raft_msg *m)
 {
 	if (m->reject) {
-		/* Stale rejections are for APPENDs we no longer expect. */
-		if (m->index <= p->match ||
+		/* Stale rejections are for APPENDs we no longer expect; one
+		 * past what we sent answers no APPEND at all. */
+		if (m->index <= p->match || m->index > p->sent_index ||
 		    (p->state == PR_PROBE && m->index != p->next - 1))
 			return;
 		uint64_t next = m->hint;
@@ -679,11 +713,14 @@ static void handle_append_resp(struct raft *r, struct progress *p,
 	}
 	if (p->state == PR_PROBE)
 		p->paused = false;
-	if (m->index > p->match) {
-		p->match = m->index;
-		if (p->next <= m->index)
-			p->next = m->index + 1;
-		while (p->infl_count && p->infl[p->infl_head] <= m->index) {
+	/* A peer holds at most what we sent it: a forged or confused ack
+	 * must not count it as a replica of entries it never received. */
+	uint64_t index = m->index < p->sent_index ? m->index : p->sent_index;
+	if (index > p->match) {
+		p->match = index;
+		if (p->next <= index)
+			p->next = index + 1;
+		while (p->infl_count && p->infl[p->infl_head] <= index) {
 			p->infl_head = (p->infl_head + 1) % RAFT_MAX_INFLIGHT;
 			p->infl_count--;
 		}
@@ -703,15 +740,24 @@ static void step_leader(struct raft *r, const struct raft_msg *m)
 	struct progress *p = pr_get(r, m->from);
 	if (!p)
 		return;
+	/* An answer echoes the tick of what it answers: one from our future
+	 * answers nothing, and would stretch the lease past what the peer
+	 * promised. */
+	if ((m->type == RAFT_MSG_APPEND_RESP ||
+	     m->type == RAFT_MSG_HEARTBEAT_RESP) &&
+	    m->tick > r->now)
+		return;
 	switch (m->type) {
 	case RAFT_MSG_APPEND_RESP:
 		ack_leader_msg(r, p, m);
 		handle_append_resp(r, p, m);
 		break;
-	case RAFT_MSG_HEARTBEAT_RESP:
+	case RAFT_MSG_HEARTBEAT_RESP: {
 		ack_leader_msg(r, p, m);
-		if (m->ctx > p->read_ack)
-			p->read_ack = m->ctx;
+		/* No one can confirm a read round not started yet. */
+		uint64_t ctx = m->ctx < r->read_round ? m->ctx : r->read_round;
+		if (ctx > p->read_ack)
+			p->read_ack = ctx;
 		if (p->state == PR_PROBE)
 			p->paused = false;
 		/* Lost APPENDs would otherwise hold the window shut. */
@@ -723,6 +769,7 @@ static void step_leader(struct raft *r, const struct raft_msg *m)
 			send_append(r, p, true);
 		release_reads(r);
 		break;
+	}
 	case RAFT_MSG_READ_INDEX:
 		if (leader_read(r, m->from, m->ctx) == -EAGAIN) {
 			struct raft_msg *resp =
@@ -795,18 +842,21 @@ static void restore_snapshot(struct raft *r, const struct raft_snap_meta *s)
 	set_conf(r, &s->conf);
 }
 
+static bool from_leader(const struct raft_msg *m)
+{
+	return m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT ||
+	       m->type == RAFT_MSG_SNAPSHOT;
+}
+
 static void step_follower(struct raft *r, const struct raft_msg *m)
 {
-	switch (m->type) {
-	case RAFT_MSG_APPEND:
-	case RAFT_MSG_HEARTBEAT:
-	case RAFT_MSG_SNAPSHOT:
+	if (from_leader(m)) {
+		/* A term has one leader: another claiming it is lying. */
+		if (r->leader && m->from != r->leader)
+			return;
 		r->election_elapsed = 0;
 		r->heard_elapsed = 0;
 		r->leader = m->from;
-		break;
-	default:
-		break;
 	}
 	switch (m->type) {
 	case RAFT_MSG_APPEND:
@@ -836,7 +886,7 @@ static void step_follower(struct raft *r, const struct raft_msg *m)
 		campaign(r, false, true);
 		break;
 	case RAFT_MSG_READ_INDEX_RESP:
-		if (m->reject)
+		if (m->reject || m->from != r->leader)
 			break;
 		/* The read's index is committed: if we hold the leader's
 		 * entries that far, the read need not wait for the APPEND
@@ -854,16 +904,11 @@ static void step_candidate(struct raft *r, const struct raft_msg *m)
 {
 	bool pre = r->role == RAFT_PRECANDIDATE;
 	uint8_t want = pre ? RAFT_MSG_PREVOTE_RESP : RAFT_MSG_VOTE_RESP;
-	switch (m->type) {
-	case RAFT_MSG_APPEND:
-	case RAFT_MSG_HEARTBEAT:
-	case RAFT_MSG_SNAPSHOT:
+	if (from_leader(m)) {
 		/* Someone won this term. */
 		become_follower(r, m->term, m->from);
 		step_follower(r, m);
 		return;
-	default:
-		break;
 	}
 	if (m->type != want)
 		return;
@@ -912,8 +957,77 @@ static void handle_vote(struct raft *r, const struct raft_msg *m)
 	}
 }
 
+/* Entries that can follow m->index in the log of m's leader: one by one,
+ * of terms from m->log_term up to m->term, of known types. */
+static bool entries_valid(const struct raft_msg *m)
+{
+	if (m->index > INDEX_MAX || m->n_entries > INDEX_MAX - m->index ||
+	    (m->n_entries && !m->entries))
+		return false;
+	uint64_t term = m->log_term;
+	for (size_t i = 0; i < m->n_entries; i++) {
+		const struct raft_entry *e = &m->entries[i];
+		struct raft_conf c;
+		if (e->index != m->index + 1 + i || !e->term ||
+		    e->term < term || e->term > m->term ||
+		    e->type > RAFT_ENTRY_NOOP || (e->len && !e->data))
+			return false;
+		if (e->type == RAFT_ENTRY_CONFIG &&
+		    raft_conf_decode(e->data, e->len, &c))
+			return false;
+		term = e->term;
+	}
+	return true;
+}
+
+/* What m says about itself, before any state is looked at (raft.h). */
+static bool msg_valid(const struct raft *r, const struct raft_msg *m)
+{
+	if (m->to != r->o.id || !m->from || m->from == r->o.id ||
+	    m->term > TERM_MAX)
+		return false;
+	const struct raft_snap_meta *s = &m->snap;
+	switch (m->type) {
+	case RAFT_MSG_APPEND:
+		return entries_valid(m);
+	case RAFT_MSG_SNAPSHOT:
+		return s->index && s->index <= INDEX_MAX && s->term &&
+		       s->term <= m->term && raft_conf_valid(&s->conf);
+	case RAFT_MSG_PREVOTE:
+	case RAFT_MSG_PREVOTE_RESP:
+	case RAFT_MSG_VOTE:
+	case RAFT_MSG_VOTE_RESP:
+	case RAFT_MSG_APPEND_RESP:
+	case RAFT_MSG_HEARTBEAT:
+	case RAFT_MSG_HEARTBEAT_RESP:
+	case RAFT_MSG_TIMEOUT_NOW:
+	case RAFT_MSG_READ_INDEX:
+	case RAFT_MSG_READ_INDEX_RESP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether we take m from its sender: a member, or the leader of a node
+ * that may not know the current configuration yet (raft.h). A leader is
+ * never that node: it heard a quorum of its configuration lately. */
+static bool sender_ok(const struct raft *r, const struct raft_msg *m)
+{
+	if (in_conf(r, m->from))
+		return true;
+	if (m->type == RAFT_MSG_READ_INDEX_RESP)
+		return m->from == r->leader;
+	return from_leader(m) &&
+	       (m->from == r->leader || !in_conf(r, r->o.id) ||
+		(r->role != RAFT_LEADER &&
+		 r->heard_elapsed >= r->o.election_ticks));
+}
+
 int raft_step(struct raft *r, const struct raft_msg *m)
 {
+	if (!msg_valid(r, m) || !sender_ok(r, m))
+		return 0;
 	bool vote_req = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE;
 	if (m->term > r->term) {
 		/* CheckQuorum's other half: while we hear from a leader (or
@@ -925,12 +1039,9 @@ int raft_step(struct raft *r, const struct raft_msg *m)
 			return 0;
 		bool keep = m->type == RAFT_MSG_PREVOTE ||
 			    (m->type == RAFT_MSG_PREVOTE_RESP && !m->reject);
-		if (!keep) {
-			bool from_leader = m->type == RAFT_MSG_APPEND ||
-					   m->type == RAFT_MSG_HEARTBEAT ||
-					   m->type == RAFT_MSG_SNAPSHOT;
-			become_follower(r, m->term, from_leader ? m->from : 0);
-		}
+		if (!keep)
+			become_follower(r, m->term,
+					from_leader(m) ? m->from : 0);
 	} else if (m->term < r->term) {
 		if (m->type == RAFT_MSG_APPEND ||
 		    m->type == RAFT_MSG_HEARTBEAT) {
@@ -1231,8 +1342,12 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
 				m->entries = entry(r, m->index + 1);
 		}
 		if (m->type == RAFT_MSG_SNAPSHOT &&
-		    m->snap.index != r->snap.index)
+		    m->snap.index != r->snap.index) {
+			struct progress *p = pr_get(r, m->to);
 			m->snap = r->snap;
+			if (p && r->role == RAFT_LEADER && m->term == r->term)
+				note_sent(p, r->snap.index);
+		}
 		r->ready_msgs[n++] = *m;
 	}
 	rd->msgs = r->ready_msgs;
@@ -1317,7 +1432,7 @@ int raft_restore(struct raft *r, const struct raft_hard_state *hs,
 		 const struct raft_snap_meta *snap,
 		 const struct raft_entry *ents, size_t n)
 {
-	if (!empty(r))
+	if (!empty(r) || (snap && !raft_conf_valid(&snap->conf)))
 		return -EINVAL;
 	if (snap) {
 		r->snap = *snap;

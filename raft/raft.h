@@ -53,6 +53,45 @@
  * loss. raft_step() returns 0: messages that are stale for the current
  * term or state are ignored, as the protocol requires.
  *
+ * Peers are not trusted. Whatever a message says, raft_step() neither
+ * crashes nor breaks the core's invariants: what it cannot believe it
+ * drops (returns 0 and changes nothing, not even the term). Dropped:
+ *   - a message addressed to another id (a stale address), from id 0, or
+ *     in this node's own name.
+ *   - a term or index of UINT64_MAX. The node itself stops at
+ *     UINT64_MAX - 1 (at that term it no longer campaigns; with a log at
+ *     that index raft_propose*() returns -ENOSPC), so term + 1 and
+ *     index + 1 never wrap, whatever a peer sent.
+ *   - a sender outside the configuration: the committed one, or any that
+ *     the log holds beyond it (a new member speaks before its entry
+ *     commits everywhere). This keeps removed or misconfigured nodes
+ *     from disrupting the cluster. One exception keeps it live: a
+ *     node may not know the current leader yet, because it is joining
+ *     (after raft_new() alone its configuration is empty, and while it
+ *     replays the log it passes configurations that predate it) or
+ *     because it slept through the changes that added that leader. So
+ *     a non-leader takes APPEND, HEARTBEAT and SNAPSHOT from outside the
+ *     configuration while it is not in its own configuration, or after
+ *     it has heard no leader for election_ticks. After that it takes
+ *     them from that leader for the rest of the leader's term. Votes
+ *     come only from members.
+ *   - in a term whose leader this node already follows, APPEND,
+ *     HEARTBEAT and SNAPSHOT from any other sender (a term has one
+ *     leader); READ_INDEX_RESP from anyone but the leader.
+ *   - an APPEND whose entries do not follow its index one by one, or
+ *     whose terms fall outside log_term..term, or whose types are
+ *     unknown, or a CONFIG whose payload raft_conf_decode() refuses.
+ *     A SNAPSHOT with index or term 0, a term past the message's, or a
+ *     conf that raft_conf_valid() refuses.
+ *   - at the leader, an answer that echoes a tick later than its clock.
+ * Answers count only for what they answer. The leader clamps an
+ * acknowledged index to the highest index it sent that peer in this
+ * term, so a forged ack cannot make it count a replica of entries that
+ * never left. It ignores a rejection of an index it never sent, and it
+ * clamps an acknowledged read round to the last round it started. A
+ * member can still lie about what it holds: Raft tolerates crashes, not
+ * Byzantine peers, and authenticating peers is the transport's job.
+ *
  * Threads: a core is not thread-safe; one thread at a time per core.
  *
  * Errors: functions return 0 on success or a negative errno:
@@ -60,7 +99,8 @@
  *   -EBUSY   a leadership transfer or a membership change is in progress,
  *            or the learner to promote has not caught up
  *   -EAGAIN  the leader has not committed an entry of its term yet
- *   -EINVAL  bad argument; -ENOMEM out of memory; -ENOSPC buffer too small
+ *   -EINVAL  bad argument; -ENOMEM out of memory; -ENOSPC buffer too small,
+ *            or the log is at the last index there is
  */
 #ifndef CASK_RAFT_H
 #define CASK_RAFT_H
@@ -218,18 +258,21 @@ void raft_free(struct raft *r);
 
 /*
  * Start a brand-new cluster member: the log gets entry 1 (term 1, CONFIG,
- * conf), committed. Every founding member must bootstrap with the same conf.
- * A node joining later neither bootstraps nor restores: it waits for the
- * leader. Only valid on an empty core.
+ * conf), committed. Every founding member must bootstrap with the same conf,
+ * one raft_conf_valid() accepts. A node joining later neither bootstraps
+ * nor restores: it waits for the leader, whose messages raft_step() takes
+ * while this node's own configuration is empty. Only valid on an empty
+ * core.
  */
 int raft_bootstrap(struct raft *r, const struct raft_conf *conf);
 
 /*
- * Restart from persisted state. snap may be NULL (no compaction yet);
- * ents must be contiguous and start right after snap->index (or at 1).
- * Only valid on an empty core. Committed entries above the snapshot come
- * back in the next Ready's committed list: a state machine that is ahead
- * of the snapshot skips those at or below its own applied index.
+ * Restart from persisted state. snap may be NULL (no compaction yet), or
+ * its conf one raft_conf_valid() accepts; ents must be contiguous and
+ * start right after snap->index (or at 1). Only valid on an empty core.
+ * Committed entries above the snapshot come back in the next Ready's
+ * committed list: a state machine that is ahead of the snapshot skips
+ * those at or below its own applied index.
  */
 int raft_restore(struct raft *r, const struct raft_hard_state *hs,
 		 const struct raft_snap_meta *snap,
@@ -284,5 +327,8 @@ int raft_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap);
 int raft_conf_decode(const uint8_t *buf, size_t len, struct raft_conf *c);
 /* Index of id in c, or -1. */
 int raft_conf_find(const struct raft_conf *c, uint64_t id);
+/* At most RAFT_MAX_NODES ids, each non-zero and listed once: what
+ * raft_conf_encode() and raft_conf_decode() accept. */
+bool raft_conf_valid(const struct raft_conf *c);
 
 #endif

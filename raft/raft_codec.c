@@ -99,11 +99,29 @@ static void conf_get(struct cursor *c, struct raft_conf *conf)
 		conf->ids[i] = get64(c);
 		conf->learner[i] = get8(c) != 0;
 	}
+	if (!raft_conf_valid(conf))
+		c->bad = true;
+}
+
+/* An id twice would count its vote twice; id 0 means "nobody" in the
+ * core (no vote, no leader). */
+bool raft_conf_valid(const struct raft_conf *c)
+{
+	if (c->n > RAFT_MAX_NODES)
+		return false;
+	for (size_t i = 0; i < c->n; i++) {
+		if (!c->ids[i])
+			return false;
+		for (size_t j = 0; j < i; j++)
+			if (c->ids[j] == c->ids[i])
+				return false;
+	}
+	return true;
 }
 
 int raft_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap)
 {
-	if (c->n > RAFT_MAX_NODES)
+	if (!raft_conf_valid(c))
 		return -EINVAL;
 	if (cap < raft_conf_size(c))
 		return -ENOSPC;
@@ -139,7 +157,7 @@ size_t raft_msg_size(const struct raft_msg *m)
 
 int raft_msg_encode(const struct raft_msg *m, uint8_t *buf, size_t cap)
 {
-	if (m->n_entries > UINT32_MAX || m->snap.conf.n > RAFT_MAX_NODES)
+	if (m->n_entries > UINT32_MAX || !raft_conf_valid(&m->snap.conf))
 		return -EINVAL;
 	for (size_t i = 0; i < m->n_entries; i++)
 		if (m->entries[i].len > UINT32_MAX)
@@ -216,6 +234,8 @@ int raft_msg_decode(const uint8_t *buf, size_t len, struct raft_msg *m)
 		e->term = get64(&c);
 		e->index = get64(&c);
 		e->type = get8(&c);
+		if (e->type > RAFT_ENTRY_NOOP)
+			c.bad = true;
 		e->len = get32(&c);
 		if (take(&c, e->len)) {
 			e->data = (void *)c.r;

@@ -7,8 +7,9 @@
  *
  * Errors: encoders return 0 or -ENOSPC (cap smaller than the size);
  * decoders return 0, -EINVAL for bytes that are not a valid encoding
- * (short, long, unknown version or type, counts past the buffer), or
- * -ENOMEM.
+ * (short, long, unknown version, message or entry type, counts past the
+ * buffer, a configuration raft_conf_valid() refuses), or -ENOMEM. A
+ * message that decodes may still be one raft_step() drops.
  */
 #ifndef CASK_RAFT_CODEC_H
 #define CASK_RAFT_CODEC_H

@@ -1182,6 +1182,492 @@ START_TEST(lease_read_without_round_trip)
 }
 END_TEST
 
+/* ---- a peer that lies (raft.h, "Peers are not trusted") ---- */
+
+/* An entry of type CONFIG carrying conf, encoded into buf. */
+static struct raft_entry conf_entry(const struct raft_conf *conf, uint64_t term,
+				    uint64_t index, uint8_t *buf, size_t cap)
+{
+	ck_assert_int_eq(raft_conf_encode(conf, buf, cap), 0);
+	return (struct raft_entry){.term = term,
+				   .index = index,
+				   .type = RAFT_ENTRY_CONFIG,
+				   .len = raft_conf_size(conf),
+				   .data = buf};
+}
+
+/* Steps m into node `to` and checks that nothing happened: no message,
+ * no change of term, vote, leader, commit or log. */
+static void assert_dropped(struct cluster *c, int to, struct raft_msg m)
+{
+	struct raft_status before = status(c, to);
+	size_t queued = c->net.n;
+	ck_assert_int_eq(raft_step(c->net.r[to], &m), 0);
+	flush(c);
+	struct raft_status after = status(c, to);
+	ck_assert_uint_eq(c->net.n, queued);
+	ck_assert_uint_eq(after.term, before.term);
+	ck_assert_uint_eq(after.vote, before.vote);
+	ck_assert_uint_eq(after.leader, before.leader);
+	ck_assert_uint_eq(after.commit, before.commit);
+	ck_assert_uint_eq(after.last_index, before.last_index);
+	ck_assert_int_eq(after.role, before.role);
+}
+
+START_TEST(defend_drops_message_for_another_node)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	/* Sent to 3, delivered to 2: a stale address after a move. */
+	assert_dropped(c, 2,
+		       (struct raft_msg){.type = RAFT_MSG_HEARTBEAT,
+					 .from = 1,
+					 .to = 3,
+					 .term = t + 1});
+	cluster_free(c);
+}
+END_TEST
+
+START_TEST(defend_drops_sender_outside_configuration)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	/* A forced vote passes the lease: only membership stops it. */
+	struct raft_msg v = {.type = RAFT_MSG_VOTE,
+			     .from = 99,
+			     .to = 2,
+			     .term = t + 1,
+			     .index = 99,
+			     .log_term = 99,
+			     .force = true};
+	assert_dropped(c, 2, v);
+	v.type = RAFT_MSG_PREVOTE;
+	assert_dropped(c, 2, v);
+	/* Nor from nobody, nor in our own name. */
+	v.from = 0;
+	assert_dropped(c, 2, v);
+	v.from = 2;
+	assert_dropped(c, 2, v);
+	/* Leader messages too, while 2 hears its own leader. */
+	assert_dropped(c, 2,
+		       (struct raft_msg){.type = RAFT_MSG_HEARTBEAT,
+					 .from = 99,
+					 .to = 2,
+					 .term = t + 1});
+	/* At the leader, an answer from a stranger counts for nothing, and
+	 * its claim to lead a later term deposes no one, however long the
+	 * leader has led. */
+	assert_dropped(c, 1,
+		       (struct raft_msg){.type = RAFT_MSG_APPEND_RESP,
+					 .from = 99,
+					 .to = 1,
+					 .term = t + 1});
+	tick(c, 20);
+	assert_dropped(c, 1,
+		       (struct raft_msg){.type = RAFT_MSG_HEARTBEAT,
+					 .from = 99,
+					 .to = 1,
+					 .term = t + 1});
+	cluster_free(c);
+}
+END_TEST
+
+/* A new node learns the log from a leader it cannot know yet, and keeps
+ * following it through configurations older than the one adding it. */
+START_TEST(defend_joining_node_follows_leader_through_old_confs)
+{
+	struct cluster *c = cluster_alloc();
+	ck_assert_int_eq(
+		raft_new(&(struct raft_options){.id = 6}, &c->net.r[6]), 0);
+	/* Waiting to join, it takes no vote from anyone. */
+	assert_dropped(c, 6,
+		       (struct raft_msg){.type = RAFT_MSG_VOTE,
+					 .from = 4,
+					 .to = 6,
+					 .term = 3,
+					 .force = true});
+	struct raft_conf old = {.n = 3, .ids = {1, 2, 3}};
+	struct raft_conf mid = {.n = 4, .ids = {1, 2, 3, 4}};
+	uint8_t b1[64], b2[64];
+	struct raft_entry e[2] = {conf_entry(&old, 1, 1, b1, sizeof(b1)),
+				  {.term = 2, .index = 2}};
+	step(c, 6,
+	     (struct raft_msg){.type = RAFT_MSG_APPEND,
+			       .from = 4,
+			       .term = 3,
+			       .commit = 2,
+			       .n_entries = 2,
+			       .entries = e});
+	ck_assert_uint_eq(status(c, 6).commit, 2);
+	ck_assert_uint_eq(raft_conf(c->net.r[6])->n, 3);
+	/* Leader 4 is not in {1, 2, 3}, nor is 6: 6 still follows it. */
+	e[0] = conf_entry(&mid, 2, 3, b2, sizeof(b2));
+	step(c, 6,
+	     (struct raft_msg){.type = RAFT_MSG_APPEND,
+			       .from = 4,
+			       .term = 3,
+			       .index = 2,
+			       .log_term = 2,
+			       .commit = 3,
+			       .n_entries = 1,
+			       .entries = e});
+	ck_assert_uint_eq(status(c, 6).last_index, 3);
+	ck_assert_uint_eq(status(c, 6).commit, 3);
+	ck_assert_uint_eq(status(c, 6).leader, 4);
+	cluster_free(c);
+}
+END_TEST
+
+/* A member that slept through the changes adding the current leader
+ * follows it once it has heard no leader for an election timeout. */
+START_TEST(defend_lagging_member_follows_unknown_leader)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	struct raft_msg hb = {
+		.type = RAFT_MSG_HEARTBEAT, .from = 5, .to = 2, .term = t + 1};
+	assert_dropped(c, 2, hb);
+	for (int i = 0; i < 10; i++)
+		raft_tick(c->net.r[2]);
+	drain(c);
+	step(c, 2, hb);
+	ck_assert_uint_eq(status(c, 2).term, t + 1);
+	ck_assert_uint_eq(status(c, 2).leader, 5);
+	/* Heard now, and still taken from it for the rest of its term. */
+	struct raft_entry e = {.term = t + 1, .index = last + 1};
+	step(c, 2,
+	     (struct raft_msg){.type = RAFT_MSG_APPEND,
+			       .from = 5,
+			       .term = t + 1,
+			       .index = last,
+			       .log_term = t,
+			       .n_entries = 1,
+			       .entries = &e});
+	ck_assert_uint_eq(status(c, 2).last_index, last + 1);
+	drain(c);
+	cluster_free(c);
+}
+END_TEST
+
+START_TEST(defend_one_leader_per_term)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	assert_dropped(c, 2,
+		       (struct raft_msg){.type = RAFT_MSG_HEARTBEAT,
+					 .from = 3,
+					 .to = 2,
+					 .term = t,
+					 .commit = last});
+	/* A read is answered by the leader only. */
+	read_resp_to_2(c, 3, t, 1);
+	flush(c);
+	ck_assert_uint_eq(c->last_read_ctx[2], 0);
+	cluster_free(c);
+}
+END_TEST
+
+/* The attack of issue 19: an ack for entries 2 was never sent let the
+ * leader commit what only it holds. */
+START_TEST(defend_forged_ack_does_not_commit)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	step(c, 1,
+	     (struct raft_msg){.type = RAFT_MSG_APPEND_RESP,
+			       .from = 2,
+			       .term = t,
+			       .index = 1000});
+	c->net.cut[1][2] = c->net.cut[1][3] = true;
+	propose(c, 1, 7);
+	ck_assert_uint_eq(status(c, 1).last_index, last + 1);
+	ck_assert_uint_eq(status(c, 1).commit, last);
+	/* Once 2 really holds it, it commits. */
+	c->net.cut[1][2] = false;
+	tick(c, 2);
+	ck_assert_uint_eq(status(c, 1).commit, last + 1);
+	cluster_free(c);
+}
+END_TEST
+
+/* A rejection of an index never sent would point the follower's next
+ * APPEND past the log, where none can be built: it would starve. */
+START_TEST(defend_reject_past_sent_is_ignored)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	step(c, 1,
+	     (struct raft_msg){.type = RAFT_MSG_APPEND_RESP,
+			       .from = 2,
+			       .term = t,
+			       .reject = true,
+			       .index = 1000,
+			       .hint = 999});
+	propose(c, 1, 7);
+	tick(c, 3);
+	ck_assert_uint_eq(c->n_normal[2], 1);
+	cluster_free(c);
+}
+END_TEST
+
+/* Acknowledging a read round not started yet would confirm every later
+ * read without the peer. */
+START_TEST(defend_read_round_ack_clamped)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	step(c, 1,
+	     (struct raft_msg){.type = RAFT_MSG_HEARTBEAT_RESP,
+			       .from = 2,
+			       .term = t,
+			       .ctx = UINT64_MAX});
+	for (int id = 2; id <= 3; id++)
+		c->net.cut[1][id] = c->net.cut[id][1] = true;
+	ck_assert_int_eq(raft_read_index(c->net.r[1], 5), 0);
+	deliver(c);
+	/* A late answer to an old round makes the leader count again. */
+	step(c, 1,
+	     (struct raft_msg){
+		     .type = RAFT_MSG_HEARTBEAT_RESP, .from = 3, .term = t});
+	ck_assert_uint_eq(c->last_read_ctx[1], 0);
+	cluster_free(c);
+}
+END_TEST
+
+/* An answer echoing a tick the leader has not reached would stretch its
+ * lease past what the peers promised. */
+START_TEST(defend_answer_from_the_future_dropped)
+{
+	struct cluster *c = cluster_alloc();
+	struct raft_conf conf = {.n = 3, .ids = {1, 2, 3}};
+	for (int id = 1; id <= 3; id++) {
+		struct raft_options o = opts((uint64_t)id);
+		o.lease_reads = true;
+		ck_assert_int_eq(raft_new(&o, &c->net.r[id]), 0);
+		ck_assert_int_eq(raft_bootstrap(c->net.r[id], &conf), 0);
+	}
+	flush(c);
+	tick(c, 10);
+	elect(c, 1);
+	tick(c, 1); /* the leader's clock is at 11, acknowledged */
+	ck_assert_uint_eq(raft_lease_ticks(c->net.r[1]), 9);
+	for (int id = 2; id <= 3; id++) {
+		c->net.cut[1][id] = c->net.cut[id][1] = true;
+		step(c, 1,
+		     (struct raft_msg){.type = RAFT_MSG_HEARTBEAT_RESP,
+				       .from = (uint64_t)id,
+				       .term = status(c, 1).term,
+				       .tick = 13});
+	}
+	tick(c, 2);
+	ck_assert_uint_eq(raft_lease_ticks(c->net.r[1]), 7);
+	cluster_free(c);
+}
+END_TEST
+
+START_TEST(defend_term_overflow_dropped)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	struct raft_msg v = {.type = RAFT_MSG_VOTE,
+			     .from = 3,
+			     .to = 2,
+			     .term = UINT64_MAX,
+			     .index = 99,
+			     .log_term = 99,
+			     .force = true};
+	assert_dropped(c, 2, v);
+	v.type = RAFT_MSG_PREVOTE;
+	assert_dropped(c, 2, v);
+	assert_dropped(c, 2,
+		       (struct raft_msg){.type = RAFT_MSG_HEARTBEAT,
+					 .from = 1,
+					 .to = 2,
+					 .term = UINT64_MAX});
+	/* The last term there is is a term like any other. */
+	v.type = RAFT_MSG_VOTE;
+	v.term = UINT64_MAX - 1;
+	step(c, 2, v);
+	ck_assert_uint_eq(status(c, 2).term, UINT64_MAX - 1);
+	ck_assert_uint_eq(status(c, 2).vote, 3);
+	drain(c);
+	cluster_free(c);
+}
+END_TEST
+
+/* A node campaigns up to the last term, never past it to 0. */
+START_TEST(defend_term_stops_before_wrap)
+{
+	struct raft_conf conf = {.n = 1, .ids = {1}};
+	struct raft_snap_meta snap = {.index = 1, .term = 1, .conf = conf};
+	for (uint64_t from = UINT64_MAX - 2; from < UINT64_MAX; from++) {
+		struct raft_hard_state hs = {.term = from, .commit = 1};
+		struct raft *r;
+		ck_assert_int_eq(raft_new(&(struct raft_options){.id = 1}, &r),
+				 0);
+		ck_assert_int_eq(raft_restore(r, &hs, &snap, NULL, 0), 0);
+		for (int i = 0; i < 50; i++)
+			raft_tick(r);
+		struct raft_status st;
+		raft_status(r, &st);
+		ck_assert_uint_eq(st.term, UINT64_MAX - 1);
+		ck_assert_int_eq(st.role, from == UINT64_MAX - 2
+						  ? RAFT_LEADER
+						  : RAFT_FOLLOWER);
+		raft_free(r);
+	}
+}
+END_TEST
+
+/* Likewise the log: a snapshot at the last index leaves no room. */
+START_TEST(defend_log_stops_before_wrap)
+{
+	struct raft_conf conf = {.n = 1, .ids = {1}};
+	struct raft_snap_meta snap = {
+		.index = UINT64_MAX - 1, .term = 1, .conf = conf};
+	struct raft_hard_state hs = {.term = 1, .commit = snap.index};
+	struct raft *r;
+	ck_assert_int_eq(raft_new(&(struct raft_options){.id = 1}, &r), 0);
+	ck_assert_int_eq(raft_restore(r, &hs, &snap, NULL, 0), 0);
+	for (int i = 0; i < 50; i++)
+		raft_tick(r);
+	struct raft_status st;
+	raft_status(r, &st);
+	ck_assert_int_eq(st.role, RAFT_LEADER);
+	ck_assert_uint_eq(st.last_index, UINT64_MAX - 1);
+	ck_assert_int_eq(raft_propose(r, "x", 1, NULL), -ENOSPC);
+	raft_free(r);
+}
+END_TEST
+
+START_TEST(defend_malformed_append_dropped)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	/* Node 2's log starts after a snapshot: an entry below it would be
+	 * read from before the array. */
+	ck_assert_int_eq(raft_compact(c->net.r[2], last), 0);
+	struct raft_entry e[2] = {{.term = t, .index = last + 1},
+				  {.term = t, .index = last + 2}};
+	struct raft_msg m = {.type = RAFT_MSG_APPEND,
+			     .from = 1,
+			     .to = 2,
+			     .term = t,
+			     .index = last,
+			     .log_term = t,
+			     .commit = last + 2,
+			     .n_entries = 2,
+			     .entries = e};
+	e[1].index = last + 3; /* a gap */
+	assert_dropped(c, 2, m);
+	e[1].index = 1; /* behind the snapshot */
+	assert_dropped(c, 2, m);
+	e[1].index = last + 2;
+	e[1].term = t + 1; /* past the leader's term */
+	assert_dropped(c, 2, m);
+	e[1].term = t;
+	e[0].term = t - 1; /* before the previous entry's */
+	assert_dropped(c, 2, m);
+	e[0].term = t;
+	e[1].type = 9;
+	assert_dropped(c, 2, m);
+	e[1].type = RAFT_ENTRY_CONFIG; /* whose payload is no conf */
+	e[1].data = "xyz";
+	e[1].len = 3;
+	assert_dropped(c, 2, m);
+	struct raft_msg far = {.type = RAFT_MSG_APPEND,
+			       .from = 1,
+			       .to = 2,
+			       .term = t,
+			       .index = UINT64_MAX};
+	assert_dropped(c, 2, far);
+	/* The same message, well formed, goes in. */
+	e[1] = (struct raft_entry){.term = t, .index = last + 2};
+	step(c, 2, m);
+	ck_assert_uint_eq(status(c, 2).last_index, last + 2);
+	drain(c);
+	cluster_free(c);
+}
+END_TEST
+
+START_TEST(defend_malformed_snapshot_dropped)
+{
+	uint64_t t, last;
+	struct cluster *c = leader_1(&t, &last);
+	struct raft_msg m = {.type = RAFT_MSG_SNAPSHOT,
+			     .from = 1,
+			     .to = 2,
+			     .term = t,
+			     .snap = {.index = last + 10,
+				      .term = t,
+				      .conf = {.n = RAFT_MAX_NODES + 1}}};
+	for (size_t i = 0; i < RAFT_MAX_NODES; i++)
+		m.snap.conf.ids[i] = i + 1;
+	assert_dropped(c, 2, m);
+	m.snap.conf = (struct raft_conf){.n = 3, .ids = {1, 2, 2}};
+	assert_dropped(c, 2, m);
+	m.snap.conf.ids[2] = 0;
+	assert_dropped(c, 2, m);
+	m.snap.conf.ids[2] = 3;
+	m.snap.term = t + 1;
+	assert_dropped(c, 2, m);
+	m.snap.term = 0;
+	assert_dropped(c, 2, m);
+	m.snap.term = t;
+	m.snap.index = UINT64_MAX;
+	assert_dropped(c, 2, m);
+	ck_assert_uint_eq(raft_snapshot_meta(c->net.r[2])->index, 0);
+	ck_assert_uint_eq(raft_conf(c->net.r[2])->n, 3);
+	cluster_free(c);
+}
+END_TEST
+
+START_TEST(codec_refuses_what_no_peer_sends)
+{
+	uint8_t buf[512];
+	struct raft_conf conf;
+	/* A configuration naming an id twice, or id 0. */
+	struct raft_conf dup = {.n = 2, .ids = {4, 4}};
+	ck_assert(!raft_conf_valid(&dup));
+	ck_assert_int_eq(raft_conf_encode(&dup, buf, sizeof(buf)), -EINVAL);
+	struct raft_conf ok = {.n = 2, .ids = {4, 5}};
+	ck_assert(raft_conf_valid(&ok));
+	ck_assert_int_eq(raft_conf_encode(&ok, buf, sizeof(buf)), 0);
+	memcpy(buf + 4 + 9, buf + 4, 8); /* the second id is the first */
+	ck_assert_int_eq(raft_conf_decode(buf, raft_conf_size(&ok), &conf),
+			 -EINVAL);
+	memset(buf + 4, 0, 8);
+	ck_assert_int_eq(raft_conf_decode(buf, raft_conf_size(&ok), &conf),
+			 -EINVAL);
+	struct raft *r;
+	ck_assert_int_eq(raft_new(&(struct raft_options){.id = 4}, &r), 0);
+	ck_assert_int_eq(raft_bootstrap(r, &dup), -EINVAL);
+	raft_free(r);
+	/* The same in a snapshot message. */
+	struct raft_msg m = {.type = RAFT_MSG_SNAPSHOT, .snap.conf = ok};
+	size_t len = raft_msg_size(&m);
+	ck_assert_int_eq(raft_msg_encode(&m, buf, sizeof(buf)), 0);
+	memcpy(buf + len - 9, buf + len - 18, 8);
+	struct raft_msg d;
+	ck_assert_int_eq(raft_msg_decode(buf, len, &d), -EINVAL);
+	m.snap.conf = dup;
+	ck_assert_int_eq(raft_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	/* An entry of a type the core does not know. */
+	struct raft_entry e = {.term = 1, .index = 1, .type = 3};
+	m = (struct raft_msg){
+		.type = RAFT_MSG_APPEND, .n_entries = 1, .entries = &e};
+	len = raft_msg_size(&m);
+	ck_assert_int_eq(raft_msg_encode(&m, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(raft_msg_decode(buf, len, &d), -EINVAL);
+	/* A count of entries the bytes cannot hold allocates nothing. */
+	m.n_entries = 0;
+	len = raft_msg_size(&m);
+	ck_assert_int_eq(raft_msg_encode(&m, buf, sizeof(buf)), 0);
+	memset(buf + len - 4, 0xff, 4);
+	ck_assert_int_eq(raft_msg_decode(buf, len, &d), -EINVAL);
+}
+END_TEST
+
 /* ---- API edges ---- */
 
 START_TEST(options_are_validated)
@@ -1349,6 +1835,23 @@ static Suite *raft_suite(void)
 	tcase_add_test(f, codec_round_trip);
 	tcase_add_test(f, codec_conf);
 	suite_add_tcase(s, f);
+	TCase *d = tcase_create("defensive");
+	tcase_add_test(d, defend_drops_message_for_another_node);
+	tcase_add_test(d, defend_drops_sender_outside_configuration);
+	tcase_add_test(d, defend_joining_node_follows_leader_through_old_confs);
+	tcase_add_test(d, defend_lagging_member_follows_unknown_leader);
+	tcase_add_test(d, defend_one_leader_per_term);
+	tcase_add_test(d, defend_forged_ack_does_not_commit);
+	tcase_add_test(d, defend_reject_past_sent_is_ignored);
+	tcase_add_test(d, defend_read_round_ack_clamped);
+	tcase_add_test(d, defend_answer_from_the_future_dropped);
+	tcase_add_test(d, defend_term_overflow_dropped);
+	tcase_add_test(d, defend_term_stops_before_wrap);
+	tcase_add_test(d, defend_log_stops_before_wrap);
+	tcase_add_test(d, defend_malformed_append_dropped);
+	tcase_add_test(d, defend_malformed_snapshot_dropped);
+	tcase_add_test(d, codec_refuses_what_no_peer_sends);
+	suite_add_tcase(s, d);
 	return s;
 }
 
