@@ -179,6 +179,73 @@ static int compute(const char *method, const char *target, size_t tlen,
 	return ok ? 0 : -ENOMEM;
 }
 
+/* The MAC of a signed read, as sign.h spells its text. */
+static int read_mac(const char *path, uint64_t exp, uint8_t out[MAC_LEN])
+{
+	char tail[32];
+	int n = snprintf(tail, sizeof(tail), "\n%" PRIu64 "\n", exp);
+	EVP_MAC_CTX *c = EVP_MAC_CTX_dup(mac_keyed);
+	size_t len = 0;
+	int ok = c && n > 0 &&
+		 EVP_MAC_update(c, (const uint8_t *)"cask-read-v1\n", 13) &&
+		 EVP_MAC_update(c, (const uint8_t *)path, strlen(path)) &&
+		 EVP_MAC_update(c, (const uint8_t *)tail, (size_t)n) &&
+		 EVP_MAC_final(c, out, &len, MAC_LEN) && len == MAC_LEN;
+	EVP_MAC_CTX_free(c);
+	return ok ? 0 : -ENOMEM;
+}
+
+int sign_read(const char *path, uint64_t expires_s, char out[SIGN_QUERY_MAX])
+{
+	assert(path && out);
+	out[0] = '\0';
+	if (!mac_keyed)
+		return -ENOTCONN;
+	uint8_t mac[MAC_LEN];
+	int rc = read_mac(path, expires_s, mac);
+	if (rc)
+		return rc;
+	char hex[2 * MAC_LEN + 1];
+	hex_encode(mac, MAC_LEN, hex);
+	snprintf(out, SIGN_QUERY_MAX, "exp=%" PRIu64 "&sig=%s", expires_s, hex);
+	return 0;
+}
+
+int sign_read_check(const char *path, const char *exp, const char *sig,
+		    const char **why)
+{
+	assert(path && why);
+	if (!mac_keyed) {
+		*why = "signed reads need the cluster's -secret-file";
+		return -EACCES;
+	}
+	if (!exp || !sig) {
+		*why = "reads here need the signature a master's redirect "
+		       "carries: GET the key from a master";
+		return -EACCES;
+	}
+	uint64_t e = 0;
+	size_t i = 0;
+	for (; exp[i] >= '0' && exp[i] <= '9' && i < 15; i++)
+		e = e * 10 + (uint64_t)(exp[i] - '0');
+	uint8_t got[MAC_LEN], want[MAC_LEN];
+	if (!i || exp[i] || strlen(sig) != 2 * MAC_LEN ||
+	    hex_decode(sig, 2 * MAC_LEN, got)) {
+		*why = "malformed exp or sig";
+		return -EACCES;
+	}
+	if (e * 1000 < clock_wall_ms()) {
+		*why = "this read's signature expired: GET the key from a "
+		       "master again";
+		return -EACCES;
+	}
+	if (read_mac(path, e, want) || CRYPTO_memcmp(got, want, MAC_LEN)) {
+		*why = "wrong read signature";
+		return -EACCES;
+	}
+	return 0;
+}
+
 /* The path and query of a URL, or target itself when it is one. */
 static const char *path_of(const char *target)
 {

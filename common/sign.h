@@ -50,6 +50,24 @@ void sign_cleanup(void);
  * without a secret, unless `insecure`. *out is bind or a static string. */
 int sign_bind(const char *bind, bool insecure, const char **out);
 
+/* Signed reads (-signed-reads): a master's 302 to a volume carries
+ *   exp=<unix s>&sig=<HMAC-SHA256 hex over "cask-read-v1\n" path "\n" exp "\n">
+ * for the key's path as sent (percent-encoded), valid SIGN_READ_TTL_S from
+ * the redirect; a volume with -signed-reads serves GET and HEAD of keys
+ * only with one, and passes it on when it sends the reader to another
+ * copy (the path is the same there). */
+#define SIGN_READ_TTL_S 60
+#define SIGN_QUERY_MAX	96 /* the query and its NUL */
+
+/* Writes "exp=E&sig=HEX" for path, valid until expires_s, to out.
+ * Returns 0, or -ENOTCONN when signing is off. */
+int sign_read(const char *path, uint64_t expires_s, char out[SIGN_QUERY_MAX]);
+
+/* Checks a read's exp and sig query values (NULL when absent) for path.
+ * Returns 0, or -EACCES with a one-line *why (missing, expired, wrong). */
+int sign_read_check(const char *path, const char *exp, const char *sig,
+		    const char **why);
+
 /* The three flags (common/flags.h) every daemon takes for this, worded
  * once: -bind (a const char *), -secret-file (const char *), -insecure
  * (bool). */

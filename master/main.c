@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 {
 	long port, replicas, subvolumes, threads;
 	uint64_t max_value, list_max;
-	bool protect, md5sum, insecure;
+	bool protect, md5sum, insecure, signed_reads;
 	const char *secret_file;
 	const char *db, *volumes, *fallback, *voltimeout, *interval, *bind,
 		*level, *peers, *join, *self_url;
@@ -242,6 +242,10 @@ int main(int argc, char **argv)
 		 "file of \"KEY read|write\" lines: writes need "
 		 "Authorization: Bearer KEY with a write key, and reads one "
 		 "too when a read key is listed"},
+		{"signed-reads", FLAG_BOOL, &signed_reads, "false",
+		 "redirects to volumes carry a signature good for 60 s, "
+		 "which volumes run with -signed-reads require "
+		 "(needs -secret-file)"},
 		{"log-level", FLAG_STR, &level, "info",
 		 "debug, info, warn or error"},
 		{"id", FLAG_INT, &id, "0", "this master's id in -peers"},
@@ -295,6 +299,10 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)lvl);
 	if (sign_init(secret_file) || sign_bind(bind, insecure, &bind))
 		return 1;
+	if (signed_reads && !sign_enabled()) {
+		log_error("-signed-reads needs -secret-file");
+		return 2;
+	}
 	struct apikeys *keys = NULL;
 	if (*api_keys && apikeys_load(api_keys, &keys))
 		return 1;
@@ -387,7 +395,8 @@ int main(int argc, char **argv)
 				 .list_max = (size_t)list_max,
 				 .threads = (unsigned)threads,
 				 .limits = limits,
-				 .keys = keys};
+				 .keys = keys,
+				 .signed_reads = signed_reads};
 	struct move_deps md = {ix, cm, vs, pg, (unsigned)replicas, timeout_ms};
 	struct repair_options ro = {.interval_ms = interval_ms,
 				    .after_ms = repair_after_ms,

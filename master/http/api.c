@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/placement.h"
+#include "common/sign.h"
 #include "master/http/admin.h"
 #include "master/http/apikeys.h"
 #include "master/repl/raft_http.h"
@@ -281,8 +282,15 @@ static enum MHD_Result redirect(struct req *r, unsigned code, const char *host,
 		MHD_destroy_response(resp);
 		return text(r, 500, "key does not encode");
 	}
-	snprintf(url, sizeof(url), "http://%s%s%s%s", host, path,
-		 alt ? "?alt=" : "", alt ? alt : "");
+	char sig[SIGN_QUERY_MAX] = "";
+	if (r->a->opt.signed_reads)
+		sign_read(path, clock_wall_ms() / 1000 + SIGN_READ_TTL_S, sig);
+	snprintf(url, sizeof(url), "http://%s%s%s%s%s%s", host, path,
+		 sig[0] || alt ? "?" : "", sig, sig[0] && alt ? "&" : "",
+		 alt ? "alt=" : "");
+	if (alt)
+		snprintf(url + strlen(url), sizeof(url) - strlen(url), "%s",
+			 alt);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url);
 	return queue(r, code, resp);
 }

@@ -62,6 +62,7 @@ struct api_options {
 	struct httpserver_limits limits;
 	/* -api-keys (master/http/apikeys.h), borrowed; NULL: open. */
 	const struct apikeys *keys;
+	bool signed_reads; /* 302s carry a read signature (common/sign.h) */
 };
 
 struct api_deps {
