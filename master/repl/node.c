@@ -123,13 +123,20 @@ int node_step_down(struct node *n, unsigned wait_ms)
 
 /* Stepping messages. */
 
+/* The match the status page and a graceful hand-over read: an
+ * acknowledgement counts up to our own last entry at most, as the core
+ * clamps it too (to what it sent), so a peer cannot claim to be the most
+ * up-to-date successor with entries that do not exist. */
 static void note_match(struct node *n, const struct raft_msg *m)
 {
 	if (m->type != RAFT_MSG_APPEND_RESP || m->reject)
 		return;
+	struct raft_status st;
+	raft_status(n->r, &st);
+	uint64_t index = m->index < st.last_index ? m->index : st.last_index;
 	int i = raft_conf_find(&n->conf, m->from);
-	if (i >= 0 && m->index > n->match[i])
-		n->match[i] = m->index;
+	if (i >= 0 && index > n->match[i])
+		n->match[i] = index;
 }
 
 static void step_batch(struct node *n, const struct transport_batch *b)
