@@ -242,6 +242,7 @@ START_TEST(volume_set_keeps_ids)
 }
 END_TEST
 
+
 struct zseen {
 	uint32_t id[8];
 	char addr[8][IDX_ADDR_MAX];
@@ -280,6 +281,45 @@ static struct cmd volume_cmd(const char *spec, uint8_t state)
 			    .addrs = spec,
 			    .addrslen = strlen(spec)};
 }
+
+/* Volume ids are never reused, so they run out at IDX_VOL_MAX_ID: the
+ * next volume is refused rather than one no master could load. */
+START_TEST(volume_ids_run_out_cleanly)
+{
+	struct idx *ix = fresh();
+	struct vseen s = {0};
+	ck_assert_int_eq(idx_volumes(ix, vsee, &s), 0);
+	int have = s.n;
+	int n = IDX_VOL_MAX_ID - have;
+	struct idx_entry *e = calloc((size_t)n, sizeof(*e));
+	uint8_t(*b)[CMD_MAX_LEN] = calloc((size_t)n, CMD_MAX_LEN);
+	char(*spec)[32] = calloc((size_t)n, 32);
+	int *res = calloc((size_t)n, sizeof(*res));
+	ck_assert(e && b && spec && res);
+	for (int i = 0; i < n; i++) {
+		snprintf(spec[i], 32, "h%d:1", i);
+		struct cmd c = volume_cmd(spec[i], IDX_VOL_ACTIVE);
+		long len = cmd_encode(&c, b[i], CMD_MAX_LEN);
+		ck_assert_int_gt(len, 0);
+		e[i] = (struct idx_entry){++next_index, 1, b[i], (size_t)len};
+	}
+	ck_assert_int_eq(idx_apply(ix, e, (size_t)n, res), 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(res[i], 0);
+	struct cmd one = volume_cmd("past:1", IDX_VOL_ACTIVE);
+	ck_assert_int_eq(apply(ix, &one), -ENOSPC);
+	struct cmd list = volumes_cmd("past:1,past:2");
+	ck_assert_int_eq(apply(ix, &list), -ENOSPC);
+	/* A known volume still changes state. */
+	struct cmd drain = volume_cmd("h0:1", IDX_VOL_DRAINING);
+	ck_assert_int_eq(apply(ix, &drain), 0);
+	free(e);
+	free(b);
+	free(spec);
+	free(res);
+	idx_close(ix);
+}
+END_TEST
 
 START_TEST(cmd_zone_versions)
 {
@@ -798,6 +838,7 @@ int main(void)
 	tcase_add_test(tc, purge_queue_sequences);
 	tcase_add_test(tc, replay_is_skipped_and_batch_atomic);
 	tcase_add_test(tc, volume_set_keeps_ids);
+	tcase_add_test(tc, volume_ids_run_out_cleanly);
 	tcase_add_test(tc, cmd_zone_versions);
 	tcase_add_test(tc, volume_zones_relabel);
 	tcase_add_test(tc, volume_zone_format_compatible);

@@ -583,6 +583,11 @@ static void volumes_post(struct admin_req *r)
 	int rc = commit_run(ad->d.cm, &c);
 	if (!rc)
 		rc = vol_reload(ad->d.vs);
+	if (rc == -ENOSPC) {
+		set_reason(r, 409, "no volume id left: all %d were given",
+			   IDX_VOL_MAX_ID);
+		return;
+	}
 	if (rc) {
 		set_reason(r, httperr_status(rc), "volume change failed: %s",
 			   strerror(-rc));

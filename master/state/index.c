@@ -478,6 +478,10 @@ static int apply_volumes(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 		mdb_cursor_close(cur);
 		if (rc != MDB_NOTFOUND)
 			return rc;
+		if (!known && next_id > IDX_VOL_MAX_ID) {
+			*result = -ENOSPC;
+			return 0;
+		}
 		if (!known &&
 		    (rc = vol_put_state(ix, txn, next_id++, IDX_VOL_ACTIVE, a,
 					alen, zone, zonelen)))
@@ -594,6 +598,13 @@ static int apply_volume(struct idx *ix, MDB_txn *txn, const struct cmd *c,
 		return rc;
 	if (!id && c->state == IDX_VOL_RETIRED) {
 		*result = -ENOENT;
+		return 0;
+	}
+	/* Ids are never reused (records and lost marks may still name a
+	 * retired one), so they run out: refused, rather than a volume the
+	 * masters cannot load at their next start. */
+	if (!id && next_id > IDX_VOL_MAX_ID) {
+		*result = -ENOSPC;
 		return 0;
 	}
 	*result = 0;

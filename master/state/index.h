@@ -37,7 +37,9 @@
 #include "master/state/cmd.h"
 
 #define IDX_ADDR_MAX 256
-#define IDX_ZONE_MAX PLACEMENT_ZONE_MAX
+/* Volume ids run from 1 to this; a volume past it is refused (-ENOSPC). */
+#define IDX_VOL_MAX_ID 4096
+#define IDX_ZONE_MAX   PLACEMENT_ZONE_MAX
 
 enum idx_state {
 	IDX_LIVE = 1,

@@ -22,7 +22,7 @@
 #include "master/state/index.h"
 
 /* Highest volume id the master can track. */
-#define VOL_MAX_ID 4096
+#define VOL_MAX_ID IDX_VOL_MAX_ID
 
 struct vol {
 	uint32_t id;
