@@ -47,7 +47,7 @@ static void sweep(struct connguard *g, uint64_t now)
 			e->bytes = 0;
 			continue;
 		}
-		log_info("httpd: closing a connection %s",
+		log_debug("httpd: closing a connection %s",
 			 e->state == WAITING ? "that sent no request in time"
 					     : "sending its body too slowly");
 		shutdown(e->fd, SHUT_RDWR);

@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,12 @@
 #include <unistd.h>
 
 static enum log_level min_level = LOG_LEVEL_INFO;
+
+/* The last lines, for log_recent: a ring under its own lock, taken after
+ * the line is written, so a page being rendered never delays a log. */
+static pthread_mutex_t recent_mu = PTHREAD_MUTEX_INITIALIZER;
+static char recent[LOG_RECENT][256];
+static unsigned recent_next, recent_n;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level)
@@ -58,4 +65,27 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* One write per line keeps lines from interleaving across threads. */
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w;
+	if (level < LOG_LEVEL_INFO)
+		return;
+	pthread_mutex_lock(&recent_mu);
+	snprintf(recent[recent_next], sizeof(recent[0]), "%.*s", (int)(len - 1),
+		 line);
+	recent_next = (recent_next + 1) % LOG_RECENT;
+	if (recent_n < LOG_RECENT)
+		recent_n++;
+	pthread_mutex_unlock(&recent_mu);
+}
+
+void log_recent(void (*fn)(void *arg, const char *line), void *arg)
+{
+	char copy[LOG_RECENT][256];
+	pthread_mutex_lock(&recent_mu);
+	unsigned n = recent_n,
+		 first = (recent_next + LOG_RECENT - n) % LOG_RECENT;
+	for (unsigned i = 0; i < n; i++)
+		memcpy(copy[i], recent[(first + i) % LOG_RECENT],
+		       sizeof(copy[0]));
+	pthread_mutex_unlock(&recent_mu);
+	for (unsigned i = 0; i < n; i++)
+		fn(arg, copy[i]);
 }

@@ -23,6 +23,12 @@ int log_parse_level(const char *name);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Calls fn with each of the last LOG_RECENT lines logged (info and
+ * above, as written, without the newline), oldest first: the "last
+ * events" a status page shows. Thread-safe. */
+#define LOG_RECENT 20
+void log_recent(void (*fn)(void *arg, const char *line), void *arg);
+
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -17,6 +17,7 @@ static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 				0.005,	0.01,	 0.025,	 0.05,	0.1,
 				0.25,	0.5,	 1,	 2.5,	10};
 #define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+_Static_assert(NBOUNDS == METRICS_BOUNDS, "metrics.h says how many");
 
 struct slot {
 	atomic_uint_fast64_t count;
@@ -105,6 +106,47 @@ void metrics_render_http(struct buf *b, const char *prefix)
 				method_names[m], codes[c],
 				(unsigned long long)n);
 		}
+}
+
+void metrics_http_sample(struct metrics_sample *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int m = 0; m < METRICS_METHODS; m++)
+		for (size_t c = 0; c < NCODES; c++) {
+			struct slot *s = &slots[m][c];
+			uint64_t n = atomic_load(&s->count), in_bounds = 0;
+			out->count[m] += n;
+			if (codes[c] >= 500 || codes[c] == 0)
+				out->errors[m] += n;
+			for (size_t i = 0; i < NBOUNDS; i++) {
+				uint64_t k = atomic_load(&s->bucket[i]);
+				out->bucket[m][i] += k;
+				in_bounds += k;
+			}
+			out->bucket[m][NBOUNDS] +=
+				n > in_bounds ? n - in_bounds : 0;
+		}
+}
+
+const char *metrics_method_name(enum metrics_method m)
+{
+	assert((unsigned)m < METRICS_METHODS);
+	return method_names[m];
+}
+
+double metrics_p99(const struct metrics_sample *from,
+		   const struct metrics_sample *to, enum metrics_method m)
+{
+	uint64_t n = to->count[m] - from->count[m];
+	if (!n)
+		return 0;
+	uint64_t want = n - n / 100, cum = 0;
+	for (size_t i = 0; i < NBOUNDS; i++) {
+		cum += to->bucket[m][i] - from->bucket[m][i];
+		if (cum >= want)
+			return bounds[i];
+	}
+	return 1.0 / 0.0;
 }
 
 void metrics_counter(struct buf *b, const char *name, const char *help,

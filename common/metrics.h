@@ -33,6 +33,26 @@ void metrics_http_observe(enum metrics_method m, int code, uint64_t usec);
  * `<prefix>_http_requests_total` and `<prefix>_http_request_seconds`. */
 void metrics_render_http(struct buf *b, const char *prefix);
 
+/* The request counters summed over status codes, per method, with the
+ * latency histogram: for a page that shows rates and p99s over the time
+ * between two samples. */
+#define METRICS_BOUNDS 15
+struct metrics_sample {
+	uint64_t count[METRICS_METHODS];
+	uint64_t errors[METRICS_METHODS]; /* answered 5xx, or no answer */
+	uint64_t bucket[METRICS_METHODS][METRICS_BOUNDS + 1]; /* last: +Inf */
+};
+void metrics_http_sample(struct metrics_sample *out);
+
+/* The method's name ("GET", ...). */
+const char *metrics_method_name(enum metrics_method m);
+
+/* The 99th percentile latency, in seconds, of m's requests between two
+ * samples (upper bound of its histogram bucket; +Inf past the last
+ * bound); 0 when there were none. */
+double metrics_p99(const struct metrics_sample *from,
+		   const struct metrics_sample *to, enum metrics_method m);
+
 void metrics_counter(struct buf *b, const char *name, const char *help,
 		     uint64_t value);
 void metrics_gauge(struct buf *b, const char *name, const char *help,

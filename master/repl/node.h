@@ -147,6 +147,18 @@ void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 
 /* ,"raft":{...} for /_/status and the Raft rows of /_/metrics. */
 void node_status_json(struct node *n, struct buf *b);
+
+/* The configuration as this master sees it, for the status page: up to
+ * cap members with their URL ("" when unknown), whether they vote, and
+ * their acknowledged index (0 unless this master leads). Returns how
+ * many were written. */
+#define NODE_URL_MAX 256 /* TRANSPORT_URL_MAX */
+struct node_peer {
+	uint64_t id, match;
+	bool voter;
+	char url[NODE_URL_MAX];
+};
+size_t node_peers(struct node *n, struct node_peer *out, size_t cap);
 void node_metrics(struct node *n, struct buf *b);
 
 /* Commands applied and synced log writes, as commit_counts reports. */

@@ -73,6 +73,26 @@ void node_status_json(struct node *n, struct buf *b)
 	buf_append(b, "]}", 2);
 }
 
+_Static_assert(NODE_URL_MAX == TRANSPORT_URL_MAX, "node.h says the size");
+
+size_t node_peers(struct node *n, struct node_peer *out, size_t cap)
+{
+	pthread_mutex_lock(&n->mu);
+	struct raft_conf conf = n->conf;
+	uint64_t match[RAFT_MAX_NODES];
+	memcpy(match, n->match, sizeof(match));
+	pthread_mutex_unlock(&n->mu);
+	size_t k = 0;
+	for (size_t i = 0; i < conf.n && k < cap; i++, k++) {
+		out[k] = (struct node_peer){.id = conf.ids[i],
+					    .match = match[i],
+					    .voter = !conf.learner[i]};
+		transport_peer_url(n->tp, conf.ids[i], out[k].url,
+				   sizeof(out[k].url));
+	}
+	return k;
+}
+
 void node_metrics(struct node *n, struct buf *b)
 {
 	struct node_info in;
