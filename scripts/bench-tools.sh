@@ -67,8 +67,8 @@ printf '| rebuild, %s keys x 3 replicas on 5 volumes, index destroyed | %s keys/
 # Two more volumes, then rebalance.
 for i in 6 7; do
 	volume "v$i"
-	curl -sf -o /dev/null -X POST -d "{\"add\":\"$ADDR\"}" \
-		"http://127.0.0.1:$MP/_/admin/volumes"
+	"$BIN/cask-admin" $(secret_flags "$BIN/cask-admin") >/dev/null \
+		-url "http://127.0.0.1:$MP/_/admin/volumes" -d "{\"add\":\"$ADDR\"}"
 done
 line=$("$BIN/cask-rebalance" $(secret_flags "$BIN/cask-rebalance") -master "127.0.0.1:$MP" -c 16 | tail -1)
 moved=$(echo "$line" | sed -n 's/.*moved \([0-9]*\),.*/\1/p')

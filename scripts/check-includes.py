@@ -34,6 +34,7 @@ LAYERS = [
     ("master/state", ["raft", "common"]),
     ("rebuild", ["common"]),
     ("rebalance", ["common"]),
+    ("admin", ["common"]),
     ("thrasher", ["common"]),
     # The replication runtime: it knows the state machine only through the
     # LMDB environment's interface, never its index or commands.
