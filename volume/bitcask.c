@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -73,6 +74,10 @@ struct bc_write {
 	 * written with one pwrite at commit: every pwrite takes the file's
 	 * inode lock, which concurrent small PUTs otherwise queue on. */
 	uint8_t *rec;
+	/* A value of unknown size (BC_SIZE_UNKNOWN) until its commit: the
+	 * bytes so far, in an unlinked file of the data directory; -1
+	 * otherwise. Such a write has no place (seg NULL) until then. */
+	int spool;
 	/* Links in bc->inflight, under wmu, from reservation to release. */
 	struct bc_write *inext, *iprev;
 	/* An asynchronous commit: whom to tell, and its place in the group
@@ -857,6 +862,61 @@ static int check_key(const char *key, size_t klen)
 	return key && klen > 0 && klen <= KEY_MAX ? 0 : -EINVAL;
 }
 
+/* Gives w its record: reserves rec_size(klen, w->size) bytes and, for a
+ * streamed value, writes the provisional header. On failure w has no
+ * place (seg NULL, no buffer) and still owns its md5 and spool. */
+static int place(struct bc_write *w)
+{
+	struct bc *bc = w->bc;
+	uint64_t len = rec_size(w->klen, w->size);
+	if (w->size <= INLINE_MAX) {
+		w->rec = malloc((size_t)len);
+		if (!w->rec)
+			return -ENOMEM;
+		memcpy(w->rec + REC_HDR_SIZE, w->key, w->klen);
+	}
+	int rc = reserve(bc, len, w, &w->seg, &w->off);
+	if (rc) {
+		free(w->rec);
+		w->rec = NULL;
+		return rc;
+	}
+	/* A gathered record leaves its space unwritten (zeros) until commit,
+	 * which recovery skips. A streamed one gets a provisional header so
+	 * recovery can skip it by length should we crash before commit. */
+	if (w->rec)
+		return 0;
+	uint8_t rec[REC_HDR_SIZE + KEY_MAX];
+	struct rec_hdr h = {.type = REC_PENDING,
+			    .klen = w->klen,
+			    .vlen = w->size,
+			    .timestamp = w->timestamp};
+	rec_encode(&h, rec);
+	memcpy(rec + REC_HDR_SIZE, w->key, w->klen);
+	rc = pwrite_all(seg_fd(w->seg), rec, REC_HDR_SIZE + w->klen, w->off);
+	if (rc) {
+		release(bc, w->seg, w->off, len, true, w);
+		w->seg = NULL;
+	}
+	return rc;
+}
+
+/* An unlinked file in the data directory, for a value of unknown size:
+ * a crash between mkstemps and unlink leaves a .tmp that the next open
+ * removes. */
+static int spool_open(struct bc *bc, int *fd)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/spool-XXXXXX.tmp", bc->dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	*fd = mkstemps(path, 4);
+	if (*fd < 0)
+		return errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+	unlink(path);
+	return 0;
+}
+
 int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 		   struct bc_write **out)
 {
@@ -864,7 +924,7 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 	int rc = check_key(key, klen);
 	if (rc)
 		return rc;
-	if (size > REC_VALUE_MAX)
+	if (size > REC_VALUE_MAX && size != BC_SIZE_UNKNOWN)
 		return -EFBIG;
 	if (atomic_load(&bc->failed))
 		return -EIO;
@@ -874,6 +934,7 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 	*w = (struct bc_write){.bc = bc,
 			       .state = W_OPEN,
 			       .size = size,
+			       .spool = -1,
 			       .klen = (uint16_t)klen,
 			       .timestamp = clock_wall_ns()};
 	memcpy(w->key, key, klen);
@@ -883,41 +944,9 @@ int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 		return rc;
 	}
 	w->crc = crc32c_update(0, key, klen);
-	uint64_t len = rec_size(w->klen, size);
-	if (size <= INLINE_MAX) {
-		w->rec = malloc((size_t)len);
-		if (!w->rec) {
-			md5_discard(&w->md5);
-			free(w);
-			return -ENOMEM;
-		}
-		memcpy(w->rec + REC_HDR_SIZE, key, klen);
-	}
-	rc = reserve(bc, len, w, &w->seg, &w->off);
+	rc = size == BC_SIZE_UNKNOWN ? spool_open(bc, &w->spool) : place(w);
 	if (rc) {
 		md5_discard(&w->md5);
-		free(w->rec);
-		free(w);
-		return rc;
-	}
-	/* A gathered record leaves its space unwritten (zeros) until commit,
-	 * which recovery skips. A streamed one gets a provisional header so
-	 * recovery can skip it by length should we crash before commit. */
-	if (w->rec) {
-		*out = w;
-		return 0;
-	}
-	uint8_t rec[REC_HDR_SIZE + KEY_MAX];
-	struct rec_hdr h = {.type = REC_PENDING,
-			    .klen = w->klen,
-			    .vlen = size,
-			    .timestamp = w->timestamp};
-	rec_encode(&h, rec);
-	memcpy(rec + REC_HDR_SIZE, key, klen);
-	rc = pwrite_all(seg_fd(w->seg), rec, REC_HDR_SIZE + klen, w->off);
-	if (rc) {
-		md5_discard(&w->md5);
-		release(bc, w->seg, w->off, len, true, w);
 		free(w);
 		return rc;
 	}
@@ -929,9 +958,14 @@ int bc_write_append(struct bc_write *w, const void *data, size_t len)
 {
 	assert(w && w->state == W_OPEN && w->done <= w->size);
 	assert(data || !len);
-	if (len > w->size - w->done)
+	uint64_t limit = w->spool >= 0 ? REC_VALUE_MAX : w->size;
+	if (len > limit - w->done)
 		return -EFBIG;
-	if (w->rec) {
+	if (w->spool >= 0) {
+		int rc = pwrite_all(w->spool, data, len, w->done);
+		if (rc)
+			return rc;
+	} else if (w->rec) {
 		memcpy(w->rec + REC_HDR_SIZE + w->klen + w->done, data, len);
 	} else {
 		int rc = pwrite_all(seg_fd(w->seg), data, len,
@@ -942,7 +976,7 @@ int bc_write_append(struct bc_write *w, const void *data, size_t len)
 	w->crc = crc32c_update(w->crc, data, len);
 	md5_update(&w->md5, data, len);
 	w->done += len;
-	if (w->bc->opt.sync != BC_SYNC_NONE &&
+	if (w->bc->opt.sync != BC_SYNC_NONE && w->spool < 0 &&
 	    w->done - w->flushing >= WRITEBACK_STEP) {
 		/* A hint to the kernel: a failure leaves the work to the
 		 * commit's fdatasync, which reports errors. */
@@ -980,11 +1014,50 @@ void bc_write_abort(struct bc_write *w)
 	static const uint8_t zero[MD5_LEN];
 	assert(w && w->state == W_OPEN);
 	md5_discard(&w->md5);
-	/* If this fails, the pending header still lets recovery skip it. */
-	write_final_header(w, REC_ABORTED, zero);
-	release(w->bc, w->seg, w->off, rec_size(w->klen, w->size), true, w);
+	if (w->spool >= 0)
+		close(w->spool);
+	if (w->seg) {
+		/* If this fails, the pending header still lets recovery skip
+		 * it. */
+		write_final_header(w, REC_ABORTED, zero);
+		release(w->bc, w->seg, w->off, rec_size(w->klen, w->size), true,
+			w);
+	}
 	free(w->rec);
 	free(w);
+}
+
+/* A spooled value's size is known: its record is placed now, and the
+ * bytes move from the spool into it with one copy (from the spool's page
+ * cache, through a mapping). The CRC and md5 were taken as the bytes
+ * arrived. The spool is closed, and so freed, either way; on failure w
+ * may have a place, which bc_write_abort gives back. */
+static int unspool(struct bc_write *w)
+{
+	w->size = w->done;
+	int rc = place(w);
+	if (!rc && w->size) {
+		void *v = mmap(NULL, (size_t)w->size, PROT_READ, MAP_SHARED,
+			       w->spool, 0);
+		if (v == MAP_FAILED) {
+			rc = -ENOMEM;
+		} else if (w->rec) {
+			memcpy(w->rec + REC_HDR_SIZE + w->klen, v,
+			       (size_t)w->size);
+		} else {
+			uint64_t at = w->off + REC_HDR_SIZE + w->klen;
+			rc = pwrite_all(seg_fd(w->seg), v, (size_t)w->size, at);
+			if (!rc && w->bc->opt.sync != BC_SYNC_NONE)
+				(void)sync_file_range(seg_fd(w->seg), (off_t)at,
+						      (off_t)w->size,
+						      SYNC_FILE_RANGE_WRITE);
+		}
+		if (v != MAP_FAILED)
+			munmap(v, (size_t)w->size);
+	}
+	close(w->spool);
+	w->spool = -1;
+	return rc;
 }
 
 /* Ends a sealed put once its sync is done (rc 0) or failed: the key is
@@ -1011,6 +1084,13 @@ static void put_synced(struct bc_commit *c, int rc)
 int bc_write_commit_async(struct bc_write *w, bc_commit_fn done, void *arg)
 {
 	assert(w && w->state == W_OPEN && done);
+	if (w->spool >= 0) {
+		int rc = unspool(w);
+		if (rc) {
+			bc_write_abort(w);
+			return rc;
+		}
+	}
 	if (w->done != w->size) {
 		bc_write_abort(w);
 		return -EINVAL;

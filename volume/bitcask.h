@@ -15,6 +15,21 @@
  * concurrent large uploads progress in parallel, and small writes are not
  * stuck behind them.
  *
+ * A value whose size is known only at its end (a chunked upload) is
+ * spooled: its bytes go to an unlinked file in the data directory as they
+ * arrive (their CRC and md5 taken on the way), and its commit reserves the
+ * record at its exact size, copies the value in and seals it like any
+ * other. The record format, the one-seek read and the crash story are
+ * those of every record: a crash leaves at most a spool the next open
+ * removes. The price is one more write of the value, paid only by chunked
+ * uploads of values too large for the master to gather (it sends smaller
+ * ones with a Content-Length). The alternatives were worse: reserving an
+ * upper bound (the volume's -max-value) and patching the header at the
+ * end would allocate a gigabyte for every chunked upload and give each its
+ * own segment; growing a record at the tail of the active segment would
+ * hold the tail from every other writer, or seal a segment early each time
+ * one came, and segments (each an open descriptor) would multiply.
+ *
  * Ordering: for one key, the record reserved last wins, at run time and on
  * recovery alike (records compare by (segment id, offset); merge rewrites
  * a segment under its own id, so that order survives compaction).
@@ -99,22 +114,33 @@ void bc_close(struct bc *bc);
 
 struct bc_write;
 
+/* bc_write_begin's size for a value whose size is known only at its
+ * end. */
+#define BC_SIZE_UNKNOWN UINT64_MAX
+
 /* Reserves a record for `key` with a value of exactly `size` bytes.
  * Disk space is allocated now (fallocate), so a full disk answers
- * -ENOSPC before the client sends the body. */
+ * -ENOSPC before the client sends the body.
+ *
+ * With size BC_SIZE_UNKNOWN nothing is reserved yet: the value is spooled
+ * (see above) until bc_write_commit*, which reserves it and may then
+ * answer -ENOSPC. The spool's bytes count in the filesystem's free space
+ * but not in max_disk. Such a write takes its place in the store's order
+ * (see Ordering) when it commits, not when it begins. */
 int bc_write_begin(struct bc *bc, const char *key, size_t klen, uint64_t size,
 		   struct bc_write **out);
 
-/* Writes the next `len` body bytes (pwrite at their place). Returns
- * -EFBIG if that would exceed the reserved size, -EIO/-ENOSPC on write
- * failure (the write must then be aborted). */
+/* Writes the next `len` body bytes (pwrite at their place, or to the
+ * spool). Returns -EFBIG if that would exceed the reserved size (for a
+ * spooled value, REC_VALUE_MAX), -EIO/-ENOSPC on write failure (the
+ * write must then be aborted). */
 int bc_write_append(struct bc_write *w, const void *data, size_t len);
 
 /* Seals the record: requires exactly `size` bytes appended (-EINVAL
- * otherwise, and the write is aborted), writes the final header, waits for
- * the covering sync, then publishes the key. Frees `w` in every case.
- * On success `md5` (if not NULL) receives the value's digest. Built on
- * bc_write_commit_async. */
+ * otherwise, and the write is aborted; a spooled value's size is what was
+ * appended), writes the final header, waits for the covering sync, then
+ * publishes the key. Frees `w` in every case. On success `md5` (if not
+ * NULL) receives the value's digest. Built on bc_write_commit_async. */
 int bc_write_commit(struct bc_write *w, uint8_t md5[MD5_LEN]);
 
 /* Called once when an asynchronous commit ends: rc is 0 once the record is
@@ -129,8 +155,10 @@ typedef void (*bc_commit_fn)(void *arg, int rc, const uint8_t md5[MD5_LEN]);
  * the record (the key is published before the call); under ALWAYS and
  * NONE, or when queueing fails, inline before this returns. Returns a
  * negative errno when the commit failed at once (wrong size, header write
- * failed): `done` is then never called. `done` runs on a thread shared by
- * every write, so it must not block, and must not call bc_write_*,
+ * failed; for a spooled value also the reservation, -ENOSPC, or the
+ * copy): `done` is then never called. A spooled value is copied into its
+ * record on the calling thread before this returns. `done` runs on a thread
+ * shared by every write, so it must not block, and must not call bc_write_*,
  * bc_put, bc_delete or bc_purge: a nested commit would wait for the very
  * thread it runs on. */
 int bc_write_commit_async(struct bc_write *w, bc_commit_fn done, void *arg);

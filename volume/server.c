@@ -216,10 +216,13 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 			close(fd);
 		char cr[64];
 		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, e.size);
+		static const char why[] = "range not satisfiable\n";
 		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			0, "", MHD_RESPMEM_PERSISTENT);
+			sizeof(why) - 1, (void *)why, MHD_RESPMEM_PERSISTENT);
 		if (!resp)
 			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; charset=utf-8");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE,
 					cr);
 		r->code = MHD_HTTP_RANGE_NOT_SATISFIABLE;
@@ -264,28 +267,58 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 	return ret;
 }
 
-static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
-				    const char *key, const char *value)
+/* How a request says where its body ends. */
+struct framing {
+	unsigned lengths;   /* Content-Length headers */
+	unsigned encodings; /* Transfer-Encoding headers */
+	bool chunked;	    /* the one encoding is exactly "chunked" */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
 {
+	struct framing *f = cls;
 	(void)kind;
-	(void)value;
 	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		(*(int *)cls)++;
+		f->lengths++;
+	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->encodings++;
+		f->chunked = value && strcasecmp(value, "chunked") == 0;
+	}
 	return MHD_YES;
 }
 
+/* Refuses, on a request's first call, a body whose end two parsers could
+ * see in different places (request smuggling): two Content-Lengths, or a
+ * Content-Length beside a Transfer-Encoding, which libmicrohttpd would
+ * ignore for the chunked framing while we reserved by the length. Any
+ * encoding but chunked alone is refused too: libmicrohttpd would read
+ * such a body until the connection closes. Returns 0 (*chunked set),
+ * or 400 or 501 with the reason in *why. */
+static unsigned check_framing(struct MHD_Connection *c, bool *chunked,
+			      const char **why)
+{
+	struct framing f = {0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+	*chunked = f.encodings == 1 && f.chunked;
+	*why = "more than one Content-Length";
+	if (f.lengths > 1)
+		return MHD_HTTP_BAD_REQUEST;
+	*why = "both Content-Length and Transfer-Encoding";
+	if (f.lengths && f.encodings)
+		return MHD_HTTP_BAD_REQUEST;
+	*why = "only Transfer-Encoding: chunked is supported";
+	if (f.encodings && !*chunked)
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	return 0;
+}
+
 /* The request's Content-Length: 0 and *n; -ENOENT when it has none;
- * -EINVAL with the reason in *why when it does not parse, or when there
- * are two: two lengths mean two parsers could disagree on where the body
- * ends (request smuggling), so refuse rather than pick one. */
+ * -EINVAL with the reason in *why when it does not parse (two of them
+ * were refused by check_framing). */
 static int content_length(struct MHD_Connection *c, uint64_t *n,
 			  const char **why)
 {
-	int lengths = 0;
-	MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &lengths);
-	*why = "more than one Content-Length";
-	if (lengths > 1)
-		return -EINVAL;
 	const char *cl = MHD_lookup_connection_value(
 		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (!cl)
@@ -295,19 +328,22 @@ static int content_length(struct MHD_Connection *c, uint64_t *n,
 }
 
 /* First call of a PUT: validate the headers and reserve the record, so a
- * bad request or a full disk is answered before the body is sent. */
+ * bad request or a full disk is answered before the body is sent. A
+ * chunked body (a master streaming a value it could not gather) is
+ * spooled by the engine until its size is known (volume/bitcask.h). */
 static enum MHD_Result begin_put(struct srv *s, struct req *r,
-				 struct MHD_Connection *c)
+				 struct MHD_Connection *c, bool chunked)
 {
-	uint64_t n = 0;
+	uint64_t n = BC_SIZE_UNKNOWN;
 	const char *why;
 	int rc = content_length(c, &n, &why);
-	if (rc == -ENOENT)
+	if (rc == -ENOENT && !chunked)
 		return reply_text(r, c, MHD_HTTP_LENGTH_REQUIRED,
-				  "PUT needs a Content-Length");
-	if (rc)
+				  "PUT needs a Content-Length or a chunked "
+				  "body");
+	if (rc && rc != -ENOENT)
 		return reply_text(r, c, MHD_HTTP_BAD_REQUEST, why);
-	if (n > s->max_value)
+	if (!rc && n > s->max_value)
 		return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
 				  "value larger than -max-value");
 	r->expected = n;
@@ -614,7 +650,7 @@ static enum MHD_Result begin_purge(struct req *r, struct MHD_Connection *c)
 	uint64_t n = 0;
 	const char *why;
 	int rc = content_length(c, &n, &why);
-	if (rc == -EINVAL)
+	if (rc && rc != -ENOENT)
 		return reply_text(r, c, MHD_HTTP_BAD_REQUEST, why);
 	if (!rc && n > PURGE_BODY_MAX)
 		return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
@@ -623,22 +659,34 @@ static enum MHD_Result begin_purge(struct req *r, struct MHD_Connection *c)
 	return r->pb ? MHD_YES : MHD_NO;
 }
 
+/* A refused body is still read, so that its answer can be sent:
+ * libmicrohttpd 0.9.75 sends nothing before the end of a chunked body.
+ * A client that goes on past -max-value beyond -max-value more is cut
+ * off instead: what a refused body may cost is what an accepted one
+ * would. */
+static bool drained_too_long(const struct srv *s, const struct req *r)
+{
+	return r->received > s->max_value &&
+	       r->received - s->max_value > s->max_value;
+}
+
 static enum MHD_Result receive_put(struct srv *s, struct req *r,
 				   const char *data, size_t *size)
 {
 	size_t n = *size;
 	*size = 0;
 	atomic_fetch_add(&s->bytes_in, n);
+	r->received += n;
+	if (drained_too_long(s, r))
+		return MHD_NO;
 	if (r->err)
 		return MHD_YES;
 	assert(r->w);
 	/* MHD enforces Content-Length, but a bug there must not let a body
-	 * overrun its reservation. */
-	if (n > r->expected - r->received)
-		r->err = -EFBIG;
-	else
-		r->err = bc_write_append(r->w, data, n);
-	r->received += n;
+	 * overrun its reservation; a chunked one is bounded here. */
+	uint64_t limit =
+		r->expected == BC_SIZE_UNKNOWN ? s->max_value : r->expected;
+	r->err = r->received > limit ? -EFBIG : bc_write_append(r->w, data, n);
 	if (r->err) {
 		bc_write_abort(r->w);
 		r->w = NULL;
@@ -1018,8 +1066,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		r->start_usec = clock_mono_us();
 		r->method = metrics_method_of(method);
 		r->system = strncmp(url, "/_/", 3) == 0;
+		const char *why = NULL;
+		bool chunked;
+		unsigned bad = check_framing(c, &chunked, &why);
+		if (bad)
+			return reply_text(r, c, bad, why);
 		if (internal(r, url)) {
-			const char *why = NULL;
 			int rc = http_check_signed(c, method, url, &why);
 			r->refused = rc != 0;
 			if (rc)
@@ -1056,7 +1108,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			MHD_destroy_response(resp);
 			return ret;
 		}
-		const char *why = NULL;
 		long n = key_from_path(url, r->key, &why);
 		if (n < 0)
 			return reply_text(r, c,
@@ -1066,7 +1117,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 					  why);
 		r->klen = (size_t)n;
 		if (r->method == METRICS_PUT)
-			return begin_put(s, r, c);
+			return begin_put(s, r, c, chunked);
 		/* Answering on the first call made MHD 0.9.75 close
 		 * keep-alive connections; answer on the second. */
 		return MHD_YES;

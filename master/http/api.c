@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -58,7 +59,8 @@ struct req {
 	unsigned status;
 	bool answered;
 	struct put *put;
-	bool locked; /* holds the key's write lock (KIND_WRITE) */
+	uint64_t received; /* a PUT's body bytes, taken or dropped */
+	bool locked;	   /* holds the key's write lock (KIND_WRITE) */
 	bool suspended;
 	atomic_bool committed;
 	struct commit_req *cr;
@@ -141,6 +143,51 @@ static bool leads(struct api *a)
 		return true;
 	node_info(a->d.node, &in);
 	return in.role == RAFT_LEADER;
+}
+
+/* How a request says where its body ends. */
+struct framing {
+	unsigned lengths;   /* Content-Length headers */
+	unsigned encodings; /* Transfer-Encoding headers */
+	bool chunked;	    /* the one encoding is exactly "chunked" */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	struct framing *f = cls;
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->lengths++;
+	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->encodings++;
+		f->chunked = value && strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/* Refuses, on a request's first call, a body whose end two parsers could
+ * see in different places (request smuggling): two Content-Lengths, or a
+ * Content-Length beside a Transfer-Encoding, which libmicrohttpd ignores
+ * for the chunked framing while a PUT would stream to the volumes by the
+ * length. Any encoding but chunked alone is refused too: libmicrohttpd
+ * would read such a body until the connection closes. Returns 0, or the
+ * status (400, 501) with the reason in *why. The volume has the same
+ * rule (volume/server.c). */
+static unsigned check_framing(struct MHD_Connection *c, const char **why)
+{
+	struct framing f = {0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+	*why = "more than one Content-Length";
+	if (f.lengths > 1)
+		return 400;
+	*why = "both Content-Length and Transfer-Encoding";
+	if (f.lengths && f.encodings)
+		return 400;
+	*why = "only Transfer-Encoding: chunked is supported";
+	if (f.encodings && !(f.encodings == 1 && f.chunked))
+		return 501;
+	return 0;
 }
 
 /* The request's Content-Length in *size: 1, 0 when there is none, -1
@@ -654,18 +701,22 @@ static void put_resume(void *arg)
 }
 
 /* The first call of a PUT: everything that can be refused before the
- * body is read is refused here. */
+ * body is read is refused here. A chunked body (check_framing let only
+ * that encoding through) has no size yet: put.h bounds it as it comes. */
 static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 {
 	enum MHD_Result ret;
 	if (!take_key(r, url, &ret))
 		return ret;
-	unsigned long long size;
-	if (content_length(r, &size) <= 0 || size == 0)
+	unsigned long long size = PUT_SIZE_UNKNOWN;
+	bool chunked = MHD_lookup_connection_value(
+			       r->c, MHD_HEADER_KIND,
+			       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+	if (!chunked && (content_length(r, &size) <= 0 || size == 0))
 		return text(r, 411,
-			    "PUT needs a non-empty body with a "
-			    "Content-Length");
-	if (size > a->opt.max_value)
+			    "PUT needs a non-empty body, with a "
+			    "Content-Length or chunked");
+	if (!chunked && size > a->opt.max_value)
 		return text(r, 413, "value larger than -max-value");
 	if (put_active() >= MAX_PUTS) {
 		return text(r, 503, "too many PUTs in flight");
@@ -698,6 +749,7 @@ static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 	struct put_params pp = {.key = r->key,
 				.keylen = r->keylen,
 				.size = size,
+				.max = a->opt.max_value,
 				.n = (unsigned)n,
 				.md5sum = a->opt.md5sum,
 				.connect_timeout_ms = a->opt.voltimeout_ms,
@@ -720,11 +772,24 @@ static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 	return MHD_YES;
 }
 
+/* A PUT refused while its body arrives (over -max-value, a failed
+ * replica) still reads the body, so that the answer can be sent:
+ * libmicrohttpd 0.9.75 sends none before the end of a chunked body. A
+ * client that goes on past -max-value beyond -max-value more is cut off
+ * instead, so a refused body costs at most what an accepted one would. */
+static bool drained_too_long(const struct req *r)
+{
+	uint64_t max = r->a->opt.max_value;
+	return r->received > max && r->received - max > max;
+}
+
 static enum MHD_Result put_body(struct req *r, const char *data, size_t *size)
 {
 	if (*size) {
-		*size -= put_feed(r->put, data, *size);
-		return MHD_YES;
+		size_t took = put_feed(r->put, data, *size);
+		r->received += took;
+		*size -= took;
+		return drained_too_long(r) ? MHD_NO : MHD_YES;
 	}
 	if (!put_finish(r->put))
 		return MHD_YES;
@@ -824,6 +889,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		/* Keep-alive connections outlive the listening socket. */
 		if (httpserver_stopping(a->hs))
 			return text(r, 503, "shutting down: retry");
+		const char *framing_why;
+		unsigned bad = check_framing(c, &framing_why);
+		if (bad)
+			return text(r, bad, framing_why);
 		if (strncmp(url, "/_/raft/", 8) == 0 ||
 		    admin_claims(url, method)) {
 			const char *why = NULL;

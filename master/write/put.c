@@ -16,6 +16,7 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "common/md5.h"
+#include "common/sign.h"
 #include "master/write/keylock.h"
 
 /* A stalled replica fails the PUT after this long without progress. */
@@ -52,7 +53,8 @@ struct put {
 	bool owns_lock;
 	char key[KEY_MAX + 1];
 	size_t keylen;
-	uint64_t size;
+	uint64_t size; /* PUT_SIZE_UNKNOWN until a chunked body ends */
+	uint64_t max;
 	bool md5sum;
 	struct md5 md5; /* fed by put_feed, in body order */
 	long connect_timeout_ms;
@@ -67,9 +69,12 @@ struct put {
 	size_t cap;
 	uint64_t wpos; /* bytes received from the client (and hashed) */
 	bool small;    /* SMALL_PUT: uploaded whole, once it is all here */
+	bool chunked;  /* no Content-Length: targets set up once it starts */
+	bool ended;    /* the whole body is here (put_finish) */
 	bool started;  /* the transfers were added to the multi */
 	bool waiting;  /* the HTTP layer is suspended */
-	bool failed;   /* a replica failed: stop uploading */
+	bool failed;   /* a replica failed, or the body is too big: stop */
+	bool toobig;   /* a chunked body went past max */
 	bool aborted;  /* the client went away */
 	bool finished; /* status is final */
 	unsigned status;
@@ -196,6 +201,10 @@ static size_t read_body(char *dst, size_t size, size_t nitems, void *arg)
 		return CURL_READFUNC_ABORT;
 	}
 	uint64_t avail = p->wpos - t->rpos;
+	if (avail == 0 && p->ended) {
+		pthread_mutex_unlock(&p->mu);
+		return 0; /* the end of a body sent chunked */
+	}
 	if (avail == 0) {
 		t->paused = true;
 		pthread_mutex_unlock(&p->mu);
@@ -237,7 +246,9 @@ static size_t read_header(char *line, size_t size, size_t nitems, void *arg)
 	return len;
 }
 
-static int setup_target(struct put *p, struct target *t)
+/* Sets up t's upload of a body of `size` bytes (PUT_SIZE_UNKNOWN: sent
+ * chunked). */
+static int setup_target(struct put *p, struct target *t, uint64_t size)
 {
 	char path[KEY_PCT_MAX], url[IDX_ADDR_MAX + sizeof(path) + 16];
 	if (key_pct_encode(p->key, p->keylen, path, sizeof(path)) < 0)
@@ -250,33 +261,70 @@ static int setup_target(struct put *p, struct target *t)
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+	bool chunked = size == PUT_SIZE_UNKNOWN;
 	if (p->small) {
-		/* cap == size: the ring is the whole body, never wrapped. */
+		/* The ring holds the whole body from its start: nothing was
+		 * consumed, so it never wrapped. */
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)p->size);
+				 (curl_off_t)size);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)p->ring);
 	} else {
+		/* Without a size libcurl sends the body chunked. */
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-				 (curl_off_t)p->size);
+				 chunked ? (curl_off_t)-1 : (curl_off_t)size);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
 		curl_easy_setopt(h, CURLOPT_READDATA, t);
 	}
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_discard);
-	curl_easy_setopt(
-		h, CURLOPT_HTTPHEADER,
-		httpc_sign_before(&t->sig, put_headers, "PUT", url, p->size));
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER,
+			 httpc_sign_before(&t->sig, put_headers, "PUT", url,
+					   chunked ? SIGN_CHUNKED : size));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
 	/* Big buffers for big values; libcurl's 16 KiB floor for small. */
-	long buf = p->size < 512 * 1024 ? (long)p->size : 512L * 1024;
+	long buf = size < 512 * 1024 ? (long)size : 512L * 1024;
 	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, buf);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)t);
 	return 0;
+}
+
+/* A chunked PUT's transfers, set up when it starts: with the body's size
+ * when it ended while gathered (small again when it is), else chunked.
+ * A target that cannot be set up counts as a failed replica. Fan-out
+ * thread. */
+static void setup_targets(struct put *p)
+{
+	pthread_mutex_lock(&p->mu);
+	uint64_t size = p->ended ? p->size : PUT_SIZE_UNKNOWN;
+	p->small = size <= SMALL_PUT;
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->n; i++) {
+		struct target *t = &p->t[i];
+		if (setup_target(p, t, size) == 0)
+			continue;
+		pthread_mutex_lock(&p->mu);
+		t->done = true;
+		t->cc = CURLE_OUT_OF_MEMORY;
+		p->failed = true;
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* Whether a PUT still being gathered may start its transfers, or settle
+ * without them: a small one once its body is all here, a chunked one
+ * once it ended or filled the ring, any other at once. Called locked. */
+static bool ready(const struct put *p)
+{
+	if (p->aborted || p->failed || p->ended)
+		return true;
+	if (p->chunked)
+		return p->wpos == p->cap;
+	return !p->small || p->wpos == p->size;
 }
 
 /* Decides the answer once every transfer ended; returns the md5 to
@@ -413,32 +461,43 @@ static void recorded(struct commit_req *cr)
 static void settle(struct put *p)
 {
 	for (unsigned i = 0; p->started && i < p->n; i++)
-		curl_multi_remove_handle(p->f->multi, p->t[i].h);
+		if (p->t[i].h)
+			curl_multi_remove_handle(p->f->multi, p->t[i].h);
 	pthread_mutex_lock(&p->mu);
-	bool aborted = p->aborted;
+	bool aborted = p->aborted, toobig = p->toobig;
+	uint64_t size = p->size;
 	pthread_mutex_unlock(&p->mu);
 	uint8_t md5[MD5_LEN];
 	unsigned status;
-	if (aborted) {
+	/* Too big first: the HTTP layer may have cut such a client off
+	 * since. */
+	if (toobig) {
+		status = 413;
+		snprintf(p->why, sizeof(p->why),
+			 "value larger than -max-value");
+	} else if (aborted) {
 		status = 400;
 		snprintf(p->why, sizeof(p->why), "client went away");
-		/* A small PUT abandoned before its body was all here sent
-		 * nothing: there is nothing to purge. */
-		if (!p->started) {
-			finish(p, status);
-			return;
-		}
+	} else if (size == 0) {
+		status = 411;
+		snprintf(p->why, sizeof(p->why), "PUT needs a non-empty body");
 	} else {
 		status = judge(p, md5);
 	}
 	if (status != 201) {
-		purge_copies(p, status);
+		/* A PUT that ended before its transfers started (a small or
+		 * chunked one still being gathered) sent nothing: there is
+		 * nothing to purge. */
+		if (p->started)
+			purge_copies(p, status);
+		else
+			finish(p, status);
 		return;
 	}
 	struct cmd c = {.type = CMD_PUT,
 			.key = p->key,
 			.keylen = p->keylen,
-			.size = p->size,
+			.size = size,
 			.created_ms = clock_wall_ms(),
 			.nvols = p->n};
 	memcpy(c.md5, md5, MD5_LEN);
@@ -484,8 +543,12 @@ static void finish_transfers(struct fanout *f)
 
 static void start_transfers(struct fanout *f, struct put *p)
 {
+	pthread_mutex_lock(&p->mu);
 	p->started = true;
+	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < p->n; i++) {
+		if (p->t[i].done)
+			continue; /* set up failed: judged as failed */
 		if (curl_multi_add_handle(f->multi, p->t[i].h) == CURLM_OK) {
 			p->running++;
 			continue;
@@ -520,16 +583,21 @@ static bool take_work(struct fanout *f, struct put **retry)
 	for (struct put **pp = &f->pending; *pp;) {
 		struct put *p = *pp;
 		pthread_mutex_lock(&p->mu);
-		bool wait = p->small && p->wpos < p->size && !p->aborted;
-		bool aborted = p->aborted;
+		bool wait = !ready(p);
+		bool send = !p->aborted && !p->failed && p->size != 0;
+		bool chunked = p->chunked;
 		pthread_mutex_unlock(&p->mu);
 		if (wait) {
 			pp = &p->next;
 			continue;
 		}
 		*pp = p->next;
-		/* An abandoned small PUT sent nothing: straight to settle. */
-		if (!(p->small && aborted))
+		/* A chunked body's transfers take the size if it is known by
+		 * now. One abandoned, refused or empty before it started
+		 * sends nothing: straight to settle. */
+		if (send && chunked)
+			setup_targets(p);
+		if (send)
 			start_transfers(f, p);
 		p->next = f->active;
 		f->active = p;
@@ -556,8 +624,9 @@ static void *fanout_main(void *arg)
 			pthread_mutex_lock(&p->mu);
 			for (unsigned i = 0; i < p->n; i++) {
 				struct target *t = &p->t[i];
-				if (t->paused && (t->rpos < p->wpos ||
-						  p->failed || p->aborted)) {
+				if (t->paused &&
+				    (t->rpos < p->wpos || p->ended ||
+				     p->failed || p->aborted)) {
 					t->paused = false;
 					resume[nresume++] = t->h;
 				}
@@ -645,8 +714,9 @@ void put_system_stop(void)
 
 int put_start(const struct put_params *pp, struct put **out)
 {
+	bool chunked = pp->size == PUT_SIZE_UNKNOWN;
 	if (pp->n == 0 || pp->n > CMD_MAX_VOLS || pp->size == 0 ||
-	    pp->keylen > KEY_MAX || !nfanouts)
+	    (chunked && pp->max == 0) || pp->keylen > KEY_MAX || !nfanouts)
 		return -EINVAL;
 	struct put *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -657,6 +727,8 @@ int put_start(const struct put_params *pp, struct put **out)
 	memcpy(p->key, pp->key, pp->keylen);
 	p->keylen = pp->keylen;
 	p->size = pp->size;
+	p->max = pp->max;
+	p->chunked = chunked;
 	p->md5sum = pp->md5sum;
 	p->connect_timeout_ms = pp->connect_timeout_ms;
 	p->cm = pp->cm;
@@ -665,8 +737,12 @@ int put_start(const struct put_params *pp, struct put **out)
 	p->io_on = true;
 	p->nkeep = pp->nkeep;
 	memcpy(p->keep, pp->keep, sizeof(p->keep[0]) * pp->nkeep);
-	p->cap = pp->size < PUT_RING_MAX ? (size_t)pp->size : PUT_RING_MAX;
-	p->small = pp->size <= SMALL_PUT;
+	/* A chunked body is gathered in SMALL_PUT bytes at first: most are
+	 * small. */
+	p->cap = chunked		   ? SMALL_PUT
+		 : pp->size < PUT_RING_MAX ? (size_t)pp->size
+					   : PUT_RING_MAX;
+	p->small = !chunked && pp->size <= SMALL_PUT;
 	p->ring = malloc(p->cap);
 	p->n = pp->n;
 	struct fanout *f =
@@ -680,7 +756,8 @@ int put_start(const struct put_params *pp, struct put **out)
 		t->p = p;
 		t->id = pp->ids[i];
 		snprintf(t->addr, sizeof(t->addr), "%s", pp->addrs[i]);
-		rc = setup_target(p, t);
+		if (!chunked)
+			rc = setup_target(p, t, p->size);
 	}
 	if (rc) {
 		/* No fan-out thread saw it and the caller keeps its lock. */
@@ -709,10 +786,31 @@ size_t put_feed(struct put *p, const char *data, size_t len)
 		pthread_mutex_unlock(&p->mu);
 		return len;
 	}
+	if (p->chunked && len > p->max - p->wpos) {
+		/* Past -max-value: the PUT fails now and keeps nothing; the
+		 * rest of the body is dropped as it comes. */
+		p->toobig = true;
+		p->failed = true;
+		pthread_mutex_unlock(&p->mu);
+		curl_multi_wakeup(p->f->multi);
+		return len;
+	}
 	size_t all = len;
 	uint64_t room = p->size - p->wpos;
 	if (len > room)
 		len = (size_t)room; /* MHD enforces Content-Length */
+	/* A chunked body about to fill its first ring gets a full one, before
+	 * the ring is full and so before the transfers can start: nothing
+	 * reads it yet. Without the memory, the small ring serves (and the
+	 * body streams from SMALL_PUT bytes on). */
+	if (p->chunked && !p->started && p->cap < PUT_RING_MAX &&
+	    len >= p->cap - p->wpos) {
+		uint8_t *ring = realloc(p->ring, PUT_RING_MAX);
+		if (ring) {
+			p->ring = ring;
+			p->cap = PUT_RING_MAX;
+		}
+	}
 	size_t space = p->cap - (size_t)(p->wpos - low_water(p));
 	size_t n = len < space ? len : space;
 	uint64_t from = p->wpos;
@@ -733,9 +831,9 @@ size_t put_feed(struct put *p, const char *data, size_t len)
 	}
 	pthread_mutex_lock(&p->mu);
 	p->wpos += n;
-	/* A small PUT starts once all of it is here: earlier bytes give the
+	/* A PUT being gathered starts once ready: earlier bytes give the
 	 * fan-out thread nothing to do. */
-	bool wake = n && (!p->small || p->wpos == p->size);
+	bool wake = n && (p->started || ready(p));
 	if (n < len) {
 		p->waiting = true;
 		p->io.suspend(p->io.arg);
@@ -752,13 +850,21 @@ size_t put_feed(struct put *p, const char *data, size_t len)
 bool put_finish(struct put *p)
 {
 	pthread_mutex_lock(&p->mu);
-	bool ready = p->finished;
-	if (!ready) {
+	/* Once: the fan-out thread starts a gathered body now, or lets its
+	 * chunked transfers see the end. */
+	bool wake = !p->ended;
+	if (!p->ended && p->chunked)
+		p->size = p->wpos;
+	p->ended = true;
+	bool answered = p->finished;
+	if (!answered) {
 		p->waiting = true;
 		p->io.suspend(p->io.arg);
 	}
 	pthread_mutex_unlock(&p->mu);
-	return ready;
+	if (wake)
+		curl_multi_wakeup(p->f->multi);
+	return answered;
 }
 
 unsigned put_status(struct put *p, const char **why)

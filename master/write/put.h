@@ -16,6 +16,18 @@
  * purge (CMD_PURGE_ADD), and the answer is a 5xx saying which volume
  * failed and how.
  *
+ * A chunked body (no Content-Length: `curl -T -`) has no size until its
+ * end, and is bounded by put_params.max as it arrives: past it the PUT
+ * fails at once (413, the uploads aborted, nothing recorded). Until the
+ * ring would overflow (64 KiB at first, then PUT_RING_MAX) it is only
+ * gathered; a body that ends within it goes to the volumes with its
+ * Content-Length like any other (one send when it is small). A longer one
+ * goes out chunked as it arrives, through the same ring and with the same
+ * back-pressure, signed as chunked (common/sign.h); the volumes spool it
+ * (volume/bitcask.h). Either way the md5 is taken as the bytes arrive
+ * and checked against every replica's, and the answer is 201 only once
+ * every replica stored the whole body and the index recorded its size.
+ *
  * Flow control goes through `struct put_io`: put_feed and put_finish call
  * suspend (the HTTP layer stops delivering: MHD_suspend_connection) when
  * they must wait; resume follows, from any thread, once they may go on.
@@ -38,6 +50,9 @@
 
 #define PUT_RING_MAX (4u << 20)
 
+/* put_params.size of a chunked body. */
+#define PUT_SIZE_UNKNOWN UINT64_MAX
+
 struct put_io {
 	void (*suspend)(void *arg);
 	void (*resume)(void *arg);
@@ -47,7 +62,8 @@ struct put_io {
 struct put_params {
 	const char *key;
 	size_t keylen;
-	uint64_t size; /* Content-Length, > 0 */
+	uint64_t size; /* Content-Length, > 0, or PUT_SIZE_UNKNOWN */
+	uint64_t max;  /* -max-value: the bound of a chunked body */
 	unsigned n;    /* replicas */
 	uint32_t ids[CMD_MAX_VOLS];
 	const char *addrs[CMD_MAX_VOLS]; /* copied */
@@ -81,8 +97,9 @@ int put_start(const struct put_params *pp, struct put **out);
  * failure the rest of the body is accepted and dropped. */
 size_t put_feed(struct put *p, const char *data, size_t len);
 
-/* The body is complete. Returns true when the answer is ready; false
- * means io.suspend was called and io.resume will follow when it is. */
+/* The body is complete (a chunked body's size is now known; an empty one
+ * is answered 411). Returns true when the answer is ready; false means
+ * io.suspend was called and io.resume will follow when it is. */
 bool put_finish(struct put *p);
 
 /* The HTTP status to answer and a one-line reason. */
