@@ -98,6 +98,7 @@ cat <<TRY
 cask is running; data, logs and the cluster secret are in $data
   masters: http://127.0.0.1:3000 http://127.0.0.1:3010 http://127.0.0.1:3020 (any takes any request)
   volumes: http://127.0.0.1:3001 http://127.0.0.1:3002 http://127.0.0.1:3003
+  status page: http://127.0.0.1:3000/_/ui (each master and volume has one)
 
 Try:
   curl -L -X PUT -d bigswag http://127.0.0.1:3000/wehave

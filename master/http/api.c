@@ -21,6 +21,7 @@
 #include "common/sign.h"
 #include "master/http/admin.h"
 #include "master/http/apikeys.h"
+#include "master/http/ui.h"
 #include "master/repl/raft_http.h"
 #include "master/write/keylock.h"
 #include "master/write/put.h"
@@ -34,6 +35,7 @@ struct api {
 	struct api_deps d;
 	struct httpserver *hs;
 	struct admin *admin; /* /_/admin/ and REBALANCE (master/http/admin.h) */
+	struct ui *ui;	     /* /_/ui (master/http/ui.h) */
 };
 
 enum kind {
@@ -685,6 +687,11 @@ static enum MHD_Result system_get(struct api *a, struct req *r, const char *url)
 		return status(a, r);
 	if (strcmp(url, "/_/metrics") == 0)
 		return metrics(a, r);
+	if (strcmp(url, "/_/ui") == 0) {
+		struct buf b = {0};
+		ui_render(a->ui, &b);
+		return reply_buf(r, &b, "text/html; charset=utf-8");
+	}
 	return text(r, 400, "keys under /_/ are reserved");
 }
 
@@ -1037,7 +1044,10 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 	struct move_deps md = {deps->ix, deps->cm,	deps->vs,
 			       deps->pg, opt->replicas, opt->voltimeout_ms};
 	a->admin = admin_new(&md);
-	if (!a->admin) {
+	struct ui_deps ud = {deps->ix, deps->vs, deps->rp, deps->node,
+			     opt->replicas};
+	if (!a->admin || ui_start(&ud, &a->ui)) {
+		admin_free(a->admin);
 		free(a);
 		return -ENOMEM;
 	}
@@ -1053,6 +1063,7 @@ int api_start(const struct api_options *opt, const struct api_deps *deps,
 					.cls = a};
 	int rc = httpserver_start(&ho, &a->hs);
 	if (rc) {
+		ui_stop(a->ui);
 		admin_free(a->admin);
 		free(a);
 		return rc;
@@ -1071,6 +1082,7 @@ void api_stop(struct api *a, unsigned grace_ms)
 	 * and answers them all. */
 	httpserver_drain(a->hs, grace_ms);
 	httpserver_stop(a->hs);
+	ui_stop(a->ui);
 	admin_free(a->admin);
 	free(a);
 }

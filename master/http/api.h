@@ -1,9 +1,14 @@
 /* The master's public HTTP API (minikeyvalue-compatible) and its system
  * endpoints, over libmicrohttpd.
  *
- *   PUT /key             201; 403 exists, 409 busy, 411 no length, 413
- *                        over max_value, 414/400 bad key, 5xx when a
- *                        replica fails (master/write/put.h)
+ *   PUT /key             201; 403 exists, 409 busy, 411 empty or with
+ *                        neither a Content-Length nor a chunked body
+ *                        (streamed like any other, master/write/put.h),
+ *                        413 over max_value, 414/400 bad key, 5xx when a
+ *                        replica fails
+ *   any request          400 with two Content-Lengths, or one beside a
+ *                        Transfer-Encoding; 501 for an encoding other
+ *                        than chunked (before the body is read)
  *   GET, HEAD /key       302 to a replica believed good, chosen at random:
  *                        on a healthy volume whose identity is confirmed,
  *                        not lost, not on a dead or unverified volume
@@ -17,7 +22,11 @@
  *                        404 absent, 403 live under `protect`
  *   UNLINK /key          204 soft delete; 404 absent or unlinked
  *   GET /p?list|unlinked[&start=K][&limit=N]  {"next":..,"keys":[..]}
- *   GET /_/health, /_/status (JSON), /_/metrics (Prometheus)
+ *   GET /_/health, /_/status (JSON), /_/metrics (Prometheus), /_/ui (the
+ *   cluster as an HTML page, master/http/ui.h)
+ * With opt.keys, writes (and reads, when a read key is listed) need a
+ * Bearer key (401/403, master/http/apikeys.h); with opt.signed_reads the
+ * 302s carry a read signature (common/sign.h).
  *   /_/raft/...          the Raft transport and membership
  * (master/repl/raft_http.h)
  *
