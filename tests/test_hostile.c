@@ -519,14 +519,15 @@ static void slow_clients_on(int port, const char *put_path)
 {
 	enum { PER_IP = 3 };
 	int slow[2 * PER_IP];
-	/* Slow headers from .1, a byte at a time: its share is full. */
+	/* Slow headers from .11, a byte at a time: its share is full. */
 	for (int i = 0; i < PER_IP; i++) {
 		slow[i] = connect_from("127.0.0.11", port);
-		ck_assert_int_eq(send(slow[i], "GET /_/health HTTP/1.1\r\nH",
-				      27, MSG_NOSIGNAL),
-				 27);
+		const char *part = "GET /_/health HTTP/1.1\r\nH";
+		ck_assert_int_eq(
+			send(slow[i], part, strlen(part), MSG_NOSIGNAL),
+			(ssize_t)strlen(part));
 	}
-	/* Slow bodies from .2: headers at once, then a trickle. */
+	/* Slow bodies from .12: headers at once, then a trickle. */
 	for (int i = PER_IP; i < 2 * PER_IP; i++) {
 		slow[i] = connect_from("127.0.0.12", port);
 		char head[256];
@@ -688,6 +689,133 @@ START_TEST(api_keys_guard_the_public_plane)
 }
 END_TEST
 
+/* GET url (no redirect followed): the status, Location into loc. */
+static long get_loc(const char *url, char *loc, size_t cap)
+{
+	struct harness_resp r;
+	ck_assert_int_eq(harness_http_unsigned("GET", url, NULL, 0, NULL, &r),
+			 0);
+	loc[0] = '\0';
+	harness_header(&r, "Location", loc, cap);
+	long code = r.code;
+	harness_resp_free(&r);
+	return code;
+}
+
+START_TEST(signed_reads_need_the_masters_redirect)
+{
+	const char *sr[] = {"-signed-reads", NULL};
+	const char *margs[] = {"-signed-reads", "-replicas", "2", NULL};
+	const struct fixture_opts o = {.tag = "sreads",
+				       .volumes = 2,
+				       .masters = 1,
+				       .volume_args = sr,
+				       .master_args = margs};
+	ck_assert_int_eq(fixture_start(&F, &o), 0);
+	char url[160], loc[512], next[512];
+	snprintf(url, sizeof(url), "%s/sr/key%%20one", F.murl[0]);
+	ck_assert_int_eq(harness_request("PUT", url, "secret bytes", 12, NULL),
+			 201);
+	ck_assert_int_eq(get_loc(url, loc, sizeof(loc)), 302);
+	ck_assert_ptr_nonnull(strstr(loc, "/sr/key%20one?exp="));
+	ck_assert_ptr_nonnull(strstr(loc, "&sig="));
+	ck_assert_ptr_nonnull(strstr(loc, "&alt="));
+	struct harness_resp r;
+	ck_assert_int_eq(harness_http_unsigned("GET", loc, NULL, 0, NULL, &r),
+			 0);
+	ck_assert_int_eq(r.code, 200);
+	ck_assert_str_eq(r.body, "secret bytes");
+	harness_resp_free(&r);
+	ck_assert_int_eq(harness_http_unsigned("HEAD", loc, NULL, 0, NULL, &r),
+			 0);
+	ck_assert_int_eq(r.code, 200);
+	harness_resp_free(&r);
+	/* Straight to a volume, or with the signature bent: 403. */
+	char *q = strchr(loc, '?');
+	ck_assert_ptr_nonnull(q);
+	snprintf(next, sizeof(next), "%.*s", (int)(q - loc), loc);
+	ck_assert_int_eq(get_loc(next, url, sizeof(url)), 403);
+	snprintf(next, sizeof(next), "%s", loc);
+	char *sig = strstr(next, "&sig=") + 5;
+	sig[0] = sig[0] == 'a' ? 'b' : 'a';
+	ck_assert_int_eq(get_loc(next, url, sizeof(url)), 403);
+	/* Another key's path with this signature. */
+	snprintf(next, sizeof(next), "%s", loc);
+	char *k = strstr(next, "key%20one");
+	k[3] = 'X';
+	ck_assert_int_eq(get_loc(next, url, sizeof(url)), 403);
+	/* Made right, but expired. */
+	char old[SIGN_QUERY_MAX];
+	ck_assert_int_eq(
+		sign_read("/sr/key%20one", clock_wall_ms() / 1000 - 5, old), 0);
+	snprintf(next, sizeof(next), "%.*s?%s", (int)(q - loc), loc, old);
+	ck_assert_int_eq(get_loc(next, url, sizeof(url)), 403);
+	/* A copy gone from the first volume: it sends the reader on with
+	 * the signature, and the next one serves it. */
+	snprintf(next, sizeof(next), "%.*s", (int)(q - loc), loc);
+	ck_assert_int_eq(harness_request("DELETE", next, NULL, 0, NULL), 204);
+	ck_assert_int_eq(get_loc(loc, next, sizeof(next)), 302);
+	ck_assert_ptr_nonnull(strstr(next, "?exp="));
+	ck_assert_int_eq(harness_http_unsigned("GET", next, NULL, 0, NULL, &r),
+			 0);
+	ck_assert_int_eq(r.code, 200);
+	ck_assert_str_eq(r.body, "secret bytes");
+	harness_resp_free(&r);
+	stop();
+}
+END_TEST
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	char *text = calloc(1, 65536);
+	ck_assert_ptr_nonnull(text);
+	size_t n = fread(text, 1, 65535, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/* cask-admin signs what an operator asks by hand; without the secret,
+ * or with another, the cluster refuses it and nothing changes. */
+START_TEST(cask_admin_signs_operator_requests)
+{
+	const char *two[] = {"-replicas", "2", NULL};
+	const struct fixture_opts o = {
+		.tag = "admin", .volumes = 3, .masters = 1, .master_args = two};
+	ck_assert_int_eq(fixture_start(&F, &o), 0);
+	char url[128], out[600], drain[64];
+	snprintf(url, sizeof(url), "%s/_/admin/volumes", F.murl[0]);
+	snprintf(out, sizeof(out), "%s/admin.out", F.dir);
+	snprintf(drain, sizeof(drain), "{\"drain\":\"%s\"}", F.vaddr[1]);
+	const char *other =
+		keys_file("other", "another-cluster-secret\n", 0600);
+	const char *wrong[] = {"-url",	       url,   "-d", drain,
+			       "-secret-file", other, NULL};
+	int st;
+	pid_t pid = harness_spawn_tool("cask-admin", wrong, out);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(st), 1);
+	char *text = slurp(out);
+	ck_assert_ptr_nonnull(strstr(text, "status 403"));
+	free(text);
+	struct harness_resp r;
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
+	ck_assert_ptr_null(strstr(r.body, "draining"));
+	harness_resp_free(&r);
+	/* With the cluster's secret (harness_spawn_tool gives it). */
+	const char *right[] = {"-url", url, "-d", drain, NULL};
+	pid = harness_spawn_tool("cask-admin", right, out);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	text = slurp(out);
+	ck_assert_ptr_nonnull(strstr(text, "\"state\":\"draining\""));
+	free(text);
+	stop();
+}
+END_TEST
+
 /* Runs cask-volume with args until it is healthy or exits; returns its
  * exit status, or -1 once it answered on port (then it is stopped). */
 static int volume_outcome(const char *const *args, int port, const char *log)
@@ -706,18 +834,6 @@ static int volume_outcome(const char *const *args, int port, const char *log)
 	}
 	ck_abort_msg("cask-volume neither started nor exited");
 	return 0;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	char *text = calloc(1, 65536);
-	ck_assert_ptr_nonnull(text);
-	size_t n = fread(text, 1, 65535, f);
-	text[n] = '\0';
-	fclose(f);
-	return text;
 }
 
 START_TEST(no_secret_means_loopback_only)
@@ -763,6 +879,8 @@ int main(void)
 	tcase_add_test(tc, bad_input_from_a_member_is_refused);
 	tcase_add_test(tc, slow_clients_are_cut_off);
 	tcase_add_test(tc, api_keys_guard_the_public_plane);
+	tcase_add_test(tc, signed_reads_need_the_masters_redirect);
+	tcase_add_test(tc, cask_admin_signs_operator_requests);
 	tcase_add_test(tc, no_secret_means_loopback_only);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 	uint64_t segment_size, max_value, scrub_rate, min_rate;
 	const char *client_timeout;
 	const char *dir, *sync_name, *bind, *level, *secret_file;
-	bool insecure;
+	bool insecure, signed_reads;
 	const struct flag flags[] = {
 		{"port", FLAG_INT, &port, "3001", "TCP port to listen on"},
 		SIGN_DAEMON_FLAGS(&bind, &secret_file, &insecure),
@@ -56,6 +56,10 @@ int main(int argc, char **argv)
 		 "HTTP polling threads; a GET that misses the page cache "
 		 "holds one, so size it for the disk reads to keep in flight "
 		 "(0: a thread per connection)"},
+		{"signed-reads", FLAG_BOOL, &signed_reads, "false",
+		 "serve GET and HEAD of keys only with the signature a "
+		 "master run with -signed-reads puts in its redirect "
+		 "(needs -secret-file)"},
 		{"log-level", FLAG_STR, &level, "info",
 		 "debug, info, warn or error"},
 		{0},
@@ -86,6 +90,10 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)lvl);
 	if (sign_init(secret_file) || sign_bind(bind, insecure, &bind))
 		return 1;
+	if (signed_reads && !sign_enabled()) {
+		log_error("-signed-reads needs -secret-file");
+		return 2;
+	}
 
 	/* Signals are taken synchronously by the main thread; every other
 	 * thread inherits the block. */
@@ -115,6 +123,7 @@ int main(int argc, char **argv)
 		.port = (int)port,
 		.max_value = max_value,
 		.limits = limits,
+		.signed_reads = signed_reads,
 		.threads = (unsigned)threads,
 	};
 	struct srv *srv;

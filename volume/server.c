@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/html.h"
 #include "common/httpd.h"
 #include "common/httperr.h"
 #include "common/httphdr.h"
@@ -23,16 +24,21 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/sign.h"
 
 struct srv {
 	struct httpserver *hs;
 	struct bc *bc;
 	uint64_t max_value;
+	bool signed_reads;   /* GETs of keys need sign_read's query */
 	bool pool;	     /* polling threads: PUT, DELETE and purge end
 			      * off them */
 	atomic_uint pending; /* operations whose connection waits suspended */
 	atomic_uint_fast64_t bytes_in;
 	atomic_uint_fast64_t bytes_out;
+	pthread_mutex_t ui_mu; /* the sample /_/ui last showed, and when */
+	struct metrics_sample ui_sample;
+	uint64_t ui_ms;
 };
 
 /* An operation that may wait for the disk: in pool mode it runs off the
@@ -170,8 +176,20 @@ static int follow_alt(struct req *r, struct MHD_Connection *c)
 		*rest++ = '\0';
 	if (!alt[0])
 		return -1;
-	snprintf(url, sizeof(url), "http://%s%s%s%s", alt, path,
-		 rest && *rest ? "?alt=" : "", rest && *rest ? rest : "");
+	/* The read's signature holds on the next copy: it covers the path,
+	 * not the host. */
+	char exp[24], sig[80], signed_q[sizeof(exp) + sizeof(sig) + 16] = "";
+	if (http_query_arg(c, "exp", exp, sizeof(exp)) > 0 &&
+	    http_query_arg(c, "sig", sig, sizeof(sig)) > 0)
+		snprintf(signed_q, sizeof(signed_q), "exp=%s&sig=%s&", exp,
+			 sig);
+	bool more = rest && *rest;
+	snprintf(url, sizeof(url), "http://%s%s%s%s%s%s", alt, path,
+		 signed_q[0] || more ? "?" : "", signed_q, more ? "alt=" : "",
+		 more ? rest : "");
+	size_t ul = strlen(url);
+	if (ul && url[ul - 1] == '&')
+		url[ul - 1] = '\0';
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
 	if (!resp)
@@ -184,8 +202,17 @@ static int follow_alt(struct req *r, struct MHD_Connection *c)
 }
 
 static enum MHD_Result handle_get(struct srv *s, struct req *r,
-				  struct MHD_Connection *c)
+				  struct MHD_Connection *c, const char *url)
 {
+	if (s->signed_reads) {
+		char exp[24], sig[80];
+		const char *why = NULL;
+		long ne = http_query_arg(c, "exp", exp, sizeof(exp));
+		long ns = http_query_arg(c, "sig", sig, sizeof(sig));
+		if (sign_read_check(url, ne > 0 ? exp : NULL,
+				    ns > 0 ? sig : NULL, &why))
+			return reply_text(r, c, MHD_HTTP_FORBIDDEN, why);
+	}
 	struct bc_entry e;
 	void *val;
 	int fd;
@@ -803,15 +830,14 @@ static enum MHD_Result handle_health(struct srv *s, struct req *r,
 	return http_reply_buf(c, &b, "application/json", &r->code);
 }
 
-static enum MHD_Result handle_status(struct srv *s, struct req *r,
-				     struct MHD_Connection *c)
+/* The volume's /_/status document, into b. */
+static void status_json(struct srv *s, struct buf *b)
 {
 	struct bc_stats st;
 	bc_stats(s->bc, &st);
-	struct buf b = {0};
-	buf_append(&b, "{", 1);
-	identity_fields(&b, s);
-	buf_printf(&b,
+	buf_append(b, "{", 1);
+	identity_fields(b, s);
+	buf_printf(b,
 		   ",\"corrupt_overflow\":%s,\"corrupt_keys\":%u"
 		   ",\"corrupt_reads\":%" PRIu64 ",\"keys\":%" PRIu64
 		   ",\"live_bytes\":%" PRIu64 ",\"dead_bytes\":%" PRIu64
@@ -825,7 +851,7 @@ static enum MHD_Result handle_status(struct srv *s, struct req *r,
 		   st.segments, st.corrupt_records, st.truncated_bytes,
 		   st.syncs, st.synced_writes, st.merges, st.scrub_errors,
 		   st.disk_free, st.keydir_bytes);
-	buf_printf(&b,
+	buf_printf(b,
 		   ",\"scrub\":{\"running\":%s,\"passes\":%" PRIu64
 		   ",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64
 		   ",\"bad\":%" PRIu64 ",\"last_pass_ms\":%" PRIu64
@@ -833,7 +859,46 @@ static enum MHD_Result handle_status(struct srv *s, struct req *r,
 		   st.scrub_running ? "true" : "false", st.scrub_passes,
 		   st.scrub_records, st.scrub_bytes, st.scrub_bad,
 		   st.scrub_last_pass_ms, st.scrub_rate);
+}
+
+static enum MHD_Result handle_status(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct buf b = {0};
+	status_json(s, &b);
 	return http_reply_buf(c, &b, "application/json", &r->code);
+}
+
+/* GET /_/ui: the volume's status as a page (common/html.h), with its
+ * request rates since the page was last shown and its last events. */
+static enum MHD_Result handle_ui(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct buf js = {0}, b = {0};
+	status_json(s, &js);
+	struct metrics_sample now;
+	metrics_http_sample(&now);
+	uint64_t now_ms = clock_mono_ms();
+	pthread_mutex_lock(&s->ui_mu);
+	struct metrics_sample before = s->ui_sample;
+	double secs = (double)(now_ms - s->ui_ms) / 1000.0;
+	s->ui_sample = now;
+	s->ui_ms = now_ms;
+	pthread_mutex_unlock(&s->ui_mu);
+	html_begin(&b, "cask volume", 5);
+	buf_printf(&b, "<h2>Status</h2><div id=\"status\">");
+	if (js.data && html_json(&b, js.data, js.len))
+		buf_printf(&b, "<p class=\"bad\">status unreadable</p>");
+	buf_printf(&b, "</div><h2>Requests (last %.0f s)</h2>\n", secs);
+	html_requests(&b, &before, &now, secs);
+	buf_printf(&b, "<h2>Last events</h2>\n");
+	html_events(&b);
+	buf_printf(&b, "<p>JSON: <a href=\"/_/status\">/_/status</a>, "
+		       "Prometheus: <a href=\"/_/metrics\">/_/metrics</a>"
+		       "</p>\n");
+	html_end(&b);
+	buf_free(&js);
+	return http_reply_buf(c, &b, "text/html; charset=utf-8", &r->code);
 }
 
 static enum MHD_Result handle_metrics(struct srv *s, struct req *r,
@@ -1023,6 +1088,8 @@ static enum MHD_Result handle_system(struct srv *s, struct req *r,
 		return handle_health(s, r, c);
 	if (strcmp(url, "/_/status") == 0 && get)
 		return handle_status(s, r, c);
+	if (strcmp(url, "/_/ui") == 0 && get)
+		return handle_ui(s, r, c);
 	if (strcmp(url, "/_/metrics") == 0 && get)
 		return handle_metrics(s, r, c);
 	if (strcmp(url, "/_/keys") == 0 && get)
@@ -1152,7 +1219,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return finish_put(s, r, c);
 	case METRICS_GET:
 	case METRICS_HEAD:
-		return handle_get(s, r, c);
+		return handle_get(s, r, c, url);
 	case METRICS_DELETE:
 		return start_delete(s, r, c);
 	default:
@@ -1185,6 +1252,10 @@ int srv_start(const struct srv_options *opt, struct bc *bc, struct srv **out)
 		return -ENOMEM;
 	s->bc = bc;
 	s->max_value = opt->max_value;
+	s->signed_reads = opt->signed_reads;
+	pthread_mutex_init(&s->ui_mu, NULL);
+	metrics_http_sample(&s->ui_sample);
+	s->ui_ms = clock_mono_ms();
 	s->pool = opt->threads > 0;
 	struct httpserver_options ho = {.bind = opt->bind,
 					.port = opt->port,
@@ -1216,5 +1287,6 @@ void srv_stop(struct srv *s, unsigned grace_ms)
 	 * polling threads finish or time out. */
 	httpserver_wait(&s->pending, HTTPSERVER_FOREVER);
 	httpserver_stop(s->hs);
+	pthread_mutex_destroy(&s->ui_mu);
 	free(s);
 }

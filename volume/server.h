@@ -1,14 +1,24 @@
 /* The volume's HTTP surface, over libmicrohttpd.
  *
- *   PUT /key      201 (Content-Md5), 411 without Content-Length, 413 over
- *                 max_value, 507 when the disk is full; overwrites allowed
+ *   PUT /key      201 (Content-Md5), 413 over max_value, 507 when the
+ *                 disk is full; overwrites allowed. The body has a
+ *                 Content-Length or is chunked (Transfer-Encoding: chunked
+ *                 alone; spooled until its end, volume/bitcask.h); 411
+ *                 with neither
+ *   any request   400 with two Content-Lengths or with a Content-Length
+ *                 beside a Transfer-Encoding, 501 for an encoding other
+ *                 than chunked: on the first call, before anything else
  *   GET /key      200; Range → 206, unsatisfiable → 416; 500 "corrupt
- *                 record" when the stored record fails its check (below)
+ *                 record" when the stored record fails its check (below);
+ *                 with signed_reads, 403 without a valid exp&sig
+ *                 (common/sign.h sign_read_check), which ?alt= hand-offs
+ *                 carry on
  *   HEAD /key     headers only (reads and checks no value; 500 for a
  *                 key reported corrupt)
  *   DELETE /key   204, 404 when absent
  *   GET /_/keys[?prefix=P]  every live key as NDJSON, streamed
  *   GET /_/metrics          Prometheus text
+ *   GET /_/ui               the status as an HTML page (common/html.h)
  *
  * Never serve wrong bytes. A value up to 64 KiB is read with its header
  * and key and checked (header CRC, key, data CRC over key and value)
@@ -97,7 +107,8 @@ struct srv_options {
 	int port;
 	uint64_t max_value;
 	struct httpserver_limits limits;
-	unsigned threads; /* polling threads; 0: one per connection */
+	bool signed_reads; /* GET and HEAD of keys need a master's signature */
+	unsigned threads;  /* polling threads; 0: one per connection */
 };
 
 struct srv;
