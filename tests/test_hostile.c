@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -777,6 +778,40 @@ static char *slurp(const char *path)
 	return text;
 }
 
+/* A PUT declaring more than half the volume's free disk is refused at
+ * its headers, before anything is allocated, so declared lengths alone
+ * cannot take the disk from other writers; the volume then takes a PUT
+ * as before. */
+START_TEST(declared_lengths_cannot_take_the_disk)
+{
+	const char *big[] = {"-max-value", "1000T", NULL};
+	const struct fixture_opts o = {
+		.tag = "held", .volumes = 1, .volume_args = big};
+	ck_assert_int_eq(fixture_start(&F, &o), 0);
+	struct statvfs vfs;
+	ck_assert_int_eq(statvfs(F.dir, &vfs), 0);
+	unsigned long long free_b =
+		(unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	char head[256], signed_head[512], ans[1024];
+	int n = snprintf(head, sizeof(head),
+			 "PUT /huge HTTP/1.1\r\nHost: x\r\n"
+			 "Content-Length: %llu\r\n\r\n",
+			 free_b / 10 * 8);
+	size_t m = harness_sign_raw(head, (size_t)n, signed_head,
+				    sizeof(signed_head));
+	ck_assert_int_eq(harness_raw(F.vol[0].port, signed_head, m, 5000, ans,
+				     sizeof(ans)),
+			 507);
+	ck_assert_ptr_nonnull(strstr(ans, "half the free disk"));
+	char url[96];
+	snprintf(url, sizeof(url), "http://%s/small", F.vaddr[0]);
+	ck_assert_int_eq(harness_request("PUT", url, "ok", 2, NULL), 201);
+	snprintf(url, sizeof(url), "http://%s/huge", F.vaddr[0]);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 404);
+	stop();
+}
+END_TEST
+
 /* cask-admin signs what an operator asks by hand; without the secret,
  * or with another, the cluster refuses it and nothing changes. */
 START_TEST(cask_admin_signs_operator_requests)
@@ -881,6 +916,7 @@ int main(void)
 	tcase_add_test(tc, api_keys_guard_the_public_plane);
 	tcase_add_test(tc, signed_reads_need_the_masters_redirect);
 	tcase_add_test(tc, cask_admin_signs_operator_requests);
+	tcase_add_test(tc, declared_lengths_cannot_take_the_disk);
 	tcase_add_test(tc, no_secret_means_loopback_only);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -1587,9 +1587,15 @@ void bc_stats(struct bc *bc, struct bc_stats *st)
 	st->scrub_bytes = atomic_load(&bc->scrub_bytes);
 	st->scrub_bad = atomic_load(&bc->scrub_bad);
 	pthread_mutex_unlock(&bc->scrub_mu);
+	st->disk_free = bc_disk_free(bc);
+}
+
+uint64_t bc_disk_free(struct bc *bc)
+{
 	struct statvfs vfs;
-	if (statvfs(bc->dir, &vfs) == 0)
-		st->disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return statvfs(bc->dir, &vfs) == 0
+		       ? (uint64_t)vfs.f_bavail * vfs.f_frsize
+		       : 0;
 }
 
 /* ---- hints ---- */

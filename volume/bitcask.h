@@ -330,4 +330,8 @@ struct bc_stats {
 
 void bc_stats(struct bc *bc, struct bc_stats *st);
 
+/* Bytes free on the store's filesystem for an unprivileged writer (0
+ * when unknown). Any thread. */
+uint64_t bc_disk_free(struct bc *bc);
+
 #endif

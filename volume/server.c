@@ -36,6 +36,9 @@ struct srv {
 	atomic_uint pending; /* operations whose connection waits suspended */
 	atomic_uint_fast64_t bytes_in;
 	atomic_uint_fast64_t bytes_out;
+	/* Bytes declared by the large PUTs open now (HOLD_CHECK_MIN and
+	 * up): at most half the free disk. */
+	atomic_uint_fast64_t held;
 	pthread_mutex_t ui_mu; /* the sample /_/ui last showed, and when */
 	struct metrics_sample ui_sample;
 	uint64_t ui_ms;
@@ -61,8 +64,9 @@ struct req {
 	enum metrics_method method;
 	unsigned code;
 	uint64_t start_usec;
-	bool system;  /* a /_/ endpoint */
-	bool refused; /* answered on the first call: drop what follows */
+	bool system;   /* a /_/ endpoint */
+	bool refused;  /* answered on the first call: drop what follows */
+	uint64_t held; /* counted in srv.held until the request ends */
 	struct bc_write *w;
 	uint64_t expected;
 	uint64_t received;
@@ -152,6 +156,11 @@ static void add_md5_headers(struct MHD_Response *resp,
  * buffer (64 KiB per connection), under glibc's mmap threshold, and leaves
  * big values to sendfile, which spares real NICs a copy. */
 #define COPY_MAX (64 * 1024)
+
+/* PUTs declaring this much or more count towards the disk held by
+ * uploads in flight (smaller ones cannot add up to a disk through the
+ * connection limits). */
+#define HOLD_CHECK_MIN (1u << 20)
 
 /* A master's redirect may carry ?alt=V2,V3: the other copies it believes
  * good. When this copy is missing or unreadable (a wiped disk, a corrupt
@@ -374,6 +383,23 @@ static enum MHD_Result begin_put(struct srv *s, struct req *r,
 		return reply_text(r, c, MHD_HTTP_CONTENT_TOO_LARGE,
 				  "value larger than -max-value");
 	r->expected = n;
+	if (n != BC_SIZE_UNKNOWN && n >= HOLD_CHECK_MIN) {
+		/* A declared length is allocated on disk at once; slow or
+		 * stalled uploads together must not hold the disk every other
+		 * writer needs. */
+		uint64_t half = bc_disk_free(s->bc) / 2;
+		uint64_t held = atomic_fetch_add(&s->held, n);
+		r->held = n;
+		r->refused = n > half || held + n > half;
+		if (n > half)
+			return reply_text(r, c, MHD_HTTP_INSUFFICIENT_STORAGE,
+					  "value larger than half the free "
+					  "disk");
+		if (held + n > half)
+			return reply_text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+					  "uploads in flight hold half the "
+					  "free disk: retry");
+	}
 	rc = bc_write_begin(s->bc, r->key, r->klen, n, &r->w);
 	if (rc)
 		return reply_engine_error(r, c, rc, "reserve");
@@ -1239,6 +1265,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	/* A client that went away mid-upload leaves no visible key. */
 	if (r->w)
 		bc_write_abort(r->w);
+	if (r->held)
+		atomic_fetch_sub(&r->srv->held, r->held);
 	metrics_http_observe(r->method, (int)r->code,
 			     clock_mono_us() - r->start_usec);
 	*req_cls = NULL;
