@@ -36,4 +36,5 @@ run "make check (clang, sanitizers)" make -C "$build" check
 build=$src/build
 run "make lint" make -C "$build" lint
 run "make distcheck" make -C "$build" distcheck >/dev/null
+run "debian package" "$src/scripts/check-deb.sh"
 printf '%s\n' "${summary[@]}"
