@@ -48,8 +48,8 @@ static void sweep(struct connguard *g, uint64_t now)
 			continue;
 		}
 		log_debug("httpd: closing a connection %s",
-			 e->state == WAITING ? "that sent no request in time"
-					     : "sending its body too slowly");
+			  e->state == WAITING ? "that sent no request in time"
+					      : "sending its body too slowly");
 		shutdown(e->fd, SHUT_RDWR);
 		e->cut = true;
 		atomic_fetch_add(&g->closed, 1);

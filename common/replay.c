@@ -81,6 +81,7 @@ static int rebuild(struct replay *r, uint64_t now_ms)
 		if (cap < REPLAY_MAX_SLOTS)
 			cap *= 2;
 	}
+	assert(cap >= START_SLOTS);
 	struct slot *t = calloc(cap, sizeof(*t));
 	if (!t)
 		return -ENOMEM;

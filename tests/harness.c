@@ -155,7 +155,7 @@ const char *harness_secret(void)
  * without one passes -secret-file itself (an empty value). */
 static bool takes_secret(const char *bin, const char *const args[])
 {
-	if (strcmp(bin, "cask-master") && strcmp(bin, "cask-volume"))
+	if (strcmp(bin, "cask-master") != 0 && strcmp(bin, "cask-volume") != 0)
 		return false;
 	for (int i = 0; args[i]; i++)
 		if (strcmp(args[i], "-secret-file") == 0)

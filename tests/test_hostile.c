@@ -614,8 +614,9 @@ static const char *keys_file(const char *name, const char *text, mode_t mode)
 static long with_key(const char *method, const char *url, const char *key,
 		     const char *body, char *why, size_t cap)
 {
-	char auth[128];
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+	char auth[128] = "";
+	if (key)
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
 	const char *extra[] = {key ? auth : NULL, NULL};
 	struct harness_resp r;
 	ck_assert_int_eq(harness_http(method, url, body,

@@ -242,7 +242,6 @@ START_TEST(volume_set_keeps_ids)
 }
 END_TEST
 
-
 struct zseen {
 	uint32_t id[8];
 	char addr[8][IDX_ADDR_MAX];

@@ -65,7 +65,7 @@ static char *seen_status(struct ui *u, const char *url)
 {
 	char *s = NULL;
 	pthread_mutex_lock(&u->mu);
-	for (size_t i = 0; i < u->nseen; i++)
+	for (size_t i = 0; !s && i < u->nseen; i++)
 		if (strcmp(u->seen[i].key, url) == 0 && u->seen[i].status)
 			s = strdup(u->seen[i].status);
 	pthread_mutex_unlock(&u->mu);
