@@ -1,6 +1,7 @@
 #include "tests/fixture.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,9 +68,17 @@ int fixture_start_volume(struct fixture *f, int i)
 	char dir[512], log[512], port[16];
 	snprintf(dir, sizeof(dir), "%s/v%d", f->dir, i);
 	snprintf(log, sizeof(log), "%s/v%d.log", f->dir, i);
-	int p = harness_free_port();
-	if (p < 0)
-		return p;
+	/* Not a port kept for a master that is not running yet: a GET meant
+	 * for the master would reach the volume. */
+	int p;
+	for (bool taken = true; taken;) {
+		p = harness_free_port();
+		if (p < 0)
+			return p;
+		taken = false;
+		for (int k = 0; k < FIXTURE_MAX_MASTERS; k++)
+			taken |= f->mport[k] == p;
+	}
 	snprintf(port, sizeof(port), "%d", p);
 	const char *args[32] = {"-port", port,	  "-dir",
 				dir,	 "-bind", "127.0.0.1"};
