@@ -335,8 +335,14 @@ int sign_check(const char *method, const char *target, uint64_t length,
 		return -EACCES;
 	}
 	uint8_t want[MAC_LEN];
-	if (compute(method, target, strlen(target), ms, nonce, length, want)) {
-		*why = "cannot compute the signature";
+	int rc = compute(method, target, strlen(target), ms, nonce, length,
+			 want);
+	if (rc == -EINVAL) { /* a method no signer would send */
+		*why = "method too long to be signed";
+		return -EACCES;
+	}
+	if (rc) {
+		*why = "cannot compute the signature: retry";
 		return -ENOSPC;
 	}
 	if (CRYPTO_memcmp(got, want, MAC_LEN) != 0) {
@@ -346,7 +352,7 @@ int sign_check(const char *method, const char *target, uint64_t length,
 	uint64_t tag = 0;
 	for (size_t i = 0; i < 8; i++)
 		tag = tag << 8 | want[i];
-	int rc = replay_add(seen, tag, ms + SIGN_WINDOW_MS + 1, now);
+	rc = replay_add(seen, tag, ms + SIGN_WINDOW_MS + 1, now);
 	if (rc == -EEXIST) {
 		*why = "replayed signature";
 		return -EACCES;

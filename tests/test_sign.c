@@ -134,6 +134,12 @@ START_TEST(check_accepts_once_and_refuses_the_rest)
 	ck_assert_int_eq(sign_check("POST", "/_/raft/msgs", 42, v, &why),
 			 -EACCES);
 	ck_assert_str_eq(why, "replayed signature");
+	/* A method longer than any signer sends: refused, not an error. */
+	char method[200];
+	memset(method, 'M', sizeof(method) - 1);
+	method[sizeof(method) - 1] = '\0';
+	ck_assert_int_eq(sign_check(method, "/_/raft/msgs", 42, v, &why),
+			 -EACCES);
 	/* Missing and malformed. */
 	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, NULL, &why), -EACCES);
 	ck_assert_ptr_nonnull(strstr(why, "unsigned"));
