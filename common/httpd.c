@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/httperr.h"
 #include "common/key.h"
@@ -143,6 +144,45 @@ enum MHD_Result http_reply_to_leader(struct MHD_Connection *c,
 	if (code)
 		*code = MHD_HTTP_TEMPORARY_REDIRECT;
 	return http_reply_redirect(c, MHD_HTTP_TEMPORARY_REDIRECT, loc);
+}
+
+/* How a request says where its body ends. */
+struct framing {
+	unsigned lengths;   /* Content-Length headers */
+	unsigned encodings; /* Transfer-Encoding headers */
+	bool chunked;	    /* the one encoding is exactly "chunked" */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	struct framing *f = cls;
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->lengths++;
+	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->encodings++;
+		f->chunked = value && strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+unsigned http_check_framing(struct MHD_Connection *c, bool *chunked,
+			    const char **why)
+{
+	struct framing f = {0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+	*chunked = f.encodings == 1 && f.chunked;
+	*why = "more than one Content-Length";
+	if (f.lengths > 1)
+		return MHD_HTTP_BAD_REQUEST;
+	*why = "both Content-Length and Transfer-Encoding";
+	if (f.lengths && f.encodings)
+		return MHD_HTTP_BAD_REQUEST;
+	*why = "only Transfer-Encoding: chunked is supported";
+	if (f.encodings && !*chunked)
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	return 0;
 }
 
 int http_check_signed(struct MHD_Connection *c, const char *method,

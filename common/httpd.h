@@ -13,6 +13,7 @@
 #define CASK_HTTPD_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/buf.h"
@@ -54,6 +55,16 @@ enum MHD_Result http_reply_owned(struct MHD_Connection *c, unsigned code,
  * handed to MHD or freed). *code, if not NULL, gets the status sent. */
 enum MHD_Result http_reply_buf(struct MHD_Connection *c, struct buf *b,
 			       const char *content_type, unsigned *code);
+
+/* Refuses, on a request's first call, a body whose end two parsers could
+ * see in different places (request smuggling): two Content-Lengths, or a
+ * Content-Length beside a Transfer-Encoding, which libmicrohttpd ignores
+ * for the chunked framing while the daemon would go by the length. Any
+ * encoding but chunked alone is refused too: libmicrohttpd would read
+ * such a body until the connection closes. Returns 0 with *chunked set,
+ * or the status (400, 501) with a one-line reason in *why. */
+unsigned http_check_framing(struct MHD_Connection *c, bool *chunked,
+			    const char **why);
 
 /* Checks the internal plane's signature on a request (common/sign.h)
  * from its first access-handler call: the target is url and the query

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -303,55 +302,9 @@ static enum MHD_Result handle_get(struct srv *s, struct req *r,
 	return ret;
 }
 
-/* How a request says where its body ends. */
-struct framing {
-	unsigned lengths;   /* Content-Length headers */
-	unsigned encodings; /* Transfer-Encoding headers */
-	bool chunked;	    /* the one encoding is exactly "chunked" */
-};
-
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
-				     const char *key, const char *value)
-{
-	struct framing *f = cls;
-	(void)kind;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		f->lengths++;
-	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-		f->encodings++;
-		f->chunked = value && strcasecmp(value, "chunked") == 0;
-	}
-	return MHD_YES;
-}
-
-/* Refuses, on a request's first call, a body whose end two parsers could
- * see in different places (request smuggling): two Content-Lengths, or a
- * Content-Length beside a Transfer-Encoding, which libmicrohttpd would
- * ignore for the chunked framing while we reserved by the length. Any
- * encoding but chunked alone is refused too: libmicrohttpd would read
- * such a body until the connection closes. Returns 0 (*chunked set),
- * or 400 or 501 with the reason in *why. */
-static unsigned check_framing(struct MHD_Connection *c, bool *chunked,
-			      const char **why)
-{
-	struct framing f = {0};
-	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
-	*chunked = f.encodings == 1 && f.chunked;
-	*why = "more than one Content-Length";
-	if (f.lengths > 1)
-		return MHD_HTTP_BAD_REQUEST;
-	*why = "both Content-Length and Transfer-Encoding";
-	if (f.lengths && f.encodings)
-		return MHD_HTTP_BAD_REQUEST;
-	*why = "only Transfer-Encoding: chunked is supported";
-	if (f.encodings && !*chunked)
-		return MHD_HTTP_NOT_IMPLEMENTED;
-	return 0;
-}
-
 /* The request's Content-Length: 0 and *n; -ENOENT when it has none;
  * -EINVAL with the reason in *why when it does not parse (two of them
- * were refused by check_framing). */
+ * were refused by http_check_framing). */
 static int content_length(struct MHD_Connection *c, uint64_t *n,
 			  const char **why)
 {
@@ -1161,7 +1114,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		r->system = strncmp(url, "/_/", 3) == 0;
 		const char *why = NULL;
 		bool chunked;
-		unsigned bad = check_framing(c, &chunked, &why);
+		unsigned bad = http_check_framing(c, &chunked, &why);
 		if (bad)
 			return reply_text(r, c, bad, why);
 		if (internal(r, url)) {

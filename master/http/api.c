@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -145,51 +144,6 @@ static bool leads(struct api *a)
 		return true;
 	node_info(a->d.node, &in);
 	return in.role == RAFT_LEADER;
-}
-
-/* How a request says where its body ends. */
-struct framing {
-	unsigned lengths;   /* Content-Length headers */
-	unsigned encodings; /* Transfer-Encoding headers */
-	bool chunked;	    /* the one encoding is exactly "chunked" */
-};
-
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
-				     const char *key, const char *value)
-{
-	struct framing *f = cls;
-	(void)kind;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		f->lengths++;
-	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-		f->encodings++;
-		f->chunked = value && strcasecmp(value, "chunked") == 0;
-	}
-	return MHD_YES;
-}
-
-/* Refuses, on a request's first call, a body whose end two parsers could
- * see in different places (request smuggling): two Content-Lengths, or a
- * Content-Length beside a Transfer-Encoding, which libmicrohttpd ignores
- * for the chunked framing while a PUT would stream to the volumes by the
- * length. Any encoding but chunked alone is refused too: libmicrohttpd
- * would read such a body until the connection closes. Returns 0, or the
- * status (400, 501) with the reason in *why. The volume has the same
- * rule (volume/server.c). */
-static unsigned check_framing(struct MHD_Connection *c, const char **why)
-{
-	struct framing f = {0};
-	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
-	*why = "more than one Content-Length";
-	if (f.lengths > 1)
-		return 400;
-	*why = "both Content-Length and Transfer-Encoding";
-	if (f.lengths && f.encodings)
-		return 400;
-	*why = "only Transfer-Encoding: chunked is supported";
-	if (f.encodings && !(f.encodings == 1 && f.chunked))
-		return 501;
-	return 0;
 }
 
 /* The request's Content-Length in *size: 1, 0 when there is none, -1
@@ -708,7 +662,7 @@ static void put_resume(void *arg)
 }
 
 /* The first call of a PUT: everything that can be refused before the
- * body is read is refused here. A chunked body (check_framing let only
+ * body is read is refused here. A chunked body (http_check_framing let only
  * that encoding through) has no size yet: put.h bounds it as it comes. */
 static enum MHD_Result put_begin(struct api *a, struct req *r, const char *url)
 {
@@ -897,7 +851,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		if (httpserver_stopping(a->hs))
 			return text(r, 503, "shutting down: retry");
 		const char *framing_why;
-		unsigned bad = check_framing(c, &framing_why);
+		bool chunked;
+		unsigned bad = http_check_framing(c, &chunked, &framing_why);
 		if (bad)
 			return text(r, bad, framing_why);
 		if (strncmp(url, "/_/raft/", 8) == 0 ||
