@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -576,4 +577,51 @@ void harness_fill(void *buf, size_t len, unsigned long long seed)
 		x ^= x << 17;
 		p[i] = (unsigned char)(x >> 24);
 	}
+}
+
+bool harness_chunk_send(int fd, const void *data, size_t len)
+{
+	char size[32];
+	int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+	struct iovec iov[3] = {
+		{size, (size_t)n}, {(void *)data, len}, {"\r\n", 2}};
+	size_t want = (size_t)n + len + 2;
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 3};
+	while (want) {
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+		if (w <= 0)
+			return false;
+		want -= (size_t)w;
+		while (m.msg_iovlen && (size_t)w >= m.msg_iov->iov_len) {
+			w -= (ssize_t)m.msg_iov->iov_len;
+			m.msg_iov++;
+			m.msg_iovlen--;
+		}
+		if (m.msg_iovlen) {
+			m.msg_iov->iov_base = (char *)m.msg_iov->iov_base + w;
+			m.msg_iov->iov_len -= (size_t)w;
+		}
+	}
+	return true;
+}
+
+int harness_chunked_end(int fd, char *ans, size_t cap)
+{
+	size_t got = 0;
+	ans[0] = '\0';
+	if (send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL) != 5)
+		return -1;
+	while (got + 1 < cap) {
+		ssize_t n = recv(fd, ans + got, cap - 1 - got, 0);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		ans[got] = '\0';
+		const char *end = strstr(ans, "\r\n\r\n");
+		const char *cl = strcasestr(ans, "\r\nContent-Length:");
+		if (end && cl &&
+		    got >= (size_t)(end + 4 - ans) + strtoul(cl + 17, NULL, 10))
+			return atoi(ans + 9);
+	}
+	return -1;
 }

@@ -10,6 +10,7 @@
 #ifndef CASK_HARNESS_H
 #define CASK_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -134,6 +135,14 @@ void harness_sign_as(const char *secret, const char *method, const char *target,
  * of the head; a request whose head cannot be parsed is copied as it is.
  * Returns the length written; aborts when out is too small. */
 size_t harness_sign_raw(const char *req, size_t len, char *out, size_t cap);
+
+/* A chunked body sent by hand on fd: one chunk per harness_chunk_send
+ * (false once the server closed the connection), then
+ * harness_chunked_end, which sends the last chunk and reads one answer
+ * (headers, then its Content-Length) into ans: its status, or -1 when
+ * none came. */
+bool harness_chunk_send(int fd, const void *data, size_t len);
+int harness_chunked_end(int fd, char *ans, size_t cap);
 
 /* Fills buf with deterministic pseudo-random bytes from seed. */
 void harness_fill(void *buf, size_t len, unsigned long long seed);

@@ -472,57 +472,6 @@ static int chunked_begin(int port, const char *path)
 	return fd;
 }
 
-/* Sends one chunk; false once the master closed the connection. */
-static bool chunk_send(int fd, const void *data, size_t len)
-{
-	char size[32];
-	int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-	struct iovec iov[3] = {
-		{size, (size_t)n}, {(void *)data, len}, {"\r\n", 2}};
-	size_t want = (size_t)n + len + 2;
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 3};
-	while (want) {
-		ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
-		if (w <= 0)
-			return false;
-		want -= (size_t)w;
-		while (msg.msg_iovlen && (size_t)w >= msg.msg_iov->iov_len) {
-			w -= (ssize_t)msg.msg_iov->iov_len;
-			msg.msg_iov++;
-			msg.msg_iovlen--;
-		}
-		if (msg.msg_iovlen) {
-			msg.msg_iov->iov_base =
-				(char *)msg.msg_iov->iov_base + w;
-			msg.msg_iov->iov_len -= (size_t)w;
-		}
-	}
-	return true;
-}
-
-/* Sends the last chunk and reads one answer (headers, then its
- * Content-Length) into ans; returns its status, or -1 when none came. */
-static int chunked_end(int fd, char *ans, size_t cap)
-{
-	size_t got = 0;
-	ans[0] = '\0';
-	if (send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL) != 5)
-		return -1;
-	while (got + 1 < cap) {
-		ssize_t n = recv(fd, ans + got, cap - 1 - got, 0);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		ans[got] = '\0';
-		const char *end = strstr(ans, "\r\n\r\n");
-		const char *cl = strcasestr(ans, "\r\nContent-Length:");
-		if (end && cl &&
-		    got >= (size_t)(end + 4 - ans) + strtoul(cl + 17, NULL, 10))
-			return atoi(ans + 9);
-	}
-	return -1;
-}
-
 /* Value i of a chunked stream: each piece filled from its own seed, so
  * no test holds a big value to send it. */
 static void piece_fill(char *buf, size_t len, unsigned long long seed, size_t i)
@@ -545,9 +494,9 @@ static int put_chunked(int port, const char *path, size_t size, size_t piece,
 		size_t n = size - off < piece ? size - off : piece;
 		piece_fill(buf, n, seed, i);
 		md5_update(&h, buf, n);
-		ck_assert(chunk_send(fd, buf, n));
+		ck_assert(harness_chunk_send(fd, buf, n));
 	}
-	int code = chunked_end(fd, ans, cap);
+	int code = harness_chunked_end(fd, ans, cap);
 	close(fd);
 	uint8_t sum[MD5_LEN];
 	md5_final(&h, sum);
@@ -657,12 +606,12 @@ static void over_limit(struct harness_proc *m, const char *path, size_t limit)
 	memset(buf, 'o', 1u << 20);
 	int fd = chunked_begin(m->port, path);
 	for (size_t sent = 0; sent <= limit; sent += 1u << 20)
-		ck_assert(chunk_send(fd, buf, 1u << 20));
+		ck_assert(harness_chunk_send(fd, buf, 1u << 20));
 	wait_status_number(m, "puts_in_flight", 0);
 	ck_assert_int_eq(req(m, "GET", path, NULL, 0, NULL), 404);
-	ck_assert(chunk_send(fd, buf, 1u << 20));
+	ck_assert(harness_chunk_send(fd, buf, 1u << 20));
 	char ans[4096];
-	ck_assert_int_eq(chunked_end(fd, ans, sizeof(ans)), 413);
+	ck_assert_int_eq(harness_chunked_end(fd, ans, sizeof(ans)), 413);
 	assert_text_line(ans, "value larger than -max-value");
 	close(fd);
 	/* A client that goes on past the limit by as much again is cut off
@@ -671,9 +620,10 @@ static void over_limit(struct harness_proc *m, const char *path, size_t limit)
 	fd = chunked_begin(m->port, path);
 	bool open = true;
 	for (size_t sent = 0; open && sent < 4 * limit; sent += 1u << 20)
-		open = chunk_send(fd, buf, 1u << 20);
+		open = harness_chunk_send(fd, buf, 1u << 20);
 	/* Read to the end, it would have had its 413 now. */
-	ck_assert_int_eq(open ? chunked_end(fd, ans, sizeof(ans)) : -1, -1);
+	ck_assert_int_eq(open ? harness_chunked_end(fd, ans, sizeof(ans)) : -1,
+			 -1);
 	close(fd);
 	free(buf);
 	wait_status_number(m, "puts_in_flight", 0);

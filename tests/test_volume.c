@@ -737,56 +737,6 @@ static int chunked_begin(const struct vol *v, const char *key)
 	return fd;
 }
 
-/* Sends one chunk; false once the volume closed the connection. */
-static bool chunk_send(int fd, const void *data, size_t len)
-{
-	char size[32];
-	int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-	struct iovec iov[3] = {
-		{size, (size_t)n}, {(void *)data, len}, {"\r\n", 2}};
-	size_t want = (size_t)n + len + 2;
-	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 3};
-	while (want) {
-		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
-		if (w <= 0)
-			return false;
-		want -= (size_t)w;
-		while (m.msg_iovlen && (size_t)w >= m.msg_iov->iov_len) {
-			w -= (ssize_t)m.msg_iov->iov_len;
-			m.msg_iov++;
-			m.msg_iovlen--;
-		}
-		if (m.msg_iovlen) {
-			m.msg_iov->iov_base = (char *)m.msg_iov->iov_base + w;
-			m.msg_iov->iov_len -= (size_t)w;
-		}
-	}
-	return true;
-}
-
-/* Sends the last chunk and reads one answer (headers, then its
- * Content-Length) into ans. Returns its status, or -1 when none came. */
-static int chunked_end(int fd, char *ans, size_t cap)
-{
-	size_t got = 0;
-	ans[0] = '\0';
-	if (send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL) != 5)
-		return -1;
-	while (got + 1 < cap) {
-		ssize_t n = recv(fd, ans + got, cap - 1 - got, 0);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		ans[got] = '\0';
-		const char *end = strstr(ans, "\r\n\r\n");
-		const char *cl = strcasestr(ans, "\r\nContent-Length:");
-		if (end && cl &&
-		    got >= (size_t)(end + 4 - ans) + strtoul(cl + 17, NULL, 10))
-			return atoi(ans + 9);
-	}
-	return -1;
-}
-
 /* A chunked body (what a master sends when it streams a value it could
  * not gather) is spooled until its end and stored like any other; past
  * -max-value it is refused with a reason and nothing is kept; and what
@@ -818,9 +768,9 @@ START_TEST(chunked_put_is_spooled)
 	harness_fill(val, len, 19);
 	int fd = chunked_begin(&v, "/large");
 	for (size_t off = 0; off < len; off += piece)
-		ck_assert(chunk_send(fd, val + off,
-				     len - off < piece ? len - off : piece));
-	ck_assert_int_eq(chunked_end(fd, answer, sizeof(answer)), 201);
+		ck_assert(harness_chunk_send(
+			fd, val + off, len - off < piece ? len - off : piece));
+	ck_assert_int_eq(harness_chunked_end(fd, answer, sizeof(answer)), 201);
 	close(fd);
 	uint8_t md5[MD5_LEN];
 	char hex[2 * MD5_LEN + 1];
@@ -832,21 +782,22 @@ START_TEST(chunked_put_is_spooled)
 	/* Past -max-value: 413 with its reason once the body ends. */
 	fd = chunked_begin(&v, "/over");
 	for (int i = 0; i < 9; i++)
-		ck_assert(chunk_send(fd, val, 1u << 20));
-	ck_assert_int_eq(chunked_end(fd, answer, sizeof(answer)), 413);
+		ck_assert(harness_chunk_send(fd, val, 1u << 20));
+	ck_assert_int_eq(harness_chunked_end(fd, answer, sizeof(answer)), 413);
 	assert_text_line(answer, "value too large");
 	close(fd);
 	/* A client that goes on past it by as much again is cut off. */
 	fd = chunked_begin(&v, "/flood");
 	bool open = true;
 	for (int i = 0; i < 24 && open; i++)
-		open = chunk_send(fd, val, 1u << 20);
-	ck_assert_int_eq(open ? chunked_end(fd, answer, sizeof(answer)) : -1,
+		open = harness_chunk_send(fd, val, 1u << 20);
+	ck_assert_int_eq(open ? harness_chunked_end(fd, answer, sizeof(answer))
+			      : -1,
 			 -1);
 	close(fd);
 	/* A client gone mid-body, or a crash mid-body, leaves nothing. */
 	fd = chunked_begin(&v, "/torn");
-	ck_assert(chunk_send(fd, val, 1u << 20));
+	ck_assert(harness_chunk_send(fd, val, 1u << 20));
 	close(fd);
 
 	/* What a crash can leave: nothing but a spool that was not unlinked

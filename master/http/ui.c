@@ -186,20 +186,6 @@ void ui_stop(struct ui *u)
 	free(u);
 }
 
-static const char *role_name(enum raft_role r)
-{
-	switch (r) {
-	case RAFT_LEADER:
-		return "leader";
-	case RAFT_CANDIDATE:
-		return "candidate";
-	case RAFT_PRECANDIDATE:
-		return "precandidate";
-	default:
-		return "follower";
-	}
-}
-
 static void masters(struct ui *u, struct buf *b)
 {
 	buf_printf(b, "<h2>Masters</h2><table id=\"masters\"><tr><th>id</th>"
@@ -226,7 +212,7 @@ static void masters(struct ui *u, struct buf *b)
 		bool me = p[i].id == self.id;
 		if (me) {
 			snprintf(role, sizeof(role), "%s",
-				 role_name(self.role));
+				 node_role_name(self.role));
 			snprintf(term, sizeof(term), "%" PRIu64, self.term);
 			snprintf(commit, sizeof(commit), "%" PRIu64,
 				 self.commit);

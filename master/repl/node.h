@@ -148,6 +148,10 @@ void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 /* ,"raft":{...} for /_/status and the Raft rows of /_/metrics. */
 void node_status_json(struct node *n, struct buf *b);
 
+/* "leader", "candidate", "precandidate" or "follower", as /_/status
+ * names a role. */
+const char *node_role_name(enum raft_role r);
+
 /* The configuration as this master sees it, for the status page: up to
  * cap members with their URL ("" when unknown), whether they vote, and
  * their acknowledged index (0 unless this master leads). Returns how

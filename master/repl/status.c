@@ -30,7 +30,7 @@ int node_leader_url(struct node *n, char *out, size_t cap)
 	return transport_peer_url(n->tp, in.leader, out, cap) ? -ENOENT : 0;
 }
 
-static const char *role_name(enum raft_role r)
+const char *node_role_name(enum raft_role r)
 {
 	switch (r) {
 	case RAFT_LEADER:
@@ -58,8 +58,8 @@ void node_status_json(struct node *n, struct buf *b)
 		   ",\"commit\":%" PRIu64 ",\"applied\":%" PRIu64
 		   ",\"snapshot\":%" PRIu64 ",\"snapshotting\":%s"
 		   ",\"peers\":[",
-		   in.id, role_name(in.role), in.term, in.leader, in.commit,
-		   in.applied, in.snapshot_index,
+		   in.id, node_role_name(in.role), in.term, in.leader,
+		   in.commit, in.applied, in.snapshot_index,
 		   atomic_load(&n->snapping) ? "true" : "false");
 	for (size_t i = 0; i < conf.n; i++) {
 		char url[TRANSPORT_URL_MAX] = "";
