@@ -159,15 +159,18 @@ int fixture_stop(struct fixture *f)
 	return first;
 }
 
-int fixture_wait_status(const struct fixture *f, int i, const char *needle,
-			unsigned timeout_ms)
+/* Polls master i's /_/status until its body has `needle` and, when
+ * `absent` is not NULL, lacks `absent`. */
+static int wait_status(const struct fixture *f, int i, const char *needle,
+		       const char *absent, unsigned timeout_ms)
 {
 	char url[64];
 	snprintf(url, sizeof(url), "%s/_/status", f->murl[i]);
 	for (unsigned waited = 0; waited <= timeout_ms; waited += 50) {
 		struct harness_resp r = {0};
 		bool seen = harness_request("GET", url, NULL, 0, &r) == 200 &&
-			    strstr(r.body, needle) != NULL;
+			    strstr(r.body, needle) != NULL &&
+			    (!absent || !strstr(r.body, absent));
 		harness_resp_free(&r);
 		if (seen)
 			return 0;
@@ -175,4 +178,16 @@ int fixture_wait_status(const struct fixture *f, int i, const char *needle,
 		nanosleep(&d, NULL);
 	}
 	return -ETIMEDOUT;
+}
+
+int fixture_wait_status(const struct fixture *f, int i, const char *needle,
+			unsigned timeout_ms)
+{
+	return wait_status(f, i, needle, NULL, timeout_ms);
+}
+
+int fixture_wait_verified(const struct fixture *f, int i, unsigned timeout_ms)
+{
+	return wait_status(f, i, "\"verified\":true", "\"verified\":false",
+			   timeout_ms);
 }

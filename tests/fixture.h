@@ -79,6 +79,11 @@ int fixture_start_master(struct fixture *f, int i, const char *join,
 int fixture_wait_status(const struct fixture *f, int i, const char *needle,
 			unsigned timeout_ms);
 
+/* Polls master i's /_/status, as fixture_wait_status, until every volume
+ * it lists is verified: the leader compared its listing with the index,
+ * the last thing a new cluster commits on its own. */
+int fixture_wait_verified(const struct fixture *f, int i, unsigned timeout_ms);
+
 /* Stops every master still running (a SIGSTOPped one is continued
  * first) with harness_stop_clean, then every volume. Returns 0, or the
  * first master's non-zero wait status. */

@@ -530,6 +530,7 @@ static enum MHD_Result list(struct api *a, struct req *r, const char *url,
 
 struct status_ctx {
 	struct buf *b;
+	struct idx *ix;
 	bool first;
 };
 
@@ -543,10 +544,18 @@ static void status_vol(void *arg, const struct vol *v)
 	const char *zone = atomic_load(&v->zone);
 	buf_append(s->b, ",\"zone\":", 8);
 	json_go_string(s->b, zone, strlen(zone));
-	buf_printf(s->b, ",\"active\":%s,\"healthy\":%s,\"identity_ok\":%s}",
+	/* Verified: the committed identity's listing was compared with the
+	 * records, so its copies count for reads and repair. */
+	struct idx_vol_health ih;
+	bool verified = idx_vol_health(s->ix, v->id, &ih) == 0 &&
+			!ih.unverified && !ih.dead;
+	buf_printf(s->b,
+		   ",\"active\":%s,\"healthy\":%s,\"identity_ok\":%s"
+		   ",\"verified\":%s}",
 		   atomic_load(&v->active) ? "true" : "false",
 		   atomic_load(&v->healthy) ? "true" : "false",
-		   atomic_load(&v->ident_ok) ? "true" : "false");
+		   atomic_load(&v->ident_ok) ? "true" : "false",
+		   verified ? "true" : "false");
 	s->first = false;
 }
 
@@ -562,7 +571,7 @@ static enum MHD_Result status(struct api *a, struct req *r)
 		   ",\"replicas\":%u,\"volumes\":[",
 		   st.keys, st.purge, st.applied, put_active(),
 		   a->opt.replicas);
-	struct status_ctx s = {&b, true};
+	struct status_ctx s = {&b, a->d.ix, true};
 	vol_each(a->d.vs, status_vol, &s);
 	buf_append(&b, "]", 1);
 	struct repair_counts rpc;
