@@ -122,6 +122,18 @@ long harness_resp_give(struct harness_resp *r, struct harness_resp *out);
 int harness_raw(int port, const void *req, size_t len, int timeout_ms,
 		char *answer, size_t cap);
 
+/* 0 when an answer harness_raw read is an error in one line of
+ * text/plain that begins with `why`; else -EBADMSG. */
+int harness_text_line(const char *answer, const char *why);
+
+/* Sends to the daemon on `port` each request libmicrohttpd's own parser
+ * refuses (a header without a colon, a Content-Length that is not a
+ * number or too large, headers past the memory limit, a bad chunk, an
+ * HTTP version other than 1.x), signed when `sign`, and checks each
+ * answer's status and its one line of text (common/mhdpage.h). Returns 0,
+ * or -EBADMSG with what differed in err. */
+int harness_parser_refusals(int port, bool sign, char *err, size_t cap);
+
 /* The X-Cask-Auth value common/sign.h describes, computed here from that
  * description alone with OpenSSL's HMAC: for a signature made with
  * another secret, at another time, or to check the wire format. */

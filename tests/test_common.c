@@ -18,6 +18,7 @@
 #include "common/key.h"
 #include "common/le.h"
 #include "common/md5.h"
+#include "common/mhdpage.h"
 #include "common/placement.h"
 
 START_TEST(crc32c_known_vectors)
@@ -718,6 +719,34 @@ START_TEST(httphdr_ranges)
 }
 END_TEST
 
+/* libmicrohttpd's pages are recognised by their head and mapped by their
+ * phrase; every other body, ours included, passes untouched. */
+START_TEST(mhdpage_reasons)
+{
+	const char cl[] = "<html><head><title>Request malformed</title></head>"
+			  "<body>Your HTTP request has wrong value for "
+			  "<b>Content-Length</b> header.</body></html>";
+	ck_assert_str_eq(mhdpage_reason(cl, strlen(cl)),
+			 "Content-Length is not a number\n");
+	const char big[] = "<html><head><title>Request too big</title></head>"
+			   "<body>Your HTTP header was too big for the memory "
+			   "constraints of this webserver.</body></html>";
+	ck_assert_str_eq(mhdpage_reason(big, strlen(big)),
+			 "request headers too large\n");
+	const char odd[] = "<html><head><title>New</title></head></html>";
+	ck_assert_str_eq(mhdpage_reason(odd, strlen(odd)),
+			 "request refused by the HTTP parser\n");
+	/* Cut short, a page is still one: its head is all it needs. */
+	ck_assert_ptr_nonnull(mhdpage_reason(cl, 19));
+	ck_assert_ptr_null(mhdpage_reason(cl, 18));
+	const char ui[] = "<!DOCTYPE html>\n<html lang=\"en\"><head>";
+	ck_assert_ptr_null(mhdpage_reason(ui, strlen(ui)));
+	ck_assert_ptr_null(mhdpage_reason("no such key\n", 12));
+	ck_assert_ptr_null(mhdpage_reason("", 0));
+	ck_assert_ptr_null(mhdpage_reason(NULL, 0));
+}
+END_TEST
+
 START_TEST(byte_order_and_clocks)
 {
 	uint8_t b[8];
@@ -762,6 +791,7 @@ int main(void)
 	tcase_add_test(tc, httperr_table);
 	tcase_add_test(tc, httphdr_content_lengths);
 	tcase_add_test(tc, httphdr_ranges);
+	tcase_add_test(tc, mhdpage_reasons);
 	tcase_add_test(tc, byte_order_and_clocks);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
