@@ -292,6 +292,11 @@ int main(int argc, char **argv)
 			argv[0], CMD_MAX_VOLS);
 		return 2;
 	}
+	if (strlen(self_url) >= RAFT_ADDR_MAX) {
+		fprintf(stderr, "%s: -url must be shorter than %d bytes\n",
+			argv[0], RAFT_ADDR_MAX);
+		return 2;
+	}
 	struct httpserver_limits limits;
 	if (httpserver_limits_parse(max_conns, per_ip, client_timeout, min_rate,
 				    &limits))

@@ -1128,7 +1128,7 @@ int raft_propose(struct raft *r, const void *data, size_t len, uint64_t *index)
 }
 
 int raft_propose_conf(struct raft *r, enum raft_conf_op op, uint64_t id,
-		      uint64_t *index)
+		      const char *addr, uint64_t *index)
 {
 	if (r->role != RAFT_LEADER)
 		return -EPERM;
@@ -1141,9 +1141,14 @@ int raft_propose_conf(struct raft *r, enum raft_conf_op op, uint64_t id,
 	int i = raft_conf_find(&c, id);
 	switch (op) {
 	case RAFT_CONF_ADD_LEARNER:
-		if (i >= 0 || c.n == RAFT_MAX_NODES || !id)
+		if (i >= 0 || c.n == RAFT_MAX_NODES || !id ||
+		    (addr && strlen(addr) >= RAFT_ADDR_MAX))
 			return -EINVAL;
 		c.ids[c.n] = id;
+		if (addr)
+			memcpy(c.addr[c.n], addr, strlen(addr) + 1);
+		else
+			c.addr[c.n][0] = '\0';
 		c.learner[c.n++] = true;
 		break;
 	case RAFT_CONF_PROMOTE:
@@ -1160,11 +1165,12 @@ int raft_propose_conf(struct raft *r, enum raft_conf_op op, uint64_t id,
 		c.n--;
 		c.ids[i] = c.ids[c.n];
 		c.learner[i] = c.learner[c.n];
+		memcpy(c.addr[i], c.addr[c.n], RAFT_ADDR_MAX);
 		break;
 	default:
 		return -EINVAL;
 	}
-	uint8_t buf[4 + RAFT_MAX_NODES * 9];
+	uint8_t buf[RAFT_CONF_MAX_SIZE];
 	raft_conf_encode(&c, buf, sizeof(buf));
 	uint64_t at;
 	int rc = propose(r, RAFT_ENTRY_CONFIG, buf, raft_conf_size(&c), &at);
@@ -1417,7 +1423,7 @@ static bool empty(const struct raft *r)
 
 int raft_bootstrap(struct raft *r, const struct raft_conf *conf)
 {
-	uint8_t buf[4 + RAFT_MAX_NODES * 9];
+	uint8_t buf[RAFT_CONF_MAX_SIZE];
 	if (!empty(r) || raft_conf_encode(conf, buf, sizeof(buf)))
 		return -EINVAL;
 	int rc = append_one(r, 1, RAFT_ENTRY_CONFIG, buf, raft_conf_size(conf));

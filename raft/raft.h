@@ -110,6 +110,7 @@
 #include <stdint.h>
 
 #define RAFT_MAX_NODES	  16  /* voters + learners in one configuration */
+#define RAFT_ADDR_MAX	  128 /* a member's address, with its NUL */
 #define RAFT_MAX_INFLIGHT 256 /* cap on raft_options.max_inflight */
 
 enum raft_entry_type {
@@ -126,11 +127,16 @@ struct raft_entry {
 	void *data;
 };
 
-/* A cluster configuration: voters and non-voting learners. */
+/* A cluster configuration: voters and non-voting learners, each with the
+ * address its peers reach it at. The core only carries the addresses
+ * (they replicate and snapshot with the configuration, so every member
+ * learns them from the log, not from what a peer says); "" is none, as in
+ * configurations written before addresses were. */
 struct raft_conf {
 	size_t n;
 	uint64_t ids[RAFT_MAX_NODES];
 	bool learner[RAFT_MAX_NODES];
+	char addr[RAFT_MAX_NODES][RAFT_ADDR_MAX];
 };
 
 /* What the state machine snapshot stands for. The payload is the caller's. */
@@ -282,8 +288,11 @@ int raft_restore(struct raft *r, const struct raft_hard_state *hs,
 void raft_tick(struct raft *r);
 int raft_step(struct raft *r, const struct raft_msg *m);
 int raft_propose(struct raft *r, const void *data, size_t len, uint64_t *index);
+/* addr: the new node's address for RAFT_CONF_ADD_LEARNER (shorter than
+ * RAFT_ADDR_MAX, may be NULL for none); the other ops keep the member's
+ * address and ignore it. */
 int raft_propose_conf(struct raft *r, enum raft_conf_op op, uint64_t id,
-		      uint64_t *index);
+		      const char *addr, uint64_t *index);
 /*
  * Ask for a linearizable read. The answer comes as a raft_read_state with
  * the same ctx in a later Ready; no answer (a lost leader) means retry.
@@ -321,14 +330,16 @@ bool raft_lease_valid(const struct raft *r);
  * ticks (n > 0 exactly when raft_lease_valid); 0 when there is none. */
 unsigned raft_lease_ticks(const struct raft *r);
 
-/* The payload of RAFT_ENTRY_CONFIG entries. */
+/* The payload of RAFT_ENTRY_CONFIG entries: at most RAFT_CONF_MAX_SIZE
+ * bytes. */
+#define RAFT_CONF_MAX_SIZE (4 + RAFT_MAX_NODES * (9 + 2 + RAFT_ADDR_MAX))
 size_t raft_conf_size(const struct raft_conf *c);
 int raft_conf_encode(const struct raft_conf *c, uint8_t *buf, size_t cap);
 int raft_conf_decode(const uint8_t *buf, size_t len, struct raft_conf *c);
 /* Index of id in c, or -1. */
 int raft_conf_find(const struct raft_conf *c, uint64_t id);
-/* At most RAFT_MAX_NODES ids, each non-zero and listed once: what
- * raft_conf_encode() and raft_conf_decode() accept. */
+/* At most RAFT_MAX_NODES ids, each non-zero and listed once, each address
+ * NUL-terminated: what raft_conf_encode() and raft_conf_decode() accept. */
 bool raft_conf_valid(const struct raft_conf *c);
 
 #endif

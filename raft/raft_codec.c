@@ -73,22 +73,42 @@ static uint64_t get64(struct cursor *c)
 	return v;
 }
 
+/* Per member: id, flags (CONF_LEARNER, CONF_ADDR), and with CONF_ADDR a
+ * u16 length and the address. A configuration written before addresses
+ * has flags 0 or 1 and reads the same. */
+#define CONF_LEARNER 1u
+#define CONF_ADDR    2u
+
 size_t raft_conf_size(const struct raft_conf *c)
 {
-	return 4 + c->n * 9;
+	size_t n = 4;
+	for (size_t i = 0; i < c->n; i++) {
+		size_t a = strnlen(c->addr[i], RAFT_ADDR_MAX);
+		n += 9 + (a ? 2 + a : 0);
+	}
+	return n;
 }
 
 static void conf_put(struct cursor *c, const struct raft_conf *conf)
 {
 	put32(c, (uint32_t)conf->n);
 	for (size_t i = 0; i < conf->n; i++) {
+		size_t a = strlen(conf->addr[i]);
 		put64(c, conf->ids[i]);
-		put8(c, conf->learner[i]);
+		put8(c, (uint8_t)((conf->learner[i] ? CONF_LEARNER : 0) |
+				  (a ? CONF_ADDR : 0)));
+		if (!a)
+			continue;
+		put8(c, (uint8_t)(a & 0xff));
+		put8(c, (uint8_t)(a >> 8));
+		memcpy(c->w, conf->addr[i], a);
+		c->w += a;
 	}
 }
 
 static void conf_get(struct cursor *c, struct raft_conf *conf)
 {
+	memset(conf, 0, sizeof(*conf)); /* copies compare whole */
 	uint32_t n = get32(c);
 	if (n > RAFT_MAX_NODES) {
 		c->bad = true;
@@ -97,7 +117,25 @@ static void conf_get(struct cursor *c, struct raft_conf *conf)
 	conf->n = n;
 	for (size_t i = 0; i < n; i++) {
 		conf->ids[i] = get64(c);
-		conf->learner[i] = get8(c) != 0;
+		uint8_t flags = get8(c);
+		conf->learner[i] = flags & CONF_LEARNER;
+		conf->addr[i][0] = '\0';
+		if (flags & ~(CONF_LEARNER | CONF_ADDR)) {
+			c->bad = true;
+			return;
+		}
+		if (!(flags & CONF_ADDR))
+			continue;
+		size_t a = get8(c);
+		a |= (size_t)get8(c) << 8;
+		if (!a || a >= RAFT_ADDR_MAX || !take(c, a) ||
+		    memchr(c->r, '\0', a)) {
+			c->bad = true;
+			return;
+		}
+		memcpy(conf->addr[i], c->r, a);
+		conf->addr[i][a] = '\0';
+		c->r += a;
 	}
 	if (!raft_conf_valid(conf))
 		c->bad = true;
@@ -110,7 +148,7 @@ bool raft_conf_valid(const struct raft_conf *c)
 	if (c->n > RAFT_MAX_NODES)
 		return false;
 	for (size_t i = 0; i < c->n; i++) {
-		if (!c->ids[i])
+		if (!c->ids[i] || !memchr(c->addr[i], '\0', RAFT_ADDR_MAX))
 			return false;
 		for (size_t j = 0; j < i; j++)
 			if (c->ids[j] == c->ids[i])

@@ -398,6 +398,77 @@ static long post_signed(const char *path, const void *body, size_t len,
 	return code;
 }
 
+/* Peer addresses come from the configuration only. A POST's own say (the
+ * X-Raft-Peers table it used to carry) changes nothing, and POSTs from
+ * ids no configuration names cannot crowd the table: a master joining
+ * afterwards, knowing only the URL it joins through, is added, learns
+ * every member's address from the log and serves. */
+START_TEST(addresses_come_from_the_configuration)
+{
+	start();
+	char table[4096];
+	int k = snprintf(table, sizeof(table), "X-Raft-Peers: ");
+	for (int id = 40; id < 80; id++)
+		k += snprintf(table + k, sizeof(table) - (size_t)k,
+			      "%s%d=http://127.0.0.1:%d", id > 40 ? "," : "",
+			      id, 9000 + id);
+	for (int i = 0; i < NMASTERS; i++) {
+		char url[160];
+		snprintf(url, sizeof(url), "%s/_/raft/msgs", F.murl[i]);
+		for (int id = 100; id < 140; id++) {
+			char from[32];
+			snprintf(from, sizeof(from), "X-Raft-From: %d", id);
+			const char *extra[] = {from, table, NULL};
+			struct harness_resp r;
+			ck_assert_int_eq(
+				harness_http("POST", url, "", 0, extra, &r), 0);
+			ck_assert_msg(r.code / 100 == 2, "%ld %s", r.code,
+				      r.body);
+			harness_resp_free(&r);
+		}
+		/* What each master shows of its members is as it was. */
+		snprintf(url, sizeof(url), "%s/_/status", F.murl[i]);
+		struct harness_resp r;
+		ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
+		for (int m = 0; m < NMASTERS; m++) {
+			char member[128];
+			snprintf(member, sizeof(member),
+				 "{\"id\":%d,\"url\":\"%s\"", m + 1, F.murl[m]);
+			ck_assert_msg(strstr(r.body, member), "%s not in %s",
+				      member, r.body);
+		}
+		ck_assert_ptr_null(strstr(r.body, "127.0.0.1:904"));
+		harness_resp_free(&r);
+	}
+	char join[96];
+	snprintf(join, sizeof(join), "%s", F.murl[0]);
+	ck_assert_int_eq(fixture_start_master(&F, NMASTERS, join, NULL), 0);
+	ck_assert_int_eq(
+		fixture_wait_status(&F, NMASTERS, "\"keys\":5,", 20000), 0);
+	/* It knows every member at the address the log gave. */
+	char url[160];
+	snprintf(url, sizeof(url), "%s/_/status", F.murl[NMASTERS]);
+	struct harness_resp r;
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, &r), 200);
+	for (int m = 0; m <= NMASTERS; m++) {
+		char member[128];
+		snprintf(member, sizeof(member), "{\"id\":%d,\"url\":\"%s\"",
+			 m + 1, F.murl[m]);
+		ck_assert_msg(strstr(r.body, member), "%s not in %s", member,
+			      r.body);
+	}
+	harness_resp_free(&r);
+	/* And it serves: a read through it, a write through the leader. */
+	snprintf(url, sizeof(url), "%s/keep/3", F.murl[NMASTERS]);
+	ck_assert_int_eq(harness_request("GET", url, NULL, 0, NULL), 302);
+	int l = wait_leader();
+	ck_assert_int_ge(l, 0);
+	snprintf(url, sizeof(url), "%s/after-join", F.murl[l]);
+	ck_assert_int_eq(harness_request("PUT", url, "joined", 6, NULL), 201);
+	stop();
+}
+END_TEST
+
 /* A member holds the secret, so its requests pass the signature check;
  * what it sends must still never stop a master or bend its state. */
 START_TEST(bad_input_from_a_member_is_refused)
@@ -916,6 +987,7 @@ int main(void)
 	tcase_add_test(tc, strangers_change_nothing);
 	tcase_add_test(tc, replays_are_refused);
 	tcase_add_test(tc, bad_input_from_a_member_is_refused);
+	tcase_add_test(tc, addresses_come_from_the_configuration);
 	tcase_add_test(tc, slow_clients_are_cut_off);
 	tcase_add_test(tc, api_keys_guard_the_public_plane);
 	tcase_add_test(tc, signed_reads_need_the_masters_redirect);

@@ -6,28 +6,50 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
+
+/* Whether a member's address is not url (which may end in slashes). */
+static bool other_address(const char *addr, const char *url)
+{
+	size_t n = strlen(url);
+	while (n > 7 && url[n - 1] == '/')
+		n--;
+	return strlen(addr) != n || strncmp(addr, url, n) != 0;
+}
 
 void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 			const char *url, void (*done)(void *arg, int result),
 			void *arg)
 {
 	assert(n && done);
-	int rc = !id || (op == NODE_MEMBER_ADD && !url) ? -EINVAL : 0;
-	if (!rc && op == NODE_MEMBER_ADD) {
+	bool add = op == NODE_MEMBER_ADD;
+	int rc = !id || (add && (!url || !transport_url_ok(url) ||
+				 strlen(url) >= RAFT_ADDR_MAX))
+			 ? -EINVAL
+			 : 0;
+	if (!rc && add) {
 		/* A member's address is never overwritten (its traffic would
 		 * go elsewhere); one that was removed may come back at a new
-		 * one. */
+		 * one. A configuration from before addresses has none: the
+		 * -peers flag's is the one. */
+		char known[TRANSPORT_URL_MAX];
 		pthread_mutex_lock(&n->mu);
-		bool member = raft_conf_find(&n->conf, id) >= 0;
+		int at = raft_conf_find(&n->conf, id);
+		if (at >= 0)
+			snprintf(known, sizeof(known), "%s", n->conf.addr[at]);
 		pthread_mutex_unlock(&n->mu);
-		rc = member ? transport_add_peer(n->tp, id, url)
-			    : transport_set_peer(n->tp, id, url);
+		if (at >= 0 && !known[0])
+			rc = transport_peer_url(n->tp, id, known,
+						sizeof(known));
+		if (at >= 0 && (rc || other_address(known, url)))
+			rc = -EEXIST;
 	}
 	if (rc) {
-		done(arg, rc == -EEXIST ? rc : -EINVAL);
+		done(arg, rc);
 		return;
 	}
 	struct node_member_job *j = calloc(1, sizeof(*j));
@@ -42,6 +64,12 @@ void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 		.arg = arg,
 		.deadline_us = clock_mono_us() + 30u * 1000000u,
 	};
+	if (add) {
+		size_t len = strlen(url);
+		while (len > 7 && url[len - 1] == '/')
+			len--;
+		memcpy(j->url, url, len);
+	}
 	pthread_mutex_lock(&n->mu);
 	j->next = n->jobs_in;
 	n->jobs_in = j;
@@ -119,7 +147,7 @@ void node_members_run(struct node *n, uint64_t now)
 		return;
 	}
 	uint64_t index;
-	int rc = raft_propose_conf(n->r, op, j->id, &index);
+	int rc = raft_propose_conf(n->r, op, j->id, j->url, &index);
 	if (rc == -EBUSY || rc == -EAGAIN)
 		return; /* catching up, or another change: next round */
 	if (rc) {
@@ -128,6 +156,7 @@ void node_members_run(struct node *n, uint64_t now)
 	}
 	j->wait_index = index;
 	j->promoted = op == RAFT_CONF_PROMOTE;
+	node_conf_addresses(n, raft_conf(n->r)); /* the learner's, at once */
 }
 
 void node_members_fail(struct node *n)

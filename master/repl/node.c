@@ -251,6 +251,21 @@ void node_handle_ready(struct node *n)
 
 /* Publishing what other threads may read. */
 
+void node_conf_addresses(struct node *n, const struct raft_conf *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		char now[TRANSPORT_URL_MAX];
+		if (!c->addr[i][0] || (transport_peer_url(n->tp, c->ids[i], now,
+							  sizeof(now)) == 0 &&
+				       strcmp(now, c->addr[i]) == 0))
+			continue;
+		if (transport_set_peer(n->tp, c->ids[i], c->addr[i]))
+			log_warn("raft: member %" PRIu64
+				 " has an address we cannot use: %s",
+				 c->ids[i], c->addr[i]);
+	}
+}
+
 void node_publish(struct node *n)
 {
 	node_lease_publish(n); /* acknowledgements may have extended it */
@@ -268,7 +283,8 @@ void node_publish(struct node *n)
 	for (size_t i = 0; i < c->n; i++)
 		voters += !c->learner[i];
 	pthread_mutex_lock(&n->mu);
-	if (memcmp(&n->conf, c, sizeof(*c)) != 0) {
+	bool conf_changed = memcmp(&n->conf, c, sizeof(*c)) != 0;
+	if (conf_changed) {
 		uint64_t m[RAFT_MAX_NODES] = {0};
 		for (size_t i = 0; i < c->n; i++) {
 			int k = raft_conf_find(&n->conf, c->ids[i]);
@@ -289,6 +305,8 @@ void node_publish(struct node *n)
 				     .snapshot_index = n->snap_index,
 				     .single = voters == 1 && self >= 0};
 	pthread_mutex_unlock(&n->mu);
+	if (conf_changed)
+		node_conf_addresses(n, c);
 }
 
 /* Remembers peer addresses learned at runtime across restarts. */

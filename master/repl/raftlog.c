@@ -30,7 +30,7 @@
 #define BATCH_BODY 8 /* u32 bytes, u32 crc of those bytes */
 #define BATCH_HDR  (REC_HDR + BATCH_BODY)
 #define ENTRY_HDR  17 /* u64 index, u64 term, u8 type */
-#define META_MAX   (16 + 16 + RAFT_MAX_NODES * 9 + 64) /* snap meta */
+#define META_MAX   (16 + 16 + RAFT_CONF_MAX_SIZE + 64) /* snap meta */
 #define NAME_LEN   20 /* 16 hex digits ".log" */
 
 enum rec_kind {

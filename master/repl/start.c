@@ -25,6 +25,11 @@ static int parse_peers(struct node *n, const char *peers,
 		unsigned long long id = strtoull(p, &end, 10);
 		if (conf->n == RAFT_MAX_NODES || !id)
 			return -EINVAL;
+		/* The founding configuration carries the addresses, so a
+		 * master that joins later learns them from the log. */
+		if (transport_peer_url(n->tp, id, conf->addr[conf->n],
+				       RAFT_ADDR_MAX))
+			return -EINVAL;
 		conf->ids[conf->n++] = id;
 		const char *comma = strchr(end, ',');
 		p = comma ? comma + 1 : end + strlen(end);

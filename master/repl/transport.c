@@ -25,7 +25,6 @@
 #define BATCH_BYTES	   ((size_t)4 << 20)  /* per POST, beyond one message */
 #define BODY_MAX	   ((size_t)64 << 20) /* largest inbound POST */
 #define MSG_HEX_MAX	   8192		      /* X-Raft-Msg of a snapshot */
-#define PEERS_HDR_MAX	   (MAX_PEERS * (TRANSPORT_URL_MAX + 24))
 #define SNAP_TIMEOUT_MS	   600000L
 #define CONNECT_TIMEOUT_MS 300L
 
@@ -78,7 +77,7 @@ struct transport {
  * mu. */
 static bool post_due(const struct peer *p)
 {
-	return p->qn && !p->busy && !p->replying;
+	return p->qn && !p->busy && !p->replying && p->url[0];
 }
 
 static struct peer *find(struct transport *t, uint64_t id)
@@ -92,26 +91,15 @@ static struct peer *find(struct transport *t, uint64_t id)
 /* Headers every POST carries. Caller holds mu. */
 static struct curl_slist *common_headers(struct transport *t)
 {
-	char from[64], *peers = malloc(PEERS_HDR_MAX + 16);
+	char from[64];
 	struct curl_slist *h = NULL;
-	if (!peers)
-		return NULL;
 	snprintf(from, sizeof(from), "X-Raft-From: %" PRIu64, t->o.id);
-	strcpy(peers, "X-Raft-Peers: ");
-	size_t n = strlen(peers);
-	for (size_t i = 0; i < t->npeers; i++)
-		n += (size_t)snprintf(peers + n, PEERS_HDR_MAX + 16 - n,
-				      "%s%" PRIu64 "=%s", i ? "," : "",
-				      t->peers[i].id, t->peers[i].url);
 	h = curl_slist_append(h, from);
-	if (h)
-		h = curl_slist_append(h, peers);
 	if (h)
 		h = curl_slist_append(h, "Expect:");
 	if (h)
 		h = curl_slist_append(h,
 				      "Content-Type: application/octet-stream");
-	free(peers);
 	return h;
 }
 
@@ -363,7 +351,7 @@ static void *run(void *arg)
 			struct peer *p = &t->peers[i];
 			if (post_due(p))
 				start_post(t, p);
-			if (!p->snap && p->snap_path[0])
+			if (!p->snap && p->snap_path[0] && p->url[0])
 				start_snapshot(t, p);
 		}
 		pthread_mutex_unlock(&t->mu);
@@ -446,30 +434,63 @@ void transport_stop(struct transport *t)
 	free(t);
 }
 
-static bool valid_url(const char *url)
+bool transport_url_ok(const char *url)
 {
 	size_t n = strlen(url);
 	return n > 7 && n < TRANSPORT_URL_MAX &&
 	       strncmp(url, "http://", 7) == 0 && !strpbrk(url, ",= \"\\\r\n");
 }
 
+/* A peer without an address that nothing uses: no POST of ours or its
+ * in flight, no snapshot. Caller holds mu. */
+static struct peer *idle_unaddressed(struct transport *t)
+{
+	for (size_t i = 0; i < t->npeers; i++) {
+		struct peer *p = &t->peers[i];
+		if (!p->url[0] && !p->replying && !p->busy && !p->snap &&
+		    !p->snap_path[0])
+			return p;
+	}
+	return NULL;
+}
+
+/* A new peer without an address (NULL when the table is full or memory
+ * short). When full, an idle peer without an address makes room: those
+ * come from POSTs alone, and must not crowd out the members the
+ * configuration names. Caller holds mu. */
+static struct peer *add_locked(struct transport *t, uint64_t id)
+{
+	assert(id && !find(t, id));
+	struct peer *p = t->npeers < MAX_PEERS ? &t->peers[t->npeers]
+					       : idle_unaddressed(t);
+	if (!p)
+		return NULL;
+	if (p->q) {
+		for (size_t k = 0; k < p->qn; k++)
+			free(p->q[k].buf);
+		atomic_fetch_add(&t->dropped, p->qn);
+		p->qn = 0;
+		log_info("raft: forgetting peer %" PRIu64
+			 " (no address) for %" PRIu64,
+			 p->id, id);
+	} else if (!(p->q = calloc(t->o.queue_max, sizeof(*p->q)))) {
+		return NULL;
+	} else {
+		t->npeers++;
+	}
+	p->id = id;
+	p->url[0] = '\0';
+	return p;
+}
+
 /* Caller holds mu. */
 static int set_peer_locked(struct transport *t, uint64_t id, const char *url)
 {
-	if (!id || !valid_url(url))
+	if (!id || !transport_url_ok(url))
 		return -EINVAL;
 	struct peer *p = find(t, id);
-	if (!p) {
-		if (t->npeers == MAX_PEERS)
-			return -ENOSPC;
-		p = &t->peers[t->npeers++];
-		p->id = id;
-		p->q = calloc(t->o.queue_max, sizeof(*p->q));
-		if (!p->q) {
-			t->npeers--;
-			return -ENOMEM;
-		}
-	}
+	if (!p && !(p = add_locked(t, id)))
+		return t->npeers == MAX_PEERS ? -ENOSPC : -ENOMEM;
 	snprintf(p->url, sizeof(p->url), "%s", url);
 	size_t n = strlen(p->url);
 	while (n > 7 && p->url[n - 1] == '/')
@@ -490,7 +511,7 @@ int transport_add_peer(struct transport *t, uint64_t id, const char *url)
 	pthread_mutex_lock(&t->mu);
 	struct peer *p = find(t, id);
 	int rc;
-	if (p) {
+	if (p && p->url[0]) {
 		size_t n = strlen(url);
 		while (n > 7 && url[n - 1] == '/')
 			n--;
@@ -508,7 +529,9 @@ int transport_peer_url(struct transport *t, uint64_t id, char *out, size_t cap)
 {
 	pthread_mutex_lock(&t->mu);
 	struct peer *p = find(t, id);
-	int rc = !p ? -ENOENT : strlen(p->url) >= cap ? -ENOSPC : 0;
+	int rc = !p || !p->url[0]	 ? -ENOENT
+		 : strlen(p->url) >= cap ? -ENOSPC
+					 : 0;
 	if (!rc)
 		strcpy(out, p->url);
 	pthread_mutex_unlock(&t->mu);
@@ -522,8 +545,10 @@ int transport_peers(struct transport *t, char *out, size_t cap)
 	int rc = 0;
 	out[0] = '\0';
 	for (size_t i = 0; i < t->npeers && !rc; i++) {
+		if (!t->peers[i].url[0])
+			continue;
 		int w = snprintf(out + n, cap - n, "%s%" PRIu64 "=%s",
-				 i ? "," : "", t->peers[i].id, t->peers[i].url);
+				 n ? "," : "", t->peers[i].id, t->peers[i].url);
 		if (w < 0 || (size_t)w >= cap - n)
 			rc = -ENOSPC;
 		else
@@ -551,11 +576,14 @@ int transport_merge_peers(struct transport *t, const char *table)
 		eq = strchr(item, '=');
 		errno = 0;
 		unsigned long long id = eq ? strtoull(item, &end, 10) : 0;
-		if (!eq || end != eq || errno || !id || !valid_url(eq + 1)) {
+		if (!eq || end != eq || errno || !id ||
+		    !transport_url_ok(eq + 1)) {
 			added = -EINVAL;
 			break;
 		}
-		if (!find(t, id) && set_peer_locked(t, id, eq + 1) == 0)
+		const struct peer *known = find(t, id);
+		if ((!known || !known->url[0]) &&
+		    set_peer_locked(t, id, eq + 1) == 0)
 			added++;
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -791,10 +819,6 @@ static enum MHD_Result begin(struct transport *t, struct MHD_Connection *c,
 	if (kind == IN_SNAPSHOT && !room_for(t, size))
 		return http_reply_text(c, 507,
 				       "snapshot larger than the free disk");
-	const char *peers =
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Raft-Peers");
-	if (peers && strlen(peers) < PEERS_HDR_MAX)
-		transport_merge_peers(t, peers);
 	struct inbound *in = calloc(1, sizeof(*in));
 	if (!in)
 		return MHD_NO;
@@ -945,6 +969,8 @@ static enum MHD_Result end(struct transport *t, struct MHD_Connection *c,
 		in->body = NULL; /* b has it */
 		pthread_mutex_lock(&t->mu);
 		struct peer *p = find(t, in->from);
+		if (!p && in->from)
+			p = add_locked(t, in->from);
 		if (p) {
 			p->replying++;
 			in->answer = ANSWER_WAIT;

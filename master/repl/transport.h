@@ -17,9 +17,12 @@
  *   POST <peer>/_/raft/snapshot   X-Raft-Msg: hex(raft_msg_encode)
  * and report their outcome through a callback.
  *
- * Every POST carries X-Raft-From (the sender's id) and X-Raft-Peers (its
- * address table, "id=url,..."); receivers learn addresses they lack, so a
- * master added at runtime is reachable from whichever master leads next.
+ * Every POST carries X-Raft-From (the sender's id), and nothing a POST
+ * says changes an address: those come from the owner (the -peers flag,
+ * and each member's address in the Raft configuration). A POST from an id
+ * without an address (a leader a joining master has not learned yet)
+ * gets a peer entry of its own, whose messages leave only in the answers
+ * to that peer's POSTs until an address is set.
  *
  * Inbound: transport_http answers those two paths inside the master's
  * libmicrohttpd daemon. Bodies are bounded; every message is decoded
@@ -98,7 +101,12 @@ int transport_start(const struct transport_options *o,
 /* Stops the thread, drops what is queued, frees t. NULL is a no-op. */
 void transport_stop(struct transport *t);
 
-/* Sets (or replaces) a peer's base URL, "http://host:port". */
+/* Whether url can be a peer's base URL: "http://host:port", shorter than
+ * TRANSPORT_URL_MAX, without ',', '=', quotes, spaces or line breaks. */
+bool transport_url_ok(const char *url);
+
+/* Sets (or replaces) a peer's base URL, one transport_url_ok accepts
+ * (trailing slashes dropped). */
 int transport_set_peer(struct transport *t, uint64_t id, const char *url);
 
 /* Adds a peer, or accepts one known at the same URL; -EEXIST when id is
@@ -106,10 +114,11 @@ int transport_set_peer(struct transport *t, uint64_t id, const char *url);
  * add: remove it first), -EINVAL, -ENOSPC as transport_set_peer. */
 int transport_add_peer(struct transport *t, uint64_t id, const char *url);
 
-/* Copies a peer's URL into out; -ENOENT when unknown. */
+/* Copies a peer's URL into out; -ENOENT when unknown or without one. */
 int transport_peer_url(struct transport *t, uint64_t id, char *out, size_t cap);
 
-/* The table as "id=url,id=url" (NUL-terminated; -ENOSPC if cap is short). */
+/* The table as "id=url,id=url", peers without an address left out
+ * (NUL-terminated; -ENOSPC if cap is short). */
 int transport_peers(struct transport *t, char *out, size_t cap);
 
 /* Merges a table in that form: unknown ids are added, known ones kept.

@@ -609,7 +609,7 @@ static void client_membership(void)
 	unsigned what = pick(3);
 	if (what == 0 && S.next_id <= SIM_NODES) {
 		if (raft_propose_conf(r, RAFT_CONF_ADD_LEARNER,
-				      (uint64_t)S.next_id, NULL) == 0) {
+				      (uint64_t)S.next_id, NULL, NULL) == 0) {
 			start(S.next_id);
 			S.next_id++;
 		}
@@ -617,13 +617,14 @@ static void client_membership(void)
 		for (size_t i = 0; i < c->n; i++)
 			if (c->learner[i]) {
 				raft_propose_conf(r, RAFT_CONF_PROMOTE,
-						  c->ids[i], NULL);
+						  c->ids[i], NULL, NULL);
 				break;
 			}
 	} else if (what == 2 && c->n) {
 		size_t i = pick((unsigned)c->n);
 		if (c->learner[i] || voters > 3)
-			raft_propose_conf(r, RAFT_CONF_REMOVE, c->ids[i], NULL);
+			raft_propose_conf(r, RAFT_CONF_REMOVE, c->ids[i], NULL,
+					  NULL);
 	}
 }
 

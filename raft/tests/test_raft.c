@@ -888,35 +888,47 @@ START_TEST(membership_learner_then_voter)
 	ck_assert_int_eq(
 		raft_new(&(struct raft_options){.id = 4}, &c->net.r[4]), 0);
 	c->net.cut[1][4] = true;
-	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[1], RAFT_CONF_PROMOTE, 4, NULL),
-		-EINVAL);
+	ck_assert_int_eq(raft_propose_conf(c->net.r[1], RAFT_CONF_PROMOTE, 4,
+					   NULL, NULL),
+			 -EINVAL);
 	uint64_t at;
-	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[1], RAFT_CONF_ADD_LEARNER, 4, &at),
-		0);
+	char longer[RAFT_ADDR_MAX + 1];
+	memset(longer, 'a', RAFT_ADDR_MAX);
+	longer[RAFT_ADDR_MAX] = '\0';
+	ck_assert_int_eq(raft_propose_conf(c->net.r[1], RAFT_CONF_ADD_LEARNER,
+					   4, longer, &at),
+			 -EINVAL);
+	ck_assert_int_eq(raft_propose_conf(c->net.r[1], RAFT_CONF_ADD_LEARNER,
+					   4, "http://n4", &at),
+			 0);
 	/* One change at a time. */
 	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 3, NULL),
+		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 3, NULL, NULL),
 		-EBUSY);
 	deliver(c);
 	ck_assert_uint_ge(status(c, 1).commit, at);
 	ck_assert_uint_eq(raft_conf(c->net.r[1])->n, 4);
 	/* Not caught up: promotion refused. */
-	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[1], RAFT_CONF_PROMOTE, 4, NULL),
-		-EBUSY);
+	ck_assert_int_eq(raft_propose_conf(c->net.r[1], RAFT_CONF_PROMOTE, 4,
+					   NULL, NULL),
+			 -EBUSY);
 	c->net.cut[1][4] = false;
 	tick(c, 3);
 	ck_assert_uint_eq(c->n_normal[4], 10);
 	/* A learner never campaigns. */
 	ck_assert_int_eq(status(c, 4).role, RAFT_FOLLOWER);
-	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[1], RAFT_CONF_PROMOTE, 4, NULL), 0);
+	ck_assert_int_eq(raft_propose_conf(c->net.r[1], RAFT_CONF_PROMOTE, 4,
+					   NULL, NULL),
+			 0);
 	deliver(c);
 	tick(c, 1);
+	/* The address replicated with the configuration, and the promotion
+	 * kept it. */
 	const struct raft_conf *conf = raft_conf(c->net.r[4]);
 	ck_assert(!conf->learner[raft_conf_find(conf, 4)]);
+	ck_assert_str_eq(conf->addr[raft_conf_find(conf, 4)], "http://n4");
+	conf = raft_conf(c->net.r[2]);
+	ck_assert_str_eq(conf->addr[raft_conf_find(conf, 4)], "http://n4");
 	/* Four voters: the commit needs three of them. */
 	c->net.cut[1][2] = c->net.cut[1][3] = true;
 	propose(c, 1, 77);
@@ -932,15 +944,17 @@ START_TEST(membership_remove_leader_steps_down)
 {
 	struct cluster *c = cluster_new(3, 0);
 	elect(c, 1);
+	ck_assert_int_eq(raft_propose_conf(c->net.r[1], RAFT_CONF_ADD_LEARNER,
+					   1, NULL, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(raft_propose_conf(c->net.r[1], 0, 1, NULL, NULL),
+			 -EINVAL);
 	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[1], RAFT_CONF_ADD_LEARNER, 1, NULL),
+		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 9, NULL, NULL),
 		-EINVAL);
-	ck_assert_int_eq(raft_propose_conf(c->net.r[1], 0, 1, NULL), -EINVAL);
 	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 9, NULL),
-		-EINVAL);
-	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 1, NULL), 0);
+		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 1, NULL, NULL),
+		0);
 	deliver(c);
 	ck_assert_int_eq(status(c, 1).role, RAFT_FOLLOWER);
 	tick(c, 40);
@@ -949,9 +963,9 @@ START_TEST(membership_remove_leader_steps_down)
 	/* The removed node stays quiet. */
 	ck_assert_int_eq(status(c, 1).role, RAFT_FOLLOWER);
 	int lead = status(c, 2).role == RAFT_LEADER ? 2 : 3;
-	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[lead], RAFT_CONF_REMOVE, 1, NULL),
-		-EINVAL);
+	ck_assert_int_eq(raft_propose_conf(c->net.r[lead], RAFT_CONF_REMOVE, 1,
+					   NULL, NULL),
+			 -EINVAL);
 	cluster_free(c);
 }
 END_TEST
@@ -1118,7 +1132,7 @@ START_TEST(read_index_waits_for_first_commit)
 	ck_assert_int_eq(status(c, 1).role, RAFT_LEADER);
 	ck_assert_int_eq(raft_read_index(c->net.r[1], 1), -EAGAIN);
 	ck_assert_int_eq(
-		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 3, NULL),
+		raft_propose_conf(c->net.r[1], RAFT_CONF_REMOVE, 3, NULL, NULL),
 		-EBUSY);
 	/* A follower's read is refused the same way. */
 	step(c, 1,
@@ -1686,7 +1700,7 @@ START_TEST(options_are_validated)
 	raft_free(NULL);
 	ck_assert_int_eq(raft_new(&(struct raft_options){.id = 1}, &r), 0);
 	ck_assert_int_eq(raft_propose(r, "x", 1, NULL), -EPERM);
-	ck_assert_int_eq(raft_propose_conf(r, RAFT_CONF_REMOVE, 1, NULL),
+	ck_assert_int_eq(raft_propose_conf(r, RAFT_CONF_REMOVE, 1, NULL, NULL),
 			 -EPERM);
 	ck_assert(!raft_lease_valid(r));
 	struct raft_conf big = {.n = RAFT_MAX_NODES + 1};
@@ -1794,6 +1808,56 @@ START_TEST(codec_conf)
 }
 END_TEST
 
+/* Addresses ride with their members; a configuration written before
+ * there were addresses (flags 0 or 1, nothing after) reads as none. */
+START_TEST(codec_conf_addresses)
+{
+	struct raft_conf c = {.n = 2, .ids = {7, 9}, .learner = {0, 1}};
+	strcpy(c.addr[0], "http://127.0.0.1:3001");
+	uint8_t buf[RAFT_CONF_MAX_SIZE];
+	ck_assert_uint_eq(raft_conf_size(&c), 4 + 9 + 2 + 21 + 9);
+	ck_assert_int_eq(raft_conf_encode(&c, buf, raft_conf_size(&c) - 1),
+			 -ENOSPC);
+	ck_assert_int_eq(raft_conf_encode(&c, buf, sizeof(buf)), 0);
+	struct raft_conf d;
+	ck_assert_int_eq(raft_conf_decode(buf, raft_conf_size(&c), &d), 0);
+	ck_assert_str_eq(d.addr[0], "http://127.0.0.1:3001");
+	ck_assert_str_eq(d.addr[1], "");
+	ck_assert(!d.learner[0] && d.learner[1]);
+	/* Cut inside the address, a NUL in it, an unknown flag: refused. */
+	ck_assert_int_eq(raft_conf_decode(buf, 4 + 9 + 2 + 10, &d), -EINVAL);
+	buf[4 + 9 + 2 + 3] = '\0';
+	ck_assert_int_eq(raft_conf_decode(buf, raft_conf_size(&c), &d),
+			 -EINVAL);
+	ck_assert_int_eq(raft_conf_encode(&c, buf, sizeof(buf)), 0);
+	buf[4 + 8] |= 4;
+	ck_assert_int_eq(raft_conf_decode(buf, raft_conf_size(&c), &d),
+			 -EINVAL);
+	/* A length past what an address may be. */
+	ck_assert_int_eq(raft_conf_encode(&c, buf, sizeof(buf)), 0);
+	buf[4 + 9] = RAFT_ADDR_MAX & 0xff;
+	buf[4 + 9 + 1] = RAFT_ADDR_MAX >> 8;
+	ck_assert_int_eq(raft_conf_decode(buf, sizeof(buf), &d), -EINVAL);
+	/* An address that fills its slot without a NUL is no configuration. */
+	memset(c.addr[1], 'x', RAFT_ADDR_MAX);
+	ck_assert(!raft_conf_valid(&c));
+	/* The old form: id, then 0 or 1. */
+	const uint8_t old[] = {1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1};
+	ck_assert_int_eq(raft_conf_decode(old, sizeof(old), &d), 0);
+	ck_assert(d.n == 1 && d.ids[0] == 5 && d.learner[0]);
+	ck_assert_str_eq(d.addr[0], "");
+	/* In a snapshot message too. */
+	strcpy(c.addr[1], "http://b");
+	struct raft_msg m = {.type = RAFT_MSG_SNAPSHOT, .snap.conf = c};
+	size_t len = raft_msg_size(&m);
+	ck_assert_int_eq(raft_msg_encode(&m, buf, sizeof(buf)), 0);
+	struct raft_msg dm;
+	ck_assert_int_eq(raft_msg_decode(buf, len, &dm), 0);
+	ck_assert_str_eq(dm.snap.conf.addr[1], "http://b");
+	raft_msg_release(&dm);
+}
+END_TEST
+
 static Suite *raft_suite(void)
 {
 	Suite *s = suite_create("raft");
@@ -1834,6 +1898,7 @@ static Suite *raft_suite(void)
 	tcase_add_test(f, options_are_validated);
 	tcase_add_test(f, codec_round_trip);
 	tcase_add_test(f, codec_conf);
+	tcase_add_test(f, codec_conf_addresses);
 	suite_add_tcase(s, f);
 	TCase *d = tcase_create("defensive");
 	tcase_add_test(d, defend_drops_message_for_another_node);

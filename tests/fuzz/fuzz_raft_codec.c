@@ -5,7 +5,8 @@
  * Invariants, for every input the decoder accepts:
  *  - it is exactly raft_msg_size() bytes, entry payloads point into it;
  *  - encoding the decoded message gives the input back, except that a
- *    boolean byte other than 0 is read as true and written as 1;
+ *    message's reject or force byte other than 0 is read as true and
+ *    written as 1 (a configuration's flags must be exact);
  *  - decoding that encoding gives the same message (a fixpoint), and an
  *    encoding into one byte less is -ENOSPC;
  * and the same for raft_conf_decode(), on the whole input and on every
@@ -27,19 +28,10 @@ static bool conf_equal(const struct raft_conf *a, const struct raft_conf *b)
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (a->ids[i] != b->ids[i] || a->learner[i] != b->learner[i])
+		if (a->ids[i] != b->ids[i] || a->learner[i] != b->learner[i] ||
+		    strcmp(a->addr[i], b->addr[i]) != 0)
 			return false;
 	return true;
-}
-
-/* The input with each learner byte of the configuration encoded at `at`
- * (n entries of id u64, learner u8 after a u32 count) made 0 or 1. */
-static void normalise_conf(uint8_t *enc, size_t at, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *b = enc + at + 4 + 9 * i + 8;
-		*b = *b != 0;
-	}
 }
 
 static void check_conf(const uint8_t *data, size_t size)
@@ -49,13 +41,11 @@ static void check_conf(const uint8_t *data, size_t size)
 		return;
 	FUZZ_CHECK(c.n <= RAFT_MAX_NODES);
 	FUZZ_CHECK(raft_conf_size(&c) == size);
-	uint8_t out[4 + 9 * RAFT_MAX_NODES], want[sizeof(out)] = {0};
+	uint8_t out[RAFT_CONF_MAX_SIZE];
 	FUZZ_CHECK(size <= sizeof(out));
 	FUZZ_CHECK(raft_conf_encode(&c, out, size - 1) == -ENOSPC);
 	FUZZ_CHECK(raft_conf_encode(&c, out, size) == 0);
-	memcpy(want, data, size);
-	normalise_conf(want, 0, c.n);
-	FUZZ_CHECK(memcmp(out, want, size) == 0);
+	FUZZ_CHECK(memcmp(out, data, size) == 0);
 	struct raft_conf again = {0};
 	FUZZ_CHECK(raft_conf_decode(out, size, &again) == 0);
 	FUZZ_CHECK(conf_equal(&c, &again));
@@ -110,9 +100,6 @@ static void check_msg(const uint8_t *data, size_t size)
 	memcpy(want, data, size);
 	want[MSG_REJECT_AT] = want[MSG_REJECT_AT] != 0;
 	want[MSG_FORCE_AT] = want[MSG_FORCE_AT] != 0;
-	if (m.type == RAFT_MSG_SNAPSHOT)
-		normalise_conf(want, size - raft_conf_size(&m.snap.conf),
-			       m.snap.conf.n);
 	FUZZ_CHECK(memcmp(out, want, size) == 0);
 
 	struct raft_msg again;

@@ -57,11 +57,20 @@ static void raft_seeds(void)
 {
 	struct raft_conf three = {.n = 4, .ids = {1, 2, 3, 4}};
 	three.learner[3] = true;
-	uint8_t conf[4 + 9 * RAFT_MAX_NODES];
+	for (int i = 0; i < 3; i++)
+		snprintf(three.addr[i], RAFT_ADDR_MAX, "http://127.0.0.1:30%d0",
+			 i);
+	uint8_t conf[RAFT_CONF_MAX_SIZE];
 	if (raft_conf_encode(&three, conf, sizeof(conf)))
 		failed = 1;
 	save("raft_codec", "conf-3-voters-1-learner", conf,
 	     raft_conf_size(&three));
+	/* As configurations were written before they had addresses. */
+	struct raft_conf bare = {.n = 2, .ids = {1, 2}, .learner = {0, 1}};
+	uint8_t old[4 + 2 * 9];
+	if (raft_conf_encode(&bare, old, sizeof(old)))
+		failed = 1;
+	save("raft_codec", "conf-without-addresses", old, sizeof(old));
 
 	uint8_t put[CMD_MAX_LEN];
 	struct cmd pc = {.type = CMD_PUT,
