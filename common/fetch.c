@@ -15,7 +15,7 @@ int fetch(const char *method, const char *url, const void *body, size_t len,
 		return -ENOMEM;
 	struct httpc_sink s = {&out->body, max, false};
 	struct curl_slist *h = curl_slist_append(NULL, "Expect:");
-	if (!h || httpc_sign(&h, method, url, body ? len : 0)) {
+	if (!h || httpc_sign_body(&h, method, url, body, body ? len : 0)) {
 		curl_slist_free_all(h);
 		curl_easy_cleanup(e);
 		return -ENOMEM;

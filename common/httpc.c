@@ -13,11 +13,11 @@ struct httpc {
 	CURLM *multi; /* made by the first httpc_request_all */
 };
 
-int httpc_sign(struct curl_slist **h, const char *method, const char *url,
-	       uint64_t length)
+/* Appends the header with a value sign_request or sign_request_body
+ * made (rc its return). */
+static int append_signature(struct curl_slist **h, int rc,
+			    const char value[SIGN_VALUE_MAX])
 {
-	char value[SIGN_VALUE_MAX];
-	int rc = sign_request(method, url, length, value);
 	if (rc == -ENOTCONN)
 		return 0;
 	if (rc)
@@ -29,6 +29,22 @@ int httpc_sign(struct curl_slist **h, const char *method, const char *url,
 		return -ENOMEM;
 	*h = n;
 	return 0;
+}
+
+int httpc_sign(struct curl_slist **h, const char *method, const char *url,
+	       uint64_t length)
+{
+	char value[SIGN_VALUE_MAX];
+	return append_signature(h, sign_request(method, url, length, value),
+				value);
+}
+
+int httpc_sign_body(struct curl_slist **h, const char *method, const char *url,
+		    const void *body, size_t len)
+{
+	char value[SIGN_VALUE_MAX];
+	return append_signature(
+		h, sign_request_body(method, url, body, len, value), value);
 }
 
 int httpc_global_init(void)
@@ -102,10 +118,11 @@ int httpc_errno(int curlcode)
 struct curl_slist *httpc_sign_before(struct httpc_signed *s,
 				     struct curl_slist *rest,
 				     const char *method, const char *url,
-				     uint64_t length)
+				     uint64_t length, const void *body)
 {
 	char value[SIGN_VALUE_MAX];
-	if (sign_request(method, url, length, value))
+	if (body ? sign_request_body(method, url, body, length, value)
+		 : sign_request(method, url, length, value))
 		return rest;
 	snprintf(s->line, sizeof(s->line), SIGN_HEADER ": %s", value);
 	s->node.data = s->line;

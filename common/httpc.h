@@ -50,6 +50,12 @@ int httpc_request_all(struct httpc *h, const char *method,
 int httpc_sign(struct curl_slist **h, const char *method, const char *url,
 	       uint64_t length);
 
+/* httpc_sign for a body the caller holds whole (len bytes): the
+ * signature carries its digest too, so the body cannot be swapped on the
+ * way (common/sign.h). */
+int httpc_sign_body(struct curl_slist **h, const char *method, const char *url,
+		    const void *body, size_t len);
+
 /* A signature header in the caller's memory, linked in front of a list
  * shared by many transfers, so that a hot path signs without allocating.
  * It must outlive its transfer. */
@@ -60,11 +66,12 @@ struct httpc_signed {
 
 /* Returns the list to set with CURLOPT_HTTPHEADER: rest when signing is
  * off or failed (the request then goes unsigned and is refused, which
- * the caller sees as a 403), else s->node followed by rest. */
+ * the caller sees as a 403), else s->node followed by rest. body, when
+ * not NULL, is the whole body (length bytes), whose digest is signed. */
 struct curl_slist *httpc_sign_before(struct httpc_signed *s,
 				     struct curl_slist *rest,
 				     const char *method, const char *url,
-				     uint64_t length);
+				     uint64_t length, const void *body);
 
 /* Maps a libcurl CURLcode to a negative errno as above. */
 int httpc_errno(int curlcode);

@@ -186,7 +186,7 @@ unsigned http_check_framing(struct MHD_Connection *c, bool *chunked,
 }
 
 int http_check_signed(struct MHD_Connection *c, const char *method,
-		      const char *url, const char **why)
+		      const char *url, struct sign_body *body, const char **why)
 {
 	assert(c && method && url && why);
 	if (!sign_enabled())
@@ -225,7 +225,20 @@ int http_check_signed(struct MHD_Connection *c, const char *method,
 	return sign_check(
 		method, target, length,
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, SIGN_HEADER),
-		why);
+		body, why);
+}
+
+int http_signed_body(struct sign_body *body, const char *upload, size_t size,
+		     const char **why)
+{
+	assert(body && why);
+	if (!body->set || body->ended)
+		return 0;
+	int rc = size ? sign_body_update(body, upload, size)
+		      : sign_body_end(body, why);
+	if (rc == -ENOMEM)
+		*why = "out of memory checking the body's digest: retry";
+	return rc;
 }
 
 enum MHD_Result http_reply_empty(struct MHD_Connection *c, unsigned code)

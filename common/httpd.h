@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/sign.h"
 
 /* Queues `code` with a text body built from fmt (a '\n' is appended;
  * the line is cut at 510 bytes). A 503 gets Retry-After. */
@@ -69,11 +70,21 @@ unsigned http_check_framing(struct MHD_Connection *c, bool *chunked,
 /* Checks the internal plane's signature on a request (common/sign.h)
  * from its first access-handler call: the target is url and the query
  * arguments as sent, the length its Content-Length ("chunked" when it
- * has none and a Transfer-Encoding). Returns 0 when signing is off or the
- * signature holds; otherwise a negative errno with *why set to a one-line
- * reason: -EACCES (answer 403) or -ENOSPC (503). */
+ * has none and a Transfer-Encoding). body (the request's, zeroed) gets
+ * the digest the signature carries, for http_signed_body. Returns 0 when
+ * signing is off or the signature holds; otherwise a negative errno with
+ * *why set to a one-line reason: -EACCES (answer 403) or -ENOSPC (503). */
 int http_check_signed(struct MHD_Connection *c, const char *method,
-		      const char *url, const char **why);
+		      const char *url, struct sign_body *body,
+		      const char **why);
+
+/* The digest check of a signed request's body, called with every later
+ * access-handler call's upload before the handler sees it: it hashes what
+ * arrives and, on the call that ends the body (size 0), compares. Returns
+ * 0 to go on; -EACCES (403: the body is not the one signed) or -ENOMEM
+ * (503) with *why, and the request must then not be acted on. */
+int http_signed_body(struct sign_body *body, const char *upload, size_t size,
+		     const char **why);
 
 /* An MHD_OPTION_UNESCAPE_CALLBACK that leaves the URL as sent, so that
  * the daemon decodes keys itself and can reject bad escapes and NUL bytes

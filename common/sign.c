@@ -155,17 +155,18 @@ bool sign_enabled(void)
 /* The MAC of one request, as sign.h spells the signed text. */
 static int compute(const char *method, const char *target, size_t tlen,
 		   uint64_t ms, const char *nonce, uint64_t length,
-		   uint8_t out[MAC_LEN])
+		   const char *digest, uint8_t out[MAC_LEN])
 {
-	char head[96], tail[128];
+	char head[96], tail[200];
 	int hn = snprintf(head, sizeof(head), "cask-v1\n%s\n", method);
 	char lenbuf[24];
 	if (length == SIGN_CHUNKED)
 		strcpy(lenbuf, "chunked");
 	else
 		snprintf(lenbuf, sizeof(lenbuf), "%" PRIu64, length);
-	int tn = snprintf(tail, sizeof(tail), "\n%" PRIu64 "\n%s\n%s\n", ms,
-			  nonce, lenbuf);
+	int tn = snprintf(tail, sizeof(tail), "\n%" PRIu64 "\n%s\n%s\n%s%s", ms,
+			  nonce, lenbuf, digest ? digest : "",
+			  digest ? "\n" : "");
 	if (hn < 0 || (size_t)hn >= sizeof(head) || tn < 0 ||
 	    (size_t)tn >= sizeof(tail))
 		return -EINVAL;
@@ -255,8 +256,10 @@ static const char *path_of(const char *target)
 	return p ? strchr(p + 3, '/') : NULL;
 }
 
-int sign_request(const char *method, const char *target, uint64_t length,
-		 char out[SIGN_VALUE_MAX])
+/* The header's value, with the body's SHA-256 in hex when digest is not
+ * NULL. */
+static int sign_value(const char *method, const char *target, uint64_t length,
+		      const char *digest, char out[SIGN_VALUE_MAX])
 {
 	assert(method && target && out);
 	out[0] = '\0';
@@ -274,18 +277,44 @@ int sign_request(const char *method, const char *target, uint64_t length,
 	hex_encode(nonce, NONCE_LEN, nhex);
 	uint64_t ms = clock_wall_ms();
 	uint8_t mac[MAC_LEN];
-	int rc = compute(method, path, strlen(path), ms, nhex, length, mac);
+	int rc = compute(method, path, strlen(path), ms, nhex, length, digest,
+			 mac);
 	if (rc)
 		return rc;
 	char mhex[2 * MAC_LEN + 1];
 	hex_encode(mac, MAC_LEN, mhex);
-	snprintf(out, SIGN_VALUE_MAX, "%" PRIu64 " %s %s", ms, nhex, mhex);
+	snprintf(out, SIGN_VALUE_MAX, "%" PRIu64 " %s %s%s%s", ms, nhex, mhex,
+		 digest ? " " : "", digest ? digest : "");
 	return 0;
 }
 
-/* Splits "ms nonce mac" into its fields; 0 or -EINVAL. */
+int sign_request(const char *method, const char *target, uint64_t length,
+		 char out[SIGN_VALUE_MAX])
+{
+	return sign_value(method, target, length, NULL, out);
+}
+
+int sign_request_body(const char *method, const char *target, const void *body,
+		      size_t len, char out[SIGN_VALUE_MAX])
+{
+	assert(body || !len);
+	uint8_t sha[SIGN_DIGEST_LEN];
+	unsigned n = 0;
+	out[0] = '\0';
+	if (!mac_keyed)
+		return -ENOTCONN;
+	if (!EVP_Digest(body ? body : "", len, sha, &n, EVP_sha256(), NULL) ||
+	    n != SIGN_DIGEST_LEN)
+		return -ENOMEM;
+	char hex[2 * SIGN_DIGEST_LEN + 1];
+	hex_encode(sha, SIGN_DIGEST_LEN, hex);
+	return sign_value(method, target, len, hex, out);
+}
+
+/* Splits "ms nonce mac [digest]" into its fields (digest[0] is '\0'
+ * without one); 0 or -EINVAL. */
 static int parse(const char *v, uint64_t *ms, char nonce[2 * NONCE_LEN + 1],
-		 uint8_t mac[MAC_LEN])
+		 uint8_t mac[MAC_LEN], char digest[2 * SIGN_DIGEST_LEN + 1])
 {
 	uint64_t t = 0;
 	size_t i = 0;
@@ -297,21 +326,27 @@ static int parse(const char *v, uint64_t *ms, char nonce[2 * NONCE_LEN + 1],
 	if (!i || v[i] != ' ')
 		return -EINVAL;
 	v += i + 1;
-	if (strlen(v) != 2 * NONCE_LEN + 1 + 2 * MAC_LEN ||
-	    v[2 * NONCE_LEN] != ' ')
+	const size_t base = 2 * NONCE_LEN + 1 + 2 * MAC_LEN;
+	size_t n = strlen(v);
+	if ((n != base && n != base + 1 + 2 * SIGN_DIGEST_LEN) ||
+	    v[2 * NONCE_LEN] != ' ' || (n > base && v[base] != ' '))
 		return -EINVAL;
-	uint8_t raw[NONCE_LEN];
+	uint8_t raw[NONCE_LEN], sha[SIGN_DIGEST_LEN];
 	if (hex_decode(v, 2 * NONCE_LEN, raw) ||
-	    hex_decode(v + 2 * NONCE_LEN + 1, 2 * MAC_LEN, mac))
+	    hex_decode(v + 2 * NONCE_LEN + 1, 2 * MAC_LEN, mac) ||
+	    (n > base && hex_decode(v + base + 1, 2 * SIGN_DIGEST_LEN, sha)))
 		return -EINVAL;
 	memcpy(nonce, v, 2 * NONCE_LEN);
 	nonce[2 * NONCE_LEN] = '\0';
+	digest[0] = '\0';
+	if (n > base)
+		memcpy(digest, v + base + 1, 2 * SIGN_DIGEST_LEN + 1);
 	*ms = t;
 	return 0;
 }
 
 int sign_check(const char *method, const char *target, uint64_t length,
-	       const char *value, const char **why)
+	       const char *value, struct sign_body *body, const char **why)
 {
 	assert(method && target && why);
 	if (!mac_keyed)
@@ -324,8 +359,13 @@ int sign_check(const char *method, const char *target, uint64_t length,
 	uint64_t ms;
 	char nonce[2 * NONCE_LEN + 1];
 	uint8_t got[MAC_LEN];
-	if (parse(value, &ms, nonce, got)) {
+	char digest[2 * SIGN_DIGEST_LEN + 1];
+	if (parse(value, &ms, nonce, got, digest)) {
 		*why = "malformed " SIGN_HEADER " header";
+		return -EACCES;
+	}
+	if (digest[0] && !body) {
+		*why = "a body digest this endpoint does not check";
 		return -EACCES;
 	}
 	uint64_t now = clock_wall_ms();
@@ -336,7 +376,7 @@ int sign_check(const char *method, const char *target, uint64_t length,
 	}
 	uint8_t want[MAC_LEN];
 	int rc = compute(method, target, strlen(target), ms, nonce, length,
-			 want);
+			 digest[0] ? digest : NULL, want);
 	if (rc == -EINVAL) { /* a method no signer would send */
 		*why = "method too long to be signed";
 		return -EACCES;
@@ -361,5 +401,52 @@ int sign_check(const char *method, const char *target, uint64_t length,
 		*why = "too many signed requests to remember: retry";
 		return -ENOSPC;
 	}
+	if (body) {
+		*body = (struct sign_body){.set = digest[0] != '\0'};
+		if (body->set)
+			hex_decode(digest, 2 * SIGN_DIGEST_LEN, body->want);
+	}
 	return 0;
+}
+
+int sign_body_update(struct sign_body *b, const void *data, size_t n)
+{
+	assert(b && b->set && !b->ended);
+	if (!b->md) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+			EVP_MD_CTX_free(md);
+			return -ENOMEM;
+		}
+		b->md = md;
+	}
+	return EVP_DigestUpdate(b->md, data, n) ? 0 : -ENOMEM;
+}
+
+int sign_body_end(struct sign_body *b, const char **why)
+{
+	assert(b && why);
+	if (!b->set || b->ended)
+		return 0;
+	uint8_t got[SIGN_DIGEST_LEN];
+	unsigned n = 0;
+	int rc = b->md ? 0 : sign_body_update(b, "", 0);
+	b->ended = true;
+	if (rc || !EVP_DigestFinal_ex(b->md, got, &n) || n != sizeof(got)) {
+		*why = "cannot check the body's digest: retry";
+		return -ENOMEM;
+	}
+	if (CRYPTO_memcmp(got, b->want, sizeof(got)) != 0) {
+		*why = "the body is not the one that was signed";
+		return -EACCES;
+	}
+	return 0;
+}
+
+void sign_body_free(struct sign_body *b)
+{
+	if (b) {
+		EVP_MD_CTX_free(b->md);
+		b->md = NULL;
+	}
 }

@@ -3,20 +3,25 @@
  * Every request between cluster members and tools on the internal plane
  * (Raft, admin, REBALANCE, volume writes, scrub and key listings) carries
  *
- *   X-Cask-Auth: <unix ms> <nonce: 32 hex> <HMAC-SHA256: 64 hex>
+ *   X-Cask-Auth: <unix ms> <nonce: 32 hex> <HMAC-SHA256: 64 hex>[ <digest>]
  *
  * the MAC keyed with the cluster secret over
  *
  *   "cask-v1\n" method "\n" target "\n" ms "\n" nonce "\n" length "\n"
+ *   [digest "\n"]
  *
  * where target is the path and query as sent ("/_/raft/append",
- * "/k?x=1") and length is the body's Content-Length in decimal, or
+ * "/k?x=1"), length is the body's Content-Length in decimal, or
  * "chunked" for a body sent without one (a request without a body says
- * 0). A receiver accepts a signature within SIGN_WINDOW_MS of its own
- * clock, once: the MACs it accepted are remembered (common/replay.h) until
- * their time runs out, so the same header sent again is refused. Nonces
- * are a per-process random prefix and a counter, unique without a
- * syscall each.
+ * 0), and digest, when the sender had the body before sending (Raft
+ * messages, admin and purge bodies; not a streamed value), is the body's
+ * SHA-256 in lowercase hex. A receiver that takes a digest checks the
+ * body against it before acting on it (sign_body_*); one that does not
+ * refuses a signature with one. A receiver accepts a signature within
+ * SIGN_WINDOW_MS of its own clock, once: the MACs it accepted are remembered
+ * (common/replay.h) until their time runs out, so the same header sent again is
+ * refused. Nonces are a per-process random prefix and a counter, unique without
+ * a syscall each.
  *
  * The secret is the content of a file (-secret-file), trailing
  * whitespace dropped, at least SIGN_SECRET_MIN bytes, in a file others
@@ -31,13 +36,15 @@
 #define CASK_SIGN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SIGN_HEADER	"X-Cask-Auth"
 #define SIGN_WINDOW_MS	30000
 #define SIGN_SECRET_MIN 16
 #define SIGN_SECRET_MAX 4096
-#define SIGN_VALUE_MAX	128	   /* the header's value and its NUL */
+#define SIGN_VALUE_MAX	200	   /* the header's value and its NUL */
+#define SIGN_DIGEST_LEN 32	   /* SHA-256 */
 #define SIGN_CHUNKED	UINT64_MAX /* length of a body sent chunked */
 
 /* Loads the secret from path; NULL or "" leaves signing off. */
@@ -93,13 +100,40 @@ bool sign_enabled(void);
 int sign_request(const char *method, const char *target, uint64_t length,
 		 char out[SIGN_VALUE_MAX]);
 
+/* sign_request with the digest of body (len bytes), which is then the
+ * length signed too. */
+int sign_request_body(const char *method, const char *target, const void *body,
+		      size_t len, char out[SIGN_VALUE_MAX]);
+
+/* A received body's check against the digest its signature carries:
+ * filled by sign_check, fed every byte of the body with
+ * sign_body_update, ended once with sign_body_end before the request is
+ * acted on, freed with sign_body_free. Owned by the request; one thread
+ * at a time. */
+struct sign_body {
+	bool set; /* the signature carried a digest */
+	bool ended;
+	uint8_t want[SIGN_DIGEST_LEN];
+	void *md; /* the running SHA-256 */
+};
+
 /* Checks a received signature: value is the header's (NULL when absent),
  * length as the request declared it (SIGN_CHUNKED for none with a chunked
- * body). Returns 0 when signing is off or the signature is good and
- * new; otherwise -EACCES with *why set to a one-line reason (missing,
- * malformed, expired, wrong, replayed), or -ENOSPC when too many
- * signatures are live to remember another (*why set too). */
+ * body). body, where the receiver can check a digest, gets it (NULL: a
+ * signature with a digest is refused). Returns 0 when signing is off or
+ * the signature is good and new; otherwise -EACCES with *why set to a
+ * one-line reason (missing, malformed, expired, wrong, replayed, a digest
+ * not taken here), or -ENOSPC when too many signatures are live to
+ * remember another (*why set too). */
 int sign_check(const char *method, const char *target, uint64_t length,
-	       const char *value, const char **why);
+	       const char *value, struct sign_body *body, const char **why);
+
+/* Returns 0 or -ENOMEM. Only while b->set and not ended. */
+int sign_body_update(struct sign_body *b, const void *data, size_t n);
+/* Returns 0 (no digest, the body matches, or ended already), -EACCES
+ * when the body is not the one signed, or -ENOMEM; *why set with an
+ * error. */
+int sign_body_end(struct sign_body *b, const char **why);
+void sign_body_free(struct sign_body *b);
 
 #endif

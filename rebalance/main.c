@@ -102,8 +102,9 @@ static CURL *request(const struct run *r, struct todo *t)
 		return NULL;
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "REBALANCE");
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER,
-			 httpc_sign_before(&t->sig, NULL, "REBALANCE", url, 0));
+	curl_easy_setopt(
+		e, CURLOPT_HTTPHEADER,
+		httpc_sign_before(&t->sig, NULL, "REBALANCE", url, 0, NULL));
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, httpc_discard);

@@ -461,14 +461,18 @@ void harness_resp_free(struct harness_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-void harness_sign_as(const char *secret, const char *method, const char *target,
-		     uint64_t ms, const char *nonce, const char *length,
-		     char out[SIGN_VALUE_MAX])
+/* The value for the text sign.h spells, digest (hex) included when not
+ * NULL. */
+static void sign_spec(const char *secret, const char *method,
+		      const char *target, uint64_t ms, const char *nonce,
+		      const char *length, const char *digest,
+		      char out[SIGN_VALUE_MAX])
 {
 	char text[8192];
 	int n = snprintf(text, sizeof(text),
-			 "cask-v1\n%s\n%s\n%" PRIu64 "\n%s\n%s\n", method,
-			 target, ms, nonce, length);
+			 "cask-v1\n%s\n%s\n%" PRIu64 "\n%s\n%s\n%s%s", method,
+			 target, ms, nonce, length, digest ? digest : "",
+			 digest ? "\n" : "");
 	unsigned char mac[32];
 	unsigned len = 0;
 	if (n < 0 || (size_t)n >= sizeof(text) ||
@@ -480,6 +484,31 @@ void harness_sign_as(const char *secret, const char *method, const char *target,
 	for (size_t i = 0; i < sizeof(mac); i++)
 		n += snprintf(out + n, SIGN_VALUE_MAX - (size_t)n, "%02x",
 			      mac[i]);
+	if (digest)
+		snprintf(out + n, SIGN_VALUE_MAX - (size_t)n, " %s", digest);
+}
+
+void harness_sign_as(const char *secret, const char *method, const char *target,
+		     uint64_t ms, const char *nonce, const char *length,
+		     char out[SIGN_VALUE_MAX])
+{
+	sign_spec(secret, method, target, ms, nonce, length, NULL, out);
+}
+
+void harness_sign_digest(const char *secret, const char *method,
+			 const char *target, uint64_t ms, const char *nonce,
+			 const void *body, size_t len, char out[SIGN_VALUE_MAX])
+{
+	unsigned char sha[32];
+	unsigned n = 0;
+	if (!EVP_Digest(body, len, sha, &n, EVP_sha256(), NULL) ||
+	    n != sizeof(sha))
+		abort();
+	char hex[65], length[24];
+	for (size_t i = 0; i < sizeof(sha); i++)
+		snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+	snprintf(length, sizeof(length), "%zu", len);
+	sign_spec(secret, method, target, ms, nonce, length, hex, out);
 }
 
 size_t harness_sign_raw(const char *req, size_t len, char *out, size_t cap)
@@ -584,11 +613,11 @@ int harness_parser_refusals(int port, bool sign, char *err, size_t cap)
 	/* Past the daemons' 64 KiB connection memory, short enough that the
 	 * daemon reads all of it before it answers (no reset). */
 	static char big[80 * 1024];
-	const char *head = "GET /k HTTP/1.1\r\nHost: x\r\nX-Big: ";
-	size_t hl = strlen(head), fill = sizeof(big) - hl - 5;
-	memcpy(big, head, hl);
-	memset(big + hl, 'a', fill);
-	memcpy(big + hl + fill, "\r\n\r\n", 5);
+	int hl = snprintf(big, sizeof(big),
+			  "GET /k HTTP/1.1\r\nHost: x\r\n"
+			  "X-Big: ");
+	memset(big + hl, 'a', sizeof(big) - (size_t)hl - 5);
+	strcpy(big + sizeof(big) - 5, "\r\n\r\n");
 	const struct {
 		const char *req;
 		int code;

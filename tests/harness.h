@@ -141,6 +141,13 @@ void harness_sign_as(const char *secret, const char *method, const char *target,
 		     uint64_t ms, const char *nonce, const char *length,
 		     char out[SIGN_VALUE_MAX]);
 
+/* harness_sign_as for a body whose SHA-256 the signature carries (the
+ * length signed is len). */
+void harness_sign_digest(const char *secret, const char *method,
+			 const char *target, uint64_t ms, const char *nonce,
+			 const void *body, size_t len,
+			 char out[SIGN_VALUE_MAX]);
+
 /* Copies a raw request into out (capacity cap) with the signature
  * harness_http would give it inserted after the request line, taken over
  * the method, target and Content-Length (or chunked Transfer-Encoding)

@@ -346,6 +346,48 @@ static long send_with(const char *method, const char *url, const char *body,
 	return code;
 }
 
+/* On the path between members a body can be swapped for another of the
+ * same length: a signature over its digest makes that a 403 that changes
+ * nothing, on a volume's purge and a master's admin records. The body
+ * that was signed still passes. */
+START_TEST(swapped_bodies_are_refused)
+{
+	start();
+	struct state before, after;
+	capture(&before);
+	char secret[256];
+	secret_text(secret, sizeof(secret));
+	const char *nonce = "00112233445566778899aabbccddeeff";
+	const char meant[] = "/keep/9\n", sent[] = "/keep/2\n";
+	char v[SIGN_VALUE_MAX], url[160];
+	harness_sign_digest(secret, "POST", "/_/purge", clock_wall_ms(), nonce,
+			    meant, strlen(meant), v);
+	snprintf(url, sizeof(url), "http://%s/_/purge", F.vaddr[0]);
+	ck_assert_int_eq(send_with("POST", url, sent, v), 403);
+	const char rec[] = "{\"key\":\"/keep/0\",\"size\":1,\"md5\":"
+			   "\"00000000000000000000000000000000\","
+			   "\"volumes\":[1]}\n";
+	char other[sizeof(rec)];
+	memcpy(other, rec, sizeof(rec));
+	other[9] = '1'; /* /keep/1 */
+	harness_sign_digest(secret, "POST", "/_/admin/records", clock_wall_ms(),
+			    nonce, other, strlen(other), v);
+	snprintf(url, sizeof(url), "%s/_/admin/records", F.murl[0]);
+	ck_assert_int_eq(send_with("POST", url, rec, v), 403);
+	capture(&after);
+	assert_same(&before, &after);
+	state_free(&before);
+	state_free(&after);
+	/* The body that was signed passes. */
+	harness_sign_digest(secret, "POST", "/_/purge", clock_wall_ms(),
+			    "ffeeddccbbaa99887766554433221100", meant,
+			    strlen(meant), v);
+	snprintf(url, sizeof(url), "http://%s/_/purge", F.vaddr[0]);
+	ck_assert_int_eq(send_with("POST", url, meant, v), 200);
+	stop();
+}
+END_TEST
+
 START_TEST(replays_are_refused)
 {
 	start();
@@ -986,6 +1028,7 @@ int main(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, strangers_change_nothing);
 	tcase_add_test(tc, replays_are_refused);
+	tcase_add_test(tc, swapped_bodies_are_refused);
 	tcase_add_test(tc, bad_input_from_a_member_is_refused);
 	tcase_add_test(tc, addresses_come_from_the_configuration);
 	tcase_add_test(tc, slow_clients_are_cut_off);

@@ -54,6 +54,7 @@ enum op_state { OP_NONE, OP_RUNNING, OP_DONE };
 struct req {
 	struct srv *srv;
 	struct MHD_Connection *conn;
+	struct sign_body body_sig; /* a signed body's digest check */
 	atomic_int refs;
 	pthread_mutex_t mu; /* op, suspended, op_rc, md5 while running */
 	enum op_state op;
@@ -369,6 +370,7 @@ static void req_unref(struct req *r)
 			buf_free(&r->pb->keys);
 			free(r->pb);
 		}
+		sign_body_free(&r->body_sig);
 		pthread_mutex_destroy(&r->mu);
 		free(r);
 	}
@@ -1118,7 +1120,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (bad)
 			return reply_text(r, c, bad, why);
 		if (internal(r, url)) {
-			int rc = http_check_signed(c, method, url, &why);
+			int rc = http_check_signed(c, method, url, &r->body_sig,
+						   &why);
 			r->refused = rc != 0;
 			if (rc)
 				return reply_text(
@@ -1172,6 +1175,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	if (r->refused) {
 		*upload_data_size = 0;
 		return MHD_YES;
+	}
+	const char *body_why;
+	int body_rc = http_signed_body(&r->body_sig, upload_data,
+				       *upload_data_size, &body_why);
+	if (body_rc) {
+		r->refused = true;
+		*upload_data_size = 0;
+		return reply_text(r, c,
+				  body_rc == -ENOMEM
+					  ? MHD_HTTP_SERVICE_UNAVAILABLE
+					  : MHD_HTTP_FORBIDDEN,
+				  body_why);
 	}
 	/* Resumed after its operation ended: MHD's resumption orders this
 	 * read after op_end's writes. */

@@ -54,6 +54,7 @@ enum kind {
 struct req {
 	struct api *a;
 	struct MHD_Connection *c;
+	struct sign_body body_sig; /* a signed body's digest check */
 	enum kind kind;
 	enum metrics_method method;
 	uint64_t start_us;
@@ -867,7 +868,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		if (strncmp(url, "/_/raft/", 8) == 0 ||
 		    admin_claims(url, method)) {
 			const char *why = NULL;
-			int rc = http_check_signed(c, method, url, &why);
+			int rc = http_check_signed(c, method, url, &r->body_sig,
+						   &why);
 			r->refused = rc != 0;
 			if (rc)
 				return text(r, rc == -ENOSPC ? 503 : 403, why);
@@ -909,6 +911,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	if (r->refused) {
 		*upload_data_size = 0;
 		return MHD_YES;
+	}
+	const char *body_why;
+	int body_rc = http_signed_body(&r->body_sig, upload_data,
+				       *upload_data_size, &body_why);
+	if (body_rc) {
+		r->refused = true;
+		*upload_data_size = 0;
+		return text(r, body_rc == -ENOMEM ? 503 : 403, body_why);
 	}
 	if (r->kind == KIND_REDIRECT) {
 		if (*upload_data_size) {
@@ -981,6 +991,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!r)
 		return;
 	*con_cls = NULL;
+	sign_body_free(&r->body_sig);
 	if (r->raft) {
 		raft_http_done(r->raft_state);
 		free(r);

@@ -43,7 +43,7 @@ static void *join(void *arg)
 		 * re-sends it to the leader, which has not seen it. */
 		struct curl_slist *hdrs = NULL;
 		long code = 0;
-		if (!httpc_sign(&hdrs, "POST", url, strlen(body))) {
+		if (!httpc_sign_body(&hdrs, "POST", url, body, strlen(body))) {
 			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 			if (curl_easy_perform(h) == CURLE_OK)
 				curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE,

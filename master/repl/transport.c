@@ -172,7 +172,7 @@ static void start_post(struct transport *t, struct peer *p)
 	}
 	char url[TRANSPORT_URL_MAX + 32];
 	snprintf(url, sizeof(url), "%s/_/raft/msgs", p->url);
-	if (httpc_sign(&hdrs, "POST", url, bytes)) {
+	if (httpc_sign_body(&hdrs, "POST", url, body, bytes)) {
 		curl_slist_free_all(hdrs);
 		free(body);
 		return; /* lost, as the network may lose it */

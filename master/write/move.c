@@ -126,9 +126,9 @@ static bool store(const struct move_deps *d, const struct vol *v,
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)hex);
 	struct httpc_signed sig;
-	curl_easy_setopt(
-		e, CURLOPT_HTTPHEADER,
-		httpc_sign_before(&sig, h, "PUT", url, (uint64_t)rec->size));
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+			 httpc_sign_before(&sig, h, "PUT", url,
+					   (uint64_t)rec->size, NULL));
 	CURLcode cc = curl_easy_perform(e);
 	long code = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);

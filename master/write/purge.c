@@ -196,7 +196,8 @@ static void post_groups(struct purge *p)
 				 (curl_off_t)g->body.len);
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER,
 				 httpc_sign_before(&g->sig, p->headers, "POST",
-						   g->url, g->body.len));
+						   g->url, g->body.len,
+						   g->body.data));
 		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, httpc_keep);
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, &g->sink);
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, p->timeout_ms);

@@ -282,7 +282,8 @@ static int setup_target(struct put *p, struct target *t, uint64_t size)
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_discard);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER,
 			 httpc_sign_before(&t->sig, put_headers, "PUT", url,
-					   chunked ? SIGN_CHUNKED : size));
+					   chunked ? SIGN_CHUNKED : size,
+					   NULL));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);

@@ -241,7 +241,7 @@ static int stream_lines(struct repair *rp, const char *url,
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)l);
 	struct httpc_signed sig;
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER,
-			 httpc_sign_before(&sig, NULL, "GET", url, 0));
+			 httpc_sign_before(&sig, NULL, "GET", url, 0, NULL));
 	CURLcode cc = curl_easy_perform(e);
 	long code = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
