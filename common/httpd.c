@@ -1,5 +1,6 @@
 #include "common/httpd.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "common/httperr.h"
 #include "common/key.h"
@@ -185,6 +187,42 @@ unsigned http_check_framing(struct MHD_Connection *c, bool *chunked,
 	return 0;
 }
 
+/* Whether a Host header can name this end of the connection: its port
+ * (when it has one) is the one the client reached, and so is its address
+ * when it is an IPv4 literal. A host name cannot be checked here and
+ * passes on the port alone, so a signature for a name could be spent once
+ * more on another receiver at the same port; members named by address
+ * (as -volumes and -peers usually name them) get the whole check. */
+static bool names_us(struct MHD_Connection *c, const char *host)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct sockaddr_in self = {0};
+	socklen_t len = sizeof(self);
+	if (!ci ||
+	    getsockname(ci->connect_fd, (struct sockaddr *)&self, &len) ||
+	    self.sin_family != AF_INET)
+		return false;
+	char name[SIGN_AUTHORITY_MAX];
+	size_t n = strlen(host);
+	if (n >= sizeof(name))
+		return false;
+	memcpy(name, host, n + 1);
+	char *colon = strrchr(name, ':');
+	if (colon && !strchr(colon, ']')) {
+		char *end;
+		errno = 0;
+		unsigned long port = strtoul(colon + 1, &end, 10);
+		if (errno || end == colon + 1 || *end ||
+		    port != ntohs(self.sin_port))
+			return false;
+		*colon = '\0';
+	}
+	struct in_addr a;
+	return inet_pton(AF_INET, name, &a) != 1 ||
+	       a.s_addr == self.sin_addr.s_addr;
+}
+
 int http_check_signed(struct MHD_Connection *c, const char *method,
 		      const char *url, struct sign_body *body, const char **why)
 {
@@ -222,8 +260,16 @@ int http_check_signed(struct MHD_Connection *c, const char *method,
 			   MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
 		length = SIGN_CHUNKED;
 	}
+	const char *host =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	if (host && !names_us(c, host)) {
+		*why = "signed for another host";
+		return -EACCES;
+	}
+	/* HTTP/1.0 may leave Host out: that is the empty authority, which
+	 * no signer of ours produces for a URL naming a host. */
 	return sign_check(
-		method, target, length,
+		method, host ? host : "", target, length,
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, SIGN_HEADER),
 		body, why);
 }

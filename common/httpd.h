@@ -70,7 +70,9 @@ unsigned http_check_framing(struct MHD_Connection *c, bool *chunked,
 /* Checks the internal plane's signature on a request (common/sign.h)
  * from its first access-handler call: the target is url and the query
  * arguments as sent, the length its Content-Length ("chunked" when it
- * has none and a Transfer-Encoding). body (the request's, zeroed) gets
+ * has none and a Transfer-Encoding), the authority its Host, which must
+ * name this end of the connection (its port, and its address when it is
+ * an IPv4 literal). body (the request's, zeroed) gets
  * the digest the signature carries, for http_signed_body. Returns 0 when
  * signing is off or the signature holds; otherwise a negative errno with
  * *why set to a one-line reason: -EACCES (answer 403) or -ENOSPC (503). */

@@ -153,12 +153,14 @@ bool sign_enabled(void)
 }
 
 /* The MAC of one request, as sign.h spells the signed text. */
-static int compute(const char *method, const char *target, size_t tlen,
-		   uint64_t ms, const char *nonce, uint64_t length,
-		   const char *digest, uint8_t out[MAC_LEN])
+static int compute(const char *method, const char *authority,
+		   const char *target, size_t tlen, uint64_t ms,
+		   const char *nonce, uint64_t length, const char *digest,
+		   uint8_t out[MAC_LEN])
 {
-	char head[96], tail[200];
-	int hn = snprintf(head, sizeof(head), "cask-v1\n%s\n", method);
+	char head[96 + SIGN_AUTHORITY_MAX], tail[200];
+	int hn = snprintf(head, sizeof(head), "cask-v2\n%s\n%s\n", method,
+			  authority);
 	char lenbuf[24];
 	if (length == SIGN_CHUNKED)
 		strcpy(lenbuf, "chunked");
@@ -247,13 +249,18 @@ int sign_read_check(const char *path, const char *exp, const char *sig,
 	return 0;
 }
 
-/* The path and query of a URL, or target itself when it is one. */
-static const char *path_of(const char *target)
+/* Splits "http://host:port/path?q" into its authority (copied) and its
+ * path and query (returned); NULL for anything else. */
+static const char *split_url(const char *url,
+			     char authority[SIGN_AUTHORITY_MAX])
 {
-	if (target[0] == '/')
-		return target;
-	const char *p = strstr(target, "://");
-	return p ? strchr(p + 3, '/') : NULL;
+	const char *p = strstr(url, "://");
+	const char *path = p ? strchr(p + 3, '/') : NULL;
+	if (!path || (size_t)(path - (p + 3)) >= SIGN_AUTHORITY_MAX)
+		return NULL;
+	memcpy(authority, p + 3, (size_t)(path - (p + 3)));
+	authority[path - (p + 3)] = '\0';
+	return path;
 }
 
 /* The header's value, with the body's SHA-256 in hex when digest is not
@@ -265,7 +272,8 @@ static int sign_value(const char *method, const char *target, uint64_t length,
 	out[0] = '\0';
 	if (!mac_keyed)
 		return -ENOTCONN;
-	const char *path = path_of(target);
+	char authority[SIGN_AUTHORITY_MAX];
+	const char *path = split_url(target, authority);
 	if (!path)
 		return -EINVAL;
 	uint8_t nonce[NONCE_LEN];
@@ -277,8 +285,8 @@ static int sign_value(const char *method, const char *target, uint64_t length,
 	hex_encode(nonce, NONCE_LEN, nhex);
 	uint64_t ms = clock_wall_ms();
 	uint8_t mac[MAC_LEN];
-	int rc = compute(method, path, strlen(path), ms, nhex, length, digest,
-			 mac);
+	int rc = compute(method, authority, path, strlen(path), ms, nhex,
+			 length, digest, mac);
 	if (rc)
 		return rc;
 	char mhex[2 * MAC_LEN + 1];
@@ -345,8 +353,9 @@ static int parse(const char *v, uint64_t *ms, char nonce[2 * NONCE_LEN + 1],
 	return 0;
 }
 
-int sign_check(const char *method, const char *target, uint64_t length,
-	       const char *value, struct sign_body *body, const char **why)
+int sign_check(const char *method, const char *authority, const char *target,
+	       uint64_t length, const char *value, struct sign_body *body,
+	       const char **why)
 {
 	assert(method && target && why);
 	if (!mac_keyed)
@@ -375,8 +384,12 @@ int sign_check(const char *method, const char *target, uint64_t length,
 		return -EACCES;
 	}
 	uint8_t want[MAC_LEN];
-	int rc = compute(method, target, strlen(target), ms, nonce, length,
-			 digest[0] ? digest : NULL, want);
+	if (!authority || strlen(authority) >= SIGN_AUTHORITY_MAX) {
+		*why = "a signed request needs the Host it was signed for";
+		return -EACCES;
+	}
+	int rc = compute(method, authority, target, strlen(target), ms, nonce,
+			 length, digest[0] ? digest : NULL, want);
 	if (rc == -EINVAL) { /* a method no signer would send */
 		*why = "method too long to be signed";
 		return -EACCES;

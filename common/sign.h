@@ -7,21 +7,27 @@
  *
  * the MAC keyed with the cluster secret over
  *
- *   "cask-v1\n" method "\n" target "\n" ms "\n" nonce "\n" length "\n"
- *   [digest "\n"]
+ *   "cask-v2\n" method "\n" authority "\n" target "\n" ms "\n" nonce "\n"
+ *   length "\n" [digest "\n"]
  *
- * where target is the path and query as sent ("/_/raft/append",
- * "/k?x=1"), length is the body's Content-Length in decimal, or
- * "chunked" for a body sent without one (a request without a body says
- * 0), and digest, when the sender had the body before sending (Raft
- * messages, admin and purge bodies; not a streamed value), is the body's
- * SHA-256 in lowercase hex. A receiver that takes a digest checks the
- * body against it before acting on it (sign_body_*); one that does not
- * refuses a signature with one. A receiver accepts a signature within
- * SIGN_WINDOW_MS of its own clock, once: the MACs it accepted are remembered
- * (common/replay.h) until their time runs out, so the same header sent again is
- * refused. Nonces are a per-process random prefix and a counter, unique without
- * a syscall each.
+ * where authority is the receiver's host:port as the URL names it (the
+ * request's Host header), target is the path and query as sent
+ * ("/_/raft/append", "/k?x=1"), length is the body's Content-Length in
+ * decimal, or "chunked" for a body sent without one (a request without a
+ * body says 0), and digest, when the sender had the body before sending
+ * (Raft messages, admin and purge bodies; not a streamed value), is the
+ * body's SHA-256 in lowercase hex. A receiver that takes a digest checks
+ * the body against it before acting on it (sign_body_*); one that does
+ * not refuses a signature with one.
+ *
+ * A signature is good at the receiver it names only: each checks that
+ * the Host names it (common/httpd.h), so one captured on its way to one
+ * volume cannot be spent on another, and a request that is redirected is
+ * signed again for its next hop. A receiver accepts a signature within
+ * SIGN_WINDOW_MS of its own clock, once: the MACs it accepted are
+ * remembered (common/replay.h) until their time runs out, so the same
+ * header sent again is refused. Nonces are a per-process random prefix
+ * and a counter, unique without a syscall each.
  *
  * The secret is the content of a file (-secret-file), trailing
  * whitespace dropped, at least SIGN_SECRET_MIN bytes, in a file others
@@ -39,13 +45,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIGN_HEADER	"X-Cask-Auth"
-#define SIGN_WINDOW_MS	30000
-#define SIGN_SECRET_MIN 16
-#define SIGN_SECRET_MAX 4096
-#define SIGN_VALUE_MAX	200	   /* the header's value and its NUL */
-#define SIGN_DIGEST_LEN 32	   /* SHA-256 */
-#define SIGN_CHUNKED	UINT64_MAX /* length of a body sent chunked */
+#define SIGN_HEADER	   "X-Cask-Auth"
+#define SIGN_WINDOW_MS	   30000
+#define SIGN_SECRET_MIN	   16
+#define SIGN_SECRET_MAX	   4096
+#define SIGN_VALUE_MAX	   200	      /* the header's value and its NUL */
+#define SIGN_DIGEST_LEN	   32	      /* SHA-256 */
+#define SIGN_AUTHORITY_MAX 256	      /* host:port and its NUL */
+#define SIGN_CHUNKED	   UINT64_MAX /* length of a body sent chunked */
 
 /* Loads the secret from path; NULL or "" leaves signing off. */
 int sign_init(const char *path);
@@ -93,10 +100,10 @@ int sign_read_check(const char *path, const char *exp, const char *sig,
 bool sign_enabled(void);
 
 /* Writes the header's value for a request of `length` body bytes (0 for
- * none, SIGN_CHUNKED) to target, which is a path with its query, or a
- * whole URL ("http://host:port/path?q") whose path and query are taken.
- * Returns 0, -EINVAL for a URL without a path, -ENOTCONN when signing is
- * off (out is then ""). */
+ * none, SIGN_CHUNKED) to target, a whole URL ("http://host:port/path?q")
+ * whose authority, path and query are signed. Returns 0, -EINVAL for a
+ * URL without a path or with an authority of SIGN_AUTHORITY_MAX bytes or
+ * more, -ENOTCONN when signing is off (out is then ""). */
 int sign_request(const char *method, const char *target, uint64_t length,
 		 char out[SIGN_VALUE_MAX]);
 
@@ -117,16 +124,18 @@ struct sign_body {
 	void *md; /* the running SHA-256 */
 };
 
-/* Checks a received signature: value is the header's (NULL when absent),
- * length as the request declared it (SIGN_CHUNKED for none with a chunked
+/* Checks a received signature: authority is the request's Host (NULL
+ * when absent: refused), value the header's (NULL when absent), length as
+ * the request declared it (SIGN_CHUNKED for none with a chunked
  * body). body, where the receiver can check a digest, gets it (NULL: a
  * signature with a digest is refused). Returns 0 when signing is off or
  * the signature is good and new; otherwise -EACCES with *why set to a
  * one-line reason (missing, malformed, expired, wrong, replayed, a digest
  * not taken here), or -ENOSPC when too many signatures are live to
  * remember another (*why set too). */
-int sign_check(const char *method, const char *target, uint64_t length,
-	       const char *value, struct sign_body *body, const char **why);
+int sign_check(const char *method, const char *authority, const char *target,
+	       uint64_t length, const char *value, struct sign_body *body,
+	       const char **why);
 
 /* Returns 0 or -ENOMEM. Only while b->set and not ended. */
 int sign_body_update(struct sign_body *b, const void *data, size_t n);

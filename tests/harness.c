@@ -468,11 +468,16 @@ static void sign_spec(const char *secret, const char *method,
 		      const char *length, const char *digest,
 		      char out[SIGN_VALUE_MAX])
 {
+	const char *host = strstr(target, "://");
+	const char *path = host ? strchr(host + 3, '/') : NULL;
+	if (!path)
+		abort();
+	host += 3;
 	char text[8192];
 	int n = snprintf(text, sizeof(text),
-			 "cask-v1\n%s\n%s\n%" PRIu64 "\n%s\n%s\n%s%s", method,
-			 target, ms, nonce, length, digest ? digest : "",
-			 digest ? "\n" : "");
+			 "cask-v2\n%s\n%.*s\n%s\n%" PRIu64 "\n%s\n%s\n%s%s",
+			 method, (int)(path - host), host, path, ms, nonce,
+			 length, digest ? digest : "", digest ? "\n" : "");
 	unsigned char mac[32];
 	unsigned len = 0;
 	if (n < 0 || (size_t)n >= sizeof(text) ||
@@ -519,17 +524,20 @@ size_t harness_sign_raw(const char *req, size_t len, char *out, size_t cap)
 	const char *sp2 =
 		sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
 	const char *end = memmem(req, len, "\r\n\r\n", 4);
-	char method[32], target[4096], value[SIGN_VALUE_MAX];
+	char method[32], target[4096], value[SIGN_VALUE_MAX], host[256] = "";
 	uint64_t length = 0;
 	int seen_length = 0;
 	if (sp2 && end && (size_t)(sp1 - req) < sizeof(method) &&
 	    (size_t)(sp2 - sp1 - 1) < sizeof(target)) {
 		snprintf(method, sizeof(method), "%.*s", (int)(sp1 - req), req);
-		snprintf(target, sizeof(target), "%.*s", (int)(sp2 - sp1 - 1),
-			 sp1 + 1);
 		for (const char *l = eol + 2; l < end;) {
 			const char *le =
 				memmem(l, (size_t)(end + 2 - l), "\r\n", 2);
+			if (strncasecmp(l, "Host:", 5) == 0) {
+				const char *v = l + 5 + strspn(l + 5, " ");
+				snprintf(host, sizeof(host), "%.*s",
+					 (int)(le - v), v);
+			}
 			/* The first, as the daemons' header lookup takes. */
 			if (strncasecmp(l, "Content-Length:", 15) == 0 &&
 			    !seen_length++)
@@ -540,6 +548,10 @@ size_t harness_sign_raw(const char *req, size_t len, char *out, size_t cap)
 				length = SIGN_CHUNKED;
 			l = le + 2;
 		}
+		/* The URL it was sent to, as the daemon sees it: its Host
+		 * (none is the empty authority) and the line's target. */
+		snprintf(target, sizeof(target), "http://%s%.*s", host,
+			 (int)(sp2 - sp1 - 1), sp1 + 1);
 	}
 	size_t head = eol ? (size_t)(eol - req) + 2 : 0;
 	int n = 0;

@@ -134,9 +134,11 @@ int harness_text_line(const char *answer, const char *why);
  * or -EBADMSG with what differed in err. */
 int harness_parser_refusals(int port, bool sign, char *err, size_t cap);
 
-/* The X-Cask-Auth value common/sign.h describes, computed here from that
+/* The X-Cask-Auth value common/sign.h describes for a request to target
+ * (a whole URL: its authority is signed), computed here from that
  * description alone with OpenSSL's HMAC: for a signature made with
- * another secret, at another time, or to check the wire format. */
+ * another secret, at another time, for another host, or to check the
+ * wire format. */
 void harness_sign_as(const char *secret, const char *method, const char *target,
 		     uint64_t ms, const char *nonce, const char *length,
 		     char out[SIGN_VALUE_MAX]);

@@ -84,7 +84,9 @@ END_TEST
 static void spec_value(const char *method, const char *target, uint64_t ms,
 		       const char *nonce, const char *length, char *out)
 {
-	harness_sign_as(SECRET, method, target, ms, nonce, length, out);
+	char url[256];
+	snprintf(url, sizeof(url), "http://h:1%s", target);
+	harness_sign_as(SECRET, method, url, ms, nonce, length, out);
 }
 
 START_TEST(signature_is_the_documented_hmac)
@@ -99,16 +101,20 @@ START_TEST(signature_is_the_documented_hmac)
 	ck_assert(ms <= now && ms + 1000 > now);
 	spec_value("PUT", "/k%20?x=1", ms, nonce, "5", want);
 	ck_assert_str_eq(v, want);
-	ck_assert_int_eq(sign_request("PUT", "/k", SIGN_CHUNKED, v), 0);
+	ck_assert_int_eq(sign_request("PUT", "http://h:1/k", SIGN_CHUNKED, v),
+			 0);
 	ck_assert_int_eq(sscanf(v, "%" SCNu64 " %32s", &ms, nonce), 2);
 	spec_value("PUT", "/k", ms, nonce, "chunked", want);
 	ck_assert_str_eq(v, want);
 	/* Nonces never repeat within a process. */
 	char v2[SIGN_VALUE_MAX], n2[33];
-	ck_assert_int_eq(sign_request("PUT", "/k", SIGN_CHUNKED, v2), 0);
+	ck_assert_int_eq(sign_request("PUT", "http://h:1/k", SIGN_CHUNKED, v2),
+			 0);
 	ck_assert_int_eq(sscanf(v2, "%*s %32s", n2), 1);
 	ck_assert_str_ne(nonce, n2);
 	ck_assert_int_eq(sign_request("GET", "nourl", 0, v), -EINVAL);
+	ck_assert_int_eq(sign_request("GET", "/k", 0, v),
+			 -EINVAL); /* no host */
 }
 END_TEST
 
@@ -117,33 +123,52 @@ START_TEST(check_accepts_once_and_refuses_the_rest)
 	init_good();
 	const char *why = NULL;
 	char v[SIGN_VALUE_MAX];
-	ck_assert_int_eq(sign_request("POST", "/_/raft/msgs", 42, v), 0);
-	/* Altered in any signed part. */
-	ck_assert_int_eq(sign_check("PUT", "/_/raft/msgs", 42, v, NULL, &why),
-			 -EACCES);
-	ck_assert_int_eq(sign_check("POST", "/_/raft/msg", 42, v, NULL, &why),
-			 -EACCES);
-	ck_assert_int_eq(sign_check("POST", "/_/raft/msgs", 43, v, NULL, &why),
-			 -EACCES);
-	ck_assert_int_eq(
-		sign_check("POST", "/_/raft/msgs", SIGN_CHUNKED, v, NULL, &why),
-		-EACCES);
-	ck_assert_str_eq(why, "wrong signature: not this cluster's secret");
-	/* Good once, then a replay. */
-	ck_assert_int_eq(sign_check("POST", "/_/raft/msgs", 42, v, NULL, &why),
+	ck_assert_int_eq(sign_request("POST", "http://h:1/_/raft/msgs", 42, v),
 			 0);
-	ck_assert_int_eq(sign_check("POST", "/_/raft/msgs", 42, v, NULL, &why),
+	/* Altered in any signed part. */
+	ck_assert_int_eq(
+		sign_check("PUT", "h:1", "/_/raft/msgs", 42, v, NULL, &why),
+		-EACCES);
+	ck_assert_int_eq(
+		sign_check("POST", "h:1", "/_/raft/msg", 42, v, NULL, &why),
+		-EACCES);
+	ck_assert_int_eq(
+		sign_check("POST", "h:1", "/_/raft/msgs", 43, v, NULL, &why),
+		-EACCES);
+	ck_assert_int_eq(sign_check("POST", "h:1", "/_/raft/msgs", SIGN_CHUNKED,
+				    v, NULL, &why),
 			 -EACCES);
+	ck_assert_str_eq(why, "wrong signature: not this cluster's secret");
+	/* At another host than the one it was signed for, or none. */
+	ck_assert_int_eq(
+		sign_check("POST", "h:2", "/_/raft/msgs", 42, v, NULL, &why),
+		-EACCES);
+	ck_assert_int_eq(
+		sign_check("POST", "", "/_/raft/msgs", 42, v, NULL, &why),
+		-EACCES);
+	ck_assert_int_eq(
+		sign_check("POST", NULL, "/_/raft/msgs", 42, v, NULL, &why),
+		-EACCES);
+	ck_assert_ptr_nonnull(strstr(why, "Host"));
+	/* Good once, then a replay. */
+	ck_assert_int_eq(
+		sign_check("POST", "h:1", "/_/raft/msgs", 42, v, NULL, &why),
+		0);
+	ck_assert_int_eq(
+		sign_check("POST", "h:1", "/_/raft/msgs", 42, v, NULL, &why),
+		-EACCES);
 	ck_assert_str_eq(why, "replayed signature");
 	/* A method longer than any signer sends: refused, not an error. */
 	char method[200];
 	memset(method, 'M', sizeof(method) - 1);
 	method[sizeof(method) - 1] = '\0';
-	ck_assert_int_eq(sign_check(method, "/_/raft/msgs", 42, v, NULL, &why),
-			 -EACCES);
+	ck_assert_int_eq(
+		sign_check(method, "h:1", "/_/raft/msgs", 42, v, NULL, &why),
+		-EACCES);
 	/* Missing and malformed. */
-	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, NULL, NULL, &why),
-			 -EACCES);
+	ck_assert_int_eq(
+		sign_check("GET", "h:1", "/_/keys", 0, NULL, NULL, &why),
+		-EACCES);
 	ck_assert_ptr_nonnull(strstr(why, "unsigned"));
 	const char *bad[] = {"",
 			     "abc",
@@ -152,9 +177,9 @@ START_TEST(check_accepts_once_and_refuses_the_rest)
 			     "1 00000000000000000000000000000000 00",
 			     "99999999999999999999 0 0"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		ck_assert_int_eq(
-			sign_check("GET", "/_/keys", 0, bad[i], NULL, &why),
-			-EACCES);
+		ck_assert_int_eq(sign_check("GET", "h:1", "/_/keys", 0, bad[i],
+					    NULL, &why),
+				 -EACCES);
 		ck_assert_str_eq(why, "malformed X-Cask-Auth header");
 	}
 	/* Right MAC, wrong time: either side of the window. */
@@ -163,30 +188,35 @@ START_TEST(check_accepts_once_and_refuses_the_rest)
 	const char *nonce = "00112233445566778899aabbccddeeff";
 	spec_value("GET", "/_/keys", now - SIGN_WINDOW_MS - 2000, nonce, "0",
 		   old);
-	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, old, NULL, &why),
-			 -EACCES);
+	ck_assert_int_eq(
+		sign_check("GET", "h:1", "/_/keys", 0, old, NULL, &why),
+		-EACCES);
 	ck_assert_ptr_nonnull(strstr(why, "expired"));
 	spec_value("GET", "/_/keys", now + SIGN_WINDOW_MS + 2000, nonce, "0",
 		   old);
-	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, old, NULL, &why),
-			 -EACCES);
+	ck_assert_int_eq(
+		sign_check("GET", "h:1", "/_/keys", 0, old, NULL, &why),
+		-EACCES);
 	/* Inside the window, made elsewhere with the same secret: good. */
 	spec_value("GET", "/_/keys", now - 10000, nonce, "0", old);
-	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, old, NULL, &why), 0);
+	ck_assert_int_eq(
+		sign_check("GET", "h:1", "/_/keys", 0, old, NULL, &why), 0);
 	/* A different secret. */
 	sign_cleanup();
 	ck_assert_int_eq(
 		sign_init(write_secret("t", "another-secret-entirely", 0600)),
 		0);
-	ck_assert_int_eq(sign_request("GET", "/_/keys", 0, v), 0);
+	ck_assert_int_eq(sign_request("GET", "http://h:1/_/keys", 0, v), 0);
 	sign_cleanup();
 	init_good();
-	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, v, NULL, &why),
+	ck_assert_int_eq(sign_check("GET", "h:1", "/_/keys", 0, v, NULL, &why),
 			 -EACCES);
 	/* Off: nothing is checked. */
 	sign_cleanup();
-	ck_assert_int_eq(sign_check("GET", "/_/keys", 0, NULL, NULL, &why), 0);
-	ck_assert_int_eq(sign_request("GET", "/_/keys", 0, v), -ENOTCONN);
+	ck_assert_int_eq(
+		sign_check("GET", "h:1", "/_/keys", 0, NULL, NULL, &why), 0);
+	ck_assert_int_eq(sign_request("GET", "http://h:1/_/keys", 0, v),
+			 -ENOTCONN);
 	ck_assert_str_eq(v, "");
 }
 END_TEST
@@ -241,22 +271,26 @@ START_TEST(digest_binds_the_body)
 	init_good();
 	const char *why = NULL;
 	char v[SIGN_VALUE_MAX], want[SIGN_VALUE_MAX];
-	ck_assert_int_eq(sign_request_body("POST", "/_/purge", "abc", 3, v), 0);
+	ck_assert_int_eq(
+		sign_request_body("POST", "http://h:1/_/purge", "abc", 3, v),
+		0);
 	uint64_t ms;
 	char nonce[33];
 	ck_assert_int_eq(sscanf(v, "%" SCNu64 " %32s", &ms, nonce), 2);
-	harness_sign_digest(SECRET, "POST", "/_/purge", ms, nonce, "abc", 3,
-			    want);
+	harness_sign_digest(SECRET, "POST", "http://h:1/_/purge", ms, nonce,
+			    "abc", 3, want);
 	ck_assert_str_eq(v, want);
 	ck_assert_ptr_nonnull(strstr(v, " ba7816bf8f01cfea414140de5dae2223b"
 					"00361a396177a9cb410ff61f20015ad"));
 	/* Where no digest is checked, one is refused. */
-	ck_assert_int_eq(sign_check("POST", "/_/purge", 3, v, NULL, &why),
-			 -EACCES);
+	ck_assert_int_eq(
+		sign_check("POST", "h:1", "/_/purge", 3, v, NULL, &why),
+		-EACCES);
 	ck_assert_ptr_nonnull(strstr(why, "digest"));
 	/* Taken: the same bytes in any pieces pass, once. */
 	struct sign_body b = {0};
-	ck_assert_int_eq(sign_check("POST", "/_/purge", 3, v, &b, &why), 0);
+	ck_assert_int_eq(sign_check("POST", "h:1", "/_/purge", 3, v, &b, &why),
+			 0);
 	ck_assert(b.set);
 	ck_assert_int_eq(sign_body_update(&b, "a", 1), 0);
 	ck_assert_int_eq(sign_body_update(&b, "bc", 2), 0);
@@ -264,32 +298,41 @@ START_TEST(digest_binds_the_body)
 	ck_assert_int_eq(sign_body_end(&b, &why), 0);
 	sign_body_free(&b);
 	/* Other bytes of the same length do not. */
-	ck_assert_int_eq(sign_request_body("POST", "/_/purge", "abc", 3, v), 0);
+	ck_assert_int_eq(
+		sign_request_body("POST", "http://h:1/_/purge", "abc", 3, v),
+		0);
 	b = (struct sign_body){0};
-	ck_assert_int_eq(sign_check("POST", "/_/purge", 3, v, &b, &why), 0);
+	ck_assert_int_eq(sign_check("POST", "h:1", "/_/purge", 3, v, &b, &why),
+			 0);
 	ck_assert_int_eq(sign_body_update(&b, "abd", 3), 0);
 	ck_assert_int_eq(sign_body_end(&b, &why), -EACCES);
 	ck_assert_str_eq(why, "the body is not the one that was signed");
 	sign_body_free(&b);
 	/* Nor does an empty one, nor a digest changed or taken away. */
-	ck_assert_int_eq(sign_request_body("POST", "/_/purge", "abc", 3, v), 0);
+	ck_assert_int_eq(
+		sign_request_body("POST", "http://h:1/_/purge", "abc", 3, v),
+		0);
 	b = (struct sign_body){0};
-	ck_assert_int_eq(sign_check("POST", "/_/purge", 3, v, &b, &why), 0);
+	ck_assert_int_eq(sign_check("POST", "h:1", "/_/purge", 3, v, &b, &why),
+			 0);
 	ck_assert_int_eq(sign_body_end(&b, &why), -EACCES);
 	sign_body_free(&b);
-	ck_assert_int_eq(sign_request_body("POST", "/_/purge", "abc", 3, v), 0);
+	ck_assert_int_eq(
+		sign_request_body("POST", "http://h:1/_/purge", "abc", 3, v),
+		0);
 	char *d = strrchr(v, ' ');
 	d[1] = d[1] == '0' ? '1' : '0';
-	ck_assert_int_eq(sign_check("POST", "/_/purge", 3, v, &b, &why),
+	ck_assert_int_eq(sign_check("POST", "h:1", "/_/purge", 3, v, &b, &why),
 			 -EACCES);
 	*d = '\0';
-	ck_assert_int_eq(sign_check("POST", "/_/purge", 3, v, &b, &why),
+	ck_assert_int_eq(sign_check("POST", "h:1", "/_/purge", 3, v, &b, &why),
 			 -EACCES);
 	ck_assert_str_eq(why, "wrong signature: not this cluster's secret");
 	/* Without a digest there is nothing to check. */
-	ck_assert_int_eq(sign_request("POST", "/_/purge", 3, v), 0);
+	ck_assert_int_eq(sign_request("POST", "http://h:1/_/purge", 3, v), 0);
 	b = (struct sign_body){0};
-	ck_assert_int_eq(sign_check("POST", "/_/purge", 3, v, &b, &why), 0);
+	ck_assert_int_eq(sign_check("POST", "h:1", "/_/purge", 3, v, &b, &why),
+			 0);
 	ck_assert(!b.set);
 	ck_assert_int_eq(sign_body_end(&b, &why), 0);
 	sign_body_free(&b);

@@ -1,6 +1,7 @@
 /* Joining a running cluster (node_options.join): a thread of its own asks
- * until a member adds us. Redirects are followed (a follower answers 307
- * to its leader), the body re-sent (master/repl/node_int.h). */
+ * until a member adds us. Redirects are followed by hand (a follower
+ * answers 307 to its leader), the body re-sent and signed again
+ * (master/repl/node_int.h). */
 #include "master/repl/node_int.h"
 
 #include <assert.h>
@@ -12,6 +13,38 @@
 
 #include "common/httpc.h"
 #include "common/log.h"
+
+/* POSTs the add to url, following up to three redirects (a follower
+ * answers 307 to its leader) with the body signed afresh for each hop:
+ * a signature is good once, at the host it names. Returns the last
+ * status, or 0 when no answer came. */
+static long ask(CURL *h, const char *url, const char *body)
+{
+	char at[TRANSPORT_URL_MAX + 32];
+	snprintf(at, sizeof(at), "%s", url);
+	long code = 0;
+	for (int hop = 0; hop < 4; hop++) {
+		struct curl_slist *hdrs = NULL;
+		code = 0;
+		if (!httpc_sign_body(&hdrs, "POST", at, body, strlen(body))) {
+			curl_easy_setopt(h, CURLOPT_URL, at);
+			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+			if (curl_easy_perform(h) == CURLE_OK)
+				curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE,
+						  &code);
+		}
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_free_all(hdrs);
+		char *next = NULL;
+		if ((code != 307 && code != 308) ||
+		    curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next) !=
+			    CURLE_OK ||
+		    !next || strlen(next) >= sizeof(at))
+			break;
+		memmove(at, next, strlen(next) + 1);
+	}
+	return code;
+}
 
 static void *join(void *arg)
 {
@@ -25,12 +58,8 @@ static void *join(void *arg)
 	CURL *h = curl_easy_init();
 	if (!h)
 		return NULL;
-	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 35000L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_discard);
 	for (;;) {
@@ -39,19 +68,7 @@ static void *join(void *arg)
 		pthread_mutex_unlock(&n->mu);
 		if (stop)
 			break;
-		/* Signed afresh each time: a signature is good once. A 307
-		 * re-sends it to the leader, which has not seen it. */
-		struct curl_slist *hdrs = NULL;
-		long code = 0;
-		if (!httpc_sign_body(&hdrs, "POST", url, body, strlen(body))) {
-			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-			if (curl_easy_perform(h) == CURLE_OK)
-				curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE,
-						  &code);
-		}
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-		curl_slist_free_all(hdrs);
-		if (code == 200) {
+		if (ask(h, url, body) == 200) {
 			log_info("raft: joined through %s", n->o.join);
 			break;
 		}

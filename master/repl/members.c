@@ -65,10 +65,10 @@ void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 		.deadline_us = clock_mono_us() + 30u * 1000000u,
 	};
 	if (add) {
-		size_t len = strlen(url);
+		int len = (int)strlen(url);
 		while (len > 7 && url[len - 1] == '/')
 			len--;
-		memcpy(j->url, url, len);
+		snprintf(j->url, sizeof(j->url), "%.*s", len, url);
 	}
 	pthread_mutex_lock(&n->mu);
 	j->next = n->jobs_in;
