@@ -156,7 +156,6 @@ void node_members_run(struct node *n, uint64_t now)
 	}
 	j->wait_index = index;
 	j->promoted = op == RAFT_CONF_PROMOTE;
-	node_conf_addresses(n, raft_conf(n->r)); /* the learner's, at once */
 }
 
 void node_members_fail(struct node *n)

@@ -251,7 +251,11 @@ void node_handle_ready(struct node *n)
 
 /* Publishing what other threads may read. */
 
-void node_conf_addresses(struct node *n, const struct raft_conf *c)
+/* Gives the transport each member's address from c, the committed
+ * configuration (raft_conf): members' addresses come from there and the
+ * -peers flag only. A member without one (a configuration from before
+ * addresses) keeps the flag's. */
+static void conf_addresses(struct node *n, const struct raft_conf *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		char now[TRANSPORT_URL_MAX];
@@ -306,7 +310,7 @@ void node_publish(struct node *n)
 				     .single = voters == 1 && self >= 0};
 	pthread_mutex_unlock(&n->mu);
 	if (conf_changed)
-		node_conf_addresses(n, c);
+		conf_addresses(n, c);
 }
 
 /* Remembers peer addresses learned at runtime across restarts. */

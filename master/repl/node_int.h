@@ -159,10 +159,6 @@ struct transport_callbacks node_callbacks(struct node *n);
 void node_handle_ready(struct node *n);
 /* Publishes role, term, commit, configuration for other threads. */
 void node_publish(struct node *n);
-/* Gives the transport each member's address from c: members' addresses
- * come from the configuration in the log, which only leaders write. One
- * from before addresses (none) leaves the -peers flag's. */
-void node_conf_addresses(struct node *n, const struct raft_conf *c);
 void *node_run(void *arg); /* the thread */
 
 /* propose.c. Proposes a queue (linked through next) taken from
