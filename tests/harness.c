@@ -716,23 +716,35 @@ bool harness_chunk_send(int fd, const void *data, size_t len)
 	return true;
 }
 
-int harness_chunked_end(int fd, char *ans, size_t cap)
+int harness_read_answer(int fd, char *ans, size_t cap, int timeout_ms)
 {
 	size_t got = 0;
 	ans[0] = '\0';
-	if (send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL) != 5)
-		return -1;
+	long long end = (long long)clock_mono_ms() + timeout_ms;
 	while (got + 1 < cap) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		long long left = end - (long long)clock_mono_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return -1;
 		ssize_t n = recv(fd, ans + got, cap - 1 - got, 0);
 		if (n <= 0)
 			return -1;
 		got += (size_t)n;
 		ans[got] = '\0';
-		const char *end = strstr(ans, "\r\n\r\n");
+		const char *head = strstr(ans, "\r\n\r\n");
 		const char *cl = strcasestr(ans, "\r\nContent-Length:");
-		if (end && cl &&
-		    got >= (size_t)(end + 4 - ans) + strtoul(cl + 17, NULL, 10))
+		if (head && cl &&
+		    got >= (size_t)(head + 4 - ans) +
+				    strtoul(cl + 17, NULL, 10))
 			return atoi(ans + 9);
 	}
 	return -1;
+}
+
+int harness_chunked_end(int fd, char *ans, size_t cap)
+{
+	ans[0] = '\0';
+	if (send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL) != 5)
+		return -1;
+	return harness_read_answer(fd, ans, cap, 120000);
 }

@@ -157,6 +157,10 @@ void harness_sign_digest(const char *secret, const char *method,
  * Returns the length written; aborts when out is too small. */
 size_t harness_sign_raw(const char *req, size_t len, char *out, size_t cap);
 
+/* Reads one whole answer (headers, then its Content-Length bytes) from fd
+ * into ans, waiting up to timeout_ms: its status, or -1 when none came. */
+int harness_read_answer(int fd, char *ans, size_t cap, int timeout_ms);
+
 /* A chunked body sent by hand on fd: one chunk per harness_chunk_send
  * (false once the server closed the connection), then
  * harness_chunked_end, which sends the last chunk and reads one answer

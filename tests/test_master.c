@@ -934,25 +934,10 @@ END_TEST
  * when none came within 5 s. */
 static int exchange(int fd, const char *req, char *ans, size_t cap)
 {
-	size_t len = strlen(req), got = 0;
+	size_t len = strlen(req);
 	if (len && send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
 		return -1;
-	for (int waited = 0; waited < 5000 && got + 1 < cap; waited += 10) {
-		ssize_t n = recv(fd, ans + got, cap - 1 - got, MSG_DONTWAIT);
-		if (n > 0)
-			got += (size_t)n;
-		else if (n == 0)
-			return -1;
-		ans[got] = '\0';
-		const char *end = strstr(ans, "\r\n\r\n");
-		const char *cl = strcasestr(ans, "Content-Length:");
-		if (end && cl &&
-		    got >= (size_t)(end + 4 - ans) + strtoul(cl + 15, NULL, 10))
-			return atoi(ans + 9);
-		if (n <= 0)
-			sleep_ms(10);
-	}
-	return -1;
+	return harness_read_answer(fd, ans, cap, 5000);
 }
 
 /* SIGTERM: a PUT still receiving its body finishes (and is kept), while

@@ -12,26 +12,23 @@
 
 #include "common/log.h"
 
-/* Whether a member's address is not url (which may end in slashes). */
-static bool other_address(const char *addr, const char *url)
-{
-	size_t n = strlen(url);
-	while (n > 7 && url[n - 1] == '/')
-		n--;
-	return strlen(addr) != n || strncmp(addr, url, n) != 0;
-}
-
 void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 			const char *url, void (*done)(void *arg, int result),
 			void *arg)
 {
 	assert(n && done);
 	bool add = op == NODE_MEMBER_ADD;
+	/* The address as the configuration keeps it: no trailing slash. */
+	char want[RAFT_ADDR_MAX] = "";
+	size_t len = add && url ? strlen(url) : 0;
+	while (len > 7 && url[len - 1] == '/')
+		len--;
 	int rc = !id || (add && (!url || !transport_url_ok(url) ||
-				 strlen(url) >= RAFT_ADDR_MAX))
+				 len >= sizeof(want)))
 			 ? -EINVAL
 			 : 0;
 	if (!rc && add) {
+		memcpy(want, url, len);
 		/* A member's address is never overwritten (its traffic would
 		 * go elsewhere); one that was removed may come back at a new
 		 * one. A configuration from before addresses has none: the
@@ -45,7 +42,7 @@ void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 		if (at >= 0 && !known[0])
 			rc = transport_peer_url(n->tp, id, known,
 						sizeof(known));
-		if (at >= 0 && (rc || other_address(known, url)))
+		if (at >= 0 && (rc || strcmp(known, want) != 0))
 			rc = -EEXIST;
 	}
 	if (rc) {
@@ -64,12 +61,7 @@ void node_member_change(struct node *n, enum node_member_op op, uint64_t id,
 		.arg = arg,
 		.deadline_us = clock_mono_us() + 30u * 1000000u,
 	};
-	if (add) {
-		int len = (int)strlen(url);
-		while (len > 7 && url[len - 1] == '/')
-			len--;
-		snprintf(j->url, sizeof(j->url), "%.*s", len, url);
-	}
+	memcpy(j->url, want, sizeof(want));
 	pthread_mutex_lock(&n->mu);
 	j->next = n->jobs_in;
 	n->jobs_in = j;

@@ -12,13 +12,11 @@
 #include "common/log.h"
 #include "master/repl/snapshot.h"
 
-/* Parses -peers into the transport and a configuration. */
+/* The configuration -peers names, with the addresses node_start gave
+ * the transport. */
 static int parse_peers(struct node *n, const char *peers,
 		       struct raft_conf *conf)
 {
-	int rc = transport_merge_peers(n->tp, peers);
-	if (rc < 0)
-		return rc;
 	memset(conf, 0, sizeof(*conf));
 	for (const char *p = peers; *p;) {
 		char *end;

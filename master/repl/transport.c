@@ -506,25 +506,6 @@ int transport_set_peer(struct transport *t, uint64_t id, const char *url)
 	return rc;
 }
 
-int transport_add_peer(struct transport *t, uint64_t id, const char *url)
-{
-	pthread_mutex_lock(&t->mu);
-	struct peer *p = find(t, id);
-	int rc;
-	if (p && p->url[0]) {
-		size_t n = strlen(url);
-		while (n > 7 && url[n - 1] == '/')
-			n--;
-		rc = strlen(p->url) == n && strncmp(p->url, url, n) == 0
-			     ? 0
-			     : -EEXIST;
-	} else {
-		rc = set_peer_locked(t, id, url);
-	}
-	pthread_mutex_unlock(&t->mu);
-	return rc;
-}
-
 int transport_peer_url(struct transport *t, uint64_t id, char *out, size_t cap)
 {
 	pthread_mutex_lock(&t->mu);

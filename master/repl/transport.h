@@ -109,11 +109,6 @@ bool transport_url_ok(const char *url);
  * (trailing slashes dropped). */
 int transport_set_peer(struct transport *t, uint64_t id, const char *url);
 
-/* Adds a peer, or accepts one known at the same URL; -EEXIST when id is
- * known at another URL (a member's address is never overwritten by an
- * add: remove it first), -EINVAL, -ENOSPC as transport_set_peer. */
-int transport_add_peer(struct transport *t, uint64_t id, const char *url);
-
 /* Copies a peer's URL into out; -ENOENT when unknown or without one. */
 int transport_peer_url(struct transport *t, uint64_t id, char *out, size_t cap);
 
