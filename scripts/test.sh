@@ -18,11 +18,15 @@ run() { # name, command...
 		summary+=("PASS $name ($((SECONDS - t0))s)")
 	else
 		summary+=("FAIL $name ($((SECONDS - t0))s)")
-		printf '%s\n' "${summary[@]}"
-		for f in "$build"/tests/*.log; do
-			grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
-				{ echo "--- $f"; tail -60 "$f"; }
+		# Each failed test's own log, then the summary: what a CI
+		# report keeps is the end of the output.
+		find "$build" -name '*.trs' -print | sort | while read -r t; do
+			if grep -q -E '^:test-result: (FAIL|ERROR)' "$t"; then
+				echo "--- ${t%.trs}.log"
+				grep -v '^$' "${t%.trs}.log" | tail -40
+			fi
 		done
+		printf '%s\n' "${summary[@]}"
 		exit 1
 	fi
 }
