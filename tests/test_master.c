@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/md5.h"
 #include "tests/fixture.h"
 #include "tests/harness.h"
@@ -214,6 +215,169 @@ START_TEST(unlink_and_listing)
 	ck_assert_int_eq(req(m, "GET", "/many/?list&limit=20", NULL, 0, &r),
 			 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"next\":\"/many/20\""));
+	harness_resp_free(&r);
+}
+END_TEST
+
+/* One key of the metadata test: its value's size and md5, and the
+ * creation time its GET answered. */
+struct meta_key {
+	const char *path;
+	size_t size;
+	char md5[2 * MD5_LEN + 1];
+	unsigned long long created;
+};
+
+/* GET or HEAD path: 302 with Key-Size equal to size and Key-Created
+ * within [before, after]; the Key-Created value in *created. */
+static void check_key_meta(struct harness_proc *m, const char *method,
+			   const char *path, size_t size,
+			   unsigned long long before, unsigned long long after,
+			   unsigned long long *created)
+{
+	struct harness_resp r;
+	char h[64], want[32], *end;
+	snprintf(want, sizeof(want), "%zu", size);
+	ck_assert_int_eq(req(m, method, path, NULL, 0, &r), 302);
+	ck_assert_int_eq(harness_header(&r, "Key-Size", h, sizeof(h)), 0);
+	ck_assert_str_eq(h, want);
+	ck_assert_int_eq(harness_header(&r, "Key-Created", h, sizeof(h)), 0);
+	unsigned long long t = strtoull(h, &end, 10);
+	ck_assert_msg(h[0] >= '0' && h[0] <= '9' && *end == '\0',
+		      "Key-Created %s is not a decimal number", h);
+	ck_assert_uint_ge(t, before);
+	ck_assert_uint_le(t, after);
+	harness_resp_free(&r);
+	*created = t;
+}
+
+/* The JSON listing of keys[from..to) as cask answers it with ?meta. */
+static void meta_listing(struct buf *b, const struct meta_key *keys, int from,
+			 int to, const char *next)
+{
+	buf_printf(b, "{\"next\":\"%s\",\"keys\":[", next);
+	for (int i = from; i < to; i++)
+		buf_printf(b, "%s\"%s\"", i > from ? "," : "", keys[i].path);
+	buf_printf(b, "],\"meta\":[");
+	for (int i = from; i < to; i++)
+		buf_printf(
+			b,
+			"%s{\"size\":%zu,\"md5\":\"%s\",\"created_ms\":%llu}",
+			i > from ? "," : "", keys[i].size, keys[i].md5,
+			keys[i].created);
+	buf_printf(b, "]}");
+}
+
+static void check_body(struct harness_proc *m, const char *path,
+		       const char *want)
+{
+	struct harness_resp r;
+	ck_assert_int_eq(req(m, "GET", path, NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, want);
+	harness_resp_free(&r);
+}
+
+/* Key-Size and Key-Created on a live key's 302, and ?list&meta: what an
+ * S3 gateway needs without one request per key. */
+START_TEST(key_metadata)
+{
+	struct harness_proc *m = cluster();
+	struct meta_key keys[] = {
+		{"/meta/a", 1, "", 0},
+		{"/meta/b", 1000, "", 0},
+		{"/meta/c", 70000, "", 0},
+	};
+	char *val = malloc(70000);
+	ck_assert_ptr_nonnull(val);
+	for (int i = 0; i < 3; i++) {
+		uint8_t sum[MD5_LEN];
+		harness_fill(val, keys[i].size, 40 + (unsigned long long)i);
+		ck_assert_int_eq(md5_buf(val, keys[i].size, sum), 0);
+		md5_hex(sum, keys[i].md5);
+		unsigned long long before = clock_wall_ms();
+		ck_assert_int_eq(
+			req(m, "PUT", keys[i].path, val, keys[i].size, NULL),
+			201);
+		unsigned long long after = clock_wall_ms(), head;
+		check_key_meta(m, "GET", keys[i].path, keys[i].size, before,
+			       after, &keys[i].created);
+		check_key_meta(m, "HEAD", keys[i].path, keys[i].size, before,
+			       after, &head);
+		ck_assert_uint_eq(head, keys[i].created);
+	}
+	free(val);
+
+	/* Not on a 404: absent, or unlinked (which has a record). */
+	struct harness_resp r;
+	char h[64];
+	ck_assert_int_eq(put(m, "/meta-u", "gone"), 201);
+	ck_assert_int_eq(req(m, "UNLINK", "/meta-u", NULL, 0, NULL), 204);
+	const char *absent[] = {"/meta/none", "/meta-u"};
+	for (int i = 0; i < 2; i++) {
+		for (int j = 0; j < 2; j++) {
+			ck_assert_int_eq(req(m, j ? "HEAD" : "GET", absent[i],
+					     NULL, 0, &r),
+					 404);
+			ck_assert_int_eq(
+				harness_header(&r, "Key-Size", h, sizeof(h)),
+				-ENOENT);
+			ck_assert_int_eq(
+				harness_header(&r, "Key-Created", h, sizeof(h)),
+				-ENOENT);
+			harness_resp_free(&r);
+		}
+	}
+
+	/* ?list&meta: one element per key, same order, same paging. */
+	struct buf want = {0};
+	meta_listing(&want, keys, 0, 3, "");
+	check_body(m, "/meta/?list&meta", want.data);
+	check_body(m, "/meta/?meta&list", want.data);
+	buf_free(&want);
+	meta_listing(&want, keys, 0, 2, "/meta/c");
+	check_body(m, "/meta/?list&meta&limit=2", want.data);
+	buf_free(&want);
+	meta_listing(&want, keys, 2, 3, "");
+	check_body(m, "/meta/?list&limit=2&start=/meta/c&meta", want.data);
+	buf_free(&want);
+	meta_listing(&want, keys, 1, 2, "/meta/c");
+	check_body(m, "/meta/?list&meta&start=/meta/b&limit=1", want.data);
+	buf_free(&want);
+	/* An empty page has an empty meta array. */
+	check_body(m, "/meta/none?list&meta",
+		   "{\"next\":\"\",\"keys\":[],\"meta\":[]}");
+
+	/* Without meta: keys only, as before. */
+	ck_assert_int_eq(req(m, "GET", "/meta/?list", NULL, 0, &r), 200);
+	ck_assert_str_eq(r.body, "{\"next\":\"\",\"keys\":[\"/meta/a\","
+				 "\"/meta/b\",\"/meta/c\"]}");
+	ck_assert_ptr_null(strstr(r.body, "\"meta\""));
+	harness_resp_free(&r);
+	ck_assert_int_eq(req(m, "GET", "/meta/?list&limit=1", NULL, 0, &r),
+			 200);
+	ck_assert_str_eq(r.body,
+			 "{\"next\":\"/meta/b\",\"keys\":[\"/meta/a\"]}");
+	harness_resp_free(&r);
+
+	/* ?unlinked&meta describes the unlinked records. */
+	ck_assert_int_eq(req(m, "GET", "/meta-u?unlinked&meta", NULL, 0, &r),
+			 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"keys\":[\"/meta-u\"],\"meta\":"
+					     "[{\"size\":4,\"md5\":\""));
+	harness_resp_free(&r);
+
+	/* meta is a flag of a listing, not an operation of its own. */
+	const char *refused[] = {"/meta/?meta", "/meta/a?meta",
+				 "/meta/?meta&bogus", "/meta/?bogus&meta&list"};
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(req(m, "GET", refused[i], NULL, 0, &r), 403);
+		ck_assert_msg(strncmp(r.body, "unknown query", 13) == 0,
+			      "%s: %s", refused[i], r.body);
+		harness_resp_free(&r);
+	}
+	ck_assert_int_eq(req(m, "GET", "/meta/?list&meta=1", NULL, 0, &r), 400);
+	ck_assert_msg(strncmp(r.body, "meta takes no value", 19) == 0, "%s",
+		      r.body);
 	harness_resp_free(&r);
 }
 END_TEST
@@ -1044,6 +1208,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, put_get_delete_roundtrip);
 	tcase_add_test(tc, unlink_and_listing);
+	tcase_add_test(tc, key_metadata);
 	tcase_add_test(tc, bad_input_status_codes);
 	tcase_add_test(tc, admin_bad_input_changes_nothing);
 	tcase_add_test(tc, value_sizes);

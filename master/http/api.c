@@ -322,6 +322,13 @@ static enum MHD_Result get_key(struct api *a, struct req *r, const char *url)
 			return redirect(r, 302, a->opt.fallback, NULL, resp);
 		return queue(r, 404, resp);
 	}
+	/* What a gateway (s3/) needs to answer HEAD without reading the
+	 * value: its size, and when it was written (ms since the epoch). */
+	char num[24];
+	snprintf(num, sizeof(num), "%" PRIu64, rec.size);
+	MHD_add_response_header(resp, "Key-Size", num);
+	snprintf(num, sizeof(num), "%" PRIu64, rec.created_ms);
+	MHD_add_response_header(resp, "Key-Created", num);
 	char vols[CMD_MAX_VOLS * IDX_ADDR_MAX] = "";
 	size_t vl = 0;
 	const struct vol *good[CMD_MAX_VOLS];
@@ -436,19 +443,42 @@ static void json_go_string(struct buf *b, const char *s, size_t len)
 	buf_append(b, "\"", 1);
 }
 
-static int list_one(void *arg, const char *key, size_t keylen)
+/* A listing's answer as it is built: the keys and, with ?meta, one
+ * element per key in the same order. */
+struct list_out {
+	struct buf keys;
+	struct buf meta;
+	bool with_meta;
+	size_t n;
+};
+
+static int list_one(void *arg, const char *key, size_t keylen,
+		    const struct idx_record *rec)
 {
-	struct buf *b = arg;
-	if (b->len && b->data[b->len - 1] != '[')
-		buf_append(b, ",", 1);
-	json_go_string(b, key, keylen);
-	return buf_failed(b) ? -ENOMEM : 0;
+	struct list_out *o = arg;
+	if (o->n)
+		buf_append(&o->keys, ",", 1);
+	json_go_string(&o->keys, key, keylen);
+	if (o->with_meta) {
+		char hex[2 * MD5_LEN + 1];
+		md5_hex(rec->md5, hex);
+		buf_printf(&o->meta,
+			   "%s{\"size\":%" PRIu64 ",\"md5\":\"%s\""
+			   ",\"created_ms\":%" PRIu64 "}",
+			   o->n ? "," : "", rec->size, hex, rec->created_ms);
+	}
+	o->n++;
+	return buf_failed(&o->keys) || buf_failed(&o->meta) ? -ENOMEM : 0;
 }
 
+/* The query arguments. The operation is the first argument that is not
+ * `meta`, which is a flag of the listing and may come anywhere. */
 struct query {
 	unsigned n;
 	const char *first;
 	const char *first_value;
+	bool meta;
+	const char *meta_value;
 };
 
 static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind,
@@ -456,7 +486,11 @@ static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind,
 {
 	struct query *q = cls;
 	(void)kind;
-	if (q->n++ == 0) {
+	q->n++;
+	if (strcmp(key, "meta") == 0) {
+		q->meta = true;
+		q->meta_value = value;
+	} else if (!q->first) {
 		q->first = key;
 		q->first_value = value;
 	}
@@ -466,11 +500,14 @@ static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind,
 static enum MHD_Result list(struct api *a, struct req *r, const char *url,
 			    const struct query *q)
 {
-	/* As minikeyvalue: the operation is the first query argument. */
-	bool unlinked = strcmp(q->first, "unlinked") == 0;
-	if ((!unlinked && strcmp(q->first, "list") != 0) ||
+	/* As minikeyvalue: the operation is the first query argument
+	 * (`meta` aside, which minikeyvalue does not know). */
+	bool unlinked = q->first && strcmp(q->first, "unlinked") == 0;
+	if (!q->first || (!unlinked && strcmp(q->first, "list") != 0) ||
 	    (q->first_value && q->first_value[0]))
 		return text(r, 403, "unknown query: use ?list or ?unlinked");
+	if (q->meta_value && q->meta_value[0])
+		return text(r, 400, "meta takes no value");
 	char prefix[KEY_MAX + 1], start[KEY_MAX + 1], num[32];
 	long plen = key_pct_decode(url, strlen(url), prefix, sizeof(prefix));
 	if (plen == -ENAMETOOLONG)
@@ -495,10 +532,9 @@ static enum MHD_Result list(struct api *a, struct req *r, const char *url,
 	} else if (nlen != -ENOENT) {
 		return text(r, 400, "malformed limit");
 	}
-	struct buf b = {0};
-	buf_append(&b, "{\"next\":", 8);
-	size_t next_at = b.len;
-	buf_append(&b, ",\"keys\":[", 9);
+	struct list_out o = {.with_meta = q->meta};
+	/* One read gives each key with its record, so a meta element
+	 * always describes the key beside it. */
 	struct idx_list l = {.prefix = prefix,
 			     .prefixlen = (size_t)plen,
 			     .start = slen ? start : NULL,
@@ -506,26 +542,32 @@ static enum MHD_Result list(struct api *a, struct req *r, const char *url,
 			     .unlinked = unlinked,
 			     .limit = limit,
 			     .max = a->opt.list_max,
-			     .fn = list_one,
-			     .arg = &b};
+			     .fn_record = list_one,
+			     .arg = &o};
 	int rc = idx_list(a->d.ix, &l);
-	if (rc == -E2BIG) {
-		buf_free(&b);
-		return text(r, 413, "too many keys: page with &limit=N");
-	}
-	if (rc || buf_failed(&b)) {
-		buf_free(&b);
+	if (rc || buf_failed(&o.keys) || buf_failed(&o.meta)) {
+		buf_free(&o.keys);
+		buf_free(&o.meta);
+		if (rc == -E2BIG)
+			return text(r, 413,
+				    "too many keys: page with &limit=N");
 		return text(r, 500, "listing failed");
 	}
-	buf_append(&b, "]}", 2);
-	struct buf nb = {0};
-	json_go_string(&nb, l.next, l.nextlen);
+	/* Without meta, exactly minikeyvalue's bytes. */
 	struct buf out = {0};
-	buf_append(&out, b.data, next_at);
-	buf_append(&out, nb.data, nb.len);
-	buf_append(&out, b.data + next_at, b.len - next_at);
-	buf_free(&b);
-	buf_free(&nb);
+	buf_append(&out, "{\"next\":", 8);
+	json_go_string(&out, l.next, l.nextlen);
+	buf_append(&out, ",\"keys\":[", 9);
+	buf_append(&out, o.keys.data, o.keys.len);
+	buf_append(&out, "]", 1);
+	if (o.with_meta) {
+		buf_append(&out, ",\"meta\":[", 9);
+		buf_append(&out, o.meta.data, o.meta.len);
+		buf_append(&out, "]", 1);
+	}
+	buf_append(&out, "}", 1);
+	buf_free(&o.keys);
+	buf_free(&o.meta);
 	return reply_buf(r, &out, "application/json");
 }
 

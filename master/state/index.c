@@ -1098,7 +1098,10 @@ int idx_list(struct idx *ix, struct idx_list *l)
 			out = -E2BIG;
 			break;
 		}
-		if ((out = l->fn(l->arg, k.mv_data, k.mv_size)))
+		out = l->fn_record
+			      ? l->fn_record(l->arg, k.mv_data, k.mv_size, &r)
+			      : l->fn(l->arg, k.mv_data, k.mv_size);
+		if (out)
 			break;
 		count++;
 	}

@@ -175,6 +175,11 @@ struct idx_list {
 	size_t max;    /* an answer may never hold more than this */
 	/* Called per key; a nonzero return stops the listing with it. */
 	int (*fn)(void *arg, const char *key, size_t keylen);
+	/* Called instead of fn when set, with the key's record too: read
+	 * in the listing's own transaction, so key and record always come
+	 * from the same state (r is valid during the call only). */
+	int (*fn_record)(void *arg, const char *key, size_t keylen,
+			 const struct idx_record *r);
 	void *arg;
 	/* Out: the first key not returned when `limit` cut the list. */
 	char next[KEY_MAX + 1];
