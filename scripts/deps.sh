@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential python3 autoconf automake libtool pkg-config git curl
       liblmdb-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev check
       clang clang-format clang-tidy cppcheck libclang-rt-14-dev
-      nginx-light wrk chromium systemd debhelper lintian dpkg-dev)
+      nginx-light wrk chromium systemd debhelper lintian dpkg-dev
+      awscli python3-boto3 rclone s3cmd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
