@@ -141,7 +141,7 @@ int s3_creds_load(const char *path, struct s3_creds **out)
 	if (!rc) {
 		qsort(v, n, sizeof(*v), by_key);
 		for (unsigned i = 1; i < n; i++) {
-			if (strcmp(v[i - 1].access_key, v[i].access_key))
+			if (strcmp(v[i - 1].access_key, v[i].access_key) != 0)
 				continue;
 			unsigned a = v[i - 1].line, b = v[i].line;
 			log_error("%s:%u: access key given again (line %u)",
@@ -170,7 +170,7 @@ const char *s3_creds_secret(const struct s3_creds *c, const char *access_key)
 	if (!c || !access_key ||
 	    strnlen(access_key, S3_CREDS_KEY_MAX + 1) > S3_CREDS_KEY_MAX)
 		return NULL;
-	struct cred key;
+	struct cred key = {0};
 	strcpy(key.access_key, access_key);
 	const struct cred *hit =
 		bsearch(&key, c->v, c->n, sizeof(*c->v), by_key);

@@ -218,7 +218,7 @@ static int query_parse(const char *raw, size_t len, struct query *q,
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		const char *seg_end = amp ? amp : end;
 		if (seg_end == p) {
-			p = amp + 1; /* an empty parameter: none */
+			p++; /* an '&' right away: an empty parameter, none */
 			continue;
 		}
 		const char *eq = memchr(p, '=', (size_t)(seg_end - p));
@@ -260,7 +260,7 @@ static const struct param *query_find(const struct query *q, const char *name,
 	for (size_t i = 0; i < q->n; i++) {
 		const struct param *pa = &q->v[i];
 		if (pa->name_len != n || (nocase ? strcasecmp(pa->name, name)
-						 : strcmp(pa->name, name)))
+						 : strcmp(pa->name, name)) != 0)
 			continue;
 		if (!hit)
 			hit = pa;
@@ -467,8 +467,8 @@ static bool parse_http_date(const char *v, int64_t *t, char iso[17])
 	if (n < 25 || v[3] != ',' || v[4] != ' ' || v[7] != ' ' ||
 	    v[11] != ' ' || v[16] != ' ' || v[19] != ':' || v[22] != ':')
 		return false;
-	if (strcmp(v + 25, " GMT") && strcmp(v + 25, " UTC") &&
-	    strcmp(v + 25, " +0000") && strcmp(v + 25, " -0000"))
+	if (strcmp(v + 25, " GMT") != 0 && strcmp(v + 25, " UTC") != 0 &&
+	    strcmp(v + 25, " +0000") != 0 && strcmp(v + 25, " -0000") != 0)
 		return false;
 	int mo = 0;
 	for (int i = 0; i < 12 && !mo; i++)
@@ -571,8 +571,9 @@ static int derive_key(const char *secret, struct span date, struct span region,
 	size_t n = strlen(secret);
 	if (n > S3_CREDS_KEY_MAX)
 		return -EINVAL;
-	memcpy(k0, "AWS4", 4);
-	memcpy(k0 + 4, secret, n);
+	static const char prefix[4] = {'A', 'W', 'S', '4'};
+	memcpy(k0, prefix, sizeof(prefix));
+	memcpy(k0 + 4, secret, n + 1); /* its NUL too: k0 has room */
 	uint8_t a[MAC_LEN], b[MAC_LEN];
 	int rc = hmac(k0, 4 + n, date.p, date.n, a);
 	if (!rc)
@@ -655,7 +656,7 @@ static int canonical_hash(const struct sigv4_request *r, struct work *w,
 {
 	size_t plen = strlen(r->path);
 	char *dec = malloc(4 * plen + 2);
-	struct sink *s = malloc(sizeof(*s));
+	struct sink *s = calloc(1, sizeof(*s));
 	int rc = 0;
 	if (!dec || !s) {
 		rc = no_memory(err);
@@ -844,7 +845,7 @@ static int check(const struct sigv4_request *r, const struct s3_creds *c,
 	rc = parse_credential(&w->f, w->mode, err);
 	if (rc)
 		return rc;
-	if (memcmp(w->f.date.p, out->amz_date, 8))
+	if (memcmp(w->f.date.p, out->amz_date, 8) != 0)
 		return malformed(err, w->mode,
 				 "the Credential's date is not the request's "
 				 "X-Amz-Date");
@@ -1015,7 +1016,7 @@ static int chunk_line(struct sigv4_chunks *d)
 		return -EBADMSG;
 	if (d->sign) {
 		if (n - i != ext_len + 2 * MAC_LEN ||
-		    memcmp(p + i, ext, ext_len) ||
+		    memcmp(p + i, ext, ext_len) != 0 ||
 		    hex_decode(p + i + ext_len, 2 * MAC_LEN, d->want))
 			return -EBADMSG;
 	} else if (i != n) {

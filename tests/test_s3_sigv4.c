@@ -872,7 +872,8 @@ static size_t put_chunk(char *out, size_t size, const char *sig)
 	int k = sig ? sprintf(out, "%zx;chunk-signature=%s\r\n", size, sig)
 		    : sprintf(out, "%zx\r\n", size);
 	memset(out + k, 'a', size);
-	memcpy(out + k + size, "\r\n", 2);
+	out[k + size] = '\r';
+	out[k + size + 1] = '\n';
 	return (size_t)k + size + 2;
 }
 
