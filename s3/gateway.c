@@ -26,8 +26,11 @@
 
 #define BUCKET_MAX     63
 #define BUCKETS_PREFIX "/.s3/buckets/"
-#define SMALL_BODY_MAX                                                         \
-	(64 * 1024) /* what a request other than a PUT may send */
+/* What a DeleteObjects may send (1000 keys of up to 1 KiB, in XML);
+ * other requests without a value may send 64 KiB, which is dropped. */
+#define DELETE_BODY_MAX (2u << 20)
+#define SMALL_BODY_MAX	(64 * 1024)
+#define DELETE_KEYS_MAX 1000
 #define LIST_PAGE	1000
 #define LIST_ANSWER_MAX (8u << 20)
 #define FWD_BUF		(64 * 1024)
@@ -51,6 +54,8 @@ enum op {
 	OP_GET_OBJECT,
 	OP_HEAD_OBJECT,
 	OP_DELETE_OBJECT,
+	OP_DELETE_OBJECTS,
+	OP_COPY_OBJECT,
 };
 
 struct greq {
@@ -80,7 +85,8 @@ struct greq {
 	int failed; /* a negative errno once the body went wrong */
 	const char *failed_code, *failed_why;
 	unsigned failed_status;
-	size_t small; /* bytes of another request's body, dropped */
+	size_t small;	 /* bytes of another request's body */
+	struct buf body; /* a DeleteObjects's, kept */
 };
 
 /* ---- answers ---- */
@@ -855,9 +861,6 @@ static enum MHD_Result put_begin(struct greq *r)
 	if (v == 0)
 		return s3_error(r, 501, "NotImplemented",
 				"cask stores no empty values");
-	if (header(r->c, "x-amz-copy-source"))
-		return s3_error(r, 501, "NotImplemented",
-				"CopyObject is not implemented yet");
 	r->length = v;
 	int ex = bucket_exists(r, r->bucket);
 	if (ex <= 0)
@@ -1018,6 +1021,286 @@ static enum MHD_Result put_end(struct greq *r)
 	return queue(r, 200, resp);
 }
 
+/* ---- DeleteObjects and CopyObject ---- */
+
+/* The text of the next <tag>...</tag> at or after *pos in doc, with the
+ * five entities and numeric references decoded, into out. Returns its
+ * length (moving *pos past it), -ENOENT when there is none, -EINVAL for
+ * one that is malformed or does not fit. */
+static long xml_next(const char *doc, size_t len, size_t *pos, const char *tag,
+		     char *out, size_t cap)
+{
+	char open[32], close[32];
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	const char *p = memmem(doc + *pos, len - *pos, open, strlen(open));
+	if (!p)
+		return -ENOENT;
+	p += strlen(open);
+	const char *end =
+		memmem(p, len - (size_t)(p - doc), close, strlen(close));
+	if (!end)
+		return -EINVAL;
+	size_t n = 0;
+	for (const char *q = p; q < end;) {
+		char c = *q++;
+		if (c == '&') {
+			const char *semi = memchr(q, ';', (size_t)(end - q));
+			if (!semi)
+				return -EINVAL;
+			size_t el = (size_t)(semi - q);
+			if (el == 3 && memcmp(q, "amp", 3) == 0)
+				c = '&';
+			else if (el == 2 && memcmp(q, "lt", 2) == 0)
+				c = '<';
+			else if (el == 2 && memcmp(q, "gt", 2) == 0)
+				c = '>';
+			else if (el == 4 && memcmp(q, "quot", 4) == 0)
+				c = '"';
+			else if (el == 4 && memcmp(q, "apos", 4) == 0)
+				c = '\'';
+			else if (el >= 2 && el < 8 && q[0] == '#') {
+				char num[8];
+				memcpy(num, q + 1, el - 1);
+				num[el - 1] = '\0';
+				char *e;
+				long v = num[0] == 'x' ? strtol(num + 1, &e, 16)
+						       : strtol(num, &e, 10);
+				if (*e || v < 1 || v > 255)
+					return -EINVAL;
+				c = (char)v;
+			} else {
+				return -EINVAL;
+			}
+			q = semi + 1;
+		}
+		if (n + 1 >= cap)
+			return -EINVAL;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	*pos = (size_t)(end - doc) + strlen(close);
+	return (long)n;
+}
+
+/* A body held whole is the one signed (and the one its Content-MD5
+ * names). Returns 0, or queues the refusal and returns -1. */
+static int small_body_ok(struct greq *r, enum MHD_Result *ret)
+{
+	if (buf_failed(&r->body)) {
+		*ret = s3_error(r, 503, "SlowDown", "out of memory");
+		return -1;
+	}
+	if (r->auth.payload == SIGV4_PAYLOAD_SHA256) {
+		uint8_t got[32];
+		unsigned n = 0;
+		if (!EVP_Digest(r->body.data ? r->body.data : "", r->body.len,
+				got, &n, EVP_sha256(), NULL) ||
+		    memcmp(got, r->auth.sha256, 32) != 0) {
+			*ret = s3_error(r, 400, "XAmzContentSHA256Mismatch",
+					"The provided 'x-amz-content-sha256' "
+					"header does not match what was "
+					"computed.");
+			return -1;
+		}
+	} else if (r->auth.payload != SIGV4_PAYLOAD_UNSIGNED) {
+		*ret = s3_error(r, 501, "NotImplemented",
+				"aws-chunked is taken for object bodies only");
+		return -1;
+	}
+	const char *want = header(r->c, "Content-MD5");
+	if (want) {
+		uint8_t md5[MD5_LEN];
+		unsigned char raw[MD5_LEN + 2];
+		int n = EVP_DecodeBlock(raw, (const unsigned char *)want,
+					(int)strlen(want));
+		if (md5_buf(r->body.data ? r->body.data : "", r->body.len,
+			    md5) ||
+		    n < MD5_LEN || memcmp(raw, md5, MD5_LEN) != 0) {
+			*ret = s3_error(r, 400, "BadDigest",
+					"The Content-MD5 you specified did "
+					"not match what we received.");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static enum MHD_Result delete_objects(struct greq *r)
+{
+	enum MHD_Result ret;
+	if (small_body_ok(r, &ret))
+		return ret;
+	const char *doc = r->body.data ? r->body.data : "";
+	size_t len = r->body.len;
+	bool quiet = strstr(doc, "<Quiet>true</Quiet>") != NULL;
+	struct buf out = {0};
+	buf_printf(&out, XML_HEAD "<DeleteResult xmlns=\"" XML_NS "\">");
+	size_t pos = 0, nkeys = 0;
+	char obj[KEY_MAX + 2];
+	long n;
+	while ((n = xml_next(doc, len, &pos, "Key", obj, sizeof(obj))) >= 0) {
+		if (++nkeys > DELETE_KEYS_MAX) {
+			buf_free(&out);
+			return s3_error(r, 400, "MalformedXML",
+					"at most 1000 keys per request");
+		}
+		char key[KEY_MAX + 1], path[KEY_PCT_MAX + 1];
+		int kl = snprintf(key, sizeof(key), "/%s/%s", r->bucket, obj);
+		struct up_resp u = {0};
+		int rc = kl > 0 && (size_t)kl < sizeof(key) &&
+					 memchr(obj, 0, (size_t)n) == NULL
+				 ? cask_path(key, (size_t)kl, "", path,
+					     sizeof(path))
+				 : -ENAMETOOLONG;
+		if (!rc)
+			rc = upstream_call(r->g->o.up, "DELETE", path, NULL, 0,
+					   true, 4096, &u);
+		bool ok = !rc && (u.code == 204 || u.code == 404);
+		up_resp_free(&u);
+		if (ok && quiet)
+			continue;
+		buf_printf(&out, ok ? "<Deleted>" : "<Error>");
+		xml_elem(&out, "Key", obj, (size_t)n);
+		if (!ok)
+			buf_printf(&out, "<Code>InternalError</Code><Message>"
+					 "the cluster did not delete it"
+					 "</Message>");
+		buf_printf(&out, ok ? "</Deleted>" : "</Error>");
+	}
+	if (n == -EINVAL || (!nkeys && !strstr(doc, "<Delete"))) {
+		buf_free(&out);
+		return s3_error(r, 400, "MalformedXML",
+				"The XML you provided was not well-formed");
+	}
+	buf_printf(&out, "</DeleteResult>\n");
+	return reply_xml(r, &out);
+}
+
+/* The source of a copy, "/bucket/key" or "bucket/key" percent-encoded,
+ * as the cask key /bucket/key into key. Returns its length or -EINVAL. */
+static long copy_source(const char *src, char key[KEY_MAX + 1])
+{
+	src += *src == '/';
+	if (strchr(src, '?'))
+		return -EINVAL; /* versionId: there are no versions */
+	key[0] = '/';
+	long n = key_pct_decode(src, strlen(src), key + 1, KEY_MAX);
+	if (n <= 0 || memchr(key + 1, 0, (size_t)n))
+		return -EINVAL;
+	const char *slash = memchr(key + 1, '/', (size_t)n);
+	if (!slash || !bucket_ok(key + 1, (size_t)(slash - key - 1)) ||
+	    slash == key + n)
+		return -EINVAL;
+	return n + 1;
+}
+
+/* CopyObject: the source streamed from its volume into a PUT of the
+ * destination, whose last byte goes only once the bytes proved to be
+ * the source's (its recorded md5). */
+static enum MHD_Result copy_object(struct greq *r)
+{
+	char src[KEY_MAX + 1], path[KEY_PCT_MAX + 1];
+	long sl = copy_source(header(r->c, "x-amz-copy-source"), src);
+	if (sl < 0)
+		return s3_error(r, 400, "InvalidArgument",
+				"x-amz-copy-source must be bucket/key");
+	if (cask_path(src, (size_t)sl, "", path, sizeof(path)))
+		return s3_error(r, 400, "KeyTooLongError", "key too long");
+	struct up_resp u;
+	int rc = upstream_call(r->g->o.up, "GET", path, NULL, 0, false, 4096,
+			       &u);
+	up_resp_free(&u);
+	if (!rc && u.code == 404)
+		return s3_error(r, 404, "NoSuchKey",
+				"The specified key does not exist.");
+	if (rc || u.code != 302 || u.size <= 0 || !u.location[0])
+		return cluster_error(r, rc, &u);
+	int ex = bucket_exists(r, r->bucket);
+	if (ex <= 0)
+		return ex == 0 ? s3_error(r, 404, "NoSuchBucket",
+					  "the bucket does not exist")
+			       : s3_error(r, 503, "ServiceUnavailable",
+					  "the cluster cannot be reached");
+	struct up_get *g;
+	long code;
+	int64_t length;
+	char crange[128];
+	rc = up_get_begin(u.location, NULL, r->g->o.timeout_ms, &g, &code,
+			  &length, crange, sizeof(crange));
+	if (rc)
+		return s3_error(r, 503, "ServiceUnavailable",
+				"no volume holding the source answered");
+	if (code != 200 || length != u.size) {
+		up_get_end(g);
+		return s3_error(r, 503, "ServiceUnavailable",
+				"no volume holding the source answered");
+	}
+	if (cask_path(r->key, r->keylen, "", path, sizeof(path))) {
+		up_get_end(g);
+		return s3_error(r, 400, "KeyTooLongError", "key too long");
+	}
+	struct up_resp early;
+	rc = up_put_begin(r->g->o.up, path, (uint64_t)length, &r->put, &early);
+	if (rc) {
+		up_get_end(g);
+		if (rc < 0)
+			return cluster_error(r, rc, NULL);
+		enum MHD_Result ret =
+			early.code == 403
+				? s3_error(r, 409, "OperationAborted",
+					   "the object exists: cask cannot "
+					   "replace an object yet; delete it "
+					   "first")
+				: cluster_error(r, 0, &early);
+		up_resp_free(&early);
+		return ret;
+	}
+	if (md5_init(&r->md5)) {
+		up_get_end(g);
+		return s3_error(r, 503, "SlowDown", "out of memory");
+	}
+	r->md5_on = true;
+	r->length = (uint64_t)length;
+	char *chunk = malloc(FWD_BUF);
+	ssize_t n = chunk ? 1 : -ENOMEM;
+	while (n > 0 && !r->failed) {
+		n = up_get_read(g, chunk, FWD_BUF);
+		if (n > 0)
+			forward(r, chunk, (size_t)n);
+	}
+	free(chunk);
+	up_get_end(g);
+	uint8_t md5[MD5_LEN];
+	md5_final(&r->md5, md5);
+	r->md5_on = false;
+	char hex[2 * MD5_LEN + 1];
+	md5_hex(md5, hex);
+	if (n < 0 || r->failed || r->received != r->length ||
+	    strcmp(hex, u.md5) != 0) {
+		up_put_abort(r->put);
+		r->put = NULL;
+		return s3_error(r, 503, "ServiceUnavailable",
+				"the source could not be read whole");
+	}
+	(void)up_put_write(r->put, &r->held, 1);
+	rc = up_put_end(r->put, &u);
+	r->put = NULL;
+	if (rc || u.code != 201) {
+		enum MHD_Result ret = cluster_error(r, rc, &u);
+		if (!rc)
+			up_resp_free(&u);
+		return ret;
+	}
+	up_resp_free(&u);
+	struct buf out = {0};
+	buf_printf(&out, XML_HEAD "<CopyObjectResult xmlns=\"" XML_NS "\">");
+	xml_time(&out, "LastModified", (int64_t)clock_wall_ms());
+	buf_printf(&out, "<ETag>&quot;%s&quot;</ETag></CopyObjectResult>\n",
+		   hex);
+	return reply_xml(r, &out);
+}
+
 /* ---- routing ---- */
 
 /* Splits the request into bucket and key and picks the operation. */
@@ -1060,10 +1343,10 @@ static enum MHD_Result route(struct greq *r, const char *method,
 				"The specified bucket is not valid.");
 	memcpy(r->bucket, bucket, strlen(bucket) + 1); /* bucket_ok: fits */
 	static const char *const unsupported[] = {
-		"uploads",     "uploadId", "acl",	"policy",
-		"versioning",  "tagging",  "lifecycle", "cors",
-		"versions",    "delete",   "website",	"encryption",
-		"object-lock", "retention"};
+		"uploads",    "uploadId", "acl",	"policy",
+		"versioning", "tagging",  "lifecycle",	"cors",
+		"versions",   "website",  "encryption", "object-lock",
+		"retention"};
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(*unsupported); i++)
 		if (has_arg(r, unsupported[i]))
 			return s3_error(r, 501, "NotImplemented",
@@ -1079,6 +1362,8 @@ static enum MHD_Result route(struct greq *r, const char *method,
 			r->op = OP_HEAD_BUCKET;
 		else if (del)
 			r->op = OP_DELETE_BUCKET;
+		else if (strcmp(method, "POST") == 0 && has_arg(r, "delete"))
+			r->op = OP_DELETE_OBJECTS;
 		return MHD_YES;
 	}
 	char obj[KEY_MAX + 1];
@@ -1096,6 +1381,8 @@ static enum MHD_Result route(struct greq *r, const char *method,
 		r->op = OP_GET_OBJECT;
 	else if (head)
 		r->op = OP_HEAD_OBJECT;
+	else if (put && header(r->c, "x-amz-copy-source"))
+		r->op = OP_COPY_OBJECT;
 	else if (put)
 		r->op = OP_PUT_OBJECT;
 	else if (del)
@@ -1126,6 +1413,10 @@ static enum MHD_Result run(struct greq *r)
 		return delete_object(r);
 	case OP_PUT_OBJECT:
 		return put_end(r);
+	case OP_DELETE_OBJECTS:
+		return delete_objects(r);
+	case OP_COPY_OBJECT:
+		return copy_object(r);
 	case OP_NONE:
 		break;
 	}
@@ -1236,10 +1527,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	if (*upload_size) {
 		if (r->op == OP_PUT_OBJECT) {
 			put_upload(r, upload, *upload_size);
-		} else if ((r->small += *upload_size) > SMALL_BODY_MAX) {
+		} else if ((r->small += *upload_size) >
+			   (r->op == OP_DELETE_OBJECTS ? DELETE_BODY_MAX
+						       : SMALL_BODY_MAX)) {
 			*upload_size = 0;
 			return s3_error(r, 400, "MaxMessageLengthExceeded",
 					"Your request was too big.");
+		} else if (r->op == OP_DELETE_OBJECTS) {
+			buf_append(&r->body, upload, *upload_size);
 		}
 		*upload_size = 0;
 		return MHD_YES;
@@ -1261,6 +1556,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	up_put_abort(r->put);
 	sigv4_chunks_free(r->chunks);
 	EVP_MD_CTX_free(r->sha);
+	buf_free(&r->body);
 	if (r->md5_on)
 		md5_discard(&r->md5);
 	free(r);
