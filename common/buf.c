@@ -45,7 +45,8 @@ void buf_append(struct buf *b, const void *data, size_t len)
 	assert(data || !len);
 	if (!reserve(b, len))
 		return;
-	memcpy(b->data + b->len, data, len);
+	if (len) /* an empty buffer's data may be NULL: memcpy wants none */
+		memcpy(b->data + b->len, data, len);
 	b->len += len;
 	b->data[b->len] = '\0';
 }
