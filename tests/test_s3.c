@@ -22,6 +22,20 @@
 #define ACCESS "CASKTESTKEY0001"
 #define SECRET "c2VjcmV0IGZvciB0aGUgdGVzdHMgb25seQ"
 
+/* Under AddressSanitizer the gateway's memory is the sanitizer's
+ * (quarantined frees, shadow pages): the 1 GiB case then still runs, for
+ * its memory errors, but its RSS bound holds for the plain build only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_CHECK "0"
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_CHECK "0"
+#endif
+#endif
+#ifndef RSS_CHECK
+#define RSS_CHECK "1"
+#endif
+
 static struct fixture F;
 static struct harness_proc gw;
 static char endpoint[64];
@@ -88,6 +102,7 @@ static void client_case(const char *name)
 		char gwpid[16];
 		snprintf(gwpid, sizeof(gwpid), "%d", (int)gw.pid);
 		setenv("S3_PID", gwpid, 1);
+		setenv("S3_RSS_CHECK", RSS_CHECK, 1);
 		execl("/usr/bin/python3", "python3", script, name,
 		      (char *)NULL);
 		_exit(127);
