@@ -60,6 +60,7 @@ for p in "${progs[@]}"; do
 	want+=("/usr/bin/$p")
 done
 want+=(/lib/systemd/system/cask-master.service
+	/lib/systemd/system/cask-s3.service
 	/lib/systemd/system/cask-volume.service
 	/lib/systemd/system/cask-volume@.service
 	/usr/lib/sysusers.d/cask.conf

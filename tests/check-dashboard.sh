@@ -5,9 +5,12 @@
 # volume and a master (a one-member Raft group, so the cask_master_raft_*
 # series exist) from the build folder ($CASK_BIN, else .) on 127.0.0.1
 # ephemeral ports in a temp folder, sends a PUT, a GET and a DELETE through
-# the master so the per-request series exist on both, scrapes both
-# /_/metrics, and fails naming each cask_* name of the dashboard (PromQL
-# expressions and variable queries) that no scraped sample has; a histogram
+# the master so the per-request series exist on both, starts an S3 gateway
+# (cask-s3) in front of the master and sends it a bucket's PUT and DELETE
+# and an object's PUT, GET and DELETE, SigV4-signed (curl --aws-sigv4),
+# and one unsigned request, scrapes the three /_/metrics, and fails naming
+# each cask_* name of the dashboard (PromQL expressions and variable
+# queries) that no scraped sample has; a histogram
 # counts by its _bucket/_sum/_count samples. Also checks the JSON is a
 # dashboard (unique panel ids, every target has an expression and the
 # data source variable), and that a made-up name is caught (the check
@@ -23,7 +26,7 @@ for c in python3 curl; do
 		exit 77
 	}
 done
-for b in cask-master cask-volume; do
+for b in cask-master cask-volume cask-s3; do
 	[ -x "$bin/$b" ] || {
 		echo "FAIL: $bin/$b is not built (set CASK_BIN to the build folder)"
 		exit 1
@@ -123,11 +126,45 @@ got=$(curl -sS -L --max-time 5 "$m/check-dashboard")
 	exit 1
 }
 curl -sS -o /dev/null --max-time 5 -X DELETE "$m/check-dashboard"
+
+# The S3 gateway in front of that master: a bucket, an object written, read
+# and deleted, the bucket deleted, all signed; and one unsigned request,
+# which it refuses.
+s3_secret=check-dashboard-secret-$$
+printf '# ACCESS_KEY SECRET_KEY\ncheck-dashboard %s\n' "$s3_secret" >"$tmp/s3.credentials"
+start s3 "$bin/cask-s3" -port @PORT@ -masters "$m" -credentials "$tmp/s3.credentials"
+s3=http://127.0.0.1:$port
+sig=(--aws-sigv4 aws:amz:us-east-1:s3 --user "check-dashboard:$s3_secret"
+	-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD')
+s3_call() { # WANT CURL_ARGS...: the gateway's answer must be WANT
+	local want=$1 code
+	shift
+	code=$(curl -sS -o "$tmp/s3.answer" -w '%{http_code}' --max-time 5 "$@" 2>&1) || true
+	[ "$code" = "$want" ] && return 0
+	echo "FAIL: cask-s3: curl $* answered $code, want $want:"
+	cat "$tmp/s3.answer" 2>/dev/null
+	echo
+	logs
+	exit 1
+}
+s3_call 200 "${sig[@]}" -X PUT "$s3/check-dashboard"
+s3_call 200 "${sig[@]}" -X PUT --data-binary dashboard "$s3/check-dashboard/k"
+s3_call 200 "${sig[@]}" "$s3/check-dashboard/k"
+[ "$(cat "$tmp/s3.answer")" = dashboard ] || {
+	echo "FAIL: GET through cask-s3 returned '$(cat "$tmp/s3.answer")'"
+	logs
+	exit 1
+}
+s3_call 204 "${sig[@]}" -X DELETE "$s3/check-dashboard/k"
+s3_call 204 "${sig[@]}" -X DELETE "$s3/check-dashboard"
+s3_call 403 "$s3/check-dashboard"
+
 curl -sS --max-time 5 -o "$tmp/master.prom" "$m/_/metrics"
 curl -sS --max-time 5 -o "$tmp/volume.prom" "http://127.0.0.1:$vport/_/metrics"
+curl -sS --max-time 5 -o "$tmp/s3.prom" "$s3/_/metrics"
 
 check() { # DASHBOARD_JSON: exit 0 when every name it references is scraped
-	python3 - "$1" "$tmp/master.prom" "$tmp/volume.prom" <<'EOF'
+	python3 - "$1" "$tmp/master.prom" "$tmp/volume.prom" "$tmp/s3.prom" <<'EOF'
 import json
 import re
 import sys

@@ -8,7 +8,9 @@
 #    docs/ when they are there, skipped otherwise;
 #  - each carries the hardening and the stop behaviour issue 21 asks for,
 #    and `systemd-analyze security --offline` rates its exposure 2.0 or
-#    lower (a broken key would raise it);
+#    lower (a broken key would raise it); the daemons that keep data have
+#    a StateDirectory, and cask-s3, which keeps none, loads its S3
+#    credentials as it loads the secret;
 #  - every flag the units and dist/cask.env.example pass is one the
 #    daemon's -help lists, and every variable a unit uses is set in the
 #    example, so a renamed flag or variable is caught here, not at start;
@@ -22,7 +24,7 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "SKIP: no systemd-analyze (apt-get install systemd)"
 	exit 77
 fi
-for b in cask-master cask-volume; do
+for b in cask-master cask-volume cask-s3; do
 	[ -x "$bin/$b" ] || {
 		echo "FAIL: $bin/$b is not built (set CASK_BIN to the build folder)"
 		exit 1
@@ -36,19 +38,27 @@ fail() {
 	fails=$((fails + 1))
 }
 
-units=(cask-master.service cask-volume.service cask-volume@.service)
+units=(cask-master.service cask-volume.service cask-volume@.service
+	cask-s3.service)
 env_example=$src/dist/cask.env.example
 [ -f "$env_example" ] || fail "$env_example is missing"
 
 # Man pages for Documentation=, from docs/ if the tree has them.
 man_opt=(--man=no)
-if [ -f "$src/docs/cask-master.8" ] && [ -f "$src/docs/cask-volume.8" ]; then
+pages=(cask-master.8 cask-volume.8 cask-s3.8)
+have=0
+for p in "${pages[@]}"; do
+	[ -f "$src/docs/$p" ] && have=$((have + 1))
+done
+if [ "$have" -eq ${#pages[@]} ]; then
 	mkdir -p "$tmp/man/man8"
-	cp "$src/docs/cask-master.8" "$src/docs/cask-volume.8" "$tmp/man/man8/"
+	for p in "${pages[@]}"; do
+		cp "$src/docs/$p" "$tmp/man/man8/"
+	done
 	man_opt=(--man=yes)
 	export MANPATH=$tmp/man
 else
-	echo "note: docs/cask-master.8 or docs/cask-volume.8 absent, Documentation= not checked"
+	echo "note: one of docs/${pages[*]} is absent, Documentation= not checked"
 fi
 
 # verify_clean FILE: verify prints nothing and exits 0.
@@ -76,7 +86,21 @@ for u in "${units[@]}"; do
 		'LoadCredential=secret:/etc/cask/secret'; do
 		grep -qxF "$want" "$f" || fail "$u: no line '$want'"
 	done
-	grep -qx 'StateDirectory=cask/.*' "$f" || fail "$u: no StateDirectory=cask/..."
+	case $u in
+	cask-s3.service)
+		# Stateless: no data to keep, and its S3 credentials come in
+		# as a credential, like the secret.
+		grep -q '^StateDirectory=' "$f" && fail "$u: a StateDirectory for a gateway that keeps no data"
+		grep -qxF 'LoadCredential=s3.credentials:/etc/cask/s3.credentials' "$f" ||
+			fail "$u: no line 'LoadCredential=s3.credentials:/etc/cask/s3.credentials'"
+		# shellcheck disable=SC2016 # the unit's text, unexpanded
+		grep -qF -- '-credentials ${CREDENTIALS_DIRECTORY}/s3.credentials' "$f" ||
+			fail "$u: ExecStart= does not pass -credentials \${CREDENTIALS_DIRECTORY}/s3.credentials"
+		;;
+	*)
+		grep -qx 'StateDirectory=cask/.*' "$f" || fail "$u: no StateDirectory=cask/..."
+		;;
+	esac
 	grep -qx 'EnvironmentFile=/etc/cask/.*\.env' "$f" || fail "$u: no EnvironmentFile=/etc/cask/....env"
 	# Masters hand leadership over (2 s) and both finish requests in
 	# flight (30 s) on SIGTERM: systemd must wait longer than that.
@@ -99,7 +123,7 @@ for u in "${units[@]}"; do
 		grep -qE "^  $flag( |\$)" <<<"$help" || fail "$u: $prog has no flag $flag"
 	done
 	# shellcheck disable=SC2016 # the characters $, { and }
-	for var in $(grep -oE '\$\{?[A-Z_]+\}?' <<<"$exec_line" | tr -d '${}' | sort -u); do
+	for var in $(grep -oE '\$\{?[A-Z0-9_]+\}?' <<<"$exec_line" | tr -d '${}' | sort -u); do
 		[ "$var" = CREDENTIALS_DIRECTORY ] && continue
 		grep -qE "^$var=" "$env_example" || fail "$u uses \$$var, which $env_example does not set"
 	done
@@ -111,6 +135,7 @@ while IFS= read -r line; do
 	case $var in
 	CASK_MASTER_OPTS) prog=cask-master ;;
 	CASK_VOLUME_OPTS) prog=cask-volume ;;
+	CASK_S3_OPTS) prog=cask-s3 ;;
 	*)
 		fail "$env_example sets $var, which no unit uses"
 		continue
@@ -123,7 +148,7 @@ while IFS= read -r line; do
 	for flag in $(printf '%s\n' $val | grep -E '^-[a-z]' || true); do
 		grep -qE "^  $flag( |\$)" <<<"$help" || fail "$env_example: $prog has no flag $flag ($line)"
 	done
-done < <(sed -n 's/^[# ]*\(CASK_[A-Z_]*=".*"\)$/\1/p' "$env_example")
+done < <(sed -n 's/^[# ]*\(CASK_[A-Z0-9_]*=".*"\)$/\1/p' "$env_example")
 
 # The check catches a typo.
 sed 's/^ProtectSystem=strict$/ProtectSystem=stirct/; s/^NoNewPrivileges=yes$/NoNewPrivilege=yes/' \
