@@ -833,6 +833,47 @@ static enum MHD_Result delete_object(struct greq *r)
 	return delete_path(r, path);
 }
 
+/* A master's answer to a PUT before its body (rc 1), or the transfer's
+ * failure (rc < 0), as S3 says it. */
+static enum MHD_Result put_refused(struct greq *r, int rc,
+				   struct up_resp *early)
+{
+	if (rc < 0)
+		return cluster_error(r, rc, NULL);
+	enum MHD_Result ret;
+	if (early->code == 403)
+		ret = s3_error(r, 409, "OperationAborted",
+			       "the object exists: cask cannot replace an "
+			       "object yet; delete it first");
+	else if (early->code == 413)
+		ret = s3_error(r, 413, "EntityTooLarge",
+			       "Your proposed upload exceeds the maximum "
+			       "allowed size");
+	else
+		ret = cluster_error(r, 0, early);
+	up_resp_free(early);
+	return ret;
+}
+
+/* The body proved good: the held last byte goes, and the master answers.
+ * Returns 0 on its 201, else -1 with the answer queued in *ret. */
+static int put_commit(struct greq *r, enum MHD_Result *ret)
+{
+	struct up_resp u;
+	/* A failed write shows in the master's answer. */
+	(void)up_put_write(r->put, &r->held, 1);
+	int rc = up_put_end(r->put, &u);
+	r->put = NULL;
+	if (!rc && u.code == 201) {
+		up_resp_free(&u);
+		return 0;
+	}
+	*ret = cluster_error(r, rc, &u);
+	if (!rc)
+		up_resp_free(&u);
+	return -1;
+}
+
 /* The first call of a PUT: the declared length, the bucket, and the
  * leader waiting for the body. Returns MHD_YES with r->put set to go on,
  * or the refusal queued. */
@@ -885,21 +926,7 @@ static enum MHD_Result put_begin(struct greq *r)
 	int rc = up_put_begin(r->g->o.up, path, v, &r->put, &early);
 	if (rc == 0)
 		return MHD_YES;
-	if (rc < 0)
-		return cluster_error(r, rc, NULL);
-	enum MHD_Result ret;
-	if (early.code == 403)
-		ret = s3_error(r, 409, "OperationAborted",
-			       "the object exists: cask cannot replace an "
-			       "object yet; delete it first");
-	else if (early.code == 413)
-		ret = s3_error(r, 413, "EntityTooLarge",
-			       "Your proposed upload exceeds the maximum "
-			       "allowed size");
-	else
-		ret = cluster_error(r, 0, &early);
-	up_resp_free(&early);
-	return ret;
+	return put_refused(r, rc, &early);
 }
 
 static void put_fail(struct greq *r, int err, unsigned status, const char *code,
@@ -999,18 +1026,9 @@ static enum MHD_Result put_end(struct greq *r)
 		return s3_error(r, 503, "ServiceUnavailable",
 				"the cluster stopped taking the body");
 	}
-	struct up_resp u;
-	/* A failed write shows in the master's answer. */
-	(void)up_put_write(r->put, &r->held, 1);
-	int rc = up_put_end(r->put, &u);
-	r->put = NULL;
-	if (rc || u.code != 201) {
-		enum MHD_Result ret = cluster_error(r, rc, &u);
-		if (!rc)
-			up_resp_free(&u);
+	enum MHD_Result ret;
+	if (put_commit(r, &ret))
 		return ret;
-	}
-	up_resp_free(&u);
 	char hex[2 * MD5_LEN + 1], etag[40];
 	md5_hex(md5, hex);
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
@@ -1244,17 +1262,7 @@ static enum MHD_Result copy_object(struct greq *r)
 	rc = up_put_begin(r->g->o.up, path, (uint64_t)length, &r->put, &early);
 	if (rc) {
 		up_get_end(g);
-		if (rc < 0)
-			return cluster_error(r, rc, NULL);
-		enum MHD_Result ret =
-			early.code == 403
-				? s3_error(r, 409, "OperationAborted",
-					   "the object exists: cask cannot "
-					   "replace an object yet; delete it "
-					   "first")
-				: cluster_error(r, 0, &early);
-		up_resp_free(&early);
-		return ret;
+		return put_refused(r, rc, &early);
 	}
 	if (md5_init(&r->md5)) {
 		up_get_end(g);
@@ -1283,16 +1291,9 @@ static enum MHD_Result copy_object(struct greq *r)
 		return s3_error(r, 503, "ServiceUnavailable",
 				"the source could not be read whole");
 	}
-	(void)up_put_write(r->put, &r->held, 1);
-	rc = up_put_end(r->put, &u);
-	r->put = NULL;
-	if (rc || u.code != 201) {
-		enum MHD_Result ret = cluster_error(r, rc, &u);
-		if (!rc)
-			up_resp_free(&u);
+	enum MHD_Result ret;
+	if (put_commit(r, &ret))
 		return ret;
-	}
-	up_resp_free(&u);
 	struct buf out = {0};
 	buf_printf(&out, XML_HEAD "<CopyObjectResult xmlns=\"" XML_NS "\">");
 	xml_time(&out, "LastModified", (int64_t)clock_wall_ms());
