@@ -123,6 +123,15 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
+long http_query_as_sent(struct MHD_Connection *c, char *out, size_t cap)
+{
+	assert(c && out && cap);
+	struct query_buf q = {out, 0, cap};
+	out[0] = '\0';
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+	return q.len < q.cap ? (long)q.len : -ENAMETOOLONG;
+}
+
 enum MHD_Result http_reply_to_leader(struct MHD_Connection *c,
 				     const char *leader, const char *path,
 				     unsigned *code)
@@ -131,12 +140,9 @@ enum MHD_Result http_reply_to_leader(struct MHD_Connection *c,
 	char loc[LOCATION_MAX];
 	int n = snprintf(loc, sizeof(loc), "%s%s", leader, path);
 	bool fits = n >= 0 && (size_t)n < sizeof(loc);
-	if (fits) {
-		struct query_buf q = {loc + n, 0, sizeof(loc) - (size_t)n};
-		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg,
-					  &q);
-		fits = q.len < q.cap;
-	}
+	if (fits)
+		fits = http_query_as_sent(c, loc + n,
+					  sizeof(loc) - (size_t)n) >= 0;
 	if (!fits) {
 		if (code)
 			*code = MHD_HTTP_URI_TOO_LONG;
@@ -232,13 +238,9 @@ int http_check_signed(struct MHD_Connection *c, const char *method,
 	char target[LOCATION_MAX];
 	int n = snprintf(target, sizeof(target), "%s", url);
 	bool fits = n >= 0 && (size_t)n < sizeof(target);
-	if (fits) {
-		struct query_buf q = {target + n, 0,
-				      sizeof(target) - (size_t)n};
-		MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg,
-					  &q);
-		fits = q.len < q.cap;
-	}
+	if (fits)
+		fits = http_query_as_sent(c, target + n,
+					  sizeof(target) - (size_t)n) >= 0;
 	if (!fits) {
 		*why = "URL too long to be signed";
 		return -EACCES;

@@ -88,6 +88,11 @@ int http_check_signed(struct MHD_Connection *c, const char *method,
 int http_signed_body(struct sign_body *body, const char *upload, size_t size,
 		     const char **why);
 
+/* The request's query arguments as sent ("?a=1&b", "" when none) into
+ * out (cap bytes, > 0). Returns the length, or -ENAMETOOLONG when they
+ * do not fit. */
+long http_query_as_sent(struct MHD_Connection *c, char *out, size_t cap);
+
 /* An MHD_OPTION_UNESCAPE_CALLBACK that leaves the URL as sent, so that
  * the daemon decodes keys itself and can reject bad escapes and NUL bytes
  * instead of having MHD silently truncate them. */

@@ -239,28 +239,6 @@ static const char *header(void *arg, const char *name)
 	return MHD_lookup_connection_value(arg, MHD_HEADER_KIND, name);
 }
 
-struct raw_query {
-	char *s;
-	size_t len, cap;
-	bool too_long;
-};
-
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
-			       const char *key, const char *value)
-{
-	struct raw_query *q = cls;
-	(void)kind;
-	int n = snprintf(q->s + q->len, q->cap - q->len, "%s%s%s%s",
-			 q->len ? "&" : "", key, value ? "=" : "",
-			 value ? value : "");
-	if (n < 0 || (size_t)n >= q->cap - q->len) {
-		q->too_long = true;
-		return MHD_NO;
-	}
-	q->len += (size_t)n;
-	return MHD_YES;
-}
-
 /* A query argument, percent-decoded (the server leaves them as sent). */
 static long arg(struct greq *r, const char *name, char *out, size_t cap)
 {
@@ -1348,10 +1326,16 @@ static enum MHD_Result route(struct greq *r, const char *method,
 		"versioning", "tagging",  "lifecycle",	"cors",
 		"versions",   "website",  "encryption", "object-lock",
 		"retention"};
-	for (size_t i = 0; i < sizeof(unsupported) / sizeof(*unsupported); i++)
-		if (has_arg(r, unsupported[i]))
-			return s3_error(r, 501, "NotImplemented",
-					"this subresource is not implemented");
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(*unsupported);
+	     i++) {
+		if (!has_arg(r, unsupported[i]))
+			continue;
+		char why[96];
+		snprintf(why, sizeof(why),
+			 "cask-s3 does not implement ?%s (man cask-s3)",
+			 unsupported[i]);
+		return s3_error(r, 501, "NotImplemented", why);
+	}
 	if (!*path) {
 		if (get && has_arg(r, "location"))
 			r->op = OP_BUCKET_LOCATION;
@@ -1465,15 +1449,12 @@ static enum MHD_Result first_call(struct greq *r, const char *url,
 	if (bad)
 		return s3_error(r, bad, "InvalidRequest", why);
 	char query[8192];
-	struct raw_query q = {query, 0, sizeof(query), false};
-	query[0] = '\0';
-	MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-	if (q.too_long)
+	if (http_query_as_sent(r->c, query, sizeof(query)) < 0)
 		return s3_error(r, 400, "InvalidURI", "the query is too long");
 	snprintf(r->resource, sizeof(r->resource), "%s", url);
 	struct sigv4_request sr = {.method = method,
 				   .path = url,
-				   .query = query,
+				   .query = query[0] ? query + 1 : query,
 				   .header = header,
 				   .arg = r->c,
 				   .now = (int64_t)time(NULL)};

@@ -235,6 +235,13 @@ def case_boto3():
     except botocore.exceptions.ClientError as e:
         check(code_of(e) == "InvalidRange", "range: %s" % code_of(e))
     try:
+        s3.get_bucket_acl(Bucket="boto")
+        fail("an ACL from a gateway that keeps none")
+    except botocore.exceptions.ClientError as e:
+        check(code_of(e) == "NotImplemented" and
+              e.response["ResponseMetadata"]["HTTPStatusCode"] == 501,
+              "acl: %s" % code_of(e))
+    try:
         s3.list_objects_v2(Bucket="nobucket")
         fail("listing a missing bucket")
     except botocore.exceptions.ClientError as e:
